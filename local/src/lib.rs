@@ -1,0 +1,193 @@
+//! The local stack behind `make dev`: the AWS emulator (unless
+//! `AWS_ENDPOINT_URL` points elsewhere), the table, queues and secret
+//! created idempotently from [`leadpipe::resources`], and one HTTP server
+//! for every route. The integration tests start it the same way.
+
+pub mod emulator;
+pub mod server;
+
+use std::future::Future;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use leadpipe::config::{Config, vars};
+use leadpipe::keys::{self, KeyChanges};
+use leadpipe::pagination::PageRequest;
+use leadpipe::resources::{self, SecretOverrides, Stack, StackNames};
+use leadpipe::App;
+use tokio::net::TcpListener;
+
+pub use emulator::{Emulator, free_port};
+
+/// An SDK configuration for an emulator at `endpoint`. Region and
+/// credentials come from the environment when set, else dummies that every
+/// emulator accepts.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12()).endpoint_url(endpoint);
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none() {
+        loader = loader.region(Region::new("us-east-1"));
+    }
+    if env("AWS_ACCESS_KEY_ID").is_none() && env("AWS_PROFILE").is_none() {
+        loader = loader.credentials_provider(Credentials::new("test", "test", None, None, "leadpipe-local"));
+    }
+    loader.load().await
+}
+
+/// How to start the local stack.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the API listens (`127.0.0.1:3000`).
+    pub addr: String,
+    /// An emulator or AWS endpoint to use instead of starting moto.
+    pub endpoint: Option<String>,
+    /// Where to start moto when `endpoint` is `None`.
+    pub emulator_port: u16,
+    /// Resource name prefix.
+    pub stack: String,
+    pub secret: SecretOverrides,
+}
+
+impl Options {
+    /// Reads the settings of CONTRACT §1 from the environment.
+    pub fn from_env() -> Self {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Options {
+            addr: env("LEADPIPE_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into()),
+            endpoint: env("AWS_ENDPOINT_URL"),
+            emulator_port: 4566,
+            stack: env("LEADPIPE_STACK").unwrap_or_else(|| "leadpipe".into()),
+            secret: SecretOverrides {
+                admin_token: env("LEADPIPE_ADMIN_TOKEN"),
+                meta_app_secret: env("LEADPIPE_META_APP_SECRET"),
+                meta_verify_token: env("LEADPIPE_META_VERIFY_TOKEN"),
+                meta_page_token: env("LEADPIPE_META_PAGE_TOKEN"),
+            },
+        }
+    }
+}
+
+/// A started local stack, ready to serve.
+pub struct LocalStack {
+    pub app: App,
+    pub stack: Stack,
+    pub base_url: String,
+    pub endpoint: String,
+    /// The demo key created (or found) at start, and its token.
+    pub demo_key_id: String,
+    pub demo_token: String,
+    listener: TcpListener,
+    emulator: Option<Emulator>,
+}
+
+const DEMO_KEY_NAME: &str = "Local demo";
+
+impl LocalStack {
+    /// Starts the emulator when needed, creates the resources, binds the
+    /// API address and makes sure a demo key exists.
+    pub async fn start(opts: Options) -> Result<Self, String> {
+        let (endpoint, emulator) = match &opts.endpoint {
+            Some(e) => (e.clone(), None),
+            None => {
+                let emu = Emulator::start("127.0.0.1", opts.emulator_port).await?;
+                (emu.endpoint.clone(), Some(emu))
+            }
+        };
+        let sdk = sdk_config(&endpoint).await;
+        let stack = resources::bootstrap(&sdk, &StackNames::new(&opts.stack), opts.secret.clone())
+            .await
+            .map_err(|e| format!("cannot create the local resources at {endpoint}: {e}"))?;
+        let listener = TcpListener::bind(&opts.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e} (set LEADPIPE_ADDR)", opts.addr))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let base_url = format!("http://{addr}");
+        let config = local_config(&stack, &base_url)?;
+        let app = App::new(config, &sdk);
+        let (demo_key_id, demo_token) = demo_key(&app).await?;
+        Ok(LocalStack {
+            app,
+            stack,
+            base_url,
+            endpoint,
+            demo_key_id,
+            demo_token,
+            listener,
+            emulator,
+        })
+    }
+
+    /// What `make dev` prints.
+    pub fn banner(&self) -> String {
+        let s = &self.stack.secret;
+        format!(
+            "\nLeadpipe is running at {base}\n\n\
+             \x20 emulator           {endpoint}\n\
+             \x20 admin token        {admin}\n\
+             \x20 meta verify token  {verify}\n\
+             \x20 meta app secret    {app_secret}\n\
+             \x20 demo key           {key}\n\n\
+             Send a lead:\n\n\
+             \x20 curl -i -X POST {base}/v1/hooks/{key} \\\n\
+             \x20   -H 'X-Webhook-Token: {token}' \\\n\
+             \x20   -H 'Content-Type: application/json' \\\n\
+             \x20   -d '{{\"name\": \"Alex Customer\", \"email\": \"alex@example.com\", \"phone\": \"+1 415 555 0123\"}}'\n\n\
+             Read its event back (use the eventId from the answer):\n\n\
+             \x20 curl -s {base}/v1/events/EVENT_ID -H 'Authorization: Bearer {admin}'\n\n\
+             Ctrl-C stops Leadpipe{stops}.\n",
+            base = self.base_url,
+            endpoint = self.endpoint,
+            admin = s.admin_token,
+            verify = s.meta_verify_token.as_deref().unwrap_or("-"),
+            app_secret = s.meta_app_secret.as_deref().unwrap_or("-"),
+            key = self.demo_key_id,
+            token = self.demo_token,
+            stops = if self.emulator.is_some() { " and the emulator" } else { "" },
+        )
+    }
+
+    /// Serves until `shutdown` completes, then stops the emulator it started.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        server::serve(self.app.clone(), self.listener, shutdown).await;
+        if let Some(emu) = self.emulator {
+            emu.stop().await;
+        }
+    }
+}
+
+/// The functions' configuration for the local stack: the stack's resource
+/// names, private targets allowed unless said otherwise, and the rest from
+/// the environment as on Lambda.
+fn local_config(stack: &Stack, base_url: &str) -> Result<Config, String> {
+    let stack = stack.clone();
+    let base_url = base_url.to_owned();
+    Config::from_lookup(move |name| match name {
+        vars::TABLE => Some(stack.table.clone()),
+        vars::LEADS_QUEUE_URL => Some(stack.leads_queue_url.clone()),
+        vars::DELIVERIES_QUEUE_URL => Some(stack.deliveries_queue_url.clone()),
+        vars::SECRET_ID => Some(stack.secret_id.clone()),
+        vars::PUBLIC_URL => std::env::var(name).ok().or_else(|| Some(base_url.clone())),
+        vars::ALLOW_PRIVATE_TARGETS => std::env::var(name).ok().or_else(|| Some("1".into())),
+        other => std::env::var(other).ok(),
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// The demo key: found by name among the newest keys, else created.
+async fn demo_key(app: &App) -> Result<(String, String), String> {
+    let err = |e: leadpipe::ApiError| format!("demo key: {e:?}");
+    let page = PageRequest::from_query(Some("200"), None).map_err(err)?;
+    let existing = keys::list(app, &page).await.map_err(err)?;
+    let secrets = app.secrets.get().await.map_err(|e| e.to_string())?;
+    if let Some(key) = existing.items.into_iter().find(|k| k.name == DEMO_KEY_NAME) {
+        let token = key.token(&secrets.data_key).map_err(|e| e.to_string())?;
+        return Ok((key.id, token));
+    }
+    let changes = KeyChanges {
+        name: Some(DEMO_KEY_NAME.into()),
+        default_tags: Some(vec!["demo".into()]),
+        ..KeyChanges::default()
+    };
+    let (key, token) = keys::create(app, changes).await.map_err(err)?;
+    Ok((key.id, token))
+}

@@ -1,0 +1,188 @@
+//! `admin`: the management API (CONTRACT §6). Every route but `/healthz`
+//! needs `Authorization: Bearer <admin token>`.
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::app::App;
+use crate::crypto::constant_time_eq;
+use crate::errors::ApiError;
+use crate::events::{self, EventStatus, EventView};
+use crate::http::{self as h, JsonInput};
+use crate::keys::{self, KeyChanges, KeyView, WebhookKey};
+use crate::pagination::{Page, PageRequest};
+use crate::routes::{self, Action, Function, Matched};
+
+/// The `admin` function's handler.
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let request_id = h::request_id(&req);
+    let span = tracing::info_span!(
+        "admin",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    async {
+        match route(app, &req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::info!(code = e.code(), "rejected");
+                e.into_response(&request_id)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let m = routes::resolve(req.method().as_str(), req.uri().path(), Some(Function::Admin))?;
+    if m.route.action == Action::Health {
+        return Ok(h::json(
+            StatusCode::OK,
+            &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+        ));
+    }
+    authorize(app, req).await?;
+    let query = h::query(req);
+    match m.route.action {
+        Action::KeysCreate => create_key(app, req).await,
+        Action::KeysList => list_keys(app, req, &query).await,
+        Action::KeyGet => get_key(app, req, &m, &query).await,
+        Action::KeyUpdate => update_key(app, req, &m).await,
+        Action::KeyDelete => {
+            keys::delete(app, m.param("id")).await?;
+            Ok(h::empty(StatusCode::NO_CONTENT))
+        }
+        Action::KeyRotate => {
+            let (key, token) = keys::rotate(app, m.param("id")).await?;
+            key_response(app, req, key, Some(&token), StatusCode::OK).await
+        }
+        Action::EventGet => {
+            let event = events::get(app, m.param("eventId"))
+                .await?
+                .ok_or(ApiError::NotFound("event"))?;
+            Ok(h::json(StatusCode::OK, &EventView::from(event)))
+        }
+        Action::EventsList => {
+            let status = match h::query_param(&query, "status") {
+                None | Some("") => None,
+                Some(s) => Some(EventStatus::parse(s).ok_or_else(|| {
+                    ApiError::invalid("status", "must be RECEIVED, PROCESSED, DUPLICATE or FAILED")
+                })?),
+            };
+            let page = page_request(&query)?;
+            let page = events::list(app, status, &page).await?;
+            Ok(h::json(StatusCode::OK, &page.map(EventView::from)))
+        }
+        Action::HookPost | Action::HookPreflight | Action::Health => Err(ApiError::NotFound("route")),
+    }
+}
+
+/// Checks the bearer token against the deployment's admin token.
+async fn authorize(app: &App, req: &Request) -> Result<(), ApiError> {
+    let presented = h::header(req.headers(), "authorization")
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(ApiError::Unauthorized)?;
+    let secrets = app.secrets.get().await?;
+    if constant_time_eq(presented.as_bytes(), secrets.admin_token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+fn page_request(query: &[(String, String)]) -> Result<PageRequest, ApiError> {
+    PageRequest::from_query(h::query_param(query, "limit"), h::query_param(query, "cursor"))
+}
+
+fn reveal(query: &[(String, String)]) -> Result<bool, ApiError> {
+    match h::query_param(query, "reveal") {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(_) => Err(ApiError::invalid("reveal", "must be true or false")),
+    }
+}
+
+async fn key_response(
+    app: &App,
+    req: &Request,
+    key: WebhookKey,
+    token: Option<&str>,
+    status: StatusCode,
+) -> Result<Response<Body>, ApiError> {
+    let counts = keys::counts(app, &[key.id.as_str()]).await?;
+    let c = counts.get(&key.id).copied().unwrap_or_default();
+    let base = h::base_url(req, app.config.public_url.as_deref());
+    let location = format!("/v1/keys/{}", key.id);
+    let mut resp = h::json(status, &KeyView::new(key, token, c, &base));
+    if status == StatusCode::CREATED
+        && let Ok(v) = HeaderValue::from_str(&location)
+    {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+async fn create_key(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let changes = KeyChanges::from_input(JsonInput::parse(req)?, true)?;
+    let (key, token) = keys::create(app, changes).await?;
+    tracing::info!(key_id = %key.id, "key created");
+    key_response(app, req, key, Some(&token), StatusCode::CREATED).await
+}
+
+async fn update_key(app: &App, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let changes = KeyChanges::from_input(JsonInput::parse(req)?, false)?;
+    let key = keys::update(app, m.param("id"), changes).await?;
+    key_response(app, req, key, None, StatusCode::OK).await
+}
+
+async fn get_key(
+    app: &App,
+    req: &Request,
+    m: &Matched,
+    query: &[(String, String)],
+) -> Result<Response<Body>, ApiError> {
+    let reveal = reveal(query)?;
+    let key = keys::get(app, m.param("id"))
+        .await?
+        .ok_or(ApiError::NotFound("key"))?;
+    let token = if reveal {
+        let secrets = app.secrets.get().await?;
+        Some(key.token(&secrets.data_key)?)
+    } else {
+        None
+    };
+    key_response(app, req, key, token.as_deref(), StatusCode::OK).await
+}
+
+async fn list_keys(
+    app: &App,
+    req: &Request,
+    query: &[(String, String)],
+) -> Result<Response<Body>, ApiError> {
+    let reveal = reveal(query)?;
+    let page = keys::list(app, &page_request(query)?).await?;
+    let ids: Vec<&str> = page.items.iter().map(|k| k.id.as_str()).collect();
+    let counts = keys::counts(app, &ids).await?;
+    let secrets = if reveal { Some(app.secrets.get().await?) } else { None };
+    let base = h::base_url(req, app.config.public_url.as_deref());
+    let mut items = Vec::with_capacity(page.items.len());
+    for key in page.items {
+        let token = match &secrets {
+            Some(s) => Some(key.token(&s.data_key)?),
+            None => None,
+        };
+        let c = counts.get(&key.id).copied().unwrap_or_default();
+        items.push(KeyView::new(key, token.as_deref(), c, &base));
+    }
+    let page = Page {
+        items,
+        next_cursor: page.next_cursor,
+    };
+    Ok(h::json(StatusCode::OK, &page))
+}

@@ -1,0 +1,62 @@
+//! Everything a handler needs, built once per cold start and shared by every
+//! invocation of a warm container.
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::config::Config;
+use crate::errors::Error;
+use crate::queue::Queue;
+use crate::secrets::SecretStore;
+use crate::store::Store;
+
+/// Configuration and clients. Cheap to clone.
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Store,
+    pub queue: Queue,
+    pub secrets: SecretStore,
+}
+
+impl std::ops::Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// The SDK configuration from the environment (credentials, region and
+/// `AWS_ENDPOINT_URL`, which points every client at an emulator).
+pub async fn sdk_config_from_env() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::v2026_01_12()).load().await
+}
+
+impl App {
+    /// Configuration from the environment; clients from the SDK's default
+    /// chain. Called once in each function's `main`.
+    pub async fn from_env() -> Result<Self, Error> {
+        let config = Config::from_env()?;
+        let sdk = sdk_config_from_env().await;
+        Ok(Self::new(config, &sdk))
+    }
+
+    pub fn new(config: Config, sdk: &SdkConfig) -> Self {
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
+        let queue = Queue::new(aws_sdk_sqs::Client::new(sdk));
+        let secrets = SecretStore::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            config.secret_id.clone(),
+            config.secret_ttl,
+        );
+        App(Arc::new(Inner {
+            config,
+            store,
+            queue,
+            secrets,
+        }))
+    }
+}

@@ -1,0 +1,203 @@
+//! Configuration from the environment, read once per cold start.
+//!
+//! Every variable a function reads is named here (the infra parity test checks
+//! Terraform sets them). Deployment secrets (admin token, data key, Meta
+//! secrets) are not configuration: they live in Secrets Manager, see
+//! [`crate::secrets`].
+
+use std::time::Duration;
+
+use crate::errors::Error;
+
+/// Names of the environment variables Leadpipe reads.
+pub mod vars {
+    pub const TABLE: &str = "LEADPIPE_TABLE";
+    pub const LEADS_QUEUE_URL: &str = "LEADPIPE_LEADS_QUEUE_URL";
+    pub const DELIVERIES_QUEUE_URL: &str = "LEADPIPE_DELIVERIES_QUEUE_URL";
+    pub const SECRET_ID: &str = "LEADPIPE_SECRET_ID";
+    pub const PUBLIC_URL: &str = "LEADPIPE_PUBLIC_URL";
+    pub const DEFAULT_REGION: &str = "LEADPIPE_DEFAULT_REGION";
+    pub const ALLOW_PRIVATE_TARGETS: &str = "LEADPIPE_ALLOW_PRIVATE_TARGETS";
+    pub const REENGAGE_DAYS: &str = "LEADPIPE_REENGAGE_DAYS";
+    pub const RETRY_BASE_MS: &str = "LEADPIPE_RETRY_BASE_MS";
+    pub const RETRY_MAX_MS: &str = "LEADPIPE_RETRY_MAX_MS";
+    pub const META_GRAPH_URL: &str = "LEADPIPE_META_GRAPH_URL";
+    pub const SECRET_TTL_S: &str = "LEADPIPE_SECRET_TTL_SECONDS";
+    pub const COUNTER_SHARDS: &str = "LEADPIPE_COUNTER_SHARDS";
+}
+
+/// Where the deployment's resources are and how it behaves.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The DynamoDB table name.
+    pub table: String,
+    /// URL of the leads queue (ingest → process).
+    pub leads_queue_url: String,
+    /// URL of the deliveries queue (process → deliver).
+    pub deliveries_queue_url: String,
+    /// Name or ARN of the deployment's secret.
+    pub secret_id: String,
+    /// Public base URL (`https://hooks.example.com`), used for the `url` of
+    /// keys. When absent it is derived from the request's host.
+    pub public_url: Option<String>,
+    /// Region for phone numbers written without `+` (ISO 3166 alpha-2).
+    pub default_region: phonenumber::country::Id,
+    /// Allow `http://` and private subscription targets (local use only).
+    pub allow_private_targets: bool,
+    /// Silence after which a returning lead is re-engaged.
+    pub reengage_after: Duration,
+    /// Delivery back-off base and cap.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Meta Graph API base URL.
+    pub meta_graph_url: String,
+    /// How long the deployment secret is cached in memory.
+    pub secret_ttl: Duration,
+    /// How many items a hot counter is spread over.
+    pub counter_shards: u32,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |name: &str| {
+            get(name).ok_or_else(|| Error::Config(format!("{name} is not set")))
+        };
+        let number = |name: &str, default: u64| -> Result<u64, Error> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .map_err(|_| Error::Config(format!("{name} must be a whole number, got {v:?}"))),
+            }
+        };
+        let region_text = get(vars::DEFAULT_REGION).unwrap_or_else(|| "US".into());
+        let default_region = region_text
+            .to_ascii_uppercase()
+            .parse::<phonenumber::country::Id>()
+            .map_err(|_| {
+                Error::Config(format!(
+                    "{} must be an ISO 3166 country code, got {region_text:?}",
+                    vars::DEFAULT_REGION
+                ))
+            })?;
+        let retry_base = Duration::from_millis(number(vars::RETRY_BASE_MS, 1_000)?);
+        let retry_max = Duration::from_millis(number(vars::RETRY_MAX_MS, 15_000)?);
+        if retry_base.is_zero() || retry_max < retry_base {
+            return Err(Error::Config(format!(
+                "{} must be positive and at most {}",
+                vars::RETRY_BASE_MS,
+                vars::RETRY_MAX_MS
+            )));
+        }
+        let counter_shards = number(vars::COUNTER_SHARDS, 8)?;
+        if !(1..=64).contains(&counter_shards) {
+            return Err(Error::Config(format!(
+                "{} must be between 1 and 64",
+                vars::COUNTER_SHARDS
+            )));
+        }
+        Ok(Config {
+            table: required(vars::TABLE)?,
+            leads_queue_url: required(vars::LEADS_QUEUE_URL)?,
+            deliveries_queue_url: required(vars::DELIVERIES_QUEUE_URL)?,
+            secret_id: required(vars::SECRET_ID)?,
+            public_url: get(vars::PUBLIC_URL).map(|u| u.trim_end_matches('/').to_owned()),
+            default_region,
+            allow_private_targets: matches!(
+                get(vars::ALLOW_PRIVATE_TARGETS).as_deref(),
+                Some("1" | "true" | "yes")
+            ),
+            reengage_after: Duration::from_secs(86_400 * number(vars::REENGAGE_DAYS, 30)?),
+            retry_base,
+            retry_max,
+            meta_graph_url: get(vars::META_GRAPH_URL)
+                .unwrap_or_else(|| "https://graph.facebook.com/v25.0".into())
+                .trim_end_matches('/')
+                .to_owned(),
+            secret_ttl: Duration::from_secs(number(vars::SECRET_TTL_S, 300)?),
+            counter_shards: counter_shards as u32,
+        })
+    }
+
+    /// A configuration for the given resource names with every other value at
+    /// its default (the local stack and the tests start from this).
+    pub fn for_resources(
+        table: impl Into<String>,
+        leads_queue_url: impl Into<String>,
+        deliveries_queue_url: impl Into<String>,
+        secret_id: impl Into<String>,
+    ) -> Self {
+        let (table, leads, deliveries, secret) = (
+            table.into(),
+            leads_queue_url.into(),
+            deliveries_queue_url.into(),
+            secret_id.into(),
+        );
+        let lookup = move |name: &str| match name {
+            vars::TABLE => Some(table.clone()),
+            vars::LEADS_QUEUE_URL => Some(leads.clone()),
+            vars::DELIVERIES_QUEUE_URL => Some(deliveries.clone()),
+            vars::SECRET_ID => Some(secret.clone()),
+            _ => None,
+        };
+        #[allow(clippy::expect_used)]
+        Self::from_lookup(lookup).expect("defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            (vars::TABLE, "t"),
+            (vars::LEADS_QUEUE_URL, "http://q/leads"),
+            (vars::DELIVERIES_QUEUE_URL, "http://q/deliveries"),
+            (vars::SECRET_ID, "s"),
+        ])
+    }
+
+    fn load(map: &HashMap<&'static str, &'static str>) -> Result<Config, Error> {
+        Config::from_lookup(|k| map.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load(&base()).unwrap();
+        assert_eq!(c.default_region, phonenumber::country::Id::US);
+        assert_eq!(c.retry_base, Duration::from_secs(1));
+        assert_eq!(c.retry_max, Duration::from_secs(15));
+        assert_eq!(c.reengage_after, Duration::from_secs(30 * 86_400));
+        assert!(!c.allow_private_targets);
+        assert_eq!(c.meta_graph_url, "https://graph.facebook.com/v25.0");
+    }
+
+    #[test]
+    fn missing_and_bad_values_are_named() {
+        let mut m = base();
+        m.remove(vars::TABLE);
+        assert!(load(&m).unwrap_err().to_string().contains("LEADPIPE_TABLE"));
+        let mut m = base();
+        m.insert(vars::DEFAULT_REGION, "Narnia");
+        assert!(load(&m).unwrap_err().to_string().contains("LEADPIPE_DEFAULT_REGION"));
+        let mut m = base();
+        m.insert(vars::RETRY_BASE_MS, "soon");
+        assert!(load(&m).unwrap_err().to_string().contains("LEADPIPE_RETRY_BASE_MS"));
+    }
+
+    #[test]
+    fn region_is_case_insensitive() {
+        let mut m = base();
+        m.insert(vars::DEFAULT_REGION, "de");
+        assert_eq!(load(&m).unwrap().default_region, phonenumber::country::Id::DE);
+    }
+}

@@ -1,0 +1,151 @@
+//! `Idempotency-Key`: a repeat within 24 hours gets the first answer and
+//! creates nothing new.
+//!
+//! A request first claims its key with a conditional write; the winner does
+//! the work and stores its answer, a repeat replays it. A repeat that
+//! arrives while the first is still running gets 409; a claim left behind by
+//! a request that died (older than the function's timeout) can be taken
+//! over. A key reused with a different body is refused, as Stripe does.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::app::App;
+use crate::clock;
+use crate::errors::{ApiError, Error};
+use crate::store::{Write, n};
+
+/// How long an answer is kept.
+pub const RETENTION_S: i64 = 24 * 3600;
+/// A claim older than this with no answer belongs to a request that died.
+const STALE_CLAIM_MS: i64 = 60_000;
+const SK: &str = "IDEM";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Record {
+    pk: String,
+    sk: String,
+    fingerprint: String,
+    claimed_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answer: Option<Answer>,
+    expires_at: i64,
+}
+
+/// A stored answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+/// What a claim found.
+#[derive(Debug)]
+pub enum Claim {
+    /// First time: do the work, then [`complete`] or [`release`].
+    Fresh,
+    /// Seen before: answer this.
+    Replay(Answer),
+}
+
+/// Checks the header value: 1–255 visible ASCII characters.
+pub fn parse_header(value: &str) -> Result<&str, ApiError> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        ));
+    }
+    Ok(v)
+}
+
+fn pk(scope: &str, key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("IDEM#{scope}#{hex}")
+}
+
+/// Fingerprint of a request body.
+pub fn fingerprint(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Claims `key` within `scope` (a webhook key id) for a request whose body
+/// has `fingerprint`.
+pub async fn claim(app: &App, scope: &str, key: &str, fingerprint: &str) -> Result<Claim, ApiError> {
+    let now_ms = clock::now_ms();
+    let record = Record {
+        pk: pk(scope, key),
+        sk: SK.into(),
+        fingerprint: fingerprint.to_owned(),
+        claimed_at_ms: now_ms,
+        answer: None,
+        expires_at: now_ms / 1000 + RETENTION_S,
+    };
+    // DynamoDB's TTL deletes lazily: an expired record counts as absent.
+    let cond = "attribute_not_exists(pk) OR expiresAt < :now";
+    let values = HashMap::from([(":now".to_owned(), n(now_ms / 1000))]);
+    if app.store.put_if(&record, cond, values).await? == Write::Done {
+        return Ok(Claim::Fresh);
+    }
+    let Some(existing) = app.store.get::<Record>(&record.pk, SK).await? else {
+        // Released between our write and our read: try once more.
+        return match app.store.put_new(&record).await? {
+            Write::Done => Ok(Claim::Fresh),
+            Write::Conflict => Err(in_progress()),
+        };
+    };
+    if existing.fingerprint != fingerprint {
+        return Err(ApiError::Conflict(
+            "this Idempotency-Key was used with a different body".into(),
+        ));
+    }
+    if let Some(answer) = existing.answer {
+        return Ok(Claim::Replay(answer));
+    }
+    if now_ms - existing.claimed_at_ms > STALE_CLAIM_MS {
+        let cond = "claimedAtMs = :then";
+        let values = HashMap::from([(":then".to_owned(), n(existing.claimed_at_ms))]);
+        if app.store.put_if(&record, cond, values).await? == Write::Done {
+            return Ok(Claim::Fresh);
+        }
+    }
+    Err(in_progress())
+}
+
+fn in_progress() -> ApiError {
+    ApiError::Conflict("a request with this Idempotency-Key is still in progress; retry shortly".into())
+}
+
+/// Stores the answer of a fresh claim.
+pub async fn complete(
+    app: &App,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+    answer: Answer,
+) -> Result<(), Error> {
+    let now_ms = clock::now_ms();
+    let record = Record {
+        pk: pk(scope, key),
+        sk: SK.into(),
+        fingerprint: fingerprint.to_owned(),
+        claimed_at_ms: now_ms,
+        answer: Some(answer),
+        expires_at: now_ms / 1000 + RETENTION_S,
+    };
+    app.store.put(&record).await
+}
+
+/// Gives a claim up (the work failed; a retry must be able to run).
+pub async fn release(app: &App, scope: &str, key: &str) -> Result<(), Error> {
+    app.store.delete(&pk(scope, key), SK, None).await.map(|_| ())
+}

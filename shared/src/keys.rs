@@ -1,0 +1,410 @@
+//! Webhook keys: the credentials a form or a Zapier step uses to push leads
+//! in (CONTRACT §6, Keys). A key's token is stored encrypted under the data
+//! key, shown in full only on creation, rotation and `?reveal=true`, and
+//! compared in constant time.
+//!
+//! Request and drop counts are hot under a burst, so they are not attributes
+//! of the key item: each increment lands on one of `counter_shards` items
+//! with distinct partition keys, and a read sums them.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::clock;
+use crate::crypto::{self, DataKey};
+use crate::errors::{ApiError, Error};
+use crate::http::JsonInput;
+use crate::ids::{self, IdKind};
+use crate::inbound::fields::clean_tags;
+use crate::inbound::origin::DomainPattern;
+use crate::pagination::{Page, PageRequest};
+use crate::resources::GSI1;
+use crate::store::{Write, from_item, s};
+
+pub const TOKEN_PREFIX: &str = "wh_live_";
+const MAX_DOMAINS: usize = 100;
+
+/// A webhook key as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookKey {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    pub id: String,
+    pub name: String,
+    /// The token, sealed under the data key (see [`crate::crypto`]).
+    pub token_sealed: String,
+    /// `wh_live_abcd…`, what list views show.
+    pub token_hint: String,
+    pub allowed_domains: Vec<String>,
+    pub honeypot_field: Option<String>,
+    pub default_status: String,
+    pub default_tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn pk(id: &str) -> String {
+    format!("KEY#{id}")
+}
+const SK: &str = "KEY";
+const COLLECTION: &str = "KEYS";
+
+fn token_context(id: &str) -> String {
+    format!("key#{id}#token")
+}
+
+/// A fresh token: `wh_live_` and 32 random bytes, base64url (43 characters).
+pub fn new_token() -> String {
+    format!("{TOKEN_PREFIX}{}", crypto::random_token(32))
+}
+
+/// `wh_live_abcd…`: enough to recognise a token, not to use it.
+pub fn mask(token: &str) -> String {
+    let rest = token.strip_prefix(TOKEN_PREFIX).unwrap_or(token);
+    let shown: String = rest.chars().take(4).collect();
+    format!("{TOKEN_PREFIX}{shown}…")
+}
+
+impl WebhookKey {
+    /// The token in clear.
+    pub fn token(&self, key: &DataKey) -> Result<String, Error> {
+        Ok(key.open(&token_context(&self.id), &self.token_sealed)?)
+    }
+
+    /// The allow-list, parsed. Entries were checked at save time; one that
+    /// no longer parses is skipped (and never widens the list to "any").
+    pub fn domain_patterns(&self) -> Vec<DomainPattern> {
+        self.allowed_domains
+            .iter()
+            .filter_map(|d| DomainPattern::parse(d).ok())
+            .collect()
+    }
+
+    /// True when `presented` is this key's token (constant time).
+    pub fn token_matches(&self, key: &DataKey, presented: &str) -> Result<bool, Error> {
+        let token = self.token(key)?;
+        Ok(crypto::constant_time_eq(token.as_bytes(), presented.as_bytes()))
+    }
+}
+
+/// The editable settings of a key, validated.
+#[derive(Debug, Clone, Default)]
+pub struct KeyChanges {
+    pub name: Option<String>,
+    pub allowed_domains: Option<Vec<String>>,
+    pub honeypot_field: Option<Option<String>>,
+    pub default_status: Option<String>,
+    pub default_tags: Option<Vec<String>>,
+}
+
+const FIELDS: &[&str] = &["name", "allowedDomains", "honeypotField", "defaultStatus", "defaultTags"];
+
+impl KeyChanges {
+    /// Reads and checks a create (`creating`) or patch body.
+    pub fn from_input(mut input: JsonInput, creating: bool) -> Result<Self, ApiError> {
+        if input.has("token") {
+            input.issue("token", "cannot be set; use POST /v1/keys/{id}/rotate");
+        }
+        for read_only in ["id", "url", "requestCount", "droppedCount", "createdAt", "updatedAt"] {
+            if input.has(read_only) {
+                input.issue(read_only, "is read-only");
+            }
+        }
+        let mut allowed = FIELDS.to_vec();
+        allowed.extend(["token", "id", "url", "requestCount", "droppedCount", "createdAt", "updatedAt"]);
+        input.allow_only(&allowed);
+
+        let name = input.string("name");
+        match &name {
+            None if creating => input.issue("name", "is required"),
+            Some(n) if n.is_empty() => input.issue("name", "must not be empty"),
+            Some(n) if n.chars().count() > 200 => input.issue("name", "is longer than 200 characters"),
+            _ => {}
+        }
+        let allowed_domains = input.string_list("allowedDomains").map(|list| {
+            let mut out: Vec<String> = Vec::new();
+            for entry in list.iter().filter(|e| !e.is_empty()) {
+                match DomainPattern::parse(entry) {
+                    Ok(p) => {
+                        let p = p.to_string();
+                        if !out.contains(&p) {
+                            out.push(p);
+                        }
+                    }
+                    Err(issue) => input.issue("allowedDomains", issue),
+                }
+            }
+            if out.len() > MAX_DOMAINS {
+                input.issue("allowedDomains", format!("at most {MAX_DOMAINS} entries"));
+            }
+            out
+        });
+        let honeypot_field = input.nullable_string("honeypotField");
+        if let Some(Some(h)) = &honeypot_field
+            && h.chars().count() > 100
+        {
+            input.issue("honeypotField", "is longer than 100 characters");
+        }
+        let default_status = input.string("defaultStatus");
+        match &default_status {
+            Some(s) if s.is_empty() => input.issue("defaultStatus", "must not be empty"),
+            Some(s) if s.chars().count() > 64 => {
+                input.issue("defaultStatus", "is longer than 64 characters")
+            }
+            _ => {}
+        }
+        let default_tags = input.string_list("defaultTags");
+        let mut issues = Vec::new();
+        let default_tags = default_tags.map(|t| clean_tags(t, "defaultTags", &mut issues));
+        for i in issues {
+            input.issue(i.field, i.issue);
+        }
+        input.finish()?;
+        Ok(KeyChanges {
+            name,
+            allowed_domains,
+            honeypot_field,
+            default_status,
+            default_tags,
+        })
+    }
+
+    fn apply(self, key: &mut WebhookKey) {
+        if let Some(v) = self.name {
+            key.name = v;
+        }
+        if let Some(v) = self.allowed_domains {
+            key.allowed_domains = v;
+        }
+        if let Some(v) = self.honeypot_field {
+            key.honeypot_field = v;
+        }
+        if let Some(v) = self.default_status {
+            key.default_status = v;
+        }
+        if let Some(v) = self.default_tags {
+            key.default_tags = v;
+        }
+    }
+}
+
+/// Creates a key; returns it with its token in clear.
+pub async fn create(app: &App, changes: KeyChanges) -> Result<(WebhookKey, String), ApiError> {
+    let secrets = app.secrets.get().await?;
+    let id = ids::new_id(IdKind::Key);
+    let token = new_token();
+    let now = clock::now_rfc3339();
+    let mut key = WebhookKey {
+        pk: pk(&id),
+        sk: SK.into(),
+        gsi1pk: COLLECTION.into(),
+        gsi1sk: id.clone(),
+        token_sealed: secrets.data_key.seal(&token_context(&id), &token),
+        token_hint: mask(&token),
+        id,
+        name: String::new(),
+        allowed_domains: vec![],
+        honeypot_field: None,
+        default_status: "unassigned".into(),
+        default_tags: vec![],
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    changes.apply(&mut key);
+    match app.store.put_new(&key).await? {
+        Write::Done => Ok((key, token)),
+        Write::Conflict => Err(ApiError::Conflict("key id collision; try again".into())),
+    }
+}
+
+/// Reads a key; a malformed id is simply not found.
+pub async fn get(app: &App, id: &str) -> Result<Option<WebhookKey>, Error> {
+    if !ids::is_valid(IdKind::Key, id) {
+        return Ok(None);
+    }
+    app.store.get(&pk(id), SK).await
+}
+
+pub async fn list(app: &App, page: &PageRequest) -> Result<Page<WebhookKey>, ApiError> {
+    Ok(app.store.query_page(GSI1, COLLECTION, page, false).await?)
+}
+
+/// Writes `key` back if nobody changed it since `previous_updated_at`.
+async fn save(app: &App, key: &WebhookKey, previous_updated_at: &str) -> Result<(), ApiError> {
+    let cond = "attribute_exists(pk) AND updatedAt = :prev";
+    let values = HashMap::from([(":prev".to_owned(), s(previous_updated_at))]);
+    match app.store.put_if(key, cond, values).await? {
+        Write::Done => Ok(()),
+        Write::Conflict => Err(ApiError::Conflict(
+            "the key changed while this request ran; read it again and retry".into(),
+        )),
+    }
+}
+
+fn bump(key: &mut WebhookKey) -> String {
+    let previous = key.updated_at.clone();
+    let mut now = clock::now_rfc3339();
+    if now == previous {
+        // Two edits within a millisecond still move updatedAt.
+        now = clock::rfc3339(clock::parse_rfc3339(&previous).unwrap_or(0) + 1);
+    }
+    key.updated_at = now;
+    previous
+}
+
+pub async fn update(app: &App, id: &str, changes: KeyChanges) -> Result<WebhookKey, ApiError> {
+    let mut key = get(app, id).await?.ok_or(ApiError::NotFound("key"))?;
+    changes.apply(&mut key);
+    let previous = bump(&mut key);
+    save(app, &key, &previous).await?;
+    Ok(key)
+}
+
+/// Issues a new token; the old one stops working at once.
+pub async fn rotate(app: &App, id: &str) -> Result<(WebhookKey, String), ApiError> {
+    let secrets = app.secrets.get().await?;
+    let mut key = get(app, id).await?.ok_or(ApiError::NotFound("key"))?;
+    let token = new_token();
+    key.token_sealed = secrets.data_key.seal(&token_context(&key.id), &token);
+    key.token_hint = mask(&token);
+    let previous = bump(&mut key);
+    save(app, &key, &previous).await?;
+    Ok((key, token))
+}
+
+pub async fn delete(app: &App, id: &str) -> Result<(), ApiError> {
+    if !ids::is_valid(IdKind::Key, id) {
+        return Err(ApiError::NotFound("key"));
+    }
+    match app.store.delete(&pk(id), SK, Some("attribute_exists(pk)")).await? {
+        Write::Done => {}
+        Write::Conflict => return Err(ApiError::NotFound("key")),
+    }
+    // The counter shards go too; a failure here leaves only orphan counters.
+    let shards = (0..app.config.counter_shards).map(|n| {
+        let pk = counter_pk(id, n);
+        async move { app.store.delete(&pk, COUNTER_SK, None).await }
+    });
+    for result in futures::future::join_all(shards).await {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, key_id = id, "could not delete a counter shard");
+        }
+    }
+    Ok(())
+}
+
+// ----- counters -----
+
+const COUNTER_SK: &str = "COUNT";
+pub const REQUEST_COUNT: &str = "requestCount";
+pub const DROPPED_COUNT: &str = "droppedCount";
+
+fn counter_pk(id: &str, shard: u32) -> String {
+    format!("KEY#{id}#COUNT#{shard}")
+}
+
+/// Adds one to a key's counter (`REQUEST_COUNT` or `DROPPED_COUNT`) on a
+/// random shard.
+pub async fn count(app: &App, id: &str, counter: &str) -> Result<(), Error> {
+    let mut b = [0u8; 4];
+    crypto::fill_random(&mut b);
+    let shard = u32::from_le_bytes(b) % app.config.counter_shards;
+    app.store.add(&counter_pk(id, shard), COUNTER_SK, &[(counter, 1)]).await
+}
+
+/// The summed counters of each key: `(requestCount, droppedCount)`.
+pub async fn counts(app: &App, ids: &[&str]) -> Result<HashMap<String, (i64, i64)>, Error> {
+    let shards = app.config.counter_shards;
+    let mut index = HashMap::new();
+    let mut keys = Vec::new();
+    for id in ids {
+        for n in 0..shards {
+            let pk = counter_pk(id, n);
+            index.insert(pk.clone(), (*id).to_owned());
+            keys.push((pk, COUNTER_SK.to_owned()));
+        }
+    }
+    let mut totals: HashMap<String, (i64, i64)> = ids.iter().map(|id| ((*id).to_owned(), (0, 0))).collect();
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Shard {
+        pk: String,
+        #[serde(default)]
+        request_count: i64,
+        #[serde(default)]
+        dropped_count: i64,
+    }
+    for item in app.store.batch_get(&keys).await? {
+        let shard: Shard = from_item(item)?;
+        if let Some(id) = index.get(&shard.pk)
+            && let Some(t) = totals.get_mut(id)
+        {
+            t.0 += shard.request_count;
+            t.1 += shard.dropped_count;
+        }
+    }
+    Ok(totals)
+}
+
+// ----- the API view -----
+
+/// A key as the admin API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub token: String,
+    pub allowed_domains: Vec<String>,
+    pub honeypot_field: Option<String>,
+    pub default_status: String,
+    pub default_tags: Vec<String>,
+    pub request_count: i64,
+    pub dropped_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl KeyView {
+    /// The view of `key`; `token` is the token in clear where it may be
+    /// shown (creation, rotation, `?reveal=true`), else the hint is.
+    pub fn new(key: WebhookKey, token: Option<&str>, counts: (i64, i64), base_url: &str) -> Self {
+        KeyView {
+            url: format!("{base_url}/v1/hooks/{}", key.id),
+            token: token.map(str::to_owned).unwrap_or(key.token_hint),
+            id: key.id,
+            name: key.name,
+            allowed_domains: key.allowed_domains,
+            honeypot_field: key.honeypot_field,
+            default_status: key.default_status,
+            default_tags: key.default_tags,
+            request_count: counts.0,
+            dropped_count: counts.1,
+            created_at: key.created_at,
+            updated_at: key.updated_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_masked() {
+        let t = new_token();
+        assert!(t.starts_with("wh_live_"));
+        assert_eq!(t.len(), 8 + 43);
+        assert_ne!(t, new_token());
+        let m = mask(&t);
+        assert_eq!(m.chars().count(), 8 + 4 + 1);
+        assert!(m.ends_with('…'));
+        assert!(t.starts_with(m.trim_end_matches('…')));
+    }
+}

@@ -1,0 +1,39 @@
+//! Leadpipe: a serverless lead-webhook hub.
+//!
+//! The pipeline reads top to bottom in the module names:
+//!
+//! * [`ingest`] — `POST /v1/hooks/{keyId}`: authenticate, check origin,
+//!   parse ([`inbound`]), record the event and queue it.
+//! * `process` and `deliver` follow the same shape (later issues).
+//! * [`admin`] — the management API over [`keys`] and the rest.
+//!
+//! Underneath: [`store`] (DynamoDB single table), [`queue`] (SQS),
+//! [`secrets`] (Secrets Manager, cached), [`crypto`] (AES-256-GCM for stored
+//! secrets, constant-time comparison), [`resources`] (the table, queues and
+//! secret, defined once), [`routes`] (the HTTP route table, defined once) and
+//! [`errors`] (the contract's error envelope, produced in one place).
+
+pub mod admin;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod errors;
+pub mod events;
+pub mod http;
+pub mod idempotency;
+pub mod ids;
+pub mod inbound;
+pub mod ingest;
+pub mod keys;
+pub mod pagination;
+pub mod queue;
+pub mod resources;
+pub mod routes;
+pub mod secrets;
+pub mod store;
+pub mod telemetry;
+
+pub use app::App;
+pub use config::Config;
+pub use errors::{ApiError, Error};

@@ -1,0 +1,99 @@
+//! SQS: the leads queue (ingest → process) and the deliveries queue
+//! (process → deliver).
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use serde::{Deserialize, Serialize};
+
+use crate::errors::Error;
+
+/// The message `ingest` puts on the leads queue: which event to process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadMessage {
+    pub event_id: String,
+}
+
+/// The SQS client, built once per cold start.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    client: Client,
+}
+
+impl Queue {
+    pub fn new(client: Client) -> Self {
+        Queue { client }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sends one JSON message.
+    pub async fn send<T: Serialize>(&self, queue_url: &str, message: &T) -> Result<String, Error> {
+        let body = serde_json::to_string(message).map_err(|e| Error::Data(e.to_string()))?;
+        let out = self
+            .client
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| Error::queue("SendMessage", e))?;
+        Ok(out.message_id.unwrap_or_default())
+    }
+
+    /// Sends many JSON messages, ten to a request, all requests at once.
+    /// Fails when any message could not be sent (after one retry of the
+    /// entries SQS refused).
+    pub async fn send_all<T: Serialize>(&self, queue_url: &str, messages: &[T]) -> Result<(), Error> {
+        let bodies = messages
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Data(e.to_string()))?;
+        let sends = bodies.chunks(10).map(|chunk| self.send_chunk(queue_url, chunk));
+        futures::future::try_join_all(sends).await?;
+        Ok(())
+    }
+
+    async fn send_chunk(&self, queue_url: &str, bodies: &[String]) -> Result<(), Error> {
+        let mut pending: Vec<(String, &String)> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (i.to_string(), b))
+            .collect();
+        for attempt in 0..2 {
+            let entries = pending
+                .iter()
+                .map(|(id, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(id)
+                        .message_body(*body)
+                        .build()
+                        .map_err(|e| Error::queue("SendMessageBatch", e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| Error::queue("SendMessageBatch", e))?;
+            let failed: Vec<String> = out.failed.iter().map(|f| f.id.clone()).collect();
+            if failed.is_empty() {
+                return Ok(());
+            }
+            pending.retain(|(id, _)| failed.contains(id));
+            if attempt == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        Err(Error::Queue {
+            op: "SendMessageBatch",
+            message: format!("{} messages refused twice", pending.len()),
+        })
+    }
+}

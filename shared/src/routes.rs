@@ -1,0 +1,181 @@
+//! The HTTP route table, written once: the local stack serves it, each
+//! function dispatches on it, and the infra parity test checks API Gateway's
+//! routes against it.
+
+use crate::errors::ApiError;
+
+/// The Lambda function that serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Ingest,
+    Admin,
+}
+
+impl Function {
+    /// The function's name (its crate under `functions/`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Function::Ingest => "ingest",
+            Function::Admin => "admin",
+        }
+    }
+}
+
+/// What a route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    HookPost,
+    HookPreflight,
+    Health,
+    KeysCreate,
+    KeysList,
+    KeyGet,
+    KeyUpdate,
+    KeyDelete,
+    KeyRotate,
+    EventGet,
+    EventsList,
+}
+
+/// One route: method and API Gateway path template.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub function: Function,
+    pub action: Action,
+}
+
+const fn route(method: &'static str, path: &'static str, function: Function, action: Action) -> Route {
+    Route {
+        method,
+        path,
+        function,
+        action,
+    }
+}
+
+/// Every route of the API.
+pub const ROUTES: &[Route] = &[
+    route("POST", "/v1/hooks/{keyId}", Function::Ingest, Action::HookPost),
+    route("OPTIONS", "/v1/hooks/{keyId}", Function::Ingest, Action::HookPreflight),
+    route("GET", "/healthz", Function::Admin, Action::Health),
+    route("POST", "/v1/keys", Function::Admin, Action::KeysCreate),
+    route("GET", "/v1/keys", Function::Admin, Action::KeysList),
+    route("GET", "/v1/keys/{id}", Function::Admin, Action::KeyGet),
+    route("PATCH", "/v1/keys/{id}", Function::Admin, Action::KeyUpdate),
+    route("DELETE", "/v1/keys/{id}", Function::Admin, Action::KeyDelete),
+    route("POST", "/v1/keys/{id}/rotate", Function::Admin, Action::KeyRotate),
+    route("GET", "/v1/events", Function::Admin, Action::EventsList),
+    route("GET", "/v1/events/{eventId}", Function::Admin, Action::EventGet),
+];
+
+/// A request matched to its route, with the path parameters.
+#[derive(Debug, Clone)]
+pub struct Matched {
+    pub route: &'static Route,
+    params: Vec<(&'static str, String)>,
+}
+
+impl Matched {
+    /// A path parameter by its template name (`keyId`).
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let mut params = Vec::new();
+    let mut want = template.trim_matches('/').split('/');
+    let mut have = path.trim_end_matches('/').trim_start_matches('/').split('/');
+    loop {
+        match (want.next(), have.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(h)) => {
+                if let Some(name) = w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                    if h.is_empty() {
+                        return None;
+                    }
+                    params.push((name, h.to_owned()));
+                } else if w != h {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Finds the route for `method` and `path` among the routes `function`
+/// serves (`None`: all of them, as the local stack does). A known path with
+/// another method is 405 with `Allow`; an unknown path is 404.
+pub fn resolve(
+    method: &str,
+    path: &str,
+    function: Option<Function>,
+) -> Result<Matched, ApiError> {
+    let mut allowed: Vec<&str> = Vec::new();
+    for route in ROUTES {
+        if function.is_some_and(|f| f != route.function) {
+            continue;
+        }
+        if let Some(params) = match_path(route.path, path) {
+            if route.method.eq_ignore_ascii_case(method) {
+                return Ok(Matched { route, params });
+            }
+            allowed.push(route.method);
+        }
+    }
+    if allowed.is_empty() {
+        Err(ApiError::NotFound("route"))
+    } else {
+        Err(ApiError::MethodNotAllowed {
+            allow: allowed.join(", "),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_templates() {
+        let m = resolve("POST", "/v1/hooks/key_abc", None).unwrap();
+        assert_eq!(m.route.action, Action::HookPost);
+        assert_eq!(m.param("keyId"), "key_abc");
+        let m = resolve("post", "/v1/keys/key_1/rotate", None).unwrap();
+        assert_eq!(m.route.action, Action::KeyRotate);
+        assert_eq!(m.param("id"), "key_1");
+        assert_eq!(resolve("GET", "/v1/keys/", None).unwrap().route.action, Action::KeysList);
+    }
+
+    #[test]
+    fn unknown_and_wrong_method() {
+        assert_eq!(resolve("GET", "/v1/nope", None).unwrap_err().code(), "not_found");
+        assert_eq!(resolve("GET", "/v1/hooks//", None).unwrap_err().code(), "not_found");
+        match resolve("PUT", "/v1/keys/key_1", None).unwrap_err() {
+            ApiError::MethodNotAllowed { allow } => assert_eq!(allow, "GET, PATCH, DELETE"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn function_filter() {
+        assert!(resolve("GET", "/v1/keys", Some(Function::Ingest)).is_err());
+        assert!(resolve("POST", "/v1/hooks/k", Some(Function::Ingest)).is_ok());
+    }
+
+    #[test]
+    fn every_route_is_unique() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(!(a.method == b.method && a.path == b.path), "{} {}", a.method, a.path);
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The DynamoDB single table: typed items in, typed items out.
+//!
+//! Items are plain `serde` structs carrying their own `pk`/`sk` (and GSI keys
+//! where they are listed); `serde_dynamo` converts them. Writes that must not
+//! clobber use conditions and answer [`Write::Conflict`] instead of an error.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::errors::{ApiError, Error};
+use crate::pagination::{Cursor, Page, PageRequest};
+use crate::resources::{Gsi, PK, SK};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The outcome of a conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Done,
+    /// The condition failed: the item exists (or does not), someone was first.
+    Conflict,
+}
+
+/// The table, with the client built once per cold start.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn key(pk: &str, sk: &str) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+pub fn to_item<T: Serialize>(value: &T) -> Result<Item, Error> {
+    serde_dynamo::to_item(value).map_err(|e| Error::Data(format!("encode item: {e}")))
+}
+
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, Error> {
+    serde_dynamo::from_item(item).map_err(|e| Error::Data(format!("decode item: {e}")))
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Store {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Reads one item, strongly consistent (a rotated token fails at once).
+    pub async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| Error::store("GetItem", e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    /// Writes an item unconditionally.
+    pub async fn put<T: Serialize>(&self, item: &T) -> Result<(), Error> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .send()
+            .await
+            .map_err(|e| Error::store("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Writes an item only when no item with its key exists.
+    pub async fn put_new<T: Serialize>(&self, item: &T) -> Result<Write, Error> {
+        self.put_if(item, "attribute_not_exists(pk)", HashMap::new())
+            .await
+    }
+
+    /// Writes an item only when an item with its key exists (update in full).
+    pub async fn replace<T: Serialize>(&self, item: &T) -> Result<Write, Error> {
+        self.put_if(item, "attribute_exists(pk)", HashMap::new())
+            .await
+    }
+
+    /// Writes an item under a condition expression.
+    pub async fn put_if<T: Serialize>(
+        &self,
+        item: &T,
+        condition: &str,
+        values: HashMap<String, AttributeValue>,
+    ) -> Result<Write, Error> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .condition_expression(condition)
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Write::Done),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Write::Conflict)
+            }
+            Err(e) => Err(Error::store("PutItem", e)),
+        }
+    }
+
+    /// Deletes an item; `condition` (optional) must hold.
+    pub async fn delete(&self, pk: &str, sk: &str, condition: Option<&str>) -> Result<Write, Error> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .set_condition_expression(condition.map(str::to_owned))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Write::Done),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Write::Conflict)
+            }
+            Err(e) => Err(Error::store("DeleteItem", e)),
+        }
+    }
+
+    /// Atomically adds to numeric attributes of an item (creating it).
+    pub async fn add(&self, pk: &str, sk: &str, deltas: &[(&str, i64)]) -> Result<(), Error> {
+        let mut expr = String::from("ADD ");
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        for (i, (attr, delta)) in deltas.iter().enumerate() {
+            if i > 0 {
+                expr.push_str(", ");
+            }
+            expr.push_str(&format!("#a{i} :v{i}"));
+            names.insert(format!("#a{i}"), (*attr).to_owned());
+            values.insert(format!(":v{i}"), n(*delta));
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression(expr)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::None)
+            .send()
+            .await
+            .map_err(|e| Error::store("UpdateItem", e))?;
+        Ok(())
+    }
+
+    /// Reads many items by key (any order; missing ones are absent), in
+    /// chunks of 100, retrying unprocessed keys.
+    pub async fn batch_get(&self, keys: &[(String, String)]) -> Result<Vec<Item>, Error> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut pending: Vec<Item> = chunk.iter().map(|(p, s)| key(p, s)).collect();
+            let mut rounds = 0;
+            while !pending.is_empty() {
+                rounds += 1;
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| Error::store("BatchGetItem", e))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| Error::store("BatchGetItem", e))?;
+                if let Some(mut responses) = out.responses {
+                    found.extend(responses.remove(&self.table).unwrap_or_default());
+                }
+                if let Some(mut unprocessed) = out.unprocessed_keys
+                    && let Some(rest) = unprocessed.remove(&self.table)
+                {
+                    pending = rest.keys;
+                }
+                if !pending.is_empty() {
+                    if rounds >= 8 {
+                        return Err(Error::Data("BatchGetItem kept leaving keys unprocessed".into()));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << rounds)).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// One page of a GSI partition, in sort-key order.
+    pub async fn query_page<T: DeserializeOwned>(
+        &self,
+        gsi: Gsi,
+        partition: &str,
+        page: &PageRequest,
+        newest_first: bool,
+    ) -> Result<Page<T>, ApiError> {
+        let start = match &page.cursor {
+            Some(cursor) => Some(cursor.to_key(gsi, partition)?),
+            None => None,
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(gsi.name)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", gsi.pk)
+            .expression_attribute_values(":p", s(partition))
+            .limit(page.limit as i32)
+            .scan_index_forward(!newest_first)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| Error::store("Query", e))?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        let next_cursor = out
+            .last_evaluated_key
+            .map(|k| Cursor::from_key(gsi, &k))
+            .transpose()?;
+        Ok(Page { items, next_cursor })
+    }
+}
