@@ -3,12 +3,9 @@
 //! this process ends (Ctrl-C, a panic, `kill -9`), the pipe closes and the
 //! emulator stops.
 
-use std::process::Stdio;
-use std::time::Duration;
-
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 const SCRIPT: &str = r#"
 import sys
 try:
@@ -30,8 +27,9 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts moto on `host:port` and waits until it answers.
-    pub async fn start(host: &str, port: u16) -> Result<Self, String> {
+    /// Starts moto on `host:port` and waits until it answers (about a
+    /// second). Blocking: call it at start-up, or from `spawn_blocking`.
+    pub fn start(host: &str, port: u16) -> Result<Self, String> {
         if std::net::TcpStream::connect((host, port)).is_ok() {
             return Err(format!(
                 "{host}:{port} is already in use: stop what runs there, or set AWS_ENDPOINT_URL to use it"
@@ -46,37 +44,53 @@ impl Emulator {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start {python}: {e}"))?;
         let stdout = child.stdout.take().ok_or("no stdout from the emulator")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .map_err(|_| "the emulator did not start within 60 s".to_owned())?
-            .map_err(|e| e.to_string())?;
-        match first.as_deref() {
-            Some("ready") => {}
-            Some(other) => return Err(format!("the emulator did not start: {other}")),
-            None => return Err("the emulator exited at start".into()),
+        let mut reader = BufReader::new(stdout);
+        let mut first = String::new();
+        reader
+            .read_line(&mut first)
+            .map_err(|e| format!("the emulator did not start: {e}"))?;
+        if first.trim() != "ready" {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(match first.trim() {
+                "" => "the emulator exited at start".to_owned(),
+                other => format!("the emulator did not start: {other}"),
+            });
         }
         // Keep draining its output so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
         Ok(Emulator {
             endpoint: format!("http://{host}:{port}"),
             child,
         })
     }
 
-    /// Stops the emulator and waits for it to go.
-    pub async fn stop(mut self) {
+    /// Stops the emulator and waits (up to 5 s) for it to go.
+    pub fn stop(mut self) {
         drop(self.child.stdin.take());
-        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Leaves the emulator running until this process ends (its standard
+    /// input closes then). For test binaries that share one emulator.
+    pub fn keep_until_exit(self) -> String {
+        let endpoint = self.endpoint.clone();
+        std::mem::forget(self);
+        endpoint
     }
 }
 

@@ -89,7 +89,10 @@ impl LocalStack {
         let (endpoint, emulator) = match &opts.endpoint {
             Some(e) => (e.clone(), None),
             None => {
-                let emu = Emulator::start("127.0.0.1", opts.emulator_port).await?;
+                let port = opts.emulator_port;
+                let emu = tokio::task::spawn_blocking(move || Emulator::start("127.0.0.1", port))
+                    .await
+                    .map_err(|e| e.to_string())??;
                 (emu.endpoint.clone(), Some(emu))
             }
         };
@@ -150,7 +153,7 @@ impl LocalStack {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         server::serve(self.app.clone(), self.listener, shutdown).await;
         if let Some(emu) = self.emulator {
-            emu.stop().await;
+            let _ = tokio::task::spawn_blocking(move || emu.stop()).await;
         }
     }
 }

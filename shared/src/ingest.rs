@@ -193,8 +193,8 @@ async fn accept(
     let input = LeadInput::from_fields(raw, app.config.default_region, key.honeypot_field.as_deref())
         .map_err(ApiError::Validation)?;
 
-    let idempotency_key = match get_header(req.headers(), "idempotency-key") {
-        Some(v) => Some(idempotency::parse_header(v)?),
+    let idempotency_key = match req.headers().get("idempotency-key") {
+        Some(v) => Some(idempotency::parse_header(v.to_str().unwrap_or("\u{0}"))?),
         None => None,
     };
     let fingerprint = idempotency::fingerprint(body);

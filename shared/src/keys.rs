@@ -231,7 +231,7 @@ pub async fn get(app: &App, id: &str) -> Result<Option<WebhookKey>, Error> {
 }
 
 pub async fn list(app: &App, page: &PageRequest) -> Result<Page<WebhookKey>, ApiError> {
-    Ok(app.store.query_page(GSI1, COLLECTION, page, false).await?)
+    Ok(app.store.query_page(GSI1, COLLECTION, page, true).await?)
 }
 
 /// Writes `key` back if nobody changed it since `previous_updated_at`.

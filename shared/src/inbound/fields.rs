@@ -191,7 +191,13 @@ impl LeadInput {
                 }
                 continue;
             }
-            let Some(text) = scalar_text(&value) else {
+            let text = match (&value, kind) {
+                (Value::String(s), _) => Some(s.clone()),
+                // A phone number sent as a JSON number is still a phone number.
+                (Value::Number(_), Known::Phone) => scalar_text(&value),
+                _ => None,
+            };
+            let Some(text) = text else {
                 issues.push(FieldIssue::new(name, "must be a string"));
                 continue;
             };

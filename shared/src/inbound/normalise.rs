@@ -100,7 +100,7 @@ mod tests {
         for bad in [
             "", "plain", "@example.com", "a@", "a@b", "a@@b.com", "a@b..com", ".a@b.com",
             "a.@b.com", "a..b@c.com", "a@-b.com", "a@b-.com", "a b@c.com", "a@b.c0m", "a@b.c",
-            "<script>@x.com", "a@b.com\n", "a@[127.0.0.1]", "\"a\"@b.com",
+            "<script>@x.com", "a\n@b.com", "a@[127.0.0.1]", "\"a\"@b.com",
         ] {
             assert!(email(bad).is_err(), "{bad:?} accepted");
         }
