@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Webhook keys through the admin API (CONTRACT §6, Keys), against the emulator.
 
 use leadpipe_tests::TestStack;
@@ -27,14 +28,20 @@ async fn create_get_list_reveal() {
     assert_eq!(key["defaultTags"], json!(["lp", "q4"]));
     assert_eq!(key["requestCount"], 0);
     assert_eq!(key["droppedCount"], 0);
-    assert_eq!(r.header("location"), Some(format!("/v1/keys/{id}").as_str()));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/v1/keys/{id}").as_str())
+    );
 
     let got = t.admin("GET", &format!("/v1/keys/{id}"), None).await.json();
     let masked = got["token"].as_str().unwrap();
     assert_eq!(masked, format!("{}…", &token[..12]));
     assert_eq!(got["name"], "Landing page");
 
-    let revealed = t.admin("GET", &format!("/v1/keys/{id}?reveal=true"), None).await.json();
+    let revealed = t
+        .admin("GET", &format!("/v1/keys/{id}?reveal=true"), None)
+        .await
+        .json();
     assert_eq!(revealed["token"], token);
 
     let list = t.admin("GET", "/v1/keys", None).await.json();
@@ -75,7 +82,13 @@ async fn pagination_walks_every_key_once() {
     created.reverse(); // newest first
     assert_eq!(seen, created);
 
-    for bad in ["/v1/keys?limit=0", "/v1/keys?limit=201", "/v1/keys?limit=x", "/v1/keys?cursor=garbage!", "/v1/keys?reveal=maybe"] {
+    for bad in [
+        "/v1/keys?limit=0",
+        "/v1/keys?limit=201",
+        "/v1/keys?limit=x",
+        "/v1/keys?cursor=garbage!",
+        "/v1/keys?reveal=maybe",
+    ] {
         let r = t.admin("GET", bad, None).await;
         assert_eq!(r.status, 422, "{bad}: {}", r.text());
         assert_eq!(r.code(), "validation_failed");
@@ -86,7 +99,10 @@ async fn pagination_walks_every_key_once() {
 async fn patch_rotate_delete() {
     let t = TestStack::new().await;
     let (id, token) = t.create_key(json!({"name": "Zapier"})).await;
-    assert_eq!(t.hook(&id, &token, json!({"email": "a@b.co"})).await.status, 202);
+    assert_eq!(
+        t.hook(&id, &token, json!({"email": "a@b.co"})).await.status,
+        202
+    );
 
     let r = t
         .admin("PATCH", &format!("/v1/keys/{id}"), Some(json!({"name": "Zapier – Mailchimp", "honeypotField": null, "defaultTags": ["zap"]})))
@@ -97,28 +113,80 @@ async fn patch_rotate_delete() {
     assert_eq!(k["defaultTags"], json!(["zap"]));
     assert_ne!(k["updatedAt"], k["createdAt"]);
     // Editing does not rotate.
-    assert_eq!(t.hook(&id, &token, json!({"email": "a@b.co"})).await.status, 202);
+    assert_eq!(
+        t.hook(&id, &token, json!({"email": "a@b.co"})).await.status,
+        202
+    );
 
-    let r = t.admin("PATCH", &format!("/v1/keys/{id}"), Some(json!({"token": "wh_live_mine"}))).await;
+    let r = t
+        .admin(
+            "PATCH",
+            &format!("/v1/keys/{id}"),
+            Some(json!({"token": "wh_live_mine"})),
+        )
+        .await;
     assert_eq!(r.status, 422);
     assert_eq!(r.json()["error"]["details"][0]["field"], "token");
 
-    let r = t.admin("POST", &format!("/v1/keys/{id}/rotate"), None).await;
+    let r = t
+        .admin("POST", &format!("/v1/keys/{id}/rotate"), None)
+        .await;
     assert_eq!(r.status, 200);
     let new_token = r.json()["token"].as_str().unwrap().to_owned();
     assert_ne!(new_token, token);
-    assert_eq!(t.hook(&id, &token, json!({"email": "a@b.co"})).await.status, 401, "old token must fail at once");
-    assert_eq!(t.hook(&id, &new_token, json!({"email": "a@b.co"})).await.status, 202);
+    assert_eq!(
+        t.hook(&id, &token, json!({"email": "a@b.co"})).await.status,
+        401,
+        "old token must fail at once"
+    );
+    assert_eq!(
+        t.hook(&id, &new_token, json!({"email": "a@b.co"}))
+            .await
+            .status,
+        202
+    );
 
     let got = t.admin("GET", &format!("/v1/keys/{id}"), None).await.json();
     assert_eq!(got["requestCount"], 3);
 
-    assert_eq!(t.admin("DELETE", &format!("/v1/keys/{id}"), None).await.status, 204);
-    assert_eq!(t.admin("GET", &format!("/v1/keys/{id}"), None).await.status, 404);
-    assert_eq!(t.admin("DELETE", &format!("/v1/keys/{id}"), None).await.status, 404);
-    assert_eq!(t.admin("POST", &format!("/v1/keys/{id}/rotate"), None).await.status, 404);
-    assert_eq!(t.admin("PATCH", &format!("/v1/keys/{id}"), Some(json!({"name": "x"}))).await.status, 404);
-    assert_eq!(t.hook(&id, &new_token, json!({"email": "a@b.co"})).await.status, 401);
+    assert_eq!(
+        t.admin("DELETE", &format!("/v1/keys/{id}"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        t.admin("GET", &format!("/v1/keys/{id}"), None).await.status,
+        404
+    );
+    assert_eq!(
+        t.admin("DELETE", &format!("/v1/keys/{id}"), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        t.admin("POST", &format!("/v1/keys/{id}/rotate"), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        t.admin(
+            "PATCH",
+            &format!("/v1/keys/{id}"),
+            Some(json!({"name": "x"}))
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(
+        t.hook(&id, &new_token, json!({"email": "a@b.co"}))
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -128,9 +196,18 @@ async fn bad_key_input() {
         (json!({}), "name"),
         (json!({"name": ""}), "name"),
         (json!({"name": 5}), "name"),
-        (json!({"name": "x", "allowedDomains": ["not a domain"]}), "allowedDomains"),
-        (json!({"name": "x", "allowedDomains": "example.com"}), "allowedDomains"),
-        (json!({"name": "x", "allowedDomains": ["*"]}), "allowedDomains"),
+        (
+            json!({"name": "x", "allowedDomains": ["not a domain"]}),
+            "allowedDomains",
+        ),
+        (
+            json!({"name": "x", "allowedDomains": "example.com"}),
+            "allowedDomains",
+        ),
+        (
+            json!({"name": "x", "allowedDomains": ["*"]}),
+            "allowedDomains",
+        ),
         (json!({"name": "x", "defaultTags": [1]}), "defaultTags"),
         (json!({"name": "x", "defaultStatus": ""}), "defaultStatus"),
         (json!({"name": "x", "colour": "red"}), "colour"),
@@ -142,20 +219,57 @@ async fn bad_key_input() {
         let j = r.json();
         assert_eq!(j["error"]["code"], "validation_failed");
         assert!(
-            j["error"]["details"].as_array().unwrap().iter().any(|d| d["field"] == field),
+            j["error"]["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["field"] == field),
             "{body}: {j}"
         );
         assert!(j["requestId"].is_string());
     }
     let auth = format!("Bearer {}", t.admin_token);
-    let r = t.call("POST", "/v1/keys", &[("authorization", &auth), ("content-type", "application/json")], "{oops").await;
+    let r = t
+        .call(
+            "POST",
+            "/v1/keys",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            "{oops",
+        )
+        .await;
     assert_eq!((r.status, r.code().as_str()), (400, "malformed_body"));
-    let r = t.call("POST", "/v1/keys", &[("authorization", &auth), ("content-type", "application/json")], "[]").await;
+    let r = t
+        .call(
+            "POST",
+            "/v1/keys",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            "[]",
+        )
+        .await;
     assert_eq!((r.status, r.code().as_str()), (400, "malformed_body"));
-    let r = t.call("POST", "/v1/keys", &[("authorization", &auth), ("content-type", "text/plain")], "name=x").await;
-    assert_eq!((r.status, r.code().as_str()), (415, "unsupported_media_type"));
+    let r = t
+        .call(
+            "POST",
+            "/v1/keys",
+            &[("authorization", &auth), ("content-type", "text/plain")],
+            "name=x",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (415, "unsupported_media_type")
+    );
     // Nothing was created by any of that.
-    assert_eq!(t.admin("GET", "/v1/keys", None).await.json()["items"], json!([]));
+    assert_eq!(
+        t.admin("GET", "/v1/keys", None).await.json()["items"],
+        json!([])
+    );
 }
 
 #[tokio::test]
@@ -163,9 +277,18 @@ async fn admin_auth_and_routing() {
     let t = TestStack::new().await;
     let r = t.call("GET", "/v1/keys", &[], "").await;
     assert_eq!((r.status, r.code().as_str()), (401, "unauthorized"));
-    let r = t.call("GET", "/v1/keys", &[("authorization", "Bearer nope")], "").await;
+    let r = t
+        .call("GET", "/v1/keys", &[("authorization", "Bearer nope")], "")
+        .await;
     assert_eq!(r.status, 401);
-    let r = t.call("GET", "/v1/keys", &[("authorization", &format!("Basic {}", t.admin_token))], "").await;
+    let r = t
+        .call(
+            "GET",
+            "/v1/keys",
+            &[("authorization", &format!("Basic {}", t.admin_token))],
+            "",
+        )
+        .await;
     assert_eq!(r.status, 401);
     let r = t.call("GET", "/healthz", &[], "").await;
     assert_eq!(r.status, 200);

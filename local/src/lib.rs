@@ -10,11 +10,11 @@ use std::future::Future;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use leadpipe::App;
 use leadpipe::config::{Config, vars};
 use leadpipe::keys::{self, KeyChanges};
 use leadpipe::pagination::PageRequest;
 use leadpipe::resources::{self, SecretOverrides, Stack, StackNames};
-use leadpipe::App;
 use tokio::net::TcpListener;
 
 pub use emulator::{Emulator, free_port};
@@ -29,7 +29,13 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         loader = loader.region(Region::new("us-east-1"));
     }
     if env("AWS_ACCESS_KEY_ID").is_none() && env("AWS_PROFILE").is_none() {
-        loader = loader.credentials_provider(Credentials::new("test", "test", None, None, "leadpipe-local"));
+        loader = loader.credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "leadpipe-local",
+        ));
     }
     loader.load().await
 }
@@ -145,7 +151,11 @@ impl LocalStack {
             app_secret = s.meta_app_secret.as_deref().unwrap_or("-"),
             key = self.demo_key_id,
             token = self.demo_token,
-            stops = if self.emulator.is_some() { " and the emulator" } else { "" },
+            stops = if self.emulator.is_some() {
+                " and the emulator"
+            } else {
+                ""
+            },
         )
     }
 

@@ -30,7 +30,10 @@ pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
     }
 }
 
-async fn serve_one(app: App, req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+async fn serve_one(
+    app: App,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),

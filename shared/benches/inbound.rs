@@ -1,1 +1,35 @@
-fn main(){}
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The ingest handler's pure path: parse a body, apply the field rules,
+//! validate and normalise (no I/O).
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use leadpipe::inbound::{LeadInput, parse_body};
+use phonenumber::country::Id::US;
+use std::hint::black_box;
+
+const JSON: &[u8] = br#"{"name": "Alex Customer", "email": " Alex@Example.com ", "phone": "+1 (415) 555-0123",
+ "tags": "webinar, q4", "utm_source": "google", "utm_campaign": "spring-sale", "company": "Acme Inc",
+ "message": "Hi, I would like a demo of your product next week."}"#;
+const FORM: &[u8] = b"first_name=Ann&last_name=Lee&email=ann%40example.org&phone_number=%28415%29+555-0123&tags%5B%5D=a&tags%5B%5D=b&utm_source=newsletter";
+
+fn ingest_pure_path(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("json: parse + validate + normalise", |b| {
+        b.iter(|| {
+            let fields = parse_body(Some("application/json"), black_box(JSON)).unwrap();
+            LeadInput::from_fields(fields, US, Some("company_url")).unwrap()
+        })
+    });
+    group.bench_function("form: parse + validate + normalise", |b| {
+        b.iter(|| {
+            let fields =
+                parse_body(Some("application/x-www-form-urlencoded"), black_box(FORM)).unwrap();
+            LeadInput::from_fields(fields, US, None).unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest_pure_path);
+criterion_main!(benches);

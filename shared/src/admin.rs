@@ -38,7 +38,11 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let m = routes::resolve(req.method().as_str(), req.uri().path(), Some(Function::Admin))?;
+    let m = routes::resolve(
+        req.method().as_str(),
+        req.uri().path(),
+        Some(Function::Admin),
+    )?;
     if m.route.action == Action::Health {
         return Ok(h::json(
             StatusCode::OK,
@@ -77,7 +81,9 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             let page = events::list(app, status, &page).await?;
             Ok(h::json(StatusCode::OK, &page.map(EventView::from)))
         }
-        Action::HookPost | Action::HookPreflight | Action::Health => Err(ApiError::NotFound("route")),
+        Action::HookPost | Action::HookPreflight | Action::Health => {
+            Err(ApiError::NotFound("route"))
+        }
     }
 }
 
@@ -97,7 +103,10 @@ async fn authorize(app: &App, req: &Request) -> Result<(), ApiError> {
 }
 
 fn page_request(query: &[(String, String)]) -> Result<PageRequest, ApiError> {
-    PageRequest::from_query(h::query_param(query, "limit"), h::query_param(query, "cursor"))
+    PageRequest::from_query(
+        h::query_param(query, "limit"),
+        h::query_param(query, "cursor"),
+    )
 }
 
 fn reveal(query: &[(String, String)]) -> Result<bool, ApiError> {
@@ -169,7 +178,11 @@ async fn list_keys(
     let page = keys::list(app, &page_request(query)?).await?;
     let ids: Vec<&str> = page.items.iter().map(|k| k.id.as_str()).collect();
     let counts = keys::counts(app, &ids).await?;
-    let secrets = if reveal { Some(app.secrets.get().await?) } else { None };
+    let secrets = if reveal {
+        Some(app.secrets.get().await?)
+    } else {
+        None
+    };
     let base = h::base_url(req, app.config.public_url.as_deref());
     let mut items = Vec::with_capacity(page.items.len());
     for key in page.items {

@@ -32,7 +32,9 @@ impl std::ops::Deref for App {
 /// The SDK configuration from the environment (credentials, region and
 /// `AWS_ENDPOINT_URL`, which points every client at an emulator).
 pub async fn sdk_config_from_env() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::v2026_01_12()).load().await
+    aws_config::defaults(BehaviorVersion::v2026_01_12())
+        .load()
+        .await
 }
 
 impl App {

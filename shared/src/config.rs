@@ -65,16 +65,19 @@ impl Config {
 
     /// Reads configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let required = |name: &str| {
-            get(name).ok_or_else(|| Error::Config(format!("{name} is not set")))
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
         };
+        let required =
+            |name: &str| get(name).ok_or_else(|| Error::Config(format!("{name} is not set")));
         let number = |name: &str, default: u64| -> Result<u64, Error> {
             match get(name) {
                 None => Ok(default),
-                Some(v) => v
-                    .parse::<u64>()
-                    .map_err(|_| Error::Config(format!("{name} must be a whole number, got {v:?}"))),
+                Some(v) => v.parse::<u64>().map_err(|_| {
+                    Error::Config(format!("{name} must be a whole number, got {v:?}"))
+                }),
             }
         };
         let region_text = get(vars::DEFAULT_REGION).unwrap_or_else(|| "US".into());
@@ -188,16 +191,29 @@ mod tests {
         assert!(load(&m).unwrap_err().to_string().contains("LEADPIPE_TABLE"));
         let mut m = base();
         m.insert(vars::DEFAULT_REGION, "Narnia");
-        assert!(load(&m).unwrap_err().to_string().contains("LEADPIPE_DEFAULT_REGION"));
+        assert!(
+            load(&m)
+                .unwrap_err()
+                .to_string()
+                .contains("LEADPIPE_DEFAULT_REGION")
+        );
         let mut m = base();
         m.insert(vars::RETRY_BASE_MS, "soon");
-        assert!(load(&m).unwrap_err().to_string().contains("LEADPIPE_RETRY_BASE_MS"));
+        assert!(
+            load(&m)
+                .unwrap_err()
+                .to_string()
+                .contains("LEADPIPE_RETRY_BASE_MS")
+        );
     }
 
     #[test]
     fn region_is_case_insensitive() {
         let mut m = base();
         m.insert(vars::DEFAULT_REGION, "de");
-        assert_eq!(load(&m).unwrap().default_region, phonenumber::country::Id::DE);
+        assert_eq!(
+            load(&m).unwrap().default_region,
+            phonenumber::country::Id::DE
+        );
     }
 }

@@ -204,10 +204,7 @@ impl ApiError {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
             }
             ApiError::Unauthorized => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer"),
-                );
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }
@@ -254,14 +251,32 @@ mod tests {
             (ApiError::Forbidden("x".into()), 403, "forbidden"),
             (ApiError::OriginNotAllowed, 403, "origin_not_allowed"),
             (ApiError::NotFound("key"), 404, "not_found"),
-            (ApiError::MethodNotAllowed { allow: "GET".into() }, 405, "method_not_allowed"),
-            (ApiError::PayloadTooLarge { limit: 1 }, 413, "payload_too_large"),
-            (ApiError::UnsupportedMediaType("x".into()), 415, "unsupported_media_type"),
+            (
+                ApiError::MethodNotAllowed {
+                    allow: "GET".into(),
+                },
+                405,
+                "method_not_allowed",
+            ),
+            (
+                ApiError::PayloadTooLarge { limit: 1 },
+                413,
+                "payload_too_large",
+            ),
+            (
+                ApiError::UnsupportedMediaType("x".into()),
+                415,
+                "unsupported_media_type",
+            ),
             (ApiError::MalformedBody("x".into()), 400, "malformed_body"),
             (ApiError::Validation(vec![]), 422, "validation_failed"),
             (ApiError::UnsafeUrl("x".into()), 422, "unsafe_url"),
             (ApiError::Conflict("x".into()), 409, "conflict"),
-            (ApiError::RateLimited { retry_after_s: 1 }, 429, "rate_limited"),
+            (
+                ApiError::RateLimited { retry_after_s: 1 },
+                429,
+                "rate_limited",
+            ),
         ];
         for (err, status, code) in cases {
             assert_eq!(err.status().as_u16(), status);

@@ -189,12 +189,12 @@ pub async fn list(
     status: Option<EventStatus>,
     page: &PageRequest,
 ) -> Result<Page<EventRecord>, ApiError> {
-    Ok(match status {
+    match status {
         Some(s) => {
             app.store
                 .query_page(GSI2, &status_partition(s), page, true)
-                .await?
+                .await
         }
-        None => app.store.query_page(GSI1, COLLECTION, page, true).await?,
-    })
+        None => app.store.query_page(GSI1, COLLECTION, page, true).await,
+    }
 }

@@ -113,7 +113,12 @@ impl JsonInput {
     /// Parses the body: 415 unless JSON, 400 unless an object.
     pub fn parse(req: &Request) -> Result<Self, ApiError> {
         if let Some(ct) = header(req.headers(), "content-type") {
-            let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let media = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if media != "application/json" && !media.ends_with("+json") {
                 return Err(ApiError::UnsupportedMediaType(
                     "send application/json".into(),
@@ -135,7 +140,9 @@ impl JsonInput {
                 map,
                 issues: vec![],
             }),
-            Ok(_) => Err(ApiError::MalformedBody("the body must be a JSON object".into())),
+            Ok(_) => Err(ApiError::MalformedBody(
+                "the body must be a JSON object".into(),
+            )),
             Err(e) => Err(ApiError::MalformedBody(format!(
                 "the body is not valid JSON (line {}, column {})",
                 e.line(),

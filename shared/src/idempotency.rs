@@ -80,7 +80,12 @@ pub fn fingerprint(body: &[u8]) -> String {
 
 /// Claims `key` within `scope` (a webhook key id) for a request whose body
 /// has `fingerprint`.
-pub async fn claim(app: &App, scope: &str, key: &str, fingerprint: &str) -> Result<Claim, ApiError> {
+pub async fn claim(
+    app: &App,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Claim, ApiError> {
     let now_ms = clock::now_ms();
     let record = Record {
         pk: pk(scope, key),
@@ -122,7 +127,9 @@ pub async fn claim(app: &App, scope: &str, key: &str, fingerprint: &str) -> Resu
 }
 
 fn in_progress() -> ApiError {
-    ApiError::Conflict("a request with this Idempotency-Key is still in progress; retry shortly".into())
+    ApiError::Conflict(
+        "a request with this Idempotency-Key is still in progress; retry shortly".into(),
+    )
 }
 
 /// Stores the answer of a fresh claim.
@@ -147,5 +154,8 @@ pub async fn complete(
 
 /// Gives a claim up (the work failed; a retry must be able to run).
 pub async fn release(app: &App, scope: &str, key: &str) -> Result<(), Error> {
-    app.store.delete(&pk(scope, key), SK, None).await.map(|_| ())
+    app.store
+        .delete(&pk(scope, key), SK, None)
+        .await
+        .map(|_| ())
 }

@@ -29,9 +29,14 @@ const ALLOW_HEADERS: &str = "Content-Type, X-Webhook-Token, Authorization, Idemp
 /// The `ingest` function's handler.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let request_id = h::request_id(&req);
-    let span = tracing::info_span!("ingest", request_id = %request_id, key_id = tracing::field::Empty);
+    let span =
+        tracing::info_span!("ingest", request_id = %request_id, key_id = tracing::field::Empty);
     async {
-        let matched = match routes::resolve(req.method().as_str(), req.uri().path(), Some(Function::Ingest)) {
+        let matched = match routes::resolve(
+            req.method().as_str(),
+            req.uri().path(),
+            Some(Function::Ingest),
+        ) {
             Ok(m) => m,
             Err(e) => return e.into_response(&request_id),
         };
@@ -103,7 +108,9 @@ async fn preflight(
     key_id: &str,
     cors: &mut Option<HeaderValue>,
 ) -> Result<Response<Body>, ApiError> {
-    let key = keys::get(app, key_id).await?.ok_or(ApiError::Unauthorized)?;
+    let key = keys::get(app, key_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
     *cors = check_origin(req, &key)?;
     let mut resp = h::empty(StatusCode::NO_CONTENT);
     let headers = resp.headers_mut();
@@ -115,7 +122,10 @@ async fn preflight(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(ALLOW_HEADERS),
     );
-    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
     Ok(resp)
 }
 
@@ -131,8 +141,15 @@ fn respond(answer: &Answer) -> Response<Body> {
     let mut resp = Response::new(Body::Text(answer.body.clone()));
     *resp.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED);
     let headers = resp.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(loc) = answer.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(loc) = answer
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
         headers.insert(header::LOCATION, loc);
     }
     resp
@@ -190,8 +207,12 @@ async fn accept(
         return Ok(respond(&accepted(&new_id(IdKind::Event))));
     }
 
-    let input = LeadInput::from_fields(raw, app.config.default_region, key.honeypot_field.as_deref())
-        .map_err(ApiError::Validation)?;
+    let input = LeadInput::from_fields(
+        raw,
+        app.config.default_region,
+        key.honeypot_field.as_deref(),
+    )
+    .map_err(ApiError::Validation)?;
 
     let idempotency_key = match req.headers().get("idempotency-key") {
         Some(v) => Some(idempotency::parse_header(v.to_str().unwrap_or("\u{0}"))?),
@@ -210,7 +231,8 @@ async fn accept(
         (Ok(event_id), ik) => {
             let answer = accepted(&event_id);
             if let Some(ik) = ik
-                && let Err(e) = idempotency::complete(app, &key.id, ik, &fingerprint, answer.clone()).await
+                && let Err(e) =
+                    idempotency::complete(app, &key.id, ik, &fingerprint, answer.clone()).await
             {
                 tracing::warn!(error = %e, "could not store the idempotent answer");
             }

@@ -88,7 +88,10 @@ impl WebhookKey {
     /// True when `presented` is this key's token (constant time).
     pub fn token_matches(&self, key: &DataKey, presented: &str) -> Result<bool, Error> {
         let token = self.token(key)?;
-        Ok(crypto::constant_time_eq(token.as_bytes(), presented.as_bytes()))
+        Ok(crypto::constant_time_eq(
+            token.as_bytes(),
+            presented.as_bytes(),
+        ))
     }
 }
 
@@ -102,7 +105,13 @@ pub struct KeyChanges {
     pub default_tags: Option<Vec<String>>,
 }
 
-const FIELDS: &[&str] = &["name", "allowedDomains", "honeypotField", "defaultStatus", "defaultTags"];
+const FIELDS: &[&str] = &[
+    "name",
+    "allowedDomains",
+    "honeypotField",
+    "defaultStatus",
+    "defaultTags",
+];
 
 impl KeyChanges {
     /// Reads and checks a create (`creating`) or patch body.
@@ -110,20 +119,37 @@ impl KeyChanges {
         if input.has("token") {
             input.issue("token", "cannot be set; use POST /v1/keys/{id}/rotate");
         }
-        for read_only in ["id", "url", "requestCount", "droppedCount", "createdAt", "updatedAt"] {
+        for read_only in [
+            "id",
+            "url",
+            "requestCount",
+            "droppedCount",
+            "createdAt",
+            "updatedAt",
+        ] {
             if input.has(read_only) {
                 input.issue(read_only, "is read-only");
             }
         }
         let mut allowed = FIELDS.to_vec();
-        allowed.extend(["token", "id", "url", "requestCount", "droppedCount", "createdAt", "updatedAt"]);
+        allowed.extend([
+            "token",
+            "id",
+            "url",
+            "requestCount",
+            "droppedCount",
+            "createdAt",
+            "updatedAt",
+        ]);
         input.allow_only(&allowed);
 
         let name = input.string("name");
         match &name {
             None if creating => input.issue("name", "is required"),
             Some(n) if n.is_empty() => input.issue("name", "must not be empty"),
-            Some(n) if n.chars().count() > 200 => input.issue("name", "is longer than 200 characters"),
+            Some(n) if n.chars().count() > 200 => {
+                input.issue("name", "is longer than 200 characters")
+            }
             _ => {}
         }
         let allowed_domains = input.string_list("allowedDomains").map(|list| {
@@ -231,7 +257,7 @@ pub async fn get(app: &App, id: &str) -> Result<Option<WebhookKey>, Error> {
 }
 
 pub async fn list(app: &App, page: &PageRequest) -> Result<Page<WebhookKey>, ApiError> {
-    Ok(app.store.query_page(GSI1, COLLECTION, page, true).await?)
+    app.store.query_page(GSI1, COLLECTION, page, true).await
 }
 
 /// Writes `key` back if nobody changed it since `previous_updated_at`.
@@ -281,7 +307,11 @@ pub async fn delete(app: &App, id: &str) -> Result<(), ApiError> {
     if !ids::is_valid(IdKind::Key, id) {
         return Err(ApiError::NotFound("key"));
     }
-    match app.store.delete(&pk(id), SK, Some("attribute_exists(pk)")).await? {
+    match app
+        .store
+        .delete(&pk(id), SK, Some("attribute_exists(pk)"))
+        .await?
+    {
         Write::Done => {}
         Write::Conflict => return Err(ApiError::NotFound("key")),
     }
@@ -314,7 +344,9 @@ pub async fn count(app: &App, id: &str, counter: &str) -> Result<(), Error> {
     let mut b = [0u8; 4];
     crypto::fill_random(&mut b);
     let shard = u32::from_le_bytes(b) % app.config.counter_shards;
-    app.store.add(&counter_pk(id, shard), COUNTER_SK, &[(counter, 1)]).await
+    app.store
+        .add(&counter_pk(id, shard), COUNTER_SK, &[(counter, 1)])
+        .await
 }
 
 /// The summed counters of each key: `(requestCount, droppedCount)`.
@@ -329,7 +361,8 @@ pub async fn counts(app: &App, ids: &[&str]) -> Result<HashMap<String, (i64, i64
             keys.push((pk, COUNTER_SK.to_owned()));
         }
     }
-    let mut totals: HashMap<String, (i64, i64)> = ids.iter().map(|id| ((*id).to_owned(), (0, 0))).collect();
+    let mut totals: HashMap<String, (i64, i64)> =
+        ids.iter().map(|id| ((*id).to_owned(), (0, 0))).collect();
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Shard {

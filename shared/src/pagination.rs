@@ -132,7 +132,10 @@ mod tests {
     #[test]
     fn limit_bounds() {
         assert_eq!(PageRequest::from_query(None, None).unwrap().limit, 50);
-        assert_eq!(PageRequest::from_query(Some("200"), None).unwrap().limit, 200);
+        assert_eq!(
+            PageRequest::from_query(Some("200"), None).unwrap().limit,
+            200
+        );
         for bad in ["0", "201", "-1", "ten", "1e3"] {
             assert!(PageRequest::from_query(Some(bad), None).is_err(), "{bad}");
         }

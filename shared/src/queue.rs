@@ -46,13 +46,19 @@ impl Queue {
     /// Sends many JSON messages, ten to a request, all requests at once.
     /// Fails when any message could not be sent (after one retry of the
     /// entries SQS refused).
-    pub async fn send_all<T: Serialize>(&self, queue_url: &str, messages: &[T]) -> Result<(), Error> {
+    pub async fn send_all<T: Serialize>(
+        &self,
+        queue_url: &str,
+        messages: &[T],
+    ) -> Result<(), Error> {
         let bodies = messages
             .iter()
             .map(serde_json::to_string)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Error::Data(e.to_string()))?;
-        let sends = bodies.chunks(10).map(|chunk| self.send_chunk(queue_url, chunk));
+        let sends = bodies
+            .chunks(10)
+            .map(|chunk| self.send_chunk(queue_url, chunk));
         futures::future::try_join_all(sends).await?;
         Ok(())
     }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -241,7 +241,10 @@ async fn ensure_queue(
     let dlq_url = create_or_update_queue(
         sqs,
         &names.dlq(def),
-        HashMap::from([(QueueAttributeName::MessageRetentionPeriod, retention.clone())]),
+        HashMap::from([(
+            QueueAttributeName::MessageRetentionPeriod,
+            retention.clone(),
+        )]),
     )
     .await?;
     let dlq_arn = sqs

@@ -46,7 +46,12 @@ pub struct Route {
     pub action: Action,
 }
 
-const fn route(method: &'static str, path: &'static str, function: Function, action: Action) -> Route {
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    function: Function,
+    action: Action,
+) -> Route {
     Route {
         method,
         path,
@@ -57,17 +62,42 @@ const fn route(method: &'static str, path: &'static str, function: Function, act
 
 /// Every route of the API.
 pub const ROUTES: &[Route] = &[
-    route("POST", "/v1/hooks/{keyId}", Function::Ingest, Action::HookPost),
-    route("OPTIONS", "/v1/hooks/{keyId}", Function::Ingest, Action::HookPreflight),
+    route(
+        "POST",
+        "/v1/hooks/{keyId}",
+        Function::Ingest,
+        Action::HookPost,
+    ),
+    route(
+        "OPTIONS",
+        "/v1/hooks/{keyId}",
+        Function::Ingest,
+        Action::HookPreflight,
+    ),
     route("GET", "/healthz", Function::Admin, Action::Health),
     route("POST", "/v1/keys", Function::Admin, Action::KeysCreate),
     route("GET", "/v1/keys", Function::Admin, Action::KeysList),
     route("GET", "/v1/keys/{id}", Function::Admin, Action::KeyGet),
     route("PATCH", "/v1/keys/{id}", Function::Admin, Action::KeyUpdate),
-    route("DELETE", "/v1/keys/{id}", Function::Admin, Action::KeyDelete),
-    route("POST", "/v1/keys/{id}/rotate", Function::Admin, Action::KeyRotate),
+    route(
+        "DELETE",
+        "/v1/keys/{id}",
+        Function::Admin,
+        Action::KeyDelete,
+    ),
+    route(
+        "POST",
+        "/v1/keys/{id}/rotate",
+        Function::Admin,
+        Action::KeyRotate,
+    ),
     route("GET", "/v1/events", Function::Admin, Action::EventsList),
-    route("GET", "/v1/events/{eventId}", Function::Admin, Action::EventGet),
+    route(
+        "GET",
+        "/v1/events/{eventId}",
+        Function::Admin,
+        Action::EventGet,
+    ),
 ];
 
 /// A request matched to its route, with the path parameters.
@@ -91,7 +121,10 @@ impl Matched {
 fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
     let mut params = Vec::new();
     let mut want = template.trim_matches('/').split('/');
-    let mut have = path.trim_end_matches('/').trim_start_matches('/').split('/');
+    let mut have = path
+        .trim_end_matches('/')
+        .trim_start_matches('/')
+        .split('/');
     loop {
         match (want.next(), have.next()) {
             (None, None) => return Some(params),
@@ -113,11 +146,7 @@ fn match_path(template: &'static str, path: &str) -> Option<Vec<(&'static str, S
 /// Finds the route for `method` and `path` among the routes `function`
 /// serves (`None`: all of them, as the local stack does). A known path with
 /// another method is 405 with `Allow`; an unknown path is 404.
-pub fn resolve(
-    method: &str,
-    path: &str,
-    function: Option<Function>,
-) -> Result<Matched, ApiError> {
+pub fn resolve(method: &str, path: &str, function: Option<Function>) -> Result<Matched, ApiError> {
     let mut allowed: Vec<&str> = Vec::new();
     for route in ROUTES {
         if function.is_some_and(|f| f != route.function) {
@@ -151,13 +180,22 @@ mod tests {
         let m = resolve("post", "/v1/keys/key_1/rotate", None).unwrap();
         assert_eq!(m.route.action, Action::KeyRotate);
         assert_eq!(m.param("id"), "key_1");
-        assert_eq!(resolve("GET", "/v1/keys/", None).unwrap().route.action, Action::KeysList);
+        assert_eq!(
+            resolve("GET", "/v1/keys/", None).unwrap().route.action,
+            Action::KeysList
+        );
     }
 
     #[test]
     fn unknown_and_wrong_method() {
-        assert_eq!(resolve("GET", "/v1/nope", None).unwrap_err().code(), "not_found");
-        assert_eq!(resolve("GET", "/v1/hooks//", None).unwrap_err().code(), "not_found");
+        assert_eq!(
+            resolve("GET", "/v1/nope", None).unwrap_err().code(),
+            "not_found"
+        );
+        assert_eq!(
+            resolve("GET", "/v1/hooks//", None).unwrap_err().code(),
+            "not_found"
+        );
         match resolve("PUT", "/v1/keys/key_1", None).unwrap_err() {
             ApiError::MethodNotAllowed { allow } => assert_eq!(allow, "GET, PATCH, DELETE"),
             other => panic!("{other:?}"),
@@ -174,7 +212,12 @@ mod tests {
     fn every_route_is_unique() {
         for (i, a) in ROUTES.iter().enumerate() {
             for b in &ROUTES[i + 1..] {
-                assert!(!(a.method == b.method && a.path == b.path), "{} {}", a.method, a.path);
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "{} {}",
+                    a.method,
+                    a.path
+                );
             }
         }
     }

@@ -187,8 +187,8 @@ mod tests {
         let err = Secrets::parse(r#"{"adminToken":"short","dataKey":"x"}"#).unwrap_err();
         assert!(err.to_string().contains("adminToken"));
         assert!(!err.to_string().contains("short"));
-        let err =
-            Secrets::parse(r#"{"adminToken":"0123456789abcdefgh","dataKey":"bm9wZQ=="}"#).unwrap_err();
+        let err = Secrets::parse(r#"{"adminToken":"0123456789abcdefgh","dataKey":"bm9wZQ=="}"#)
+            .unwrap_err();
         assert!(err.to_string().contains("dataKey"));
         let err = Secrets::parse("hunter2").unwrap_err();
         assert!(!err.to_string().contains("hunter2"));

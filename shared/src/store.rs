@@ -135,7 +135,12 @@ impl Store {
     }
 
     /// Deletes an item; `condition` (optional) must hold.
-    pub async fn delete(&self, pk: &str, sk: &str, condition: Option<&str>) -> Result<Write, Error> {
+    pub async fn delete(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: Option<&str>,
+    ) -> Result<Write, Error> {
         let result = self
             .client
             .delete_item()
@@ -214,7 +219,9 @@ impl Store {
                 }
                 if !pending.is_empty() {
                     if rounds >= 8 {
-                        return Err(Error::Data("BatchGetItem kept leaving keys unprocessed".into()));
+                        return Err(Error::Data(
+                            "BatchGetItem kept leaving keys unprocessed".into(),
+                        ));
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(25 << rounds)).await;
                 }

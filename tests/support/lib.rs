@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Test support: one AWS emulator per test binary (moto's server on a free
 //! port, or `AWS_ENDPOINT_URL` when set), and a fresh stack of resources per
 //! test so tests run in parallel without seeing each other.
@@ -54,11 +55,17 @@ impl TestStack {
 
     /// A fresh stack whose configuration `tweak` may change.
     pub async fn with_config(tweak: impl FnOnce(&mut Config)) -> Self {
-        let endpoint = tokio::task::spawn_blocking(endpoint).await.expect("emulator");
-        let sdk = leadpipe_local::sdk_config(&endpoint).await;
-        let stack = resources::bootstrap(&sdk, &StackNames::new(unique_stack()), SecretOverrides::default())
+        let endpoint = tokio::task::spawn_blocking(endpoint)
             .await
-            .expect("bootstrap");
+            .expect("emulator");
+        let sdk = leadpipe_local::sdk_config(&endpoint).await;
+        let stack = resources::bootstrap(
+            &sdk,
+            &StackNames::new(unique_stack()),
+            SecretOverrides::default(),
+        )
+        .await
+        .expect("bootstrap");
         let mut config = stack.config();
         tweak(&mut config);
         let app = App::new(config, &sdk);
@@ -71,14 +78,27 @@ impl TestStack {
     }
 
     /// Sends a request through the same dispatch as the local server.
-    pub async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Reply {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) -> Reply {
         let body: Vec<u8> = body.into();
-        let mut builder = http::Request::builder().method(method).uri(path).header("host", "leadpipe.test");
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "leadpipe.test");
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
         let req: Request = builder
-            .body(if body.is_empty() { Body::Empty } else { Body::Binary(body) })
+            .body(if body.is_empty() {
+                Body::Empty
+            } else {
+                Body::Binary(body)
+            })
             .expect("request");
         let resp = leadpipe_local::server::dispatch(&self.app, req).await;
         let (parts, body) = resp.into_parts();
@@ -96,7 +116,10 @@ impl TestStack {
         self.call(
             method,
             path,
-            &[("authorization", &auth), ("content-type", "application/json")],
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
             body,
         )
         .await
@@ -107,7 +130,10 @@ impl TestStack {
         let r = self.admin("POST", "/v1/keys", Some(body)).await;
         assert_eq!(r.status, 201, "{}", r.text());
         let j = r.json();
-        (j["id"].as_str().unwrap().to_owned(), j["token"].as_str().unwrap().to_owned())
+        (
+            j["id"].as_str().unwrap().to_owned(),
+            j["token"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Posts a JSON lead to a key.
@@ -115,7 +141,10 @@ impl TestStack {
         self.call(
             "POST",
             &format!("/v1/hooks/{key_id}"),
-            &[("x-webhook-token", token), ("content-type", "application/json")],
+            &[
+                ("x-webhook-token", token),
+                ("content-type", "application/json"),
+            ],
             body.to_string(),
         )
         .await
@@ -148,7 +177,12 @@ impl TestStack {
     /// clear" checks).
     pub async fn raw_table_dump(&self) -> String {
         let ddb = aws_sdk_dynamodb::Client::new(&self.sdk);
-        let out = ddb.scan().table_name(&self.stack.table).send().await.expect("scan");
+        let out = ddb
+            .scan()
+            .table_name(&self.stack.table)
+            .send()
+            .await
+            .expect("scan");
         format!("{:?}", out.items.unwrap_or_default())
     }
 }
@@ -173,6 +207,9 @@ impl Reply {
     }
     /// The error code of an error envelope.
     pub fn code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or("").to_owned()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
     }
 }

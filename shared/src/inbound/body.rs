@@ -56,7 +56,9 @@ pub fn format(content_type: Option<&str>, body: &[u8]) -> Result<Format, ApiErro
         }
     };
     if !charset_ok {
-        return Err(ApiError::UnsupportedMediaType("only UTF-8 bodies are accepted".into()));
+        return Err(ApiError::UnsupportedMediaType(
+            "only UTF-8 bodies are accepted".into(),
+        ));
     }
     Ok(format)
 }
@@ -81,7 +83,9 @@ fn parse_json(body: &[u8]) -> Result<RawFields, ApiError> {
     let fields = match Fields::deserialize(&mut de).and_then(|f| de.end().map(|_| f)) {
         Ok(Fields(f)) => f,
         Err(e) if e.is_data() => {
-            return Err(ApiError::MalformedBody("the body must be a JSON object".into()));
+            return Err(ApiError::MalformedBody(
+                "the body must be a JSON object".into(),
+            ));
         }
         Err(e) => {
             return Err(ApiError::MalformedBody(format!(
@@ -149,10 +153,18 @@ mod tests {
 
     #[test]
     fn json_object_keeps_order_and_duplicates() {
-        let f = parse_body(Some("application/json; charset=utf-8"), br#"{"b":1,"a":"x","b":2}"#).unwrap();
+        let f = parse_body(
+            Some("application/json; charset=utf-8"),
+            br#"{"b":1,"a":"x","b":2}"#,
+        )
+        .unwrap();
         assert_eq!(
             f,
-            vec![("b".into(), json!(1)), ("a".into(), json!("x")), ("b".into(), json!(2))]
+            vec![
+                ("b".into(), json!(1)),
+                ("a".into(), json!("x")),
+                ("b".into(), json!(2))
+            ]
         );
     }
 
@@ -179,16 +191,23 @@ mod tests {
         assert_eq!(f[1], ("name".into(), json!("Ann Lee")));
         assert_eq!(f[4], ("flag".into(), json!("")));
         assert_eq!(
-            parse_body(Some("application/x-www-form-urlencoded"), b"a=%ff").unwrap_err().code(),
+            parse_body(Some("application/x-www-form-urlencoded"), b"a=%ff")
+                .unwrap_err()
+                .code(),
             "malformed_body"
         );
     }
 
     #[test]
     fn media_types() {
-        assert_eq!(parse_body(Some("text/plain"), b"{}").unwrap_err().code(), "unsupported_media_type");
         assert_eq!(
-            parse_body(Some("application/json; charset=latin1"), b"{}").unwrap_err().code(),
+            parse_body(Some("text/plain"), b"{}").unwrap_err().code(),
+            "unsupported_media_type"
+        );
+        assert_eq!(
+            parse_body(Some("application/json; charset=latin1"), b"{}")
+                .unwrap_err()
+                .code(),
             "unsupported_media_type"
         );
         assert!(parse_body(Some("application/vnd.api+json"), b"{}").is_ok());
@@ -199,6 +218,11 @@ mod tests {
     #[test]
     fn size_limit() {
         let big = vec![b'a'; MAX_BODY_BYTES + 1];
-        assert_eq!(parse_body(Some("application/json"), &big).unwrap_err().code(), "payload_too_large");
+        assert_eq!(
+            parse_body(Some("application/json"), &big)
+                .unwrap_err()
+                .code(),
+            "payload_too_large"
+        );
     }
 }

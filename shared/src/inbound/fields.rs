@@ -144,7 +144,11 @@ fn split_tags(value: &Value, out: &mut Vec<String>) -> Result<(), &'static str> 
 /// dropped, duplicates removed (first spelling kept), bounded.
 pub fn clean_tags(raw: Vec<String>, field: &str, issues: &mut Vec<FieldIssue>) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
-    for tag in raw.into_iter().map(|t| clean_text(&t)).filter(|t| !t.is_empty()) {
+    for tag in raw
+        .into_iter()
+        .map(|t| clean_text(&t))
+        .filter(|t| !t.is_empty())
+    {
         if tag.chars().count() > MAX_TAG_CHARS {
             issues.push(FieldIssue::new(
                 field,
@@ -249,11 +253,17 @@ impl LeadInput {
         lead.complete_names();
         if lead.email.is_none()
             && lead.phone.is_none()
-            && !issues.iter().any(|i| known(&i.field).is_some_and(|k| matches!(k, Known::Email | Known::Phone)))
+            && !issues
+                .iter()
+                .any(|i| known(&i.field).is_some_and(|k| matches!(k, Known::Email | Known::Phone)))
         {
             issues.push(FieldIssue::new("email", "email or phone is required"));
         }
-        if issues.is_empty() { Ok(lead) } else { Err(issues) }
+        if issues.is_empty() {
+            Ok(lead)
+        } else {
+            Err(issues)
+        }
     }
 
     /// A full name alone is split at its first space; first and last alone
@@ -281,7 +291,12 @@ impl LeadInput {
     }
 }
 
-fn add_custom(custom: &mut BTreeMap<String, Value>, name: String, value: Value, issues: &mut Vec<FieldIssue>) {
+fn add_custom(
+    custom: &mut BTreeMap<String, Value>,
+    name: String,
+    value: Value,
+    issues: &mut Vec<FieldIssue>,
+) {
     let key = clean_text(&name);
     if key.is_empty() {
         return;
@@ -340,7 +355,9 @@ mod tests {
 
     #[test]
     fn the_contract_example() {
-        let l = ok(json!({"name": "Alex Customer", "phone": "+91 98765 43210", "email": "Alex@Example.com "}));
+        let l = ok(
+            json!({"name": "Alex Customer", "phone": "+91 98765 43210", "email": "Alex@Example.com "}),
+        );
         assert_eq!(l.email.as_deref(), Some("alex@example.com"));
         assert_eq!(l.phone.as_deref(), Some("+919876543210"));
         assert_eq!(l.first_name.as_deref(), Some("Alex"));
@@ -366,7 +383,9 @@ mod tests {
 
     #[test]
     fn tags_and_custom_fields() {
-        let l = ok(json!({"email": "a@b.co", "tags": " vip, , webinar,VIP ", "utm_source": "google", "empty": "", "n": 3}));
+        let l = ok(
+            json!({"email": "a@b.co", "tags": " vip, , webinar,VIP ", "utm_source": "google", "empty": "", "n": 3}),
+        );
         assert_eq!(l.tags, vec!["vip", "webinar"]);
         assert_eq!(l.custom_fields.get("utm_source"), Some(&json!("google")));
         assert_eq!(l.custom_fields.get("n"), Some(&json!(3)));
@@ -403,7 +422,10 @@ mod tests {
     #[test]
     fn validation_reports_every_field() {
         let i = issues(json!({"name": "x"}));
-        assert_eq!(i, vec![FieldIssue::new("email", "email or phone is required")]);
+        assert_eq!(
+            i,
+            vec![FieldIssue::new("email", "email or phone is required")]
+        );
         let i = issues(json!({"email": "nope", "phone": "12"}));
         assert_eq!(i.len(), 2);
         assert_eq!(i[0].field, "email");
@@ -430,5 +452,119 @@ mod tests {
     fn control_characters_are_cleaned() {
         let l = ok(json!({"email": "a@b.co", "name": "Ann\u{0}\n  Lee"}));
         assert_eq!(l.name.as_deref(), Some("Ann Lee"));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::inbound::normalise;
+    use phonenumber::country::Id::US;
+    use proptest::prelude::*;
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(json_number),
+            ".{0,40}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn json_number(n: i64) -> Value {
+        Value::Number(n.into())
+    }
+
+    fn field_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("email".to_owned()),
+            Just("Phone".to_owned()),
+            Just("phone_number".to_owned()),
+            Just("full_name".to_owned()),
+            Just("First Name".to_owned()),
+            Just("last_name".to_owned()),
+            Just("tags".to_owned()),
+            Just("tags[]".to_owned()),
+            ".{0,12}",
+        ]
+    }
+
+    proptest! {
+        /// Whatever arrives, the rules answer (a lead or issues) and never
+        /// panic; a lead always has an email or a phone, already normalised.
+        #[test]
+        fn any_fields_give_a_clean_lead_or_issues(
+            fields in prop::collection::vec((field_name(), any_json()), 0..12)
+        ) {
+            match LeadInput::from_fields(fields, US, None) {
+                Ok(lead) => {
+                    prop_assert!(lead.email.is_some() || lead.phone.is_some());
+                    if let Some(e) = &lead.email {
+                        prop_assert_eq!(normalise::email(e), Ok(e.clone()));
+                    }
+                    if let Some(p) = &lead.phone {
+                        prop_assert!(p.starts_with('+'));
+                        prop_assert_eq!(normalise::phone(p, US), Ok(p.clone()));
+                    }
+                    prop_assert!(lead.tags.len() <= MAX_TAGS);
+                    for t in &lead.tags {
+                        prop_assert!(!t.is_empty() && t.trim() == t);
+                    }
+                    prop_assert!(lead.custom_fields.values().all(|v| !is_empty(v)));
+                }
+                Err(issues) => prop_assert!(!issues.is_empty()),
+            }
+        }
+
+        /// Normalising an email is idempotent and case-insensitive.
+        #[test]
+        fn email_normalisation_is_stable(
+            local in "[a-zA-Z0-9]([a-zA-Z0-9._+-]{0,20}[a-zA-Z0-9])?",
+            domain in "[a-zA-Z0-9]{1,12}\\.[a-zA-Z]{2,6}",
+            pad in " {0,3}"
+        ) {
+            prop_assume!(!local.contains(".."));
+            let raw = format!("{pad}{local}@{domain}{pad}");
+            let once = normalise::email(&raw).unwrap();
+            prop_assert_eq!(&once, &once.to_lowercase());
+            prop_assert_eq!(normalise::email(&once).unwrap(), once.clone());
+            prop_assert_eq!(normalise::email(&raw.to_uppercase()).unwrap(), once);
+        }
+
+        /// A US number in any common spelling lands on one E.164 form.
+        #[test]
+        fn us_phone_spellings_agree(area in 201u32..989, exchange in 200u32..999, line in 0u32..9999) {
+            let e164 = format!("+1{area}{exchange}{line:04}");
+            if let Ok(canonical) = normalise::phone(&e164, US) {
+                for spelling in [
+                    format!("({area}) {exchange}-{line:04}"),
+                    format!("{area}.{exchange}.{line:04}"),
+                    format!("+1 {area} {exchange} {line:04}"),
+                    format!("1-{area}-{exchange}-{line:04}"),
+                ] {
+                    prop_assert_eq!(normalise::phone(&spelling, US), Ok(canonical.clone()));
+                }
+            }
+        }
+
+        /// Names: a first and last name always make `name`, a full name
+        /// always splits back.
+        #[test]
+        fn names_complete_each_other(first in "[A-Za-z]{1,10}", last in "[A-Za-z]{1,10}( [A-Za-z]{1,10})?") {
+            let mut a = LeadInput { first_name: Some(first.clone()), last_name: Some(last.clone()), ..Default::default() };
+            a.complete_names();
+            prop_assert_eq!(a.name.clone(), Some(format!("{first} {last}")));
+            let mut b = LeadInput { name: a.name.clone(), ..Default::default() };
+            b.complete_names();
+            prop_assert_eq!(b.first_name, Some(first));
+            prop_assert_eq!(b.last_name, Some(last));
+        }
     }
 }

@@ -67,7 +67,12 @@ impl DomainPattern {
         {
             text = host.to_owned();
         }
-        let bad = || format!("{:?} is not a domain or *.domain", raw.chars().take(80).collect::<String>());
+        let bad = || {
+            format!(
+                "{:?} is not a domain or *.domain",
+                raw.chars().take(80).collect::<String>()
+            )
+        };
         if let Some(suffix) = text.strip_prefix("*.") {
             let host = normalise_host(suffix).ok_or_else(bad)?;
             if host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok() {
@@ -77,7 +82,9 @@ impl DomainPattern {
         } else if text.contains('*') {
             Err(bad())
         } else {
-            normalise_host(&text).map(DomainPattern::Exact).ok_or_else(bad)
+            normalise_host(&text)
+                .map(DomainPattern::Exact)
+                .ok_or_else(bad)
         }
     }
 
@@ -127,12 +134,33 @@ mod tests {
     #[test]
     fn parsing_normalises() {
         assert_eq!(p("Example.COM"), DomainPattern::Exact("example.com".into()));
-        assert_eq!(p("https://example.com/path"), DomainPattern::Exact("example.com".into()));
-        assert_eq!(p("example.com:8443"), DomainPattern::Exact("example.com".into()));
-        assert_eq!(p("*.example.com"), DomainPattern::Subdomains("example.com".into()));
-        assert_eq!(p("bücher.de"), DomainPattern::Exact("xn--bcher-kva.de".into()));
+        assert_eq!(
+            p("https://example.com/path"),
+            DomainPattern::Exact("example.com".into())
+        );
+        assert_eq!(
+            p("example.com:8443"),
+            DomainPattern::Exact("example.com".into())
+        );
+        assert_eq!(
+            p("*.example.com"),
+            DomainPattern::Subdomains("example.com".into())
+        );
+        assert_eq!(
+            p("bücher.de"),
+            DomainPattern::Exact("xn--bcher-kva.de".into())
+        );
         assert_eq!(p("localhost"), DomainPattern::Exact("localhost".into()));
-        for bad in ["", "*", "*.", "a*.example.com", "exa mple.com", "*.127.0.0.1", "-a.com", "a..com"] {
+        for bad in [
+            "",
+            "*",
+            "*.",
+            "a*.example.com",
+            "exa mple.com",
+            "*.127.0.0.1",
+            "-a.com",
+            "a..com",
+        ] {
             assert!(DomainPattern::parse(bad).is_err(), "{bad:?}");
         }
     }

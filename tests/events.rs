@@ -1,0 +1,55 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Every sample in `events/` (what `cargo lambda invoke --data-file` sends)
+//! parses as the Lambda event it claims to be and runs through its function.
+
+use leadpipe_tests::{TestStack, leadpipe};
+use serde_json::json;
+
+fn samples() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn every_http_sample_runs_through_its_function() {
+    let t = TestStack::new().await;
+    // Make the placeholders real: the samples' key id, token and admin token.
+    let (key, token) = t.create_key(json!({"name": "samples"})).await;
+    let mut ran = 0;
+    for (name, text) in samples() {
+        let function = name.split('-').next().unwrap();
+        if !matches!(function, "ingest" | "admin") {
+            continue;
+        }
+        let text = text
+            .replace("key_01m821j0admzq24kmv73teegtk", &key)
+            .replace(
+                "wh_live_REPLACE_WITH_THE_DEMO_TOKEN_FROM_MAKE_DEV_0000000",
+                &token,
+            )
+            .replace("REPLACE_WITH_THE_ADMIN_TOKEN", &t.admin_token);
+        let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let resp = match function {
+            "ingest" => leadpipe::ingest::handle(&t.app, req).await,
+            _ => leadpipe::admin::handle(&t.app, req).await,
+        };
+        let status = resp.status().as_u16();
+        assert!(
+            (200..300).contains(&status),
+            "{name}: {status} {:?}",
+            resp.body()
+        );
+        ran += 1;
+    }
+    assert!(ran >= 5, "only {ran} samples ran");
+}

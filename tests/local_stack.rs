@@ -1,0 +1,91 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The local stack as `make dev` runs it, over real HTTP: start, health,
+//! the printed curl line, reading the event back, CORS, shutdown.
+
+use leadpipe::resources::SecretOverrides;
+use leadpipe_local::{LocalStack, Options};
+use leadpipe_tests::{endpoint, leadpipe, unique_stack};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn make_dev_flow_over_http() {
+    let endpoint = tokio::task::spawn_blocking(endpoint).await.unwrap();
+    let opts = Options {
+        addr: "127.0.0.1:0".into(),
+        endpoint: Some(endpoint),
+        emulator_port: 0,
+        stack: unique_stack(),
+        secret: SecretOverrides {
+            admin_token: Some("adm_test_0123456789abcdef".into()),
+            ..SecretOverrides::default()
+        },
+    };
+    let stack = LocalStack::start(opts.clone())
+        .await
+        .expect("local stack starts");
+    let base = stack.base_url.clone();
+    let (key, token) = (stack.demo_key_id.clone(), stack.demo_token.clone());
+    let banner = stack.banner();
+    assert!(banner.contains(&base));
+    assert!(banner.contains("adm_test_0123456789abcdef"));
+    assert!(banner.contains(&format!("curl -i -X POST {base}/v1/hooks/{key}")));
+    assert!(banner.contains(&token));
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(stack.serve(async {
+        let _ = stop_rx.await;
+    }));
+    let http = reqwest::Client::new();
+
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    // The banner's curl line, sent from a browser page.
+    let r = http
+        .post(format!("{base}/v1/hooks/{key}"))
+        .header("X-Webhook-Token", &token)
+        .header("Origin", "https://landing.example.com")
+        .json(&json!({"name": "Alex Customer", "email": "alex@example.com", "phone": "+1 415 555 0123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://landing.example.com"
+    );
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    let event_id = body["eventId"].as_str().unwrap();
+    assert_eq!(location, format!("/v1/events/{event_id}"));
+
+    let event: Value = http
+        .get(format!("{base}{location}"))
+        .bearer_auth("adm_test_0123456789abcdef")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(event["status"], "RECEIVED");
+    assert_eq!(event["source"], json!({"type": "webhook", "keyId": key}));
+
+    let unauth = http.get(format!("{base}/v1/keys")).send().await.unwrap();
+    assert_eq!(unauth.status(), 401);
+    let env: Value = unauth.json().await.unwrap();
+    assert_eq!(env["error"]["code"], "unauthorized");
+
+    stop_tx.send(()).unwrap();
+    server.await.unwrap();
+    let fresh = reqwest::Client::new();
+    assert!(
+        fresh.get(format!("{base}/healthz")).send().await.is_err(),
+        "still listening"
+    );
+
+    // Restarting against the same resources reuses the demo key and its token.
+    let again = LocalStack::start(opts).await.expect("restart");
+    assert_eq!(again.demo_key_id, key);
+    assert_eq!(again.demo_token, token);
+}
