@@ -4,6 +4,7 @@
 //! for every route. The integration tests start it the same way.
 
 pub mod emulator;
+pub mod poller;
 pub mod server;
 
 use std::future::Future;
@@ -159,9 +160,20 @@ impl LocalStack {
         )
     }
 
-    /// Serves until `shutdown` completes, then stops the emulator it started.
+    /// Serves until `shutdown` completes, polling the queues like Lambda's
+    /// event source mappings, then stops the emulator it started.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let leads = tokio::spawn(poller::run(
+            self.app.clone(),
+            self.stack.leads_queue_url.clone(),
+            resources::LEADS_QUEUE.batch_size as i32,
+            |app: App, event| async move { leadpipe::process::handle(&app, event).await },
+            stop_rx.clone(),
+        ));
         server::serve(self.app.clone(), self.listener, shutdown).await;
+        let _ = stop_tx.send(true);
+        let _ = leads.await;
         if let Some(emu) = self.emulator {
             let _ = tokio::task::spawn_blocking(move || emu.stop()).await;
         }

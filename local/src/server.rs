@@ -12,7 +12,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::{Body, Request, Response};
 use leadpipe::routes::{self, Function};
-use leadpipe::{ApiError, App, admin, http as h, ingest};
+use leadpipe::{ApiError, App, admin, http as h, ingest, meta_verify};
 use tokio::net::TcpListener;
 
 /// Largest body the local server reads (API Gateway's limit is 10 MB; the
@@ -24,6 +24,7 @@ pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
     match routes::resolve(req.method().as_str(), req.uri().path(), None) {
         Ok(m) => match m.route.function {
             Function::Ingest => ingest::handle(app, req).await,
+            Function::MetaVerify => meta_verify::handle(app, req).await,
             Function::Admin => admin::handle(app, req).await,
         },
         Err(e) => e.into_response(&h::request_id(&req)),

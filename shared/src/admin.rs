@@ -11,7 +11,9 @@ use crate::crypto::constant_time_eq;
 use crate::errors::ApiError;
 use crate::events::{self, EventStatus, EventView};
 use crate::http::{self as h, JsonInput};
+use crate::inbound::normalise;
 use crate::keys::{self, KeyChanges, KeyView, WebhookKey};
+use crate::leads::{self, LeadFilter, LeadView};
 use crate::pagination::{Page, PageRequest};
 use crate::routes::{self, Action, Function, Matched};
 
@@ -81,9 +83,23 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             let page = events::list(app, status, &page).await?;
             Ok(h::json(StatusCode::OK, &page.map(EventView::from)))
         }
-        Action::HookPost | Action::HookPreflight | Action::Health => {
-            Err(ApiError::NotFound("route"))
+        Action::LeadsList => {
+            let filter = lead_filter(app, &query)?;
+            let page = leads::list(app, &filter, &page_request(&query)?).await?;
+            Ok(h::json(StatusCode::OK, &page.map(LeadView::from)))
         }
+        Action::LeadGet => {
+            let lead = leads::get(app, m.param("id"))
+                .await?
+                .ok_or(ApiError::NotFound("lead"))?;
+            Ok(h::json(StatusCode::OK, &LeadView::from(lead)))
+        }
+        Action::LeadsExport => export_leads(app, &query).await,
+        Action::HookPost
+        | Action::HookPreflight
+        | Action::MetaNotification
+        | Action::MetaHandshake
+        | Action::Health => Err(ApiError::NotFound("route")),
     }
 }
 
@@ -198,4 +214,57 @@ async fn list_keys(
         next_cursor: page.next_cursor,
     };
     Ok(h::json(StatusCode::OK, &page))
+}
+
+fn lead_filter(app: &App, query: &[(String, String)]) -> Result<LeadFilter, ApiError> {
+    let non_empty = |name: &str| h::query_param(query, name).map(str::trim).filter(|v| !v.is_empty());
+    let email = non_empty("email")
+        .map(|e| normalise::email(e).map_err(|issue| ApiError::invalid("email", issue)))
+        .transpose()?;
+    let phone = non_empty("phone")
+        .map(|p| normalise::phone(p, app.config.default_region).map_err(|issue| ApiError::invalid("phone", issue)))
+        .transpose()?;
+    Ok(LeadFilter {
+        status: non_empty("status").map(str::to_owned),
+        tag: non_empty("tag").map(str::to_owned),
+        email,
+        phone,
+    })
+}
+
+/// Largest export answered at once (API Gateway and Lambda answer at most
+/// 6 MB); past it the answer carries `X-Next-Cursor` to continue from.
+const EXPORT_LIMIT_BYTES: usize = 5 * 1024 * 1024;
+
+/// `GET /v1/leads/export`: CSV, built page by page (200 leads at a time);
+/// only the CSV text is held, never the whole set of leads.
+async fn export_leads(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
+    let filter = lead_filter(app, query)?;
+    let mut page = PageRequest::from_query(Some("200"), h::query_param(query, "cursor"))?;
+    let mut csv = leads::CSV_COLUMNS.join(",");
+    csv.push_str("\r\n");
+    let mut rows = 0usize;
+    let next = loop {
+        let batch = leads::list(app, &filter, &page).await?;
+        for lead in &batch.items {
+            leads::csv_row(lead, &mut csv);
+            rows += 1;
+        }
+        match batch.next_cursor {
+            Some(c) if csv.len() < EXPORT_LIMIT_BYTES => page.cursor = Some(c),
+            other => break other,
+        }
+    };
+    tracing::info!(rows, bytes = csv.len(), "leads exported");
+    let mut resp = Response::new(Body::Text(csv));
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"leads.csv\""),
+    );
+    if let Some(c) = next.and_then(|c| HeaderValue::from_str(&c.encode()).ok()) {
+        headers.insert("x-next-cursor", c);
+    }
+    Ok(resp)
 }

@@ -1,7 +1,8 @@
 //! Everything a handler needs, built once per cold start and shared by every
 //! invocation of a warm container.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
@@ -20,6 +21,7 @@ pub struct Inner {
     pub store: Store,
     pub queue: Queue,
     pub secrets: SecretStore,
+    http: OnceLock<reqwest::Client>,
 }
 
 impl std::ops::Deref for App {
@@ -59,6 +61,21 @@ impl App {
             store,
             queue,
             secrets,
+            http: OnceLock::new(),
         }))
+    }
+
+    /// The HTTP client for the Graph API, built on first use (functions that
+    /// never call out never pay for it) and reused across invocations.
+    pub fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("leadpipe/", env!("CARGO_PKG_VERSION")))
+                .timeout(Duration::from_secs(10))
+                .connect_timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new())
+        })
     }
 }

@@ -52,7 +52,14 @@ pub enum Source {
         #[serde(rename = "keyId")]
         key_id: String,
     },
-    MetaLeadAds,
+    MetaLeadAds {
+        #[serde(rename = "pageId", default, skip_serializing_if = "Option::is_none")]
+        page_id: Option<String>,
+        #[serde(rename = "formId", default, skip_serializing_if = "Option::is_none")]
+        form_id: Option<String>,
+        #[serde(rename = "adId", default, skip_serializing_if = "Option::is_none")]
+        ad_id: Option<String>,
+    },
 }
 
 /// What the key said new leads get, as it was when the event arrived.
@@ -102,6 +109,9 @@ pub struct EventRecord {
     pub defaults: LeadDefaults,
     #[serde(default)]
     pub request: RequestMeta,
+    /// Meta Lead Ads: the lead to fetch from the Graph API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leadgen: Option<crate::meta::Leadgen>,
 }
 
 pub fn pk(id: &str) -> String {
@@ -125,7 +135,31 @@ impl EventRecord {
         received_at: String,
     ) -> Result<Self, Error> {
         let input = serde_json::to_string(input).map_err(|e| Error::Data(e.to_string()))?;
-        Ok(EventRecord {
+        let mut event = Self::base(id, source, received_at);
+        event.input = Some(input);
+        event.defaults = defaults;
+        event.request = request;
+        Ok(event)
+    }
+
+    /// A new `RECEIVED` event for a Meta `leadgen` change.
+    pub fn from_leadgen(id: String, leadgen: crate::meta::Leadgen, received_at: String) -> Self {
+        let source = Source::MetaLeadAds {
+            page_id: leadgen.page_id.clone(),
+            form_id: leadgen.form_id.clone(),
+            ad_id: leadgen.ad_id.clone(),
+        };
+        let mut event = Self::base(id, source, received_at);
+        event.defaults = LeadDefaults {
+            status: "unassigned".into(),
+            tags: vec![],
+        };
+        event.leadgen = Some(leadgen);
+        event
+    }
+
+    fn base(id: String, source: Source, received_at: String) -> Self {
+        EventRecord {
             pk: pk(&id),
             sk: SK.into(),
             gsi1pk: COLLECTION.into(),
@@ -139,10 +173,11 @@ impl EventRecord {
             processed_at: None,
             lead_id: None,
             error: None,
-            input: Some(input),
-            defaults,
-            request,
-        })
+            input: None,
+            defaults: LeadDefaults::default(),
+            request: RequestMeta::default(),
+            leadgen: None,
+        }
     }
 }
 
@@ -197,4 +232,57 @@ pub async fn list(
         }
         None => app.store.query_page(GSI1, COLLECTION, page, true).await,
     }
+}
+
+const FINISH: &str = "SET #s = :s, gsi2pk = :g, processedAt = :at, leadId = :lead";
+const FAIL: &str = "SET #s = :s, gsi2pk = :g, processedAt = :at, #e = :err";
+const ONLY_RECEIVED: &str = "#s = :received";
+
+/// The transaction item that moves an event from `RECEIVED` to `status`
+/// with its lead; it fails when the event was already finished, which is
+/// what makes processing exactly-once in effect.
+pub fn tx_finish(
+    app: &App,
+    event_id: &str,
+    status: EventStatus,
+    lead_id: &str,
+    at: &str,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
+    use crate::store::s;
+    app.store.tx_update(
+        &pk(event_id),
+        SK,
+        FINISH,
+        Some(ONLY_RECEIVED),
+        vec![("#s", "status")],
+        vec![
+            (":s", s(status.as_str())),
+            (":g", s(status_partition(status))),
+            (":at", s(at)),
+            (":lead", s(lead_id)),
+            (":received", s(EventStatus::Received.as_str())),
+        ],
+    )
+}
+
+/// Marks an event `FAILED` with its reason (only from `RECEIVED`).
+pub async fn mark_failed(app: &App, event_id: &str, reason: &str, at: &str) -> Result<crate::store::Write, Error> {
+    use crate::store::s;
+    let reason: String = reason.chars().take(1000).collect();
+    app.store
+        .update_if(
+            &pk(event_id),
+            SK,
+            FAIL,
+            Some(ONLY_RECEIVED),
+            vec![("#s", "status"), ("#e", "error")],
+            vec![
+                (":s", s(EventStatus::Failed.as_str())),
+                (":g", s(status_partition(EventStatus::Failed))),
+                (":at", s(at)),
+                (":err", s(reason)),
+                (":received", s(EventStatus::Received.as_str())),
+            ],
+        )
+        .await
 }

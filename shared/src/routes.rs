@@ -8,6 +8,7 @@ use crate::errors::ApiError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     Ingest,
+    MetaVerify,
     Admin,
 }
 
@@ -16,6 +17,7 @@ impl Function {
     pub const fn name(self) -> &'static str {
         match self {
             Function::Ingest => "ingest",
+            Function::MetaVerify => "meta-verify",
             Function::Admin => "admin",
         }
     }
@@ -26,6 +28,8 @@ impl Function {
 pub enum Action {
     HookPost,
     HookPreflight,
+    MetaNotification,
+    MetaHandshake,
     Health,
     KeysCreate,
     KeysList,
@@ -35,6 +39,9 @@ pub enum Action {
     KeyRotate,
     EventGet,
     EventsList,
+    LeadsList,
+    LeadsExport,
+    LeadGet,
 }
 
 /// One route: method and API Gateway path template.
@@ -61,43 +68,24 @@ const fn route(
 }
 
 /// Every route of the API.
+#[rustfmt::skip]
 pub const ROUTES: &[Route] = &[
-    route(
-        "POST",
-        "/v1/hooks/{keyId}",
-        Function::Ingest,
-        Action::HookPost,
-    ),
-    route(
-        "OPTIONS",
-        "/v1/hooks/{keyId}",
-        Function::Ingest,
-        Action::HookPreflight,
-    ),
-    route("GET", "/healthz", Function::Admin, Action::Health),
-    route("POST", "/v1/keys", Function::Admin, Action::KeysCreate),
-    route("GET", "/v1/keys", Function::Admin, Action::KeysList),
-    route("GET", "/v1/keys/{id}", Function::Admin, Action::KeyGet),
-    route("PATCH", "/v1/keys/{id}", Function::Admin, Action::KeyUpdate),
-    route(
-        "DELETE",
-        "/v1/keys/{id}",
-        Function::Admin,
-        Action::KeyDelete,
-    ),
-    route(
-        "POST",
-        "/v1/keys/{id}/rotate",
-        Function::Admin,
-        Action::KeyRotate,
-    ),
-    route("GET", "/v1/events", Function::Admin, Action::EventsList),
-    route(
-        "GET",
-        "/v1/events/{eventId}",
-        Function::Admin,
-        Action::EventGet,
-    ),
+    route("POST",    "/v1/hooks/{keyId}",           Function::Ingest,     Action::HookPost),
+    route("OPTIONS", "/v1/hooks/{keyId}",           Function::Ingest,     Action::HookPreflight),
+    route("POST",    "/v1/providers/meta/webhook",  Function::Ingest,     Action::MetaNotification),
+    route("GET",     "/v1/providers/meta/webhook",  Function::MetaVerify, Action::MetaHandshake),
+    route("GET",     "/healthz",                    Function::Admin,      Action::Health),
+    route("POST",    "/v1/keys",                    Function::Admin,      Action::KeysCreate),
+    route("GET",     "/v1/keys",                    Function::Admin,      Action::KeysList),
+    route("GET",     "/v1/keys/{id}",               Function::Admin,      Action::KeyGet),
+    route("PATCH",   "/v1/keys/{id}",               Function::Admin,      Action::KeyUpdate),
+    route("DELETE",  "/v1/keys/{id}",               Function::Admin,      Action::KeyDelete),
+    route("POST",    "/v1/keys/{id}/rotate",        Function::Admin,      Action::KeyRotate),
+    route("GET",     "/v1/events",                  Function::Admin,      Action::EventsList),
+    route("GET",     "/v1/events/{eventId}",        Function::Admin,      Action::EventGet),
+    route("GET",     "/v1/leads",                   Function::Admin,      Action::LeadsList),
+    route("GET",     "/v1/leads/export",            Function::Admin,      Action::LeadsExport),
+    route("GET",     "/v1/leads/{id}",              Function::Admin,      Action::LeadGet),
 ];
 
 /// A request matched to its route, with the path parameters.

@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -24,6 +26,19 @@ pub enum Write {
     /// The condition failed: the item exists (or does not), someone was first.
     Conflict,
 }
+
+/// The outcome of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tx {
+    Done,
+    /// A condition failed (or a conflicting transaction ran); nothing was
+    /// written. The codes say which item, where DynamoDB tells.
+    Cancelled(Vec<String>),
+}
+
+/// Names and values for an expression: `("#s", "status")`, `(":v", value)`.
+pub type Names = Vec<(&'static str, &'static str)>;
+pub type Values = Vec<(&'static str, AttributeValue)>;
 
 /// The table, with the client built once per cold start.
 #[derive(Clone, Debug)]
@@ -230,6 +245,142 @@ impl Store {
         Ok(found)
     }
 
+    /// A `Put` for a transaction, optionally conditional.
+    pub fn tx_put<T: Serialize>(
+        &self,
+        item: &T,
+        condition: Option<&str>,
+        values: Values,
+    ) -> Result<TransactWriteItem, Error> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_values(to_map(values))
+            .build()
+            .map_err(|e| Error::store("TransactWriteItems", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// An `Update` for a transaction.
+    pub fn tx_update(
+        &self,
+        pk: &str,
+        sk: &str,
+        expression: &str,
+        condition: Option<&str>,
+        names: Names,
+        values: Values,
+    ) -> Result<TransactWriteItem, Error> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(
+                (!names.is_empty()).then(|| {
+                    names
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect()
+                }),
+            )
+            .set_expression_attribute_values(to_map(values))
+            .build()
+            .map_err(|e| Error::store("TransactWriteItems", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Runs a transaction: all of it or none.
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Tx, Error> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Tx::Done),
+            Err(e) => match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    Ok(Tx::Cancelled(
+                        c.cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().unwrap_or("None").to_owned())
+                            .collect(),
+                    ))
+                }
+                _ => Err(Error::store("TransactWriteItems", e)),
+            },
+        }
+    }
+
+    /// Updates one item under a condition.
+    pub async fn update_if(
+        &self,
+        pk: &str,
+        sk: &str,
+        expression: &str,
+        condition: Option<&str>,
+        names: Names,
+        values: Values,
+    ) -> Result<Write, Error> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names((!names.is_empty()).then(|| {
+                names
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            }))
+            .set_expression_attribute_values(to_map(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Write::Done),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Write::Conflict)
+            }
+            Err(e) => Err(Error::store("UpdateItem", e)),
+        }
+    }
+
+    /// Every item of a partition whose sort key starts with `prefix`, in
+    /// sort-key order.
+    pub async fn query_prefix<T: DeserializeOwned>(&self, pk: &str, prefix: &str) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p AND begins_with(sk, :s)")
+                .expression_attribute_values(":p", s(pk))
+                .expression_attribute_values(":s", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| Error::store("Query", e))?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// One page of a GSI partition, in sort-key order.
     pub async fn query_page<T: DeserializeOwned>(
         &self,
@@ -237,6 +388,33 @@ impl Store {
         partition: &str,
         page: &PageRequest,
         newest_first: bool,
+    ) -> Result<Page<T>, ApiError> {
+        self.query_gsi(gsi, partition, page, newest_first, None).await
+    }
+
+    /// One page of a GSI partition, keeping only items where `filter` (with
+    /// `:tag` bound to `value`) holds. A page may hold fewer than `limit`
+    /// items and still have a next cursor.
+    pub async fn query_page_filtered<T: DeserializeOwned>(
+        &self,
+        gsi: Gsi,
+        partition: &str,
+        page: &PageRequest,
+        newest_first: bool,
+        filter: &str,
+        value: AttributeValue,
+    ) -> Result<Page<T>, ApiError> {
+        self.query_gsi(gsi, partition, page, newest_first, Some((filter, value)))
+            .await
+    }
+
+    async fn query_gsi<T: DeserializeOwned>(
+        &self,
+        gsi: Gsi,
+        partition: &str,
+        page: &PageRequest,
+        newest_first: bool,
+        filter: Option<(&str, AttributeValue)>,
     ) -> Result<Page<T>, ApiError> {
         let start = match &page.cursor {
             Some(cursor) => Some(cursor.to_key(gsi, partition)?),
@@ -252,10 +430,16 @@ impl Store {
             .expression_attribute_values(":p", s(partition))
             .limit(page.limit as i32)
             .scan_index_forward(!newest_first)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| Error::store("Query", e))?;
+            .set_exclusive_start_key(start);
+        let out = match filter {
+            Some((expr, value)) => out
+                .filter_expression(expr)
+                .expression_attribute_values(":tag", value),
+            None => out,
+        }
+        .send()
+        .await
+        .map_err(|e| Error::store("Query", e))?;
         let items = out
             .items
             .unwrap_or_default()
@@ -268,4 +452,13 @@ impl Store {
             .transpose()?;
         Ok(Page { items, next_cursor })
     }
+}
+
+fn to_map(values: Values) -> Option<HashMap<String, AttributeValue>> {
+    (!values.is_empty()).then(|| {
+        values
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+    })
 }

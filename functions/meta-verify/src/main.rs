@@ -1,0 +1,19 @@
+//! The `meta-verify` Lambda function: Meta's `hub.challenge` handshake.
+//! Builds configuration and clients once per cold start, then hands every
+//! request to [`leadpipe::meta_verify::handle`].
+
+use std::convert::Infallible;
+
+use lambda_http::{Error, Request, run, service_fn};
+use leadpipe::App;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    leadpipe::telemetry::init();
+    let app = App::from_env().await?;
+    run(service_fn(move |req: Request| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(leadpipe::meta_verify::handle(&app, req).await) }
+    }))
+    .await
+}

@@ -1,0 +1,185 @@
+//! De-duplication: one lead per person, however many events race.
+//!
+//! An event's lead is found through the identity items of its normalised
+//! email and phone. Creating a lead writes, in one transaction, its
+//! identities (only if absent), the lead, its `lead.created` history entry
+//! and the event's move from `RECEIVED` to `PROCESSED`. Merging writes the
+//! lead (only if its version is unchanged), any new identity, a
+//! `lead.re_engaged` entry when due, and the event's move to `DUPLICATE`.
+//!
+//! When two events race on a new address, one transaction wins; the other
+//! is cancelled, reads the winner's identity and merges. When a message is
+//! processed twice, the event's condition cancels the second transaction:
+//! no second lead, no second history entry.
+
+use std::time::Duration;
+
+use crate::app::App;
+use crate::clock;
+use crate::errors::Error;
+use crate::events::{self, EventRecord, EventStatus};
+use crate::ids::{IdKind, new_id};
+use crate::inbound::LeadInput;
+use crate::leads::{
+    self, IDENTITY_SK, Identity, LeadEvent, LeadEventType, LeadRecord, email_identity,
+    phone_identity,
+};
+use crate::store::{Tx, Values, n};
+
+/// How many times a contended resolution is retried before the message is
+/// handed back to the queue.
+const MAX_ROUNDS: u32 = 12;
+
+/// What became of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    /// A new lead.
+    Created { lead: Box<LeadRecord> },
+    /// Merged into an existing lead; `re_engaged` when it had been silent.
+    Duplicate { lead: Box<LeadRecord>, re_engaged: bool },
+    /// The event had already been finished (a redelivered message).
+    AlreadyDone,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("de-duplication stayed contended after {MAX_ROUNDS} rounds")]
+pub struct Contended;
+
+/// The owners of an input's email and phone identities.
+async fn owners(app: &App, input: &LeadInput) -> Result<(Option<String>, Option<String>), Error> {
+    let email = async {
+        match &input.email {
+            Some(e) => app.store.get::<Identity>(&email_identity(e), IDENTITY_SK).await,
+            None => Ok(None),
+        }
+    };
+    let phone = async {
+        match &input.phone {
+            Some(p) => app.store.get::<Identity>(&phone_identity(p), IDENTITY_SK).await,
+            None => Ok(None),
+        }
+    };
+    let (e, p) = tokio::try_join!(email, phone)?;
+    Ok((e.map(|i| i.lead_id), p.map(|i| i.lead_id)))
+}
+
+fn silent_long_enough(previous: &str, now: &str, after: Duration) -> bool {
+    match (clock::parse_rfc3339(previous), clock::parse_rfc3339(now)) {
+        (Some(p), Some(n)) => n - p >= after.as_millis() as i64,
+        _ => false,
+    }
+}
+
+/// Resolves `event` (with its cleaned `input`) to a lead, exactly once.
+pub async fn resolve(app: &App, event: &EventRecord, input: &LeadInput) -> Result<Resolution, Error> {
+    for round in 0..MAX_ROUNDS {
+        if round > 0 {
+            // Spread contending writers apart.
+            let mut b = [0u8; 1];
+            crate::crypto::fill_random(&mut b);
+            tokio::time::sleep(Duration::from_millis(10 * u64::from(round) + u64::from(b[0] % 20))).await;
+        }
+        let (email_owner, phone_owner) = owners(app, input).await?;
+        let target = email_owner.clone().or_else(|| phone_owner.clone());
+        let attempt = match target {
+            None => try_create(app, event, input).await?,
+            Some(lead_id) => {
+                let Some(lead) = leads::get(app, &lead_id).await? else {
+                    return Err(Error::Data(format!("identity points at {lead_id}, which does not exist")));
+                };
+                // Fields owned by another lead are not merged into this one.
+                let mut input = input.clone();
+                if email_owner.as_ref().is_some_and(|o| *o != lead_id) {
+                    input.email = None;
+                }
+                if phone_owner.as_ref().is_some_and(|o| *o != lead_id) {
+                    input.phone = None;
+                }
+                try_merge(app, event, &input, lead, email_owner.is_none(), phone_owner.is_none()).await?
+            }
+        };
+        if let Some(resolution) = attempt {
+            return Ok(resolution);
+        }
+        // Cancelled: was it because the event is already finished?
+        match events::get(app, &event.id).await? {
+            Some(e) if e.status != EventStatus::Received => return Ok(Resolution::AlreadyDone),
+            None => return Ok(Resolution::AlreadyDone),
+            _ => {}
+        }
+    }
+    Err(Error::Data(Contended.to_string()))
+}
+
+fn claim(app: &App, identity_pk: String, lead_id: &str) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
+    app.store
+        .tx_put(&Identity::new(identity_pk, lead_id), Some("attribute_not_exists(pk)"), vec![])
+}
+
+async fn try_create(app: &App, event: &EventRecord, input: &LeadInput) -> Result<Option<Resolution>, Error> {
+    let at = event.received_at.clone();
+    let lead = LeadRecord::new(new_id(IdKind::Lead), input, &event.defaults, event.source.clone(), &at);
+    let mut items = Vec::with_capacity(5);
+    if let Some(e) = &lead.email {
+        items.push(claim(app, email_identity(e), &lead.id)?);
+    }
+    if let Some(p) = &lead.phone {
+        items.push(claim(app, phone_identity(p), &lead.id)?);
+    }
+    items.push(app.store.tx_put(&lead, Some("attribute_not_exists(pk)"), vec![])?);
+    let history = LeadEvent::new(&lead.id, LeadEventType::Created, &event.id, &at);
+    items.push(app.store.tx_put(&history, Some("attribute_not_exists(pk)"), vec![])?);
+    items.push(events::tx_finish(app, &event.id, EventStatus::Processed, &lead.id, &clock::now_rfc3339())?);
+    match app.store.transact(items).await? {
+        Tx::Done => Ok(Some(Resolution::Created { lead: Box::new(lead) })),
+        Tx::Cancelled(_) => Ok(None),
+    }
+}
+
+async fn try_merge(
+    app: &App,
+    event: &EventRecord,
+    input: &LeadInput,
+    mut lead: LeadRecord,
+    claim_email: bool,
+    claim_phone: bool,
+) -> Result<Option<Resolution>, Error> {
+    let previous_version = lead.version;
+    let merge = lead.merge(input, &event.defaults, &event.received_at);
+    let re_engaged = silent_long_enough(&merge.previous_seen_at, &event.received_at, app.config.reengage_after);
+    let mut items = Vec::with_capacity(5);
+    let version: Values = vec![(":v", n(previous_version))];
+    items.push(app.store.tx_put(&lead, Some("version = :v"), version)?);
+    if let Some(e) = merge.new_email.as_ref().filter(|_| claim_email) {
+        items.push(claim(app, email_identity(e), &lead.id)?);
+    }
+    if let Some(p) = merge.new_phone.as_ref().filter(|_| claim_phone) {
+        items.push(claim(app, phone_identity(p), &lead.id)?);
+    }
+    if re_engaged {
+        let mut entry = LeadEvent::new(&lead.id, LeadEventType::ReEngaged, &event.id, &event.received_at);
+        entry.previous_seen_at = Some(merge.previous_seen_at.clone());
+        items.push(app.store.tx_put(&entry, Some("attribute_not_exists(pk)"), vec![])?);
+    }
+    items.push(events::tx_finish(app, &event.id, EventStatus::Duplicate, &lead.id, &clock::now_rfc3339())?);
+    match app.store.transact(items).await? {
+        Tx::Done => Ok(Some(Resolution::Duplicate {
+            lead: Box::new(lead),
+            re_engaged,
+        })),
+        Tx::Cancelled(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn re_engagement_threshold() {
+        let day = Duration::from_secs(86_400);
+        assert!(silent_long_enough("2026-01-01T00:00:00.000Z", "2026-01-31T00:00:00.000Z", day * 30));
+        assert!(!silent_long_enough("2026-01-01T00:00:00.000Z", "2026-01-30T23:59:59.999Z", day * 30));
+        assert!(!silent_long_enough("garbage", "2026-01-30T23:59:59.999Z", day));
+    }
+}

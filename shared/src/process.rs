@@ -1,0 +1,196 @@
+//! `process`: the leads-queue consumer. Each record of an SQS batch names an
+//! event; the records run concurrently and each ends one of three ways:
+//!
+//! * done — the event is `PROCESSED`, `DUPLICATE` or `FAILED` (with its
+//!   reason), or it was already finished: the message is deleted;
+//! * retry — a transient failure (throttling, Graph 5xx/429, a timeout): the
+//!   record is reported as a batch item failure, its visibility set to the
+//!   back-off for its receive count; past `maxReceiveCount` SQS moves it to
+//!   the leads DLQ;
+//! * poison — a body that is not a lead message: reported as a failure with
+//!   no delay, so it reaches the DLQ after `maxReceiveCount` receives.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use tracing::Instrument;
+
+use crate::app::App;
+use crate::clock;
+use crate::dedupe::{self, Resolution};
+use crate::events::{self, EventRecord, EventStatus};
+use crate::inbound::LeadInput;
+use crate::meta::{self, GraphError};
+use crate::queue::LeadMessage;
+use crate::retry;
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Finished (or nothing left to do): delete the message.
+    Done,
+    /// Try again after `delay` (visibility timeout).
+    Retry { delay: Duration, reason: String },
+}
+
+/// The `process` function's handler.
+pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    let outcomes = futures::future::join_all(event.records.iter().map(|r| handle_record(app, r))).await;
+    let mut response = SqsBatchResponse::default();
+    let mut delays = Vec::new();
+    for (record, outcome) in event.records.iter().zip(outcomes) {
+        if let Outcome::Retry { delay, .. } = outcome {
+            let id = record.message_id.clone().unwrap_or_default();
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+            if let Some(handle) = &record.receipt_handle {
+                delays.push((handle.clone(), delay));
+            }
+        }
+    }
+    set_visibility(app, &app.config.leads_queue_url, delays).await;
+    response
+}
+
+/// Sets each failed message's visibility to its back-off, so SQS redelivers
+/// it then (not after the queue's long default).
+pub async fn set_visibility(app: &App, queue_url: &str, delays: Vec<(String, Duration)>) {
+    let calls = delays.into_iter().map(|(handle, delay)| async move {
+        let result = app
+            .queue
+            .client()
+            .change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(handle)
+            .visibility_timeout(retry::visibility_seconds(delay))
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %crate::errors::Error::queue("ChangeMessageVisibility", e), "could not set a retry delay");
+        }
+    });
+    futures::future::join_all(calls).await;
+}
+
+fn receive_count(record: &SqsMessage) -> u32 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
+    let message_id = record.message_id.clone().unwrap_or_default();
+    let span = tracing::info_span!("process", message_id = %message_id, event_id = tracing::field::Empty);
+    async {
+        let attempt = receive_count(record);
+        let Some(message) = record
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<LeadMessage>(b).ok())
+        else {
+            tracing::error!(attempt, "poison message: not a lead message; it goes to the DLQ");
+            return Outcome::Retry {
+                delay: Duration::ZERO,
+                reason: "not a lead message".into(),
+            };
+        };
+        tracing::Span::current().record("event_id", message.event_id.as_str());
+        let outcome = process_event(app, &message.event_id, attempt).await;
+        match &outcome {
+            Outcome::Done => {}
+            Outcome::Retry { delay, reason } => {
+                tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, reason = %reason, "will retry")
+            }
+        }
+        outcome
+    }
+    .instrument(span)
+    .await
+}
+
+/// Processes one event, exactly once in effect.
+pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
+    let backoff = |reason: String, hint: Option<Duration>| Outcome::Retry {
+        delay: retry::backoff_with_hint(attempt, app.config.retry_base, app.config.retry_max, hint),
+        reason,
+    };
+    let event = match events::get(app, event_id).await {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            // Removed by ingest after a failed enqueue: the caller was told to retry.
+            tracing::warn!("event not found; message dropped");
+            return Outcome::Done;
+        }
+        Err(e) => return backoff(e.to_string(), None),
+    };
+    if event.status != EventStatus::Received {
+        tracing::info!(status = event.status.as_str(), "already processed");
+        return Outcome::Done;
+    }
+    let input = match lead_input(app, &event).await {
+        Ok(input) => input,
+        Err(Failure::Permanent(reason)) => return fail(app, &event, &reason, attempt).await,
+        Err(Failure::Transient(reason, hint)) => return backoff(reason, hint),
+    };
+    match dedupe::resolve(app, &event, &input).await {
+        Ok(Resolution::Created { lead }) => {
+            tracing::info!(lead_id = %lead.id, "lead created");
+            Outcome::Done
+        }
+        Ok(Resolution::Duplicate { lead, re_engaged }) => {
+            tracing::info!(lead_id = %lead.id, re_engaged, "duplicate merged");
+            Outcome::Done
+        }
+        Ok(Resolution::AlreadyDone) => Outcome::Done,
+        Err(e) => backoff(e.to_string(), None),
+    }
+}
+
+enum Failure {
+    Permanent(String),
+    Transient(String, Option<Duration>),
+}
+
+/// The cleaned submission: stored by ingest, or fetched from the Graph API.
+async fn lead_input(app: &App, event: &EventRecord) -> Result<LeadInput, Failure> {
+    if let Some(text) = &event.input {
+        return serde_json::from_str(text).map_err(|e| Failure::Permanent(format!("stored input unreadable: {e}")));
+    }
+    let Some(leadgen) = &event.leadgen else {
+        return Err(Failure::Permanent("event has neither input nor leadgen".into()));
+    };
+    let secrets = app
+        .secrets
+        .get()
+        .await
+        .map_err(|e| Failure::Transient(e.to_string(), None))?;
+    let Some(token) = secrets.meta_page_token.as_deref() else {
+        return Err(Failure::Transient("metaPageToken is not set in the deployment secret".into(), None));
+    };
+    let fields = meta::fetch_lead(app.http(), &app.config.meta_graph_url, token, &leadgen.leadgen_id)
+        .await
+        .map_err(|e| match e {
+            GraphError::Transient { reason, retry_after } => Failure::Transient(reason, retry_after),
+            GraphError::Permanent(reason) => Failure::Permanent(reason),
+        })?;
+    LeadInput::from_fields(fields, app.config.default_region, None).map_err(|issues| {
+        let list: Vec<String> = issues.iter().map(|i| format!("{}: {}", i.field, i.issue)).collect();
+        Failure::Permanent(format!("the lead from Meta is not valid ({})", list.join("; ")))
+    })
+}
+
+async fn fail(app: &App, event: &EventRecord, reason: &str, attempt: u32) -> Outcome {
+    match events::mark_failed(app, &event.id, reason, &clock::now_rfc3339()).await {
+        Ok(_) => {
+            tracing::warn!(reason, "event failed");
+            Outcome::Done
+        }
+        Err(e) => Outcome::Retry {
+            delay: retry::backoff(attempt, app.config.retry_base, app.config.retry_max),
+            reason: e.to_string(),
+        },
+    }
+}
