@@ -22,13 +22,24 @@ fn samples() -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn every_http_sample_runs_through_its_function() {
-    let t = TestStack::new().await;
+    let graph = leadpipe_tests::ScriptedServer::start().await;
+    let graph_url = format!("{}/v25.0", graph.base_url);
+    let secrets = leadpipe::resources::SecretOverrides {
+        meta_app_secret: Some("leadpipe-sample-app-secret".into()),
+        meta_verify_token: Some("leadpipe-sample-verify-token".into()),
+        ..Default::default()
+    };
+    let t = TestStack::with_options(secrets, |c| c.meta_graph_url = graph_url).await;
     // Make the placeholders real: the samples' key id, token and admin token.
     let (key, token) = t.create_key(json!({"name": "samples"})).await;
     let mut ran = 0;
     for (name, text) in samples() {
-        let function = name.split('-').next().unwrap();
-        if !matches!(function, "ingest" | "admin") {
+        let function = if name.starts_with("meta-verify") {
+            "meta-verify"
+        } else {
+            name.split('-').next().unwrap()
+        };
+        if !matches!(function, "ingest" | "admin" | "meta-verify") {
             continue;
         }
         let text = text
@@ -41,6 +52,7 @@ async fn every_http_sample_runs_through_its_function() {
         let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let resp = match function {
             "ingest" => leadpipe::ingest::handle(&t.app, req).await,
+            "meta-verify" => leadpipe::meta_verify::handle(&t.app, req).await,
             _ => leadpipe::admin::handle(&t.app, req).await,
         };
         let status = resp.status().as_u16();
@@ -51,5 +63,24 @@ async fn every_http_sample_runs_through_its_function() {
         );
         ran += 1;
     }
-    assert!(ran >= 5, "only {ran} samples ran");
+    assert!(ran >= 7, "only {ran} samples ran");
+}
+
+#[tokio::test]
+async fn every_sqs_sample_runs_through_its_function() {
+    use aws_lambda_events::event::sqs::SqsEvent;
+    let t = TestStack::new().await;
+    let mut ran = 0;
+    for (name, text) in samples() {
+        if !name.starts_with("process-") {
+            continue;
+        }
+        let event: SqsEvent = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!event.records.is_empty(), "{name}");
+        // The sample's events do not exist in a fresh stack: acknowledged, not retried.
+        let resp = leadpipe::process::handle(&t.app, event).await;
+        assert!(resp.batch_item_failures.is_empty(), "{name}");
+        ran += 1;
+    }
+    assert!(ran >= 1);
 }

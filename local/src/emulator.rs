@@ -1,5 +1,5 @@
 //! The AWS emulator: moto's server, started as a child process that dies
-//! with us. It reads its standard input until end-of-file, so whichever way
+//! with us, with its DynamoDB transactions made atomic (see the script). It reads its standard input until end-of-file, so whichever way
 //! this process ends (Ctrl-C, a panic, `kill -9`), the pipe closes and the
 //! emulator stops.
 
@@ -7,12 +7,29 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 const SCRIPT: &str = r#"
-import sys
+import sys, threading
 try:
     from moto.server import ThreadedMotoServer
+    from moto.dynamodb.models import DynamoDBBackend
 except ImportError:
     print("moto is not installed: pip install 'moto[server]'", flush=True)
     sys.exit(3)
+
+# moto runs TransactWriteItems by deep-copying the table and restoring the
+# copy when a condition fails, without a lock: a transaction cancelled on one
+# thread can wipe another thread's committed writes. DynamoDB is atomic and
+# isolated; one lock around the table operations makes moto so too.
+_lock = threading.RLock()
+def _serialised(name):
+    original = getattr(DynamoDBBackend, name)
+    def wrapper(self, *args, **kwargs):
+        with _lock:
+            return original(self, *args, **kwargs)
+    setattr(DynamoDBBackend, name, wrapper)
+for _name in ("put_item", "get_item", "update_item", "delete_item", "query", "scan",
+              "transact_write_items", "transact_get_items", "batch_get_item", "batch_write_item"):
+    _serialised(_name)
+
 server = ThreadedMotoServer(ip_address=sys.argv[1], port=int(sys.argv[2]), verbose=False)
 server.start()
 print("ready", flush=True)

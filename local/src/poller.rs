@@ -14,7 +14,13 @@ use leadpipe::App;
 
 /// Receives one batch and runs it through `handler`; returns how many
 /// messages it received. `wait` is the long-poll time in seconds.
-pub async fn poll_once<F, Fut>(app: &App, queue_url: &str, batch_size: i32, wait: i32, handler: &F) -> Result<usize, String>
+pub async fn poll_once<F, Fut>(
+    app: &App,
+    queue_url: &str,
+    batch_size: i32,
+    wait: i32,
+    handler: &F,
+) -> Result<usize, String>
 where
     F: Fn(App, SqsEvent) -> Fut,
     Fut: Future<Output = SqsBatchResponse>,
@@ -42,7 +48,11 @@ where
         record.attributes = m
             .attributes
             .as_ref()
-            .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         record.event_source = Some("aws:sqs".into());
         event.records.push(record);
@@ -77,8 +87,13 @@ where
 }
 
 /// Polls until `stop` turns true.
-pub async fn run<F, Fut>(app: App, queue_url: String, batch_size: i32, handler: F, mut stop: tokio::sync::watch::Receiver<bool>)
-where
+pub async fn run<F, Fut>(
+    app: App,
+    queue_url: String,
+    batch_size: i32,
+    handler: F,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
     F: Fn(App, SqsEvent) -> Fut,
     Fut: Future<Output = SqsBatchResponse>,
 {

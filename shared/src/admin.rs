@@ -217,12 +217,19 @@ async fn list_keys(
 }
 
 fn lead_filter(app: &App, query: &[(String, String)]) -> Result<LeadFilter, ApiError> {
-    let non_empty = |name: &str| h::query_param(query, name).map(str::trim).filter(|v| !v.is_empty());
+    let non_empty = |name: &str| {
+        h::query_param(query, name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
     let email = non_empty("email")
         .map(|e| normalise::email(e).map_err(|issue| ApiError::invalid("email", issue)))
         .transpose()?;
     let phone = non_empty("phone")
-        .map(|p| normalise::phone(p, app.config.default_region).map_err(|issue| ApiError::invalid("phone", issue)))
+        .map(|p| {
+            normalise::phone(p, app.config.default_region)
+                .map_err(|issue| ApiError::invalid("phone", issue))
+        })
         .transpose()?;
     Ok(LeadFilter {
         status: non_empty("status").map(str::to_owned),
@@ -258,7 +265,10 @@ async fn export_leads(app: &App, query: &[(String, String)]) -> Result<Response<
     tracing::info!(rows, bytes = csv.len(), "leads exported");
     let mut resp = Response::new(Body::Text(csv));
     let headers = resp.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     headers.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"leads.csv\""),

@@ -36,7 +36,10 @@ pub enum Resolution {
     /// A new lead.
     Created { lead: Box<LeadRecord> },
     /// Merged into an existing lead; `re_engaged` when it had been silent.
-    Duplicate { lead: Box<LeadRecord>, re_engaged: bool },
+    Duplicate {
+        lead: Box<LeadRecord>,
+        re_engaged: bool,
+    },
     /// The event had already been finished (a redelivered message).
     AlreadyDone,
 }
@@ -49,13 +52,21 @@ pub struct Contended;
 async fn owners(app: &App, input: &LeadInput) -> Result<(Option<String>, Option<String>), Error> {
     let email = async {
         match &input.email {
-            Some(e) => app.store.get::<Identity>(&email_identity(e), IDENTITY_SK).await,
+            Some(e) => {
+                app.store
+                    .get::<Identity>(&email_identity(e), IDENTITY_SK)
+                    .await
+            }
             None => Ok(None),
         }
     };
     let phone = async {
         match &input.phone {
-            Some(p) => app.store.get::<Identity>(&phone_identity(p), IDENTITY_SK).await,
+            Some(p) => {
+                app.store
+                    .get::<Identity>(&phone_identity(p), IDENTITY_SK)
+                    .await
+            }
             None => Ok(None),
         }
     };
@@ -71,13 +82,20 @@ fn silent_long_enough(previous: &str, now: &str, after: Duration) -> bool {
 }
 
 /// Resolves `event` (with its cleaned `input`) to a lead, exactly once.
-pub async fn resolve(app: &App, event: &EventRecord, input: &LeadInput) -> Result<Resolution, Error> {
+pub async fn resolve(
+    app: &App,
+    event: &EventRecord,
+    input: &LeadInput,
+) -> Result<Resolution, Error> {
     for round in 0..MAX_ROUNDS {
         if round > 0 {
             // Spread contending writers apart.
             let mut b = [0u8; 1];
             crate::crypto::fill_random(&mut b);
-            tokio::time::sleep(Duration::from_millis(10 * u64::from(round) + u64::from(b[0] % 20))).await;
+            tokio::time::sleep(Duration::from_millis(
+                10 * u64::from(round) + u64::from(b[0] % 20),
+            ))
+            .await;
         }
         let (email_owner, phone_owner) = owners(app, input).await?;
         let target = email_owner.clone().or_else(|| phone_owner.clone());
@@ -85,7 +103,9 @@ pub async fn resolve(app: &App, event: &EventRecord, input: &LeadInput) -> Resul
             None => try_create(app, event, input).await?,
             Some(lead_id) => {
                 let Some(lead) = leads::get(app, &lead_id).await? else {
-                    return Err(Error::Data(format!("identity points at {lead_id}, which does not exist")));
+                    return Err(Error::Data(format!(
+                        "identity points at {lead_id}, which does not exist"
+                    )));
                 };
                 // Fields owned by another lead are not merged into this one.
                 let mut input = input.clone();
@@ -95,7 +115,15 @@ pub async fn resolve(app: &App, event: &EventRecord, input: &LeadInput) -> Resul
                 if phone_owner.as_ref().is_some_and(|o| *o != lead_id) {
                     input.phone = None;
                 }
-                try_merge(app, event, &input, lead, email_owner.is_none(), phone_owner.is_none()).await?
+                try_merge(
+                    app,
+                    event,
+                    &input,
+                    lead,
+                    email_owner.is_none(),
+                    phone_owner.is_none(),
+                )
+                .await?
             }
         };
         if let Some(resolution) = attempt {
@@ -111,14 +139,31 @@ pub async fn resolve(app: &App, event: &EventRecord, input: &LeadInput) -> Resul
     Err(Error::Data(Contended.to_string()))
 }
 
-fn claim(app: &App, identity_pk: String, lead_id: &str) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
-    app.store
-        .tx_put(&Identity::new(identity_pk, lead_id), Some("attribute_not_exists(pk)"), vec![])
+fn claim(
+    app: &App,
+    identity_pk: String,
+    lead_id: &str,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
+    app.store.tx_put(
+        &Identity::new(identity_pk, lead_id),
+        Some("attribute_not_exists(pk)"),
+        vec![],
+    )
 }
 
-async fn try_create(app: &App, event: &EventRecord, input: &LeadInput) -> Result<Option<Resolution>, Error> {
+async fn try_create(
+    app: &App,
+    event: &EventRecord,
+    input: &LeadInput,
+) -> Result<Option<Resolution>, Error> {
     let at = event.received_at.clone();
-    let lead = LeadRecord::new(new_id(IdKind::Lead), input, &event.defaults, event.source.clone(), &at);
+    let lead = LeadRecord::new(
+        new_id(IdKind::Lead),
+        input,
+        &event.defaults,
+        event.source.clone(),
+        &at,
+    );
     let mut items = Vec::with_capacity(5);
     if let Some(e) = &lead.email {
         items.push(claim(app, email_identity(e), &lead.id)?);
@@ -126,12 +171,26 @@ async fn try_create(app: &App, event: &EventRecord, input: &LeadInput) -> Result
     if let Some(p) = &lead.phone {
         items.push(claim(app, phone_identity(p), &lead.id)?);
     }
-    items.push(app.store.tx_put(&lead, Some("attribute_not_exists(pk)"), vec![])?);
+    items.push(
+        app.store
+            .tx_put(&lead, Some("attribute_not_exists(pk)"), vec![])?,
+    );
     let history = LeadEvent::new(&lead.id, LeadEventType::Created, &event.id, &at);
-    items.push(app.store.tx_put(&history, Some("attribute_not_exists(pk)"), vec![])?);
-    items.push(events::tx_finish(app, &event.id, EventStatus::Processed, &lead.id, &clock::now_rfc3339())?);
+    items.push(
+        app.store
+            .tx_put(&history, Some("attribute_not_exists(pk)"), vec![])?,
+    );
+    items.push(events::tx_finish(
+        app,
+        &event.id,
+        EventStatus::Processed,
+        &lead.id,
+        &clock::now_rfc3339(),
+    )?);
     match app.store.transact(items).await? {
-        Tx::Done => Ok(Some(Resolution::Created { lead: Box::new(lead) })),
+        Tx::Done => Ok(Some(Resolution::Created {
+            lead: Box::new(lead),
+        })),
         Tx::Cancelled(_) => Ok(None),
     }
 }
@@ -146,7 +205,11 @@ async fn try_merge(
 ) -> Result<Option<Resolution>, Error> {
     let previous_version = lead.version;
     let merge = lead.merge(input, &event.defaults, &event.received_at);
-    let re_engaged = silent_long_enough(&merge.previous_seen_at, &event.received_at, app.config.reengage_after);
+    let re_engaged = silent_long_enough(
+        &merge.previous_seen_at,
+        &event.received_at,
+        app.config.reengage_after,
+    );
     let mut items = Vec::with_capacity(5);
     let version: Values = vec![(":v", n(previous_version))];
     items.push(app.store.tx_put(&lead, Some("version = :v"), version)?);
@@ -157,11 +220,25 @@ async fn try_merge(
         items.push(claim(app, phone_identity(p), &lead.id)?);
     }
     if re_engaged {
-        let mut entry = LeadEvent::new(&lead.id, LeadEventType::ReEngaged, &event.id, &event.received_at);
+        let mut entry = LeadEvent::new(
+            &lead.id,
+            LeadEventType::ReEngaged,
+            &event.id,
+            &event.received_at,
+        );
         entry.previous_seen_at = Some(merge.previous_seen_at.clone());
-        items.push(app.store.tx_put(&entry, Some("attribute_not_exists(pk)"), vec![])?);
+        items.push(
+            app.store
+                .tx_put(&entry, Some("attribute_not_exists(pk)"), vec![])?,
+        );
     }
-    items.push(events::tx_finish(app, &event.id, EventStatus::Duplicate, &lead.id, &clock::now_rfc3339())?);
+    items.push(events::tx_finish(
+        app,
+        &event.id,
+        EventStatus::Duplicate,
+        &lead.id,
+        &clock::now_rfc3339(),
+    )?);
     match app.store.transact(items).await? {
         Tx::Done => Ok(Some(Resolution::Duplicate {
             lead: Box::new(lead),
@@ -178,8 +255,20 @@ mod tests {
     #[test]
     fn re_engagement_threshold() {
         let day = Duration::from_secs(86_400);
-        assert!(silent_long_enough("2026-01-01T00:00:00.000Z", "2026-01-31T00:00:00.000Z", day * 30));
-        assert!(!silent_long_enough("2026-01-01T00:00:00.000Z", "2026-01-30T23:59:59.999Z", day * 30));
-        assert!(!silent_long_enough("garbage", "2026-01-30T23:59:59.999Z", day));
+        assert!(silent_long_enough(
+            "2026-01-01T00:00:00.000Z",
+            "2026-01-31T00:00:00.000Z",
+            day * 30
+        ));
+        assert!(!silent_long_enough(
+            "2026-01-01T00:00:00.000Z",
+            "2026-01-30T23:59:59.999Z",
+            day * 30
+        ));
+        assert!(!silent_long_enough(
+            "garbage",
+            "2026-01-30T23:59:59.999Z",
+            day
+        ));
     }
 }

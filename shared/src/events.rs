@@ -266,7 +266,12 @@ pub fn tx_finish(
 }
 
 /// Marks an event `FAILED` with its reason (only from `RECEIVED`).
-pub async fn mark_failed(app: &App, event_id: &str, reason: &str, at: &str) -> Result<crate::store::Write, Error> {
+pub async fn mark_failed(
+    app: &App,
+    event_id: &str,
+    reason: &str,
+    at: &str,
+) -> Result<crate::store::Write, Error> {
     use crate::store::s;
     let reason: String = reason.chars().take(1000).collect();
     app.store

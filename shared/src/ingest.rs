@@ -20,9 +20,9 @@ use crate::idempotency::{self, Answer, Claim};
 use crate::ids::{IdKind, new_id};
 use crate::inbound::{self, LeadInput, fields, origin};
 use crate::keys::{self, WebhookKey};
+use crate::meta::{self, Leadgen};
 use crate::queue::LeadMessage;
 use crate::routes::{self, Action, Function};
-use crate::meta::{self, Leadgen};
 use crate::store::{Tx, Write};
 use futures::StreamExt;
 
@@ -302,16 +302,28 @@ async fn record_and_enqueue(
 /// Records one `leadgen` change as an event, unless its `leadgen_id` was
 /// seen before (the marker and the event are written together or not at
 /// all). Returns the new event's id.
-async fn record_leadgen(app: &App, leadgen: Leadgen, received_at: &str) -> Result<Option<String>, ApiError> {
+async fn record_leadgen(
+    app: &App,
+    leadgen: Leadgen,
+    received_at: &str,
+) -> Result<Option<String>, ApiError> {
     let event = EventRecord::from_leadgen(new_id(IdKind::Event), leadgen, received_at.to_owned());
     let marker = LeadgenMarker {
-        pk: leadgen_marker_pk(event.leadgen.as_ref().map(|l| l.leadgen_id.as_str()).unwrap_or("")),
+        pk: leadgen_marker_pk(
+            event
+                .leadgen
+                .as_ref()
+                .map(|l| l.leadgen_id.as_str())
+                .unwrap_or(""),
+        ),
         sk: LEADGEN_MARKER_SK.into(),
         event_id: event.id.clone(),
     };
     let items = vec![
-        app.store.tx_put(&marker, Some("attribute_not_exists(pk)"), vec![])?,
-        app.store.tx_put(&event, Some("attribute_not_exists(pk)"), vec![])?,
+        app.store
+            .tx_put(&marker, Some("attribute_not_exists(pk)"), vec![])?,
+        app.store
+            .tx_put(&event, Some("attribute_not_exists(pk)"), vec![])?,
     ];
     Ok(match app.store.transact(items).await? {
         Tx::Done => Some(event.id),
@@ -349,7 +361,11 @@ async fn meta_notification(app: &App, req: &Request) -> Result<Response<Body>, A
             "metaAppSecret is not set in the deployment secret".into(),
         )));
     };
-    if !meta::signature_valid(app_secret, body, get_header(req.headers(), "x-hub-signature-256")) {
+    if !meta::signature_valid(
+        app_secret,
+        body,
+        get_header(req.headers(), "x-hub-signature-256"),
+    ) {
         return Err(ApiError::Unauthorized);
     }
     let changes = meta::leadgen_changes(body)?;
@@ -370,8 +386,17 @@ async fn meta_notification(app: &App, req: &Request) -> Result<Response<Body>, A
         }
     }
     if failure.is_none() {
-        let messages: Vec<LeadMessage> = created.iter().map(|id| LeadMessage { event_id: id.clone() }).collect();
-        if let Err(e) = app.queue.send_all(&app.config.leads_queue_url, &messages).await {
+        let messages: Vec<LeadMessage> = created
+            .iter()
+            .map(|id| LeadMessage {
+                event_id: id.clone(),
+            })
+            .collect();
+        if let Err(e) = app
+            .queue
+            .send_all(&app.config.leads_queue_url, &messages)
+            .await
+        {
             failure = Some(e.into());
         }
     }
@@ -379,7 +404,11 @@ async fn meta_notification(app: &App, req: &Request) -> Result<Response<Body>, A
         remove_leadgen_events(app, &created).await;
         return Err(err);
     }
-    tracing::info!(changes = total, accepted = created.len(), "meta notification");
+    tracing::info!(
+        changes = total,
+        accepted = created.len(),
+        "meta notification"
+    );
     Ok(h::json(
         StatusCode::OK,
         &json!({"received": total, "accepted": created.len(), "duplicates": total - created.len()}),
@@ -390,7 +419,10 @@ async fn remove_leadgen_events(app: &App, event_ids: &[String]) {
     for id in event_ids {
         if let Ok(Some(event)) = events::get(app, id).await {
             if let Some(lg) = &event.leadgen
-                && let Err(e) = app.store.delete(&leadgen_marker_pk(&lg.leadgen_id), LEADGEN_MARKER_SK, None).await
+                && let Err(e) = app
+                    .store
+                    .delete(&leadgen_marker_pk(&lg.leadgen_id), LEADGEN_MARKER_SK, None)
+                    .await
             {
                 tracing::error!(error = %e, event_id = %id, "could not remove a leadgen marker");
             }

@@ -103,7 +103,13 @@ pub struct Merge {
 
 impl LeadRecord {
     /// A new lead from a submission.
-    pub fn new(id: String, input: &LeadInput, defaults: &LeadDefaults, source: Source, at: &str) -> Self {
+    pub fn new(
+        id: String,
+        input: &LeadInput,
+        defaults: &LeadDefaults,
+        source: Source,
+        at: &str,
+    ) -> Self {
         let mut tags = defaults.tags.clone();
         union_tags(&mut tags, &input.tags);
         let status = if defaults.status.is_empty() {
@@ -126,7 +132,8 @@ impl LeadRecord {
             name: input.name.clone(),
             status,
             tags,
-            custom_fields: serde_json::to_string(&input.custom_fields).unwrap_or_else(|_| "{}".into()),
+            custom_fields: serde_json::to_string(&input.custom_fields)
+                .unwrap_or_else(|_| "{}".into()),
             source,
             created_at: at.to_owned(),
             updated_at: at.to_owned(),
@@ -319,7 +326,11 @@ pub struct LeadFilter {
 }
 
 /// Leads, newest first, filtered.
-pub async fn list(app: &App, filter: &LeadFilter, page: &PageRequest) -> Result<Page<LeadRecord>, ApiError> {
+pub async fn list(
+    app: &App,
+    filter: &LeadFilter,
+    page: &PageRequest,
+) -> Result<Page<LeadRecord>, ApiError> {
     // Email and phone are exact, normalised look-ups through the identities.
     let identity = match (&filter.email, &filter.phone) {
         (Some(e), _) => Some(email_identity(e)),
@@ -330,9 +341,19 @@ pub async fn list(app: &App, filter: &LeadFilter, page: &PageRequest) -> Result<
         let lead = by_identity(app, &identity).await?;
         let items = lead
             .into_iter()
-            .filter(|l| filter.phone.as_ref().is_none_or(|p| l.phone.as_ref() == Some(p)))
+            .filter(|l| {
+                filter
+                    .phone
+                    .as_ref()
+                    .is_none_or(|p| l.phone.as_ref() == Some(p))
+            })
             .filter(|l| filter.status.as_ref().is_none_or(|s| &l.status == s))
-            .filter(|l| filter.tag.as_ref().is_none_or(|t| l.tags.iter().any(|x| x.eq_ignore_ascii_case(t))))
+            .filter(|l| {
+                filter
+                    .tag
+                    .as_ref()
+                    .is_none_or(|t| l.tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
+            })
             .collect();
         return Ok(Page {
             items,
@@ -347,7 +368,14 @@ pub async fn list(app: &App, filter: &LeadFilter, page: &PageRequest) -> Result<
         None => app.store.query_page(gsi, &partition, page, true).await,
         Some(tag) => {
             app.store
-                .query_page_filtered(gsi, &partition, page, true, "contains(tags, :tag)", crate::store::s(tag))
+                .query_page_filtered(
+                    gsi,
+                    &partition,
+                    page,
+                    true,
+                    "contains(tags, :tag)",
+                    crate::store::s(tag),
+                )
                 .await
         }
     }
@@ -363,7 +391,9 @@ mod tests {
     }
 
     fn source() -> Source {
-        Source::Webhook { key_id: "key_1".into() }
+        Source::Webhook {
+            key_id: "key_1".into(),
+        }
     }
 
     #[test]
@@ -372,11 +402,20 @@ mod tests {
             status: "new".into(),
             tags: vec!["lp".into()],
         };
-        let l = LeadRecord::new("lead_1".into(), &input(json!({"email": "a@b.co", "tags": ["LP", "vip"]})), &d, source(), "t1");
+        let l = LeadRecord::new(
+            "lead_1".into(),
+            &input(json!({"email": "a@b.co", "tags": ["LP", "vip"]})),
+            &d,
+            source(),
+            "t1",
+        );
         assert_eq!(l.status, "new");
         assert_eq!(l.tags, vec!["lp", "vip"]);
         assert_eq!(l.gsi2pk, "LEADS#status#new");
-        assert_eq!((l.created_at.as_str(), l.last_seen_at.as_str()), ("t1", "t1"));
+        assert_eq!(
+            (l.created_at.as_str(), l.last_seen_at.as_str()),
+            ("t1", "t1")
+        );
     }
 
     #[test]
@@ -401,7 +440,10 @@ mod tests {
         assert_eq!(l.first_name.as_deref(), Some("Ann"));
         assert_eq!(l.last_name.as_deref(), Some("Lee"));
         assert_eq!(l.tags, vec!["t"]);
-        assert_eq!(l.custom_fields(), BTreeMap::from([("x".into(), json!(1)), ("y".into(), json!(3))]));
+        assert_eq!(
+            l.custom_fields(),
+            BTreeMap::from([("x".into(), json!(1)), ("y".into(), json!(3))])
+        );
         assert_eq!(l.last_seen_at, "2026-02-01T00:00:00.000Z");
         assert_eq!(l.version, 2);
         // An older submission never moves lastSeenAt back.
@@ -411,7 +453,10 @@ mod tests {
 
     #[test]
     fn event_types_serialise_as_the_contract_names() {
-        assert_eq!(serde_json::to_value(LeadEventType::ReEngaged).unwrap(), json!("lead.re_engaged"));
+        assert_eq!(
+            serde_json::to_value(LeadEventType::ReEngaged).unwrap(),
+            json!("lead.re_engaged")
+        );
         let e = LeadEvent::new("lead_1", LeadEventType::Created, "evt_1", "t");
         assert_eq!(e.sk, "HIST#evt_1#lead.created");
     }
@@ -420,8 +465,20 @@ mod tests {
 // ----- CSV export -----
 
 pub const CSV_COLUMNS: [&str; 14] = [
-    "id", "email", "phone", "firstName", "lastName", "name", "status", "tags", "sourceType", "keyId",
-    "createdAt", "updatedAt", "lastSeenAt", "customFields",
+    "id",
+    "email",
+    "phone",
+    "firstName",
+    "lastName",
+    "name",
+    "status",
+    "tags",
+    "sourceType",
+    "keyId",
+    "createdAt",
+    "updatedAt",
+    "lastSeenAt",
+    "customFields",
 ];
 
 /// One CSV field: quoted when it must be, and defused when a spreadsheet

@@ -37,7 +37,8 @@ pub fn signature_valid(app_secret: &str, body: &[u8], header: Option<&str>) -> b
 
 /// `sha256=<hex>` for a body (what Meta sends; used by tests and samples).
 pub fn sign(app_secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).unwrap_or_else(|_| unreachable!());
     mac.update(body);
     let digest = mac.finalize().into_bytes();
     format!("sha256={}", encode_hex(&digest))
@@ -71,7 +72,12 @@ impl<'de> Deserialize<'de> for MetaId {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<MetaId, E> {
                 let v = v.trim();
-                if v.is_empty() || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                if v.is_empty()
+                    || v.len() > 64
+                    || !v
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
                     return Err(E::custom("an id must be 1-64 letters, digits, '_' or '-'"));
                 }
                 Ok(MetaId(v.to_owned()))
@@ -171,7 +177,10 @@ pub fn leadgen_changes(body: &[u8]) -> Result<Vec<Leadgen>, ApiError> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum GraphError {
     /// 5xx, 429, a timeout or a connection failure: retry later.
-    Transient { reason: String, retry_after: Option<Duration> },
+    Transient {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
     /// Any other 4xx, or an answer that is not a lead: the event fails.
     Permanent(String),
 }
@@ -192,8 +201,11 @@ struct FieldData {
 /// Maps Graph's `field_data` to submitted fields: one value stays a value,
 /// several become a list.
 pub fn field_data_to_fields(body: &[u8]) -> Result<RawFields, GraphError> {
-    let lead: GraphLead = serde_json::from_slice(body)
-        .map_err(|e| GraphError::Permanent(format!("graph api answered with something that is not a lead: {e}")))?;
+    let lead: GraphLead = serde_json::from_slice(body).map_err(|e| {
+        GraphError::Permanent(format!(
+            "graph api answered with something that is not a lead: {e}"
+        ))
+    })?;
     Ok(lead
         .field_data
         .into_iter()
@@ -220,7 +232,10 @@ pub async fn fetch_lead(
         &format!("{graph_url}/{leadgen_id}"),
         [
             ("access_token", page_token),
-            ("fields", "id,created_time,field_data,form_id,ad_id,campaign_id,platform,is_organic"),
+            (
+                "fields",
+                "id,created_time,field_data,form_id,ad_id,campaign_id,platform,is_organic",
+            ),
         ],
     )
     .map_err(|_| GraphError::Permanent("the Graph API URL is not valid".into()))?;
@@ -236,7 +251,10 @@ pub async fn fetch_lead(
         }
         Err(e) => {
             return Err(GraphError::Transient {
-                reason: format!("graph api unreachable ({})", if e.is_connect() { "connect" } else { "request" }),
+                reason: format!(
+                    "graph api unreachable ({})",
+                    if e.is_connect() { "connect" } else { "request" }
+                ),
                 retry_after: None,
             });
         }
@@ -261,9 +279,14 @@ pub async fn fetch_lead(
         .unwrap_or_default()
         .replace(page_token, "***");
     let message: String = message.chars().take(300).collect();
-    let reason = format!("graph api {}: {}", status.as_u16(), message).trim_end_matches([' ', ':']).to_owned();
+    let reason = format!("graph api {}: {}", status.as_u16(), message)
+        .trim_end_matches([' ', ':'])
+        .to_owned();
     if status.is_server_error() || status.as_u16() == 429 {
-        Err(GraphError::Transient { reason, retry_after })
+        Err(GraphError::Transient {
+            reason,
+            retry_after,
+        })
     } else {
         Err(GraphError::Permanent(reason))
     }
@@ -283,7 +306,15 @@ mod tests {
         assert!(!signature_valid("s3cret", body, None));
         assert!(!signature_valid("s3cret", body, Some("sha1=abc")));
         assert!(!signature_valid("s3cret", body, Some("sha256=zz")));
-        assert!(!signature_valid("s3cret", body, Some(&sig.to_uppercase().replace("SHA256", "sha256").replace('A', "é"))));
+        assert!(!signature_valid(
+            "s3cret",
+            body,
+            Some(
+                &sig.to_uppercase()
+                    .replace("SHA256", "sha256")
+                    .replace('A', "é")
+            )
+        ));
     }
 
     #[test]
@@ -303,8 +334,16 @@ mod tests {
     #[test]
     fn bad_notifications() {
         assert!(leadgen_changes(b"nope").is_err());
-        assert!(leadgen_changes(br#"{"entry":[{"changes":[{"field":"leadgen","value":{"leadgen_id":1.5}}]}]}"#).is_err());
-        assert!(leadgen_changes(br#"{"entry":[{"changes":[{"field":"leadgen","value":{}}]}]}"#).is_err());
+        assert!(
+            leadgen_changes(
+                br#"{"entry":[{"changes":[{"field":"leadgen","value":{"leadgen_id":1.5}}]}]}"#
+            )
+            .is_err()
+        );
+        assert!(
+            leadgen_changes(br#"{"entry":[{"changes":[{"field":"leadgen","value":{}}]}]}"#)
+                .is_err()
+        );
         assert_eq!(leadgen_changes(br#"{"object":"page"}"#).unwrap(), vec![]);
     }
 

@@ -30,7 +30,11 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn handshake(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    routes::resolve(req.method().as_str(), req.uri().path(), Some(Function::MetaVerify))?;
+    routes::resolve(
+        req.method().as_str(),
+        req.uri().path(),
+        Some(Function::MetaVerify),
+    )?;
     let query = h::query(req);
     let refuse = || ApiError::Forbidden("verification failed".into());
     let secrets = app.secrets.get().await?;
@@ -41,13 +45,18 @@ async fn handshake(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     let mode = query_param(&query, "hub.mode").unwrap_or("");
     let token = query_param(&query, "hub.verify_token").unwrap_or("");
     let challenge = query_param(&query, "hub.challenge").ok_or_else(refuse)?;
-    if mode != "subscribe" || !constant_time_eq(token.as_bytes(), expected.as_bytes()) || challenge.len() > 1024 {
+    if mode != "subscribe"
+        || !constant_time_eq(token.as_bytes(), expected.as_bytes())
+        || challenge.len() > 1024
+    {
         return Err(refuse());
     }
     tracing::info!("meta webhook verified");
     let mut resp = Response::new(Body::Text(challenge.to_owned()));
     *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     Ok(resp)
 }

@@ -35,7 +35,8 @@ pub enum Outcome {
 
 /// The `process` function's handler.
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    let outcomes = futures::future::join_all(event.records.iter().map(|r| handle_record(app, r))).await;
+    let outcomes =
+        futures::future::join_all(event.records.iter().map(|r| handle_record(app, r))).await;
     let mut response = SqsBatchResponse::default();
     let mut delays = Vec::new();
     for (record, outcome) in event.records.iter().zip(outcomes) {
@@ -83,7 +84,8 @@ fn receive_count(record: &SqsMessage) -> u32 {
 
 async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
     let message_id = record.message_id.clone().unwrap_or_default();
-    let span = tracing::info_span!("process", message_id = %message_id, event_id = tracing::field::Empty);
+    let span =
+        tracing::info_span!("process", message_id = %message_id, event_id = tracing::field::Empty);
     async {
         let attempt = receive_count(record);
         let Some(message) = record
@@ -157,10 +159,13 @@ enum Failure {
 /// The cleaned submission: stored by ingest, or fetched from the Graph API.
 async fn lead_input(app: &App, event: &EventRecord) -> Result<LeadInput, Failure> {
     if let Some(text) = &event.input {
-        return serde_json::from_str(text).map_err(|e| Failure::Permanent(format!("stored input unreadable: {e}")));
+        return serde_json::from_str(text)
+            .map_err(|e| Failure::Permanent(format!("stored input unreadable: {e}")));
     }
     let Some(leadgen) = &event.leadgen else {
-        return Err(Failure::Permanent("event has neither input nor leadgen".into()));
+        return Err(Failure::Permanent(
+            "event has neither input nor leadgen".into(),
+        ));
     };
     let secrets = app
         .secrets
@@ -168,17 +173,34 @@ async fn lead_input(app: &App, event: &EventRecord) -> Result<LeadInput, Failure
         .await
         .map_err(|e| Failure::Transient(e.to_string(), None))?;
     let Some(token) = secrets.meta_page_token.as_deref() else {
-        return Err(Failure::Transient("metaPageToken is not set in the deployment secret".into(), None));
+        return Err(Failure::Transient(
+            "metaPageToken is not set in the deployment secret".into(),
+            None,
+        ));
     };
-    let fields = meta::fetch_lead(app.http(), &app.config.meta_graph_url, token, &leadgen.leadgen_id)
-        .await
-        .map_err(|e| match e {
-            GraphError::Transient { reason, retry_after } => Failure::Transient(reason, retry_after),
-            GraphError::Permanent(reason) => Failure::Permanent(reason),
-        })?;
+    let fields = meta::fetch_lead(
+        app.http(),
+        &app.config.meta_graph_url,
+        token,
+        &leadgen.leadgen_id,
+    )
+    .await
+    .map_err(|e| match e {
+        GraphError::Transient {
+            reason,
+            retry_after,
+        } => Failure::Transient(reason, retry_after),
+        GraphError::Permanent(reason) => Failure::Permanent(reason),
+    })?;
     LeadInput::from_fields(fields, app.config.default_region, None).map_err(|issues| {
-        let list: Vec<String> = issues.iter().map(|i| format!("{}: {}", i.field, i.issue)).collect();
-        Failure::Permanent(format!("the lead from Meta is not valid ({})", list.join("; ")))
+        let list: Vec<String> = issues
+            .iter()
+            .map(|i| format!("{}: {}", i.field, i.issue))
+            .collect();
+        Failure::Permanent(format!(
+            "the lead from Meta is not valid ({})",
+            list.join("; ")
+        ))
     })
 }
 

@@ -16,7 +16,12 @@ pub fn backoff(failures: u32, base: Duration, max: Duration) -> Duration {
 }
 
 /// The delay, honouring a `Retry-After` (seconds) up to `max`.
-pub fn backoff_with_hint(failures: u32, base: Duration, max: Duration, retry_after: Option<Duration>) -> Duration {
+pub fn backoff_with_hint(
+    failures: u32,
+    base: Duration,
+    max: Duration,
+    retry_after: Option<Duration>,
+) -> Duration {
     match retry_after {
         Some(hint) => hint.min(max),
         None => backoff(failures, base, max),
@@ -50,8 +55,14 @@ mod tests {
     #[test]
     fn retry_after_is_capped() {
         let (base, max) = (Duration::from_secs(1), Duration::from_secs(15));
-        assert_eq!(backoff_with_hint(1, base, max, Some(Duration::from_secs(5))), Duration::from_secs(5));
-        assert_eq!(backoff_with_hint(1, base, max, Some(Duration::from_secs(500))), max);
+        assert_eq!(
+            backoff_with_hint(1, base, max, Some(Duration::from_secs(5))),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            backoff_with_hint(1, base, max, Some(Duration::from_secs(500))),
+            max
+        );
     }
 
     #[test]

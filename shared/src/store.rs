@@ -277,14 +277,12 @@ impl Store {
             .set_key(Some(key(pk, sk)))
             .update_expression(expression)
             .set_condition_expression(condition.map(str::to_owned))
-            .set_expression_attribute_names(
-                (!names.is_empty()).then(|| {
-                    names
-                        .into_iter()
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .collect()
-                }),
-            )
+            .set_expression_attribute_names((!names.is_empty()).then(|| {
+                names
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            }))
             .set_expression_attribute_values(to_map(values))
             .build()
             .map_err(|e| Error::store("TransactWriteItems", e))?;
@@ -355,7 +353,11 @@ impl Store {
 
     /// Every item of a partition whose sort key starts with `prefix`, in
     /// sort-key order.
-    pub async fn query_prefix<T: DeserializeOwned>(&self, pk: &str, prefix: &str) -> Result<Vec<T>, Error> {
+    pub async fn query_prefix<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        prefix: &str,
+    ) -> Result<Vec<T>, Error> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -389,7 +391,8 @@ impl Store {
         page: &PageRequest,
         newest_first: bool,
     ) -> Result<Page<T>, ApiError> {
-        self.query_gsi(gsi, partition, page, newest_first, None).await
+        self.query_gsi(gsi, partition, page, newest_first, None)
+            .await
     }
 
     /// One page of a GSI partition, keeping only items where `filter` (with
@@ -455,10 +458,5 @@ impl Store {
 }
 
 fn to_map(values: Values) -> Option<HashMap<String, AttributeValue>> {
-    (!values.is_empty()).then(|| {
-        values
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect()
-    })
+    (!values.is_empty()).then(|| values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }

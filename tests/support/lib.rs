@@ -55,17 +55,18 @@ impl TestStack {
 
     /// A fresh stack whose configuration `tweak` may change.
     pub async fn with_config(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::with_options(SecretOverrides::default(), tweak).await
+    }
+
+    /// A fresh stack with chosen secrets and configuration.
+    pub async fn with_options(secrets: SecretOverrides, tweak: impl FnOnce(&mut Config)) -> Self {
         let endpoint = tokio::task::spawn_blocking(endpoint)
             .await
             .expect("emulator");
         let sdk = leadpipe_local::sdk_config(&endpoint).await;
-        let stack = resources::bootstrap(
-            &sdk,
-            &StackNames::new(unique_stack()),
-            SecretOverrides::default(),
-        )
-        .await
-        .expect("bootstrap");
+        let stack = resources::bootstrap(&sdk, &StackNames::new(unique_stack()), secrets)
+            .await
+            .expect("bootstrap");
         let mut config = stack.config();
         tweak(&mut config);
         let app = App::new(config, &sdk);
@@ -211,5 +212,170 @@ impl Reply {
             .as_str()
             .unwrap_or("")
             .to_owned()
+    }
+}
+
+impl TestStack {
+    /// Runs the leads queue through `process` the way the event source
+    /// mapping does, until no message is visible. Returns how many were
+    /// received.
+    pub async fn process_queue(&self) -> usize {
+        let handler = |app: App, event| async move { leadpipe::process::handle(&app, event).await };
+        let mut total = 0;
+        loop {
+            let n = leadpipe_local::poller::poll_once(
+                &self.app,
+                &self.stack.leads_queue_url,
+                10,
+                0,
+                &handler,
+            )
+            .await
+            .expect("poll");
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    }
+
+    /// Posts a lead and returns its event id.
+    pub async fn post_lead(&self, key_id: &str, token: &str, body: Value) -> String {
+        let r = self.hook(key_id, token, body).await;
+        assert_eq!(r.status, 202, "{}", r.text());
+        r.json()["eventId"].as_str().unwrap().to_owned()
+    }
+
+    /// An event as the admin API shows it.
+    pub async fn event(&self, id: &str) -> Value {
+        let r = self.admin("GET", &format!("/v1/events/{id}"), None).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// Messages now on a queue (received, then left to reappear).
+    pub async fn queue_depth(&self, queue_url: &str) -> usize {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let out = sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            )
+            .send()
+            .await
+            .expect("attributes");
+        out.attributes()
+            .map(|a| a.values().filter_map(|v| v.parse::<usize>().ok()).sum())
+            .unwrap_or(0)
+    }
+}
+
+/// A scripted HTTP server on loopback: each path answers from its queue of
+/// `(status, body)` (the last answer repeats), records every request, and
+/// answers 404 for unknown paths. Stands in for the Graph API and, later,
+/// for CRM receivers.
+#[derive(Clone)]
+pub struct ScriptedServer {
+    pub base_url: String,
+    state: std::sync::Arc<std::sync::Mutex<ServerState>>,
+}
+
+#[derive(Default)]
+struct ServerState {
+    scripts: std::collections::HashMap<String, std::collections::VecDeque<(u16, String)>>,
+    requests: Vec<Recorded>,
+}
+
+/// A request the server received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl ScriptedServer {
+    pub async fn start() -> Self {
+        use http_body_util::{BodyExt, Full};
+        use hyper::service::service_fn;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = std::sync::Arc::new(std::sync::Mutex::new(ServerState::default()));
+        let shared = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let state = state.clone();
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes().to_vec())
+                                .unwrap_or_default();
+                            let path = parts.uri.path().to_owned();
+                            let (status, reply) = {
+                                let mut s = state.lock().expect("lock");
+                                s.requests.push(Recorded {
+                                    method: parts.method.to_string(),
+                                    path: path.clone(),
+                                    query: parts.uri.query().unwrap_or("").to_owned(),
+                                    headers: parts.headers.clone(),
+                                    body,
+                                });
+                                match s.scripts.get_mut(&path) {
+                                    Some(q) if q.len() > 1 => q.pop_front().expect("answer"),
+                                    Some(q) => q.front().cloned().expect("answer"),
+                                    None => (
+                                        404,
+                                        "{\"error\":{\"message\":\"no such object\"}}".to_owned(),
+                                    ),
+                                }
+                            };
+                            let mut resp =
+                                hyper::Response::new(Full::new(bytes::Bytes::from(reply)));
+                            *resp.status_mut() =
+                                http::StatusCode::from_u16(status).expect("status");
+                            resp.headers_mut().insert(
+                                "content-type",
+                                http::HeaderValue::from_static("application/json"),
+                            );
+                            Ok::<_, std::convert::Infallible>(resp)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        ScriptedServer {
+            base_url: format!("http://{addr}"),
+            state,
+        }
+    }
+
+    /// Scripts the answers for `path`, in order (the last one repeats).
+    pub fn script(&self, path: &str, answers: &[(u16, &str)]) {
+        let mut s = self.state.lock().expect("lock");
+        s.scripts.insert(
+            path.to_owned(),
+            answers.iter().map(|(c, b)| (*c, (*b).to_owned())).collect(),
+        );
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().expect("lock").requests.clone()
     }
 }
