@@ -68,8 +68,38 @@ async fn make_dev_flow_over_http() {
         .json()
         .await
         .unwrap();
-    assert_eq!(event["status"], "RECEIVED");
     assert_eq!(event["source"], json!({"type": "webhook", "keyId": key}));
+
+    // The in-process poller runs `process` as the event source mapping would.
+    let started = std::time::Instant::now();
+    let event = loop {
+        let event: Value = http
+            .get(format!("{base}{location}"))
+            .bearer_auth("adm_test_0123456789abcdef")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if event["status"] != "RECEIVED" {
+            break event;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "never processed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(event["status"], "PROCESSED");
+    let lead: Value = http
+        .get(format!("{base}/v1/leads/{}", event["leadId"].as_str().unwrap()))
+        .bearer_auth("adm_test_0123456789abcdef")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(lead["phone"], "+14155550123");
+    assert_eq!(lead["tags"], json!(["demo"]));
 
     let unauth = http.get(format!("{base}/v1/keys")).send().await.unwrap();
     assert_eq!(unauth.status(), 401);

@@ -31,5 +31,38 @@ fn ingest_pure_path(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest_pure_path);
+/// `process`'s pure path for a returning lead: the Graph-style fields
+/// normalised, then merged into the existing lead.
+fn process_pure_path(c: &mut Criterion) {
+    use leadpipe::events::{LeadDefaults, Source};
+    use leadpipe::leads::LeadRecord;
+    let defaults = LeadDefaults {
+        status: "unassigned".into(),
+        tags: vec!["landing".into()],
+    };
+    let source = Source::Webhook {
+        key_id: "key_01m821j0admzq24kmv73teegtk".into(),
+    };
+    let first = LeadInput::from_fields(parse_body(Some("application/json"), JSON).unwrap(), US, None).unwrap();
+    let existing = LeadRecord::new(
+        "lead_01m821j0admzq24kmv73teegtk".into(),
+        &first,
+        &defaults,
+        source,
+        "2026-11-01T10:00:00.000Z",
+    );
+    let mut group = c.benchmark_group("process");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("normalise + merge into an existing lead", |b| {
+        b.iter(|| {
+            let fields = parse_body(Some("application/json"), black_box(JSON)).unwrap();
+            let input = LeadInput::from_fields(fields, US, None).unwrap();
+            let mut lead = existing.clone();
+            lead.merge(&input, &defaults, "2026-11-22T10:00:00.000Z")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest_pure_path, process_pure_path);
 criterion_main!(benches);
