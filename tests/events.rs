@@ -72,15 +72,20 @@ async fn every_sqs_sample_runs_through_its_function() {
     let t = TestStack::new().await;
     let mut ran = 0;
     for (name, text) in samples() {
-        if !name.starts_with("process-") {
+        if !name.starts_with("process-") && !name.starts_with("deliver-") {
             continue;
         }
         let event: SqsEvent = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!event.records.is_empty(), "{name}");
-        // The sample's events do not exist in a fresh stack: acknowledged, not retried.
-        let resp = leadpipe::process::handle(&t.app, event).await;
+        // The sample's events and deliveries do not exist in a fresh stack:
+        // acknowledged, not retried.
+        let resp = if name.starts_with("process-") {
+            leadpipe::process::handle(&t.app, event).await
+        } else {
+            leadpipe::delivery::handle(&t.app, event).await
+        };
         assert!(resp.batch_item_failures.is_empty(), "{name}");
         ran += 1;
     }
-    assert!(ran >= 1);
+    assert!(ran >= 2);
 }

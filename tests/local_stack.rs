@@ -85,12 +85,18 @@ async fn make_dev_flow_over_http() {
         if event["status"] != "RECEIVED" {
             break event;
         }
-        assert!(started.elapsed() < std::time::Duration::from_secs(20), "never processed");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "never processed"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     assert_eq!(event["status"], "PROCESSED");
     let lead: Value = http
-        .get(format!("{base}/v1/leads/{}", event["leadId"].as_str().unwrap()))
+        .get(format!(
+            "{base}/v1/leads/{}",
+            event["leadId"].as_str().unwrap()
+        ))
         .bearer_auth("adm_test_0123456789abcdef")
         .send()
         .await

@@ -171,9 +171,16 @@ impl LocalStack {
             |app: App, event| async move { leadpipe::process::handle(&app, event).await },
             stop_rx.clone(),
         ));
+        let deliveries = tokio::spawn(poller::run(
+            self.app.clone(),
+            self.stack.deliveries_queue_url.clone(),
+            resources::DELIVERIES_QUEUE.batch_size as i32,
+            |app: App, event| async move { leadpipe::delivery::handle(&app, event).await },
+            stop_rx.clone(),
+        ));
         server::serve(self.app.clone(), self.listener, shutdown).await;
         let _ = stop_tx.send(true);
-        let _ = leads.await;
+        let _ = tokio::join!(leads, deliveries);
         if let Some(emu) = self.emulator {
             let _ = tokio::task::spawn_blocking(move || emu.stop()).await;
         }
@@ -184,13 +191,13 @@ impl LocalStack {
 /// names, private targets allowed unless said otherwise, and the rest from
 /// the environment as on Lambda.
 fn local_config(stack: &Stack, base_url: &str) -> Result<Config, String> {
-    let stack = stack.clone();
+    let resources = stack.env();
     let base_url = base_url.to_owned();
     Config::from_lookup(move |name| match name {
-        vars::TABLE => Some(stack.table.clone()),
-        vars::LEADS_QUEUE_URL => Some(stack.leads_queue_url.clone()),
-        vars::DELIVERIES_QUEUE_URL => Some(stack.deliveries_queue_url.clone()),
-        vars::SECRET_ID => Some(stack.secret_id.clone()),
+        n if resources.iter().any(|(k, _)| *k == n) => resources
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.clone()),
         vars::PUBLIC_URL => std::env::var(name).ok().or_else(|| Some(base_url.clone())),
         vars::ALLOW_PRIVATE_TARGETS => std::env::var(name).ok().or_else(|| Some("1".into())),
         other => std::env::var(other).ok(),

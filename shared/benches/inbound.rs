@@ -43,7 +43,12 @@ fn process_pure_path(c: &mut Criterion) {
     let source = Source::Webhook {
         key_id: "key_01m821j0admzq24kmv73teegtk".into(),
     };
-    let first = LeadInput::from_fields(parse_body(Some("application/json"), JSON).unwrap(), US, None).unwrap();
+    let first = LeadInput::from_fields(
+        parse_body(Some("application/json"), JSON).unwrap(),
+        US,
+        None,
+    )
+    .unwrap();
     let existing = LeadRecord::new(
         "lead_01m821j0admzq24kmv73teegtk".into(),
         &first,

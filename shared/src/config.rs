@@ -14,6 +14,8 @@ pub mod vars {
     pub const TABLE: &str = "LEADPIPE_TABLE";
     pub const LEADS_QUEUE_URL: &str = "LEADPIPE_LEADS_QUEUE_URL";
     pub const DELIVERIES_QUEUE_URL: &str = "LEADPIPE_DELIVERIES_QUEUE_URL";
+    pub const LEADS_DLQ_URL: &str = "LEADPIPE_LEADS_DLQ_URL";
+    pub const DELIVERIES_DLQ_URL: &str = "LEADPIPE_DELIVERIES_DLQ_URL";
     pub const SECRET_ID: &str = "LEADPIPE_SECRET_ID";
     pub const PUBLIC_URL: &str = "LEADPIPE_PUBLIC_URL";
     pub const DEFAULT_REGION: &str = "LEADPIPE_DEFAULT_REGION";
@@ -35,6 +37,9 @@ pub struct Config {
     pub leads_queue_url: String,
     /// URL of the deliveries queue (process → deliver).
     pub deliveries_queue_url: String,
+    /// The dead-letter queues (dead deliveries go here; `admin` redrives them).
+    pub leads_dlq_url: String,
+    pub deliveries_dlq_url: String,
     /// Name or ARN of the deployment's secret.
     pub secret_id: String,
     /// Public base URL (`https://hooks.example.com`), used for the `url` of
@@ -110,6 +115,8 @@ impl Config {
             table: required(vars::TABLE)?,
             leads_queue_url: required(vars::LEADS_QUEUE_URL)?,
             deliveries_queue_url: required(vars::DELIVERIES_QUEUE_URL)?,
+            leads_dlq_url: required(vars::LEADS_DLQ_URL)?,
+            deliveries_dlq_url: required(vars::DELIVERIES_DLQ_URL)?,
             secret_id: required(vars::SECRET_ID)?,
             public_url: get(vars::PUBLIC_URL).map(|u| u.trim_end_matches('/').to_owned()),
             default_region,
@@ -131,24 +138,13 @@ impl Config {
 
     /// A configuration for the given resource names with every other value at
     /// its default (the local stack and the tests start from this).
-    pub fn for_resources(
-        table: impl Into<String>,
-        leads_queue_url: impl Into<String>,
-        deliveries_queue_url: impl Into<String>,
-        secret_id: impl Into<String>,
-    ) -> Self {
-        let (table, leads, deliveries, secret) = (
-            table.into(),
-            leads_queue_url.into(),
-            deliveries_queue_url.into(),
-            secret_id.into(),
-        );
-        let lookup = move |name: &str| match name {
-            vars::TABLE => Some(table.clone()),
-            vars::LEADS_QUEUE_URL => Some(leads.clone()),
-            vars::DELIVERIES_QUEUE_URL => Some(deliveries.clone()),
-            vars::SECRET_ID => Some(secret.clone()),
-            _ => None,
+    pub fn for_resources(resources: &[(&'static str, String)]) -> Self {
+        let resources = resources.to_vec();
+        let lookup = move |name: &str| {
+            resources
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
         };
         #[allow(clippy::expect_used)]
         Self::from_lookup(lookup).expect("defaults are valid")
@@ -165,6 +161,8 @@ mod tests {
             (vars::TABLE, "t"),
             (vars::LEADS_QUEUE_URL, "http://q/leads"),
             (vars::DELIVERIES_QUEUE_URL, "http://q/deliveries"),
+            (vars::LEADS_DLQ_URL, "http://q/leads-dlq"),
+            (vars::DELIVERIES_DLQ_URL, "http://q/deliveries-dlq"),
             (vars::SECRET_ID, "s"),
         ])
     }

@@ -169,6 +169,11 @@ impl JsonInput {
         self.issues.push(FieldIssue::new(field, issue));
     }
 
+    /// The raw JSON value of a field.
+    pub fn raw(&self, field: &str) -> Option<&Value> {
+        self.map.get(field)
+    }
+
     pub fn has(&self, field: &str) -> bool {
         self.map.contains_key(field)
     }

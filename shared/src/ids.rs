@@ -17,6 +17,7 @@ pub enum IdKind {
     Key,
     Subscription,
     Delivery,
+    Change,
     Request,
 }
 
@@ -28,6 +29,7 @@ impl IdKind {
             IdKind::Key => "key_",
             IdKind::Subscription => "sub_",
             IdKind::Delivery => "dlv_",
+            IdKind::Change => "chg_",
             IdKind::Request => "req_",
         }
     }
@@ -42,6 +44,10 @@ pub fn new_id(kind: IdKind) -> String {
 pub fn new_id_at(kind: IdKind, ms: u64) -> String {
     let mut random = [0u8; 10];
     crate::crypto::fill_random(&mut random);
+    encode(kind, ms, &random)
+}
+
+fn encode(kind: IdKind, ms: u64, random: &[u8]) -> String {
     let mut value: u128 = u128::from(ms & 0xFFFF_FFFF_FFFF) << 80;
     for (i, b) in random.iter().enumerate() {
         value |= u128::from(*b) << (8 * (9 - i));
@@ -53,6 +59,16 @@ pub fn new_id_at(kind: IdKind, ms: u64) -> String {
         out.push(char::from(ALPHABET[idx]));
     }
     out
+}
+
+/// An id of `kind` that is the same every time for the same `seed`: its
+/// time part is `ms`, its random part comes from SHA-256 of the seed. Used
+/// where a retried step must produce the same id (a delivery per event and
+/// subscription).
+pub fn derived_id(kind: IdKind, ms: u64, seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(seed.as_bytes());
+    encode(kind, ms, &digest[..10])
 }
 
 /// True when `id` is a well-formed id of `kind`. Used to reject garbage in a

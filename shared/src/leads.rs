@@ -240,6 +240,9 @@ pub struct LeadEvent {
     /// `lead.updated`: what changed, as JSON text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<String>,
+    /// Set once its deliveries exist and are queued.
+    #[serde(default)]
+    pub fanned_out: bool,
 }
 
 impl LeadEvent {
@@ -253,6 +256,7 @@ impl LeadEvent {
             occurred_at: occurred_at.to_owned(),
             previous_seen_at: None,
             changes: None,
+            fanned_out: false,
         }
     }
 }
@@ -373,8 +377,11 @@ pub async fn list(
                     &partition,
                     page,
                     true,
-                    "contains(tags, :tag)",
-                    crate::store::s(tag),
+                    crate::store::Filter {
+                        expression: "contains(tags, :v)",
+                        value: crate::store::s(tag),
+                        name: None,
+                    },
                 )
                 .await
         }
@@ -549,4 +556,86 @@ mod csv_tests {
         csv_field("=HYPERLINK(\"x\")", &mut s);
         assert_eq!(s, "plain|\"a,b \"\"c\"\"\"|\"'=HYPERLINK(\"\"x\"\")\"");
     }
+}
+
+/// Edits a lead (status, tags, custom fields) and records `lead.updated`
+/// with what changed; its deliveries are fanned out at once. No change, no
+/// event.
+pub async fn update(
+    app: &App,
+    id: &str,
+    status: Option<String>,
+    tags: Option<Vec<String>>,
+    fields: Option<serde_json::Map<String, Value>>,
+) -> Result<LeadRecord, ApiError> {
+    use crate::store::{Tx, n};
+    for _ in 0..5 {
+        let mut lead = get(app, id).await?.ok_or(ApiError::NotFound("lead"))?;
+        let previous_version = lead.version;
+        let mut changes = serde_json::Map::new();
+        if let Some(s) = &status
+            && *s != lead.status
+        {
+            changes.insert(
+                "status".into(),
+                serde_json::json!({"from": lead.status, "to": s}),
+            );
+            lead.set_status(s);
+        }
+        if let Some(t) = &tags
+            && *t != lead.tags
+        {
+            changes.insert(
+                "tags".into(),
+                serde_json::json!({"from": lead.tags, "to": t}),
+            );
+            lead.tags = t.clone();
+        }
+        if let Some(f) = &fields {
+            let mut custom = lead.custom_fields();
+            let mut field_changes = serde_json::Map::new();
+            for (k, v) in f {
+                let before = custom.get(k).cloned().unwrap_or(Value::Null);
+                if before == *v {
+                    continue;
+                }
+                field_changes.insert(k.clone(), serde_json::json!({"from": before, "to": v}));
+                if v.is_null() {
+                    custom.remove(k);
+                } else {
+                    custom.insert(k.clone(), v.clone());
+                }
+            }
+            if !field_changes.is_empty() {
+                changes.insert("fields".into(), Value::Object(field_changes));
+                lead.custom_fields = serde_json::to_string(&custom).unwrap_or_else(|_| "{}".into());
+            }
+        }
+        if changes.is_empty() {
+            return Ok(lead);
+        }
+        let now = crate::clock::now_rfc3339();
+        lead.updated_at = now.clone();
+        lead.version += 1;
+        let cause = ids::new_id(IdKind::Change);
+        let mut entry = LeadEvent::new(&lead.id, LeadEventType::Updated, &cause, &now);
+        entry.changes = Some(Value::Object(changes).to_string());
+        let items = vec![
+            app.store.tx_put(
+                &lead,
+                Some("version = :v"),
+                vec![(":v", n(previous_version))],
+            )?,
+            app.store
+                .tx_put(&entry, Some("attribute_not_exists(pk)"), vec![])?,
+        ];
+        if app.store.transact(items).await? == Tx::Done {
+            if let Err(e) = crate::delivery::fan_out(app, &lead.id, &cause).await {
+                // The edit stands; its deliveries are made on the next fan-out.
+                tracing::error!(error = %e, lead_id = %lead.id, "lead.updated fan-out failed");
+            }
+            return Ok(lead);
+        }
+    }
+    Err(ApiError::Conflict("the lead kept changing; retry".into()))
 }

@@ -18,6 +18,7 @@ use tracing::Instrument;
 use crate::app::App;
 use crate::clock;
 use crate::dedupe::{self, Resolution};
+use crate::delivery;
 use crate::events::{self, EventRecord, EventStatus};
 use crate::inbound::LeadInput;
 use crate::meta::{self, GraphError};
@@ -129,24 +130,43 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
         Err(e) => return backoff(e.to_string(), None),
     };
     if event.status != EventStatus::Received {
+        // Processed before (a redelivered message): finish a fan-out that
+        // may have been cut short, then stop.
         tracing::info!(status = event.status.as_str(), "already processed");
-        return Outcome::Done;
+        return match &event.lead_id {
+            Some(lead_id) => match delivery::fan_out(app, lead_id, &event.id).await {
+                Ok(_) => Outcome::Done,
+                Err(e) => backoff(e.to_string(), None),
+            },
+            None => Outcome::Done,
+        };
     }
     let input = match lead_input(app, &event).await {
         Ok(input) => input,
         Err(Failure::Permanent(reason)) => return fail(app, &event, &reason, attempt).await,
         Err(Failure::Transient(reason, hint)) => return backoff(reason, hint),
     };
-    match dedupe::resolve(app, &event, &input).await {
+    let lead_id = match dedupe::resolve(app, &event, &input).await {
         Ok(Resolution::Created { lead }) => {
             tracing::info!(lead_id = %lead.id, "lead created");
-            Outcome::Done
+            lead.id
         }
         Ok(Resolution::Duplicate { lead, re_engaged }) => {
             tracing::info!(lead_id = %lead.id, re_engaged, "duplicate merged");
-            Outcome::Done
+            lead.id
         }
-        Ok(Resolution::AlreadyDone) => Outcome::Done,
+        Ok(Resolution::AlreadyDone) => match events::get(app, &event.id).await {
+            Ok(Some(EventRecord {
+                lead_id: Some(id), ..
+            })) => id,
+            Ok(_) => return Outcome::Done,
+            Err(e) => return backoff(e.to_string(), None),
+        },
+        Err(e) => return backoff(e.to_string(), None),
+    };
+    match delivery::fan_out(app, &lead_id, &event.id).await {
+        Ok(_) => Outcome::Done,
+        // The event is finished; the retry finds it so and fans out again.
         Err(e) => backoff(e.to_string(), None),
     }
 }

@@ -118,12 +118,23 @@ pub struct Stack {
 impl Stack {
     /// Configuration for the functions of this stack.
     pub fn config(&self) -> crate::Config {
-        crate::Config::for_resources(
-            &self.table,
-            &self.leads_queue_url,
-            &self.deliveries_queue_url,
-            &self.secret_id,
-        )
+        crate::Config::for_resources(&self.env())
+    }
+
+    /// The environment variables that point the functions at this stack.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        use crate::config::vars;
+        vec![
+            (vars::TABLE, self.table.clone()),
+            (vars::LEADS_QUEUE_URL, self.leads_queue_url.clone()),
+            (
+                vars::DELIVERIES_QUEUE_URL,
+                self.deliveries_queue_url.clone(),
+            ),
+            (vars::LEADS_DLQ_URL, self.leads_dlq_url.clone()),
+            (vars::DELIVERIES_DLQ_URL, self.deliveries_dlq_url.clone()),
+            (vars::SECRET_ID, self.secret_id.clone()),
+        ]
     }
 }
 

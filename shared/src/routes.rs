@@ -42,6 +42,18 @@ pub enum Action {
     LeadsList,
     LeadsExport,
     LeadGet,
+    LeadUpdate,
+    SubscriptionsCreate,
+    SubscriptionsList,
+    SubscriptionGet,
+    SubscriptionUpdate,
+    SubscriptionDelete,
+    SubscriptionRotateSecret,
+    SubscriptionTest,
+    DeliveriesList,
+    DeliveryGet,
+    DeliveryRetry,
+    DlqRedrive,
 }
 
 /// One route: method and API Gateway path template.
@@ -86,6 +98,18 @@ pub const ROUTES: &[Route] = &[
     route("GET",     "/v1/leads",                   Function::Admin,      Action::LeadsList),
     route("GET",     "/v1/leads/export",            Function::Admin,      Action::LeadsExport),
     route("GET",     "/v1/leads/{id}",              Function::Admin,      Action::LeadGet),
+    route("PATCH",   "/v1/leads/{id}",              Function::Admin,      Action::LeadUpdate),
+    route("POST",    "/v1/subscriptions",           Function::Admin,      Action::SubscriptionsCreate),
+    route("GET",     "/v1/subscriptions",           Function::Admin,      Action::SubscriptionsList),
+    route("GET",     "/v1/subscriptions/{id}",      Function::Admin,      Action::SubscriptionGet),
+    route("PATCH",   "/v1/subscriptions/{id}",      Function::Admin,      Action::SubscriptionUpdate),
+    route("DELETE",  "/v1/subscriptions/{id}",      Function::Admin,      Action::SubscriptionDelete),
+    route("POST",    "/v1/subscriptions/{id}/rotate-secret", Function::Admin, Action::SubscriptionRotateSecret),
+    route("POST",    "/v1/subscriptions/{id}/test", Function::Admin,      Action::SubscriptionTest),
+    route("GET",     "/v1/deliveries",              Function::Admin,      Action::DeliveriesList),
+    route("GET",     "/v1/deliveries/{id}",         Function::Admin,      Action::DeliveryGet),
+    route("POST",    "/v1/deliveries/{id}/retry",   Function::Admin,      Action::DeliveryRetry),
+    route("POST",    "/v1/dlq/redrive",             Function::Admin,      Action::DlqRedrive),
 ];
 
 /// A request matched to its route, with the path parameters.

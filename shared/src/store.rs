@@ -40,6 +40,14 @@ pub enum Tx {
 pub type Names = Vec<(&'static str, &'static str)>;
 pub type Values = Vec<(&'static str, AttributeValue)>;
 
+/// A filter on a listing: `expression` with `:v` bound to `value`, and
+/// optionally one attribute name placeholder (`("#st", "status")`).
+pub struct Filter<'a> {
+    pub expression: &'a str,
+    pub value: AttributeValue,
+    pub name: Option<(&'a str, &'a str)>,
+}
+
 /// The table, with the client built once per cold start.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -395,19 +403,18 @@ impl Store {
             .await
     }
 
-    /// One page of a GSI partition, keeping only items where `filter` (with
-    /// `:tag` bound to `value`) holds. A page may hold fewer than `limit`
-    /// items and still have a next cursor.
+    /// One page of a GSI partition, keeping only items where `filter`
+    /// holds. A page may hold fewer than `limit` items and still have a next
+    /// cursor.
     pub async fn query_page_filtered<T: DeserializeOwned>(
         &self,
         gsi: Gsi,
         partition: &str,
         page: &PageRequest,
         newest_first: bool,
-        filter: &str,
-        value: AttributeValue,
+        filter: Filter<'_>,
     ) -> Result<Page<T>, ApiError> {
-        self.query_gsi(gsi, partition, page, newest_first, Some((filter, value)))
+        self.query_gsi(gsi, partition, page, newest_first, Some(filter))
             .await
     }
 
@@ -417,7 +424,7 @@ impl Store {
         partition: &str,
         page: &PageRequest,
         newest_first: bool,
-        filter: Option<(&str, AttributeValue)>,
+        filter: Option<Filter<'_>>,
     ) -> Result<Page<T>, ApiError> {
         let start = match &page.cursor {
             Some(cursor) => Some(cursor.to_key(gsi, partition)?),
@@ -435,9 +442,19 @@ impl Store {
             .scan_index_forward(!newest_first)
             .set_exclusive_start_key(start);
         let out = match filter {
-            Some((expr, value)) => out
-                .filter_expression(expr)
-                .expression_attribute_values(":tag", value),
+            Some(Filter {
+                expression,
+                value,
+                name,
+            }) => {
+                let out = out
+                    .filter_expression(expression)
+                    .expression_attribute_values(":v", value);
+                match name {
+                    Some((placeholder, attr)) => out.expression_attribute_names(placeholder, attr),
+                    None => out,
+                }
+            }
             None => out,
         }
         .send()

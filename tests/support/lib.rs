@@ -239,6 +239,29 @@ impl TestStack {
         }
     }
 
+    /// Runs the deliveries queue through `deliver` until no message is
+    /// visible; returns how many were received.
+    pub async fn deliver_queue(&self) -> usize {
+        let handler =
+            |app: App, event| async move { leadpipe::delivery::handle(&app, event).await };
+        let mut total = 0;
+        loop {
+            let n = leadpipe_local::poller::poll_once(
+                &self.app,
+                &self.stack.deliveries_queue_url,
+                10,
+                0,
+                &handler,
+            )
+            .await
+            .expect("poll");
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    }
+
     /// Posts a lead and returns its event id.
     pub async fn post_lead(&self, key_id: &str, token: &str, body: Value) -> String {
         let r = self.hook(key_id, token, body).await;
@@ -291,6 +314,7 @@ struct ServerState {
 /// A request the server received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    pub at: std::time::Instant,
     pub method: String,
     pub path: String,
     pub query: String,
@@ -328,6 +352,7 @@ impl ScriptedServer {
                             let (status, reply) = {
                                 let mut s = state.lock().expect("lock");
                                 s.requests.push(Recorded {
+                                    at: std::time::Instant::now(),
                                     method: parts.method.to_string(),
                                     path: path.clone(),
                                     query: parts.uri.query().unwrap_or("").to_owned(),
@@ -343,6 +368,11 @@ impl ScriptedServer {
                                     ),
                                 }
                             };
+                            // Status 0 scripts a receiver that hangs (past any timeout).
+                            if status == 0 {
+                                tokio::time::sleep(std::time::Duration::from_secs(15)).await;
+                            }
+                            let status = if status == 0 { 200 } else { status };
                             let mut resp =
                                 hyper::Response::new(Full::new(bytes::Bytes::from(reply)));
                             *resp.status_mut() =
@@ -377,5 +407,13 @@ impl ScriptedServer {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().expect("lock").requests.clone()
+    }
+
+    /// The requests received on one path.
+    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
     }
 }

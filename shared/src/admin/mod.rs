@@ -1,5 +1,8 @@
 //! `admin`: the management API (CONTRACT §6). Every route but `/healthz`
-//! needs `Authorization: Bearer <admin token>`.
+//! needs `Authorization: Bearer <admin token>`. Keys, events and leads are
+//! here; subscriptions, deliveries and the DLQs in [`outbound`].
+
+mod outbound;
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -95,6 +98,18 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             Ok(h::json(StatusCode::OK, &LeadView::from(lead)))
         }
         Action::LeadsExport => export_leads(app, &query).await,
+        Action::LeadUpdate => outbound::update_lead(app, req, &m).await,
+        Action::SubscriptionsCreate => outbound::create_subscription(app, req).await,
+        Action::SubscriptionsList => outbound::list_subscriptions(app, &query).await,
+        Action::SubscriptionGet => outbound::get_subscription(app, &m).await,
+        Action::SubscriptionUpdate => outbound::update_subscription(app, req, &m).await,
+        Action::SubscriptionDelete => outbound::delete_subscription(app, &m).await,
+        Action::SubscriptionRotateSecret => outbound::rotate_secret(app, req, &m).await,
+        Action::SubscriptionTest => outbound::test_subscription(app, &m).await,
+        Action::DeliveriesList => outbound::list_deliveries(app, &query).await,
+        Action::DeliveryGet => outbound::get_delivery(app, &m).await,
+        Action::DeliveryRetry => outbound::retry_delivery(app, &m).await,
+        Action::DlqRedrive => outbound::redrive(app).await,
         Action::HookPost
         | Action::HookPreflight
         | Action::MetaNotification
