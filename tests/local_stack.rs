@@ -36,6 +36,16 @@ async fn make_dev_flow_over_http() {
         let _ = stop_rx.await;
     }));
     let http = reqwest::Client::new();
+    let crm = leadpipe_tests::ScriptedServer::start().await;
+    crm.script("/crm", &[(200, "{}")]);
+    let sub = http
+        .post(format!("{base}/v1/subscriptions"))
+        .bearer_auth("adm_test_0123456789abcdef")
+        .json(&json!({"url": format!("{}/crm", crm.base_url)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sub.status(), 201, "private targets are allowed locally");
 
     let health = http.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
@@ -106,6 +116,25 @@ async fn make_dev_flow_over_http() {
         .unwrap();
     assert_eq!(lead["phone"], "+14155550123");
     assert_eq!(lead["tags"], json!(["demo"]));
+
+    // ingest → process → deliver: the lead arrives, signed, at the receiver.
+    let started = std::time::Instant::now();
+    while crm.requests_to("/crm").is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "never delivered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let got = &crm.requests_to("/crm")[0];
+    assert!(
+        got.headers["webhook-signature"]
+            .to_str()
+            .unwrap()
+            .starts_with("v1,")
+    );
+    let body: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(body["lead"]["id"], lead["id"]);
 
     let unauth = http.get(format!("{base}/v1/keys")).send().await.unwrap();
     assert_eq!(unauth.status(), 401);
