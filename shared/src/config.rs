@@ -26,6 +26,37 @@ pub mod vars {
     pub const META_GRAPH_URL: &str = "LEADPIPE_META_GRAPH_URL";
     pub const SECRET_TTL_S: &str = "LEADPIPE_SECRET_TTL_SECONDS";
     pub const COUNTER_SHARDS: &str = "LEADPIPE_COUNTER_SHARDS";
+
+    /// Set by Terraform for every function.
+    pub const REQUIRED: [&str; 6] = [
+        TABLE,
+        LEADS_QUEUE_URL,
+        DELIVERIES_QUEUE_URL,
+        LEADS_DLQ_URL,
+        DELIVERIES_DLQ_URL,
+        SECRET_ID,
+    ];
+
+    /// Every variable the functions read.
+    pub const ALL: [&str; 17] = [
+        TABLE,
+        LEADS_QUEUE_URL,
+        DELIVERIES_QUEUE_URL,
+        LEADS_DLQ_URL,
+        DELIVERIES_DLQ_URL,
+        SECRET_ID,
+        PUBLIC_URL,
+        DEFAULT_REGION,
+        ALLOW_PRIVATE_TARGETS,
+        REENGAGE_DAYS,
+        RETRY_BASE_MS,
+        RETRY_MAX_MS,
+        META_GRAPH_URL,
+        SECRET_TTL_S,
+        COUNTER_SHARDS,
+        "RUST_LOG",
+        "LEADPIPE_LOG_FORMAT",
+    ];
 }
 
 /// Where the deployment's resources are and how it behaves.

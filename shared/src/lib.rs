@@ -33,6 +33,7 @@ pub mod leads;
 pub mod meta;
 pub mod meta_verify;
 pub mod pagination;
+pub mod permissions;
 pub mod process;
 pub mod queue;
 pub mod resources;

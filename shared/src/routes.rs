@@ -4,20 +4,33 @@
 
 use crate::errors::ApiError;
 
-/// The Lambda function that serves a route.
+/// Leadpipe's Lambda functions (the HTTP ones serve routes; `process` and
+/// `deliver` consume queues).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     Ingest,
     MetaVerify,
+    Process,
+    Deliver,
     Admin,
 }
 
 impl Function {
+    pub const ALL: [Function; 5] = [
+        Function::Ingest,
+        Function::MetaVerify,
+        Function::Process,
+        Function::Deliver,
+        Function::Admin,
+    ];
+
     /// The function's name (its crate under `functions/`).
     pub const fn name(self) -> &'static str {
         match self {
             Function::Ingest => "ingest",
             Function::MetaVerify => "meta-verify",
+            Function::Process => "process",
+            Function::Deliver => "deliver",
             Function::Admin => "admin",
         }
     }

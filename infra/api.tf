@@ -1,0 +1,98 @@
+# The HTTP API. `routes` must equal the code's route table
+# (shared/src/routes.rs ROUTES); the parity test checks both ways.
+locals {
+  routes = {
+    "POST /v1/hooks/{keyId}"                    = "ingest"
+    "OPTIONS /v1/hooks/{keyId}"                 = "ingest"
+    "POST /v1/providers/meta/webhook"           = "ingest"
+    "GET /v1/providers/meta/webhook"            = "meta-verify"
+    "GET /healthz"                              = "admin"
+    "POST /v1/keys"                             = "admin"
+    "GET /v1/keys"                              = "admin"
+    "GET /v1/keys/{id}"                         = "admin"
+    "PATCH /v1/keys/{id}"                       = "admin"
+    "DELETE /v1/keys/{id}"                      = "admin"
+    "POST /v1/keys/{id}/rotate"                 = "admin"
+    "GET /v1/events"                            = "admin"
+    "GET /v1/events/{eventId}"                  = "admin"
+    "GET /v1/leads"                             = "admin"
+    "GET /v1/leads/export"                      = "admin"
+    "GET /v1/leads/{id}"                        = "admin"
+    "PATCH /v1/leads/{id}"                      = "admin"
+    "POST /v1/subscriptions"                    = "admin"
+    "GET /v1/subscriptions"                     = "admin"
+    "GET /v1/subscriptions/{id}"                = "admin"
+    "PATCH /v1/subscriptions/{id}"              = "admin"
+    "DELETE /v1/subscriptions/{id}"             = "admin"
+    "POST /v1/subscriptions/{id}/rotate-secret" = "admin"
+    "POST /v1/subscriptions/{id}/test"          = "admin"
+    "GET /v1/deliveries"                        = "admin"
+    "GET /v1/deliveries/{id}"                   = "admin"
+    "POST /v1/deliveries/{id}/retry"            = "admin"
+    "POST /v1/dlq/redrive"                      = "admin"
+  }
+  http_functions = toset(distinct(values(local.routes)))
+}
+
+resource "aws_apigatewayv2_api" "http" {
+  name          = var.name
+  protocol_type = "HTTP"
+  description   = "Leadpipe: inbound lead webhooks, Meta Lead Ads, admin API"
+}
+
+resource "aws_cloudwatch_log_group" "api" {
+  #checkov:skip=CKV_AWS_158:Access logs use CloudWatch's default encryption.
+  #checkov:skip=CKV_AWS_338:Retention is a variable (default 30 days).
+  name              = "/aws/apigateway/${var.name}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_apigatewayv2_stage" "default" {
+  api_id      = aws_apigatewayv2_api.http.id
+  name        = "$default"
+  auto_deploy = true
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.api.arn
+    format = jsonencode({
+      requestId = "$context.requestId"
+      ip        = "$context.identity.sourceIp"
+      method    = "$context.httpMethod"
+      route     = "$context.routeKey"
+      status    = "$context.status"
+      latencyMs = "$context.responseLatency"
+      error     = "$context.integrationErrorMessage"
+    })
+  }
+
+  default_route_settings {
+    throttling_burst_limit = 2000
+    throttling_rate_limit  = 1000
+  }
+}
+
+resource "aws_apigatewayv2_integration" "fn" {
+  for_each               = local.http_functions
+  api_id                 = aws_apigatewayv2_api.http.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.fn[each.key].invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = min(30000, var.timeout_seconds[each.key] * 1000)
+}
+
+resource "aws_apigatewayv2_route" "route" {
+  #checkov:skip=CKV_AWS_309:Each route authenticates in its function: webhook tokens, Meta signatures, the admin bearer token (constant-time checks).
+  for_each  = local.routes
+  api_id    = aws_apigatewayv2_api.http.id
+  route_key = each.key
+  target    = "integrations/${aws_apigatewayv2_integration.fn[each.value].id}"
+}
+
+resource "aws_lambda_permission" "api" {
+  for_each      = local.http_functions
+  statement_id  = "AllowApiGatewayInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.fn[each.key].function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
+}

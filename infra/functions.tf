@@ -1,0 +1,71 @@
+# The five functions, on provided.al2023, built by `make package`.
+locals {
+  functions = toset(["ingest", "meta-verify", "process", "deliver", "admin"])
+
+  # One environment for every function (the names are the code's
+  # shared/src/config.rs vars; the parity test checks them).
+  function_env = {
+    LEADPIPE_TABLE                = aws_dynamodb_table.main.name
+    LEADPIPE_LEADS_QUEUE_URL      = aws_sqs_queue.work["leads"].url
+    LEADPIPE_DELIVERIES_QUEUE_URL = aws_sqs_queue.work["deliveries"].url
+    LEADPIPE_LEADS_DLQ_URL        = aws_sqs_queue.dlq["leads"].url
+    LEADPIPE_DELIVERIES_DLQ_URL   = aws_sqs_queue.dlq["deliveries"].url
+    LEADPIPE_SECRET_ID            = aws_secretsmanager_secret.deployment.arn
+    LEADPIPE_PUBLIC_URL           = var.public_url
+    LEADPIPE_DEFAULT_REGION       = var.default_region
+    LEADPIPE_REENGAGE_DAYS        = tostring(var.reengage_days)
+    LEADPIPE_RETRY_BASE_MS        = tostring(var.retry_base_ms)
+    LEADPIPE_RETRY_MAX_MS         = tostring(var.retry_max_ms)
+    LEADPIPE_META_GRAPH_URL       = var.meta_graph_url
+    RUST_LOG                      = var.log_level
+  }
+}
+
+resource "aws_cloudwatch_log_group" "fn" {
+  #checkov:skip=CKV_AWS_158:Log groups use CloudWatch's default encryption; the logs carry no secrets (they are never logged).
+  #checkov:skip=CKV_AWS_338:Retention is a variable (default 30 days); a year of function logs is a cost choice left to the operator.
+  for_each          = local.functions
+  name              = "/aws/lambda/${var.name}-${each.key}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_lambda_function" "fn" {
+  #checkov:skip=CKV_AWS_116:Async invocation DLQs do not apply: HTTP functions are invoked synchronously and the SQS consumers use their queues' DLQs.
+  #checkov:skip=CKV_AWS_117:Only deliver needs a VPC (and only for a fixed egress IP, var.static_egress_ip); the others call AWS APIs alone.
+  #checkov:skip=CKV_AWS_173:The environment holds resource names, not secrets (those are in Secrets Manager).
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the operator owns; zips are built reproducibly by make package.
+  #checkov:skip=CKV_AWS_115:Concurrency is bounded per event source mapping (maximum_concurrency); reserved concurrency would cap the account.
+  for_each         = local.functions
+  function_name    = "${var.name}-${each.key}"
+  role             = aws_iam_role.fn[each.key].arn
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+  filename         = "${var.lambda_package_dir}/${each.key}/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.lambda_package_dir}/${each.key}/bootstrap.zip")
+  memory_size      = var.memory_mb[each.key]
+  timeout          = var.timeout_seconds[each.key]
+
+  environment {
+    variables = local.function_env
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.fn[each.key].name
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  dynamic "vpc_config" {
+    for_each = var.static_egress_ip && each.key == "deliver" ? [1] : []
+    content {
+      subnet_ids         = aws_subnet.private[*].id
+      security_group_ids = [aws_security_group.deliver[0].id]
+    }
+  }
+
+  depends_on = [aws_cloudwatch_log_group.fn]
+}

@@ -1,0 +1,103 @@
+# One role per function, granting exactly what its code calls. The table of
+# actions below mirrors shared/src/permissions.rs (the parity test fails on
+# any difference).
+locals {
+  function_permissions = {
+    ingest = {
+      table  = ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      leads  = ["sqs:SendMessage"]
+      secret = ["secretsmanager:GetSecretValue"]
+    }
+    "meta-verify" = {
+      secret = ["secretsmanager:GetSecretValue"]
+    }
+    process = {
+      table      = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      leads      = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+      deliveries = ["sqs:SendMessage"]
+      secret     = ["secretsmanager:GetSecretValue"]
+    }
+    deliver = {
+      table          = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      deliveries     = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+      deliveries_dlq = ["sqs:SendMessage"]
+      secret         = ["secretsmanager:GetSecretValue"]
+    }
+    admin = {
+      table          = ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      leads          = ["sqs:SendMessage"]
+      deliveries     = ["sqs:SendMessage"]
+      leads_dlq      = ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
+      deliveries_dlq = ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
+      secret         = ["secretsmanager:GetSecretValue"]
+    }
+  }
+
+  resource_arns = {
+    table          = [aws_dynamodb_table.main.arn, "${aws_dynamodb_table.main.arn}/index/*"]
+    leads          = [aws_sqs_queue.work["leads"].arn]
+    deliveries     = [aws_sqs_queue.work["deliveries"].arn]
+    leads_dlq      = [aws_sqs_queue.dlq["leads"].arn]
+    deliveries_dlq = [aws_sqs_queue.dlq["deliveries"].arn]
+    secret         = [aws_secretsmanager_secret.deployment.arn]
+  }
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "fn" {
+  for_each           = local.functions
+  name               = "${var.name}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+}
+
+data "aws_iam_policy_document" "fn" {
+  #checkov:skip=CKV_AWS_111:Only X-Ray and (for deliver in a VPC) ENI management use "*"; AWS does not scope those actions to resources.
+  #checkov:skip=CKV_AWS_356:Same: xray:PutTraceSegments and ec2 ENI actions cannot be scoped to a resource.
+  for_each = local.functions
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.fn[each.key].arn}:*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = local.function_permissions[each.key]
+    content {
+      sid       = replace(title(replace(statement.key, "_", " ")), " ", "")
+      actions   = statement.value
+      resources = local.resource_arns[statement.key]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.static_egress_ip && each.key == "deliver" ? [1] : []
+    content {
+      sid       = "VpcNetworkInterfaces"
+      actions   = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "fn" {
+  for_each = local.functions
+  name     = "${var.name}-${each.key}"
+  role     = aws_iam_role.fn[each.key].id
+  policy   = data.aws_iam_policy_document.fn[each.key].json
+}

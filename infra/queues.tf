@@ -1,0 +1,57 @@
+# The two work queues and their dead-letter queues. Settings mirror
+# shared/src/resources.rs (checked by the parity test). Visibility timeout is
+# at least six times the consumer's timeout, as AWS recommends.
+locals {
+  queues = {
+    leads = {
+      consumer          = "process"
+      max_receive_count = 5
+    }
+    deliveries = {
+      consumer          = "deliver"
+      max_receive_count = 10
+    }
+  }
+  message_retention_seconds = 1209600
+}
+
+resource "aws_sqs_queue" "dlq" {
+  for_each                  = local.queues
+  name                      = "${var.name}-${each.key}-dlq"
+  message_retention_seconds = local.message_retention_seconds
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_sqs_queue" "work" {
+  for_each                   = local.queues
+  name                       = "${var.name}-${each.key}"
+  message_retention_seconds  = local.message_retention_seconds
+  visibility_timeout_seconds = max(180, 6 * var.timeout_seconds[each.value.consumer])
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn
+    maxReceiveCount     = each.value.max_receive_count
+  })
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  for_each  = local.queues
+  queue_url = aws_sqs_queue.dlq[each.key].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.work[each.key].arn]
+  })
+}
+
+# Lambda's event source mappings: batches, partial batch failures, bounded concurrency.
+resource "aws_lambda_event_source_mapping" "consumer" {
+  for_each                = local.queues
+  event_source_arn        = aws_sqs_queue.work[each.key].arn
+  function_name           = aws_lambda_function.fn[each.value.consumer].arn
+  batch_size              = var.batch_size[each.value.consumer]
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.maximum_concurrency[each.value.consumer]
+  }
+}

@@ -1,0 +1,216 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Infra parity: `infra/*.tf` (parsed with hcl-rs) against the code. Routes
+//! and their functions, the functions, the environment they read, the
+//! table's keys, GSIs and TTL, the queues' redrive and mappings, and IAM
+//! actions per function. A change on one side only fails here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hcl::{Block, Body, Expression, ObjectKey};
+use leadpipe::config::vars;
+use leadpipe::permissions::PERMISSIONS;
+use leadpipe::resources::{DELIVERIES_QUEUE, GSIS, LEADS_QUEUE, PK, SK, TTL_ATTRIBUTE};
+use leadpipe::routes::{Function, ROUTES};
+use leadpipe_tests::leadpipe;
+use serde_json::{Value, json};
+
+fn infra() -> Body {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra");
+    let mut blocks = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    for path in names.into_iter().filter(|p| p.extension().is_some_and(|e| e == "tf")) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let body = hcl::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        blocks.extend(body.into_blocks());
+    }
+    Body::from_iter(blocks)
+}
+
+/// A literal expression as JSON (function calls yield their first argument,
+/// so `toset([...])` reads as the list; anything else as its text).
+fn json_of(expr: &Expression) -> Value {
+    match expr {
+        Expression::Null => Value::Null,
+        Expression::Bool(b) => json!(b),
+        Expression::Number(n) => serde_json::to_value(n).unwrap(),
+        Expression::String(s) => json!(s),
+        Expression::Array(items) => Value::Array(items.iter().map(json_of).collect()),
+        Expression::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        ObjectKey::Identifier(i) => i.to_string(),
+                        ObjectKey::Expression(Expression::String(s)) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (key, json_of(v))
+                })
+                .collect(),
+        ),
+        Expression::FuncCall(f) => f.args.first().map(json_of).unwrap_or(Value::Null),
+        other => json!(other.to_string()),
+    }
+}
+
+fn local(body: &Body, name: &str) -> Value {
+    for block in body.blocks().filter(|b| b.identifier() == "locals") {
+        if let Some(attr) = block.body().attributes().find(|a| a.key() == name) {
+            return json_of(attr.expr());
+        }
+    }
+    panic!("no local {name}")
+}
+
+fn resource<'a>(body: &'a Body, kind: &str, name: &str) -> &'a Block {
+    body.blocks()
+        .find(|b| {
+            b.identifier() == "resource"
+                && b.labels().len() == 2
+                && b.labels()[0].as_str() == kind
+                && b.labels()[1].as_str() == name
+        })
+        .unwrap_or_else(|| panic!("no resource {kind}.{name}"))
+}
+
+fn attr(block: &Block, name: &str) -> Value {
+    block
+        .body()
+        .attributes()
+        .find(|a| a.key() == name)
+        .map(|a| json_of(a.expr()))
+        .unwrap_or(Value::Null)
+}
+
+fn variable_default(body: &Body, name: &str) -> Value {
+    let block = body
+        .blocks()
+        .find(|b| b.identifier() == "variable" && b.labels()[0].as_str() == name)
+        .unwrap_or_else(|| panic!("no variable {name}"));
+    attr(block, "default")
+}
+
+#[test]
+fn routes_match_the_route_table() {
+    let body = infra();
+    let tf: BTreeMap<String, String> = serde_json::from_value(local(&body, "routes")).unwrap();
+    let code: BTreeMap<String, String> = ROUTES
+        .iter()
+        .map(|r| (format!("{} {}", r.method, r.path), r.function.name().to_owned()))
+        .collect();
+    assert_eq!(tf, code, "infra/api.tf routes differ from shared/src/routes.rs");
+}
+
+#[test]
+fn functions_and_their_environment() {
+    let body = infra();
+    let tf: BTreeSet<String> = serde_json::from_value(local(&body, "functions")).unwrap();
+    let code: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_owned()).collect();
+    assert_eq!(tf, code);
+    for dir in &code {
+        let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions").join(dir);
+        assert!(crate_dir.join("src/main.rs").exists(), "functions/{dir} is missing");
+    }
+    let env: BTreeMap<String, Value> = serde_json::from_value(local(&body, "function_env")).unwrap();
+    for required in vars::REQUIRED {
+        assert!(env.contains_key(required), "{required} is not set by Terraform");
+    }
+    for name in env.keys() {
+        assert!(vars::ALL.contains(&name.as_str()), "Terraform sets {name}, which no function reads");
+    }
+    let f = resource(&body, "aws_lambda_function", "fn");
+    assert_eq!(attr(f, "runtime"), "provided.al2023");
+    assert_eq!(attr(f, "handler"), "bootstrap");
+    assert_eq!(variable_default(&body, "architecture"), "arm64");
+}
+
+#[test]
+fn table_matches_the_resource_definitions() {
+    let body = infra();
+    let t = resource(&body, "aws_dynamodb_table", "main");
+    assert_eq!(attr(t, "hash_key"), PK);
+    assert_eq!(attr(t, "range_key"), SK);
+    assert_eq!(attr(t, "billing_mode"), "PAY_PER_REQUEST");
+    let mut gsis = BTreeSet::new();
+    let mut attributes = BTreeSet::new();
+    let mut ttl = None;
+    let mut pitr = None;
+    for block in t.body().blocks() {
+        match block.identifier() {
+            "global_secondary_index" => {
+                gsis.insert((
+                    attr(block, "name").as_str().unwrap().to_owned(),
+                    attr(block, "hash_key").as_str().unwrap().to_owned(),
+                    attr(block, "range_key").as_str().unwrap().to_owned(),
+                    attr(block, "projection_type").as_str().unwrap().to_owned(),
+                ));
+            }
+            "attribute" => {
+                attributes.insert(attr(block, "name").as_str().unwrap().to_owned());
+            }
+            "ttl" => ttl = Some((attr(block, "attribute_name"), attr(block, "enabled"))),
+            "point_in_time_recovery" => pitr = Some(attr(block, "enabled")),
+            _ => {}
+        }
+    }
+    let code: BTreeSet<_> = GSIS
+        .iter()
+        .map(|g| (g.name.to_owned(), g.pk.to_owned(), g.sk.to_owned(), "ALL".to_owned()))
+        .collect();
+    assert_eq!(gsis, code, "infra/table.tf GSIs differ from shared/src/resources.rs");
+    let mut keys: BTreeSet<String> = [PK, SK].iter().map(|s| s.to_string()).collect();
+    for g in GSIS {
+        keys.insert(g.pk.into());
+        keys.insert(g.sk.into());
+    }
+    assert_eq!(attributes, keys);
+    assert_eq!(ttl, Some((json!(TTL_ATTRIBUTE), json!(true))));
+    assert_eq!(pitr, Some(json!(true)));
+}
+
+#[test]
+fn queues_and_event_source_mappings() {
+    let body = infra();
+    let queues = local(&body, "queues");
+    for (name, def, consumer) in [("leads", LEADS_QUEUE, "process"), ("deliveries", DELIVERIES_QUEUE, "deliver")] {
+        assert_eq!(queues[name]["max_receive_count"], json!(def.max_receive_count), "{name}");
+        assert_eq!(queues[name]["consumer"], json!(consumer), "{name}");
+        let timeout = variable_default(&body, "timeout_seconds")[consumer].as_u64().unwrap();
+        assert_eq!(timeout, u64::from(def.consumer_timeout_s), "{consumer} timeout");
+        assert!(u64::from(def.visibility_timeout_s) >= 6 * timeout, "{name} visibility < 6 × timeout");
+        assert_eq!(variable_default(&body, "batch_size")[consumer], json!(def.batch_size));
+    }
+    let work = resource(&body, "aws_sqs_queue", "work");
+    assert!(attr(work, "redrive_policy").to_string().contains("max_receive_count"));
+    let esm = resource(&body, "aws_lambda_event_source_mapping", "consumer");
+    assert_eq!(attr(esm, "function_response_types"), json!(["ReportBatchItemFailures"]));
+    assert!(esm.body().blocks().any(|b| b.identifier() == "scaling_config"));
+}
+
+#[test]
+fn iam_grants_exactly_what_the_code_calls() {
+    let body = infra();
+    let tf: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> =
+        serde_json::from_value(local(&body, "function_permissions")).unwrap();
+    let mut code: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for (function, resource, actions) in PERMISSIONS {
+        code.entry(function.name().to_owned())
+            .or_default()
+            .entry(resource.name().to_owned())
+            .or_default()
+            .extend(actions.iter().map(|a| a.to_string()));
+    }
+    assert_eq!(tf, code, "infra/iam.tf differs from shared/src/permissions.rs");
+}
+
+#[test]
+fn variables_are_validated() {
+    let body = infra();
+    for name in ["name", "architecture", "memory_mb", "timeout_seconds", "log_retention_days", "batch_size", "maximum_concurrency"] {
+        let block = body
+            .blocks()
+            .find(|b| b.identifier() == "variable" && b.labels()[0].as_str() == name)
+            .unwrap();
+        assert!(block.body().blocks().any(|b| b.identifier() == "validation"), "variable {name} has no validation");
+    }
+}
