@@ -4,13 +4,18 @@ SHELL  := /bin/bash
 CARGO  ?= cargo
 PYTHON ?= python3
 
-.PHONY: dev test lint fmt check bench-criterion deps-moto deps-rust help
+ARCH      ?= arm64
+FUNCTIONS := ingest meta-verify process deliver admin
+
+.PHONY: dev test lint fmt check bench-criterion deps-moto deps-rust deps-lambda package infra-check help
 
 help:
 	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000"
 	@echo "make test   - every test, unit and integration (starts its own emulator)"
 	@echo "make lint   - rustfmt and clippy, as CI runs them"
 	@echo "make bench-criterion - criterion benches of the pure hot paths"
+	@echo "make package - Lambda zips in target/lambda/<fn>/bootstrap.zip (ARCH=arm64|x86_64)"
+	@echo "make infra-check - terraform fmt, checkov and the infra parity test"
 
 ## Installs what a fresh machine lacks: moto's server (with Flask).
 deps-moto:
@@ -40,3 +45,30 @@ fmt:
 
 bench-criterion:
 	$(CARGO) bench -p leadpipe
+
+## cargo-lambda (with zig) from PyPI, and the rustup target for ARCH.
+deps-lambda: deps-rust
+	@command -v cargo-lambda >/dev/null || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'cargo-lambda>=1.8'
+	@if [ "$(ARCH)" = arm64 ]; then \
+	  rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu; \
+	else \
+	  rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-gnu || rustup target add x86_64-unknown-linux-gnu; \
+	fi
+
+## Five zips for Terraform: target/lambda/<fn>/bootstrap.zip.
+package: deps-lambda
+	cargo lambda build --release --$(ARCH) --output-format zip $(addprefix -p ,$(FUNCTIONS))
+	@./scripts/check-glibc.sh $(addprefix target/lambda/,$(addsuffix /bootstrap,$(FUNCTIONS)))
+	@for f in $(FUNCTIONS); do printf '%-12s %s\n' "$$f" "$$(du -h target/lambda/$$f/bootstrap.zip | cut -f1)"; done
+
+CHECKOV_VENV ?= $(HOME)/.cache/leadpipe-checkov
+CHECKOV_VERSION := 3.2.400
+
+## Terraform checks that need no provider download.
+infra-check:
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive infra && echo "terraform fmt: ok"; \
+	  else echo "terraform not on PATH: fmt check skipped"; fi
+	@[ -x $(CHECKOV_VENV)/bin/checkov ] && $(CHECKOV_VENV)/bin/checkov --version | grep -qx '$(CHECKOV_VERSION)' || \
+	  { $(PYTHON) -m venv $(CHECKOV_VENV) && $(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'; }
+	$(CHECKOV_VENV)/bin/checkov -d infra --skip-download --compact --quiet
+	$(CARGO) test -p leadpipe-tests --test infra --locked
