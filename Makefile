@@ -5,6 +5,7 @@ CARGO  ?= cargo
 PYTHON ?= python3
 
 ARCH      ?= arm64
+TRIPLE    := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 FUNCTIONS := ingest meta-verify process deliver admin
 
 .PHONY: dev test lint fmt check bench-criterion deps-moto deps-rust deps-lambda package infra-check help
@@ -58,7 +59,7 @@ deps-lambda: deps-rust
 ## Five zips for Terraform: target/lambda/<fn>/bootstrap.zip.
 package: deps-lambda
 	cargo lambda build --release --$(ARCH) --output-format zip $(addprefix -p ,$(FUNCTIONS))
-	@./scripts/check-glibc.sh $(addprefix target/lambda/,$(addsuffix /bootstrap,$(FUNCTIONS)))
+	@./scripts/check-glibc.sh $(addprefix target/$(TRIPLE)/release/,$(FUNCTIONS))
 	@for f in $(FUNCTIONS); do printf '%-12s %s\n' "$$f" "$$(du -h target/lambda/$$f/bootstrap.zip | cut -f1)"; done
 
 CHECKOV_VENV ?= $(HOME)/.cache/leadpipe-checkov

@@ -17,9 +17,15 @@ use serde_json::{Value, json};
 fn infra() -> Body {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra");
     let mut blocks = Vec::new();
-    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     names.sort();
-    for path in names.into_iter().filter(|p| p.extension().is_some_and(|e| e == "tf")) {
+    for path in names
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "tf"))
+    {
         let text = std::fs::read_to_string(&path).unwrap();
         let body = hcl::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         blocks.extend(body.into_blocks());
@@ -96,9 +102,17 @@ fn routes_match_the_route_table() {
     let tf: BTreeMap<String, String> = serde_json::from_value(local(&body, "routes")).unwrap();
     let code: BTreeMap<String, String> = ROUTES
         .iter()
-        .map(|r| (format!("{} {}", r.method, r.path), r.function.name().to_owned()))
+        .map(|r| {
+            (
+                format!("{} {}", r.method, r.path),
+                r.function.name().to_owned(),
+            )
+        })
         .collect();
-    assert_eq!(tf, code, "infra/api.tf routes differ from shared/src/routes.rs");
+    assert_eq!(
+        tf, code,
+        "infra/api.tf routes differ from shared/src/routes.rs"
+    );
 }
 
 #[test]
@@ -108,15 +122,27 @@ fn functions_and_their_environment() {
     let code: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_owned()).collect();
     assert_eq!(tf, code);
     for dir in &code {
-        let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions").join(dir);
-        assert!(crate_dir.join("src/main.rs").exists(), "functions/{dir} is missing");
+        let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../functions")
+            .join(dir);
+        assert!(
+            crate_dir.join("src/main.rs").exists(),
+            "functions/{dir} is missing"
+        );
     }
-    let env: BTreeMap<String, Value> = serde_json::from_value(local(&body, "function_env")).unwrap();
+    let env: BTreeMap<String, Value> =
+        serde_json::from_value(local(&body, "function_env")).unwrap();
     for required in vars::REQUIRED {
-        assert!(env.contains_key(required), "{required} is not set by Terraform");
+        assert!(
+            env.contains_key(required),
+            "{required} is not set by Terraform"
+        );
     }
     for name in env.keys() {
-        assert!(vars::ALL.contains(&name.as_str()), "Terraform sets {name}, which no function reads");
+        assert!(
+            vars::ALL.contains(&name.as_str()),
+            "Terraform sets {name}, which no function reads"
+        );
     }
     let f = resource(&body, "aws_lambda_function", "fn");
     assert_eq!(attr(f, "runtime"), "provided.al2023");
@@ -155,9 +181,19 @@ fn table_matches_the_resource_definitions() {
     }
     let code: BTreeSet<_> = GSIS
         .iter()
-        .map(|g| (g.name.to_owned(), g.pk.to_owned(), g.sk.to_owned(), "ALL".to_owned()))
+        .map(|g| {
+            (
+                g.name.to_owned(),
+                g.pk.to_owned(),
+                g.sk.to_owned(),
+                "ALL".to_owned(),
+            )
+        })
         .collect();
-    assert_eq!(gsis, code, "infra/table.tf GSIs differ from shared/src/resources.rs");
+    assert_eq!(
+        gsis, code,
+        "infra/table.tf GSIs differ from shared/src/resources.rs"
+    );
     let mut keys: BTreeSet<String> = [PK, SK].iter().map(|s| s.to_string()).collect();
     for g in GSIS {
         keys.insert(g.pk.into());
@@ -172,19 +208,49 @@ fn table_matches_the_resource_definitions() {
 fn queues_and_event_source_mappings() {
     let body = infra();
     let queues = local(&body, "queues");
-    for (name, def, consumer) in [("leads", LEADS_QUEUE, "process"), ("deliveries", DELIVERIES_QUEUE, "deliver")] {
-        assert_eq!(queues[name]["max_receive_count"], json!(def.max_receive_count), "{name}");
+    for (name, def, consumer) in [
+        ("leads", LEADS_QUEUE, "process"),
+        ("deliveries", DELIVERIES_QUEUE, "deliver"),
+    ] {
+        assert_eq!(
+            queues[name]["max_receive_count"],
+            json!(def.max_receive_count),
+            "{name}"
+        );
         assert_eq!(queues[name]["consumer"], json!(consumer), "{name}");
-        let timeout = variable_default(&body, "timeout_seconds")[consumer].as_u64().unwrap();
-        assert_eq!(timeout, u64::from(def.consumer_timeout_s), "{consumer} timeout");
-        assert!(u64::from(def.visibility_timeout_s) >= 6 * timeout, "{name} visibility < 6 × timeout");
-        assert_eq!(variable_default(&body, "batch_size")[consumer], json!(def.batch_size));
+        let timeout = variable_default(&body, "timeout_seconds")[consumer]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            timeout,
+            u64::from(def.consumer_timeout_s),
+            "{consumer} timeout"
+        );
+        assert!(
+            u64::from(def.visibility_timeout_s) >= 6 * timeout,
+            "{name} visibility < 6 × timeout"
+        );
+        assert_eq!(
+            variable_default(&body, "batch_size")[consumer],
+            json!(def.batch_size)
+        );
     }
     let work = resource(&body, "aws_sqs_queue", "work");
-    assert!(attr(work, "redrive_policy").to_string().contains("max_receive_count"));
+    assert!(
+        attr(work, "redrive_policy")
+            .to_string()
+            .contains("max_receive_count")
+    );
     let esm = resource(&body, "aws_lambda_event_source_mapping", "consumer");
-    assert_eq!(attr(esm, "function_response_types"), json!(["ReportBatchItemFailures"]));
-    assert!(esm.body().blocks().any(|b| b.identifier() == "scaling_config"));
+    assert_eq!(
+        attr(esm, "function_response_types"),
+        json!(["ReportBatchItemFailures"])
+    );
+    assert!(
+        esm.body()
+            .blocks()
+            .any(|b| b.identifier() == "scaling_config")
+    );
 }
 
 #[test]
@@ -200,17 +266,34 @@ fn iam_grants_exactly_what_the_code_calls() {
             .or_default()
             .extend(actions.iter().map(|a| a.to_string()));
     }
-    assert_eq!(tf, code, "infra/iam.tf differs from shared/src/permissions.rs");
+    assert_eq!(
+        tf, code,
+        "infra/iam.tf differs from shared/src/permissions.rs"
+    );
 }
 
 #[test]
 fn variables_are_validated() {
     let body = infra();
-    for name in ["name", "architecture", "memory_mb", "timeout_seconds", "log_retention_days", "batch_size", "maximum_concurrency"] {
+    for name in [
+        "name",
+        "architecture",
+        "memory_mb",
+        "timeout_seconds",
+        "log_retention_days",
+        "batch_size",
+        "maximum_concurrency",
+    ] {
         let block = body
             .blocks()
             .find(|b| b.identifier() == "variable" && b.labels()[0].as_str() == name)
             .unwrap();
-        assert!(block.body().blocks().any(|b| b.identifier() == "validation"), "variable {name} has no validation");
+        assert!(
+            block
+                .body()
+                .blocks()
+                .any(|b| b.identifier() == "validation"),
+            "variable {name} has no validation"
+        );
     }
 }

@@ -303,3 +303,25 @@ async fn admin_auth_and_routing() {
     let r = t.admin("GET", "/v1/events/evt_nope", None).await;
     assert_eq!(r.status, 404);
 }
+
+#[tokio::test]
+async fn a_missing_deployment_secret_is_a_clear_500_not_a_panic() {
+    let t = TestStack::with_config(|c| c.secret_id = "leadpipe-missing/deployment".into()).await;
+    let r = t
+        .call(
+            "GET",
+            "/v1/keys",
+            &[("authorization", "Bearer whatever")],
+            "",
+        )
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (500, "internal"));
+    assert!(
+        !r.text().contains("leadpipe-missing"),
+        "no internals in the answer"
+    );
+    let err = t.app.secrets.get().await.unwrap_err().to_string();
+    assert!(err.contains("cannot read the deployment secret"), "{err}");
+    // Health needs no secret.
+    assert_eq!(t.call("GET", "/healthz", &[], "").await.status, 200);
+}

@@ -127,6 +127,31 @@ impl LocalStack {
         })
     }
 
+    /// The environment a function needs to run against this stack under
+    /// `cargo lambda watch --env-file`, as `KEY=VALUE` lines.
+    pub fn lambda_env(&self) -> String {
+        let mut lines: Vec<String> = self
+            .stack
+            .env()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        lines.push(format!("AWS_ENDPOINT_URL={}", self.endpoint));
+        let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        lines.push(format!("AWS_REGION={}", env("AWS_REGION", "us-east-1")));
+        lines.push(format!(
+            "AWS_ACCESS_KEY_ID={}",
+            env("AWS_ACCESS_KEY_ID", "test")
+        ));
+        lines.push(format!(
+            "AWS_SECRET_ACCESS_KEY={}",
+            env("AWS_SECRET_ACCESS_KEY", "test")
+        ));
+        lines.push(format!("LEADPIPE_PUBLIC_URL={}", self.base_url));
+        lines.push("LEADPIPE_ALLOW_PRIVATE_TARGETS=1".into());
+        lines.join("\n") + "\n"
+    }
+
     /// What `make dev` prints.
     pub fn banner(&self) -> String {
         let s = &self.stack.secret;
@@ -144,6 +169,9 @@ impl LocalStack {
              \x20   -d '{{\"name\": \"Alex Customer\", \"email\": \"alex@example.com\", \"phone\": \"+1 415 555 0123\"}}'\n\n\
              Read its event back (use the eventId from the answer):\n\n\
              \x20 curl -s {base}/v1/events/EVENT_ID -H 'Authorization: Bearer {admin}'\n\n\
+             Run a function under cargo-lambda against this stack:\n\n\
+             \x20 cargo lambda watch -A 127.0.0.1 --env-file target/lambda.env\n\
+             \x20 cargo lambda invoke ingest --data-file events/ingest-hook-json.json\n\n\
              Ctrl-C stops Leadpipe{stops}.\n",
             base = self.base_url,
             endpoint = self.endpoint,

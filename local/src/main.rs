@@ -12,6 +12,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Err(e) = std::fs::create_dir_all("target")
+        .and_then(|_| std::fs::write("target/lambda.env", stack.lambda_env()))
+    {
+        eprintln!("leadpipe-local: could not write target/lambda.env: {e}");
+    }
     println!("{}", stack.banner());
     stack.serve(shutdown_signal()).await;
     println!("stopped");

@@ -28,6 +28,16 @@ pub fn now_rfc3339() -> String {
     rfc3339(now_ms())
 }
 
+/// Now, as RFC 3339, but strictly after `previous` (two edits within one
+/// millisecond still move an `updatedAt`, which optimistic writes rely on).
+pub fn now_after(previous: &str) -> String {
+    let now = now_ms();
+    match parse_rfc3339(previous) {
+        Some(p) if p >= now => rfc3339(p + 1),
+        _ => rfc3339(now),
+    }
+}
+
 /// Parses an RFC 3339 timestamp into Unix milliseconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;

@@ -13,19 +13,19 @@
 
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 use crate::app::App;
+use crate::batch::{self, Outcome};
 use crate::clock;
 use crate::errors::{ApiError, Error};
 use crate::events::Source;
 use crate::ids::{self, IdKind};
 use crate::leads::{self, LeadEvent, LeadEventType, LeadRecord, LeadView};
 use crate::pagination::{Page, PageRequest};
-use crate::process::{Outcome, set_visibility};
 use crate::resources::{GSI1, GSI2};
 use crate::retry;
 use crate::signing;
@@ -498,22 +498,10 @@ pub async fn send(
 
 /// The `deliver` function's handler.
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    let outcomes =
-        futures::future::join_all(event.records.iter().map(|r| deliver_record(app, r))).await;
-    let mut response = SqsBatchResponse::default();
-    let mut delays = Vec::new();
-    for (record, outcome) in event.records.iter().zip(outcomes) {
-        if let Outcome::Retry { delay, .. } = outcome {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = record.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
-            if let Some(h) = &record.receipt_handle {
-                delays.push((h.clone(), delay));
-            }
-        }
-    }
-    set_visibility(app, &app.config.deliveries_queue_url, delays).await;
-    response
+    batch::run(app, &app.config.deliveries_queue_url, &event, |r| {
+        deliver_record(app, r)
+    })
+    .await
 }
 
 async fn deliver_record(app: &App, record: &SqsMessage) -> Outcome {

@@ -273,14 +273,8 @@ async fn save(app: &App, key: &WebhookKey, previous_updated_at: &str) -> Result<
 }
 
 fn bump(key: &mut WebhookKey) -> String {
-    let previous = key.updated_at.clone();
-    let mut now = clock::now_rfc3339();
-    if now == previous {
-        // Two edits within a millisecond still move updatedAt.
-        now = clock::rfc3339(clock::parse_rfc3339(&previous).unwrap_or(0) + 1);
-    }
-    key.updated_at = now;
-    previous
+    let next = clock::now_after(&key.updated_at);
+    std::mem::replace(&mut key.updated_at, next)
 }
 
 pub async fn update(app: &App, id: &str, changes: KeyChanges) -> Result<WebhookKey, ApiError> {

@@ -70,7 +70,11 @@ pub const PERMISSIONS: &[(Function, Resource, &[&str])] = &[
         ],
     ),
     (Function::Process, Resource::LeadsQueue, CONSUME),
-    (Function::Process, Resource::DeliveriesQueue, &["sqs:SendMessage"]),
+    (
+        Function::Process,
+        Resource::DeliveriesQueue,
+        &["sqs:SendMessage"],
+    ),
     (Function::Process, Resource::Secret, SECRET),
     (
         Function::Deliver,
@@ -84,7 +88,11 @@ pub const PERMISSIONS: &[(Function, Resource, &[&str])] = &[
         ],
     ),
     (Function::Deliver, Resource::DeliveriesQueue, CONSUME),
-    (Function::Deliver, Resource::DeliveriesDlq, &["sqs:SendMessage"]),
+    (
+        Function::Deliver,
+        Resource::DeliveriesDlq,
+        &["sqs:SendMessage"],
+    ),
     (Function::Deliver, Resource::Secret, SECRET),
     (
         Function::Admin,
@@ -100,8 +108,20 @@ pub const PERMISSIONS: &[(Function, Resource, &[&str])] = &[
         ],
     ),
     (Function::Admin, Resource::LeadsQueue, &["sqs:SendMessage"]),
-    (Function::Admin, Resource::DeliveriesQueue, &["sqs:SendMessage"]),
-    (Function::Admin, Resource::LeadsDlq, &["sqs:DeleteMessage", "sqs:ReceiveMessage"]),
-    (Function::Admin, Resource::DeliveriesDlq, &["sqs:DeleteMessage", "sqs:ReceiveMessage"]),
+    (
+        Function::Admin,
+        Resource::DeliveriesQueue,
+        &["sqs:SendMessage"],
+    ),
+    (
+        Function::Admin,
+        Resource::LeadsDlq,
+        &["sqs:DeleteMessage", "sqs:ReceiveMessage"],
+    ),
+    (
+        Function::Admin,
+        Resource::DeliveriesDlq,
+        &["sqs:DeleteMessage", "sqs:ReceiveMessage"],
+    ),
     (Function::Admin, Resource::Secret, SECRET),
 ];

@@ -12,10 +12,12 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::Instrument;
 
 use crate::app::App;
+use crate::batch;
+pub use crate::batch::Outcome;
 use crate::clock;
 use crate::dedupe::{self, Resolution};
 use crate::delivery;
@@ -25,62 +27,12 @@ use crate::meta::{self, GraphError};
 use crate::queue::LeadMessage;
 use crate::retry;
 
-/// What became of one record.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Finished (or nothing left to do): delete the message.
-    Done,
-    /// Try again after `delay` (visibility timeout).
-    Retry { delay: Duration, reason: String },
-}
-
 /// The `process` function's handler.
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    let outcomes =
-        futures::future::join_all(event.records.iter().map(|r| handle_record(app, r))).await;
-    let mut response = SqsBatchResponse::default();
-    let mut delays = Vec::new();
-    for (record, outcome) in event.records.iter().zip(outcomes) {
-        if let Outcome::Retry { delay, .. } = outcome {
-            let id = record.message_id.clone().unwrap_or_default();
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
-            if let Some(handle) = &record.receipt_handle {
-                delays.push((handle.clone(), delay));
-            }
-        }
-    }
-    set_visibility(app, &app.config.leads_queue_url, delays).await;
-    response
-}
-
-/// Sets each failed message's visibility to its back-off, so SQS redelivers
-/// it then (not after the queue's long default).
-pub async fn set_visibility(app: &App, queue_url: &str, delays: Vec<(String, Duration)>) {
-    let calls = delays.into_iter().map(|(handle, delay)| async move {
-        let result = app
-            .queue
-            .client()
-            .change_message_visibility()
-            .queue_url(queue_url)
-            .receipt_handle(handle)
-            .visibility_timeout(retry::visibility_seconds(delay))
-            .send()
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %crate::errors::Error::queue("ChangeMessageVisibility", e), "could not set a retry delay");
-        }
-    });
-    futures::future::join_all(calls).await;
-}
-
-fn receive_count(record: &SqsMessage) -> u32 {
-    record
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
+    batch::run(app, &app.config.leads_queue_url, &event, |r| {
+        handle_record(app, r)
+    })
+    .await
 }
 
 async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
@@ -88,7 +40,7 @@ async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
     let span =
         tracing::info_span!("process", message_id = %message_id, event_id = tracing::field::Empty);
     async {
-        let attempt = receive_count(record);
+        let attempt = batch::receive_count(record);
         let Some(message) = record
             .body
             .as_deref()

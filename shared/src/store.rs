@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
 };
@@ -145,16 +146,7 @@ impl Store {
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Write::Done),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Write::Conflict)
-            }
-            Err(e) => Err(Error::store("PutItem", e)),
-        }
+        conditional("PutItem", result)
     }
 
     /// Deletes an item; `condition` (optional) must hold.
@@ -172,16 +164,7 @@ impl Store {
             .set_condition_expression(condition.map(str::to_owned))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Write::Done),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Write::Conflict)
-            }
-            Err(e) => Err(Error::store("DeleteItem", e)),
-        }
+        conditional("DeleteItem", result)
     }
 
     /// Atomically adds to numeric attributes of an item (creating it).
@@ -347,16 +330,7 @@ impl Store {
             .set_expression_attribute_values(to_map(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Write::Done),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Write::Conflict)
-            }
-            Err(e) => Err(Error::store("UpdateItem", e)),
-        }
+        conditional("UpdateItem", result)
     }
 
     /// Every item of a partition whose sort key starts with `prefix`, in
@@ -471,6 +445,25 @@ impl Store {
             .map(|k| Cursor::from_key(gsi, &k))
             .transpose()?;
         Ok(Page { items, next_cursor })
+    }
+}
+
+/// A conditional write's result: a failed condition is `Write::Conflict`,
+/// not an error.
+fn conditional<T, E, R>(op: &'static str, result: Result<T, SdkError<E, R>>) -> Result<Write, Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(Write::Done),
+        Err(e)
+            if e.as_service_error().and_then(|se| se.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(Write::Conflict)
+        }
+        Err(e) => Err(Error::store(op, e)),
     }
 }
 

@@ -563,13 +563,8 @@ pub async fn all(app: &App) -> Result<Vec<Subscription>, Error> {
 }
 
 fn bump(sub: &mut Subscription) -> String {
-    let previous = sub.updated_at.clone();
-    let mut now = clock::now_rfc3339();
-    if now == previous {
-        now = clock::rfc3339(clock::parse_rfc3339(&previous).unwrap_or(0) + 1);
-    }
-    sub.updated_at = now;
-    previous
+    let next = clock::now_after(&sub.updated_at);
+    std::mem::replace(&mut sub.updated_at, next)
 }
 
 /// Writes `sub` back if nobody changed it meanwhile.
