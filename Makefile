@@ -8,13 +8,14 @@ ARCH      ?= arm64
 TRIPLE    := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 FUNCTIONS := ingest meta-verify process deliver admin
 
-.PHONY: dev test lint fmt check bench-criterion deps-moto deps-rust deps-lambda package infra-check help
+.PHONY: dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-lambda package infra-check help
 
 help:
 	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000"
 	@echo "make test   - every test, unit and integration (starts its own emulator)"
 	@echo "make lint   - rustfmt and clippy, as CI runs them"
 	@echo "make bench-criterion - criterion benches of the pure hot paths"
+	@echo "make bench  - cold start, warm cost, memory and size of every function vs an empty one (BENCHMARKS.md)"
 	@echo "make package - Lambda zips in target/lambda/<fn>/bootstrap.zip (ARCH=arm64|x86_64)"
 	@echo "make infra-check - terraform fmt, checkov and the infra parity test"
 
@@ -45,7 +46,13 @@ fmt:
 	$(CARGO) fmt --all
 
 bench-criterion:
-	$(CARGO) bench -p leadpipe
+	$(CARGO) bench -p leadpipe --locked -- --warm-up-time 1 --measurement-time 3
+
+## Every function in the release profile under a local Lambda Runtime API,
+## against empty baselines; criterion figures; BENCHMARKS.md.
+bench: deps-rust deps-moto bench-criterion
+	$(CARGO) build --release --locked $(addprefix -p ,$(FUNCTIONS)) -p leadpipe-bench
+	./target/release/leadpipe-bench
 
 ## cargo-lambda (with zig) from PyPI, and the rustup target for ARCH.
 deps-lambda: deps-rust

@@ -1,0 +1,717 @@
+//! `make bench`: every Leadpipe function, built in the release profile
+//! Lambda runs, started under a local Lambda Runtime API with the emulator
+//! behind it, measured side by side with an empty function built the same
+//! way: init (exec → first `next`), first invocation, warm p50/p99, max RSS,
+//! binary and zip size. Then a cost model per million leads, and the
+//! criterion figures, into BENCHMARKS.md.
+
+mod runtime_api;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use leadpipe::config::vars;
+use leadpipe::keys::{self, KeyChanges};
+use leadpipe::resources::{self, SecretOverrides, StackNames};
+use leadpipe::subscriptions::{self, SubChanges};
+use leadpipe::{App, Config};
+use runtime_api::RuntimeApi;
+use serde_json::{Value, json};
+
+const VERIFY_TOKEN: &str = "bench-verify-token";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One function's figures.
+#[derive(Default, Clone)]
+struct Figures {
+    init_ms: Vec<f64>,
+    first_ms: Vec<f64>,
+    warm_ms: Vec<f64>,
+    rss_kb: u64,
+    binary_bytes: u64,
+    zip_bytes: Option<u64>,
+    errors: usize,
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[idx.min(v.len() - 1)]
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn http_event(
+    method: &str,
+    route: &str,
+    path: &str,
+    query: &str,
+    headers: Value,
+    body: Option<String>,
+) -> String {
+    let mut h = json!({"host": "bench.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https",
+                       "user-agent": "leadpipe-bench"});
+    for (k, v) in headers.as_object().cloned().unwrap_or_default() {
+        h[k] = v;
+    }
+    let mut ev = json!({
+        "version": "2.0", "routeKey": format!("{method} {route}"), "rawPath": path, "rawQueryString": query,
+        "headers": h,
+        "requestContext": {"accountId": "123456789012", "apiId": "bench", "domainName": "bench.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "bench", "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9",
+            "userAgent": "leadpipe-bench"}, "requestId": "bench", "routeKey": format!("{method} {route}"), "stage": "$default",
+            "time": "22/Nov/2026:16:31:25 +0000", "timeEpoch": 0},
+        "isBase64Encoded": false
+    });
+    if let Some(b) = body {
+        ev["body"] = json!(b);
+    }
+    ev.to_string()
+}
+
+fn sqs_event(body: &Value) -> String {
+    json!({"Records": [{"messageId": "00000000-0000-4000-8000-000000000001", "receiptHandle": "bench",
+        "body": body.to_string(), "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
+        "awsRegion": "us-east-1"}]})
+    .to_string()
+}
+
+struct Harness {
+    bin_dir: PathBuf,
+    zip_dir: PathBuf,
+    env: Vec<(String, String)>,
+    cold: usize,
+    warm: usize,
+}
+
+impl Harness {
+    fn command(&self, name: &str, api: &RuntimeApi) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(self.bin_dir.join(name));
+        cmd.env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Starts a fresh process; returns it with its init time.
+    async fn start(&self, name: &str) -> Result<(tokio::process::Child, RuntimeApi, f64), String> {
+        let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let child = self
+            .command(name, &api)
+            .spawn()
+            .map_err(|e| format!("{name}: {e}"))?;
+        let deadline = started + Duration::from_secs(20);
+        loop {
+            if let Some(at) = api.first_next() {
+                return Ok((child, api, ms(at.saturating_duration_since(started))));
+            }
+            if let Some(e) = api.init_error() {
+                return Err(format!("{name} failed to initialise: {e}"));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{name} never asked for work"));
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    }
+
+    async fn measure(
+        &self,
+        name: &str,
+        events: &mut dyn Iterator<Item = String>,
+    ) -> Result<Figures, String> {
+        let mut f = Figures {
+            binary_bytes: std::fs::metadata(self.bin_dir.join(name))
+                .map(|m| m.len())
+                .unwrap_or(0),
+            zip_bytes: std::fs::metadata(self.zip_dir.join(name).join("bootstrap.zip"))
+                .map(|m| m.len())
+                .ok(),
+            ..Figures::default()
+        };
+        let limit = Duration::from_secs(30);
+        for _ in 0..self.cold {
+            let (mut child, api, init) = self.start(name).await?;
+            f.init_ms.push(init);
+            let event = events.next().ok_or("out of events")?;
+            let (d, answer) = api.invoke(&event, limit).await?;
+            f.errors += usize::from(!answer_ok(&answer));
+            f.first_ms.push(ms(d));
+            if let Some(pid) = child.id() {
+                f.rss_kb = f.rss_kb.max(rss_kb(pid));
+            }
+            let _ = child.kill().await;
+        }
+        let (mut child, api, _) = self.start(name).await?;
+        let first = events.next().ok_or("out of events")?;
+        api.invoke(&first, limit).await?;
+        for _ in 0..self.warm {
+            let event = events.next().ok_or("out of events")?;
+            let (d, answer) = api.invoke(&event, limit).await?;
+            f.errors += usize::from(!answer_ok(&answer));
+            f.warm_ms.push(ms(d));
+        }
+        if let Some(pid) = child.id() {
+            f.rss_kb = f.rss_kb.max(rss_kb(pid));
+        }
+        let _ = child.kill().await;
+        Ok(f)
+    }
+}
+
+fn answer_ok(a: &runtime_api::Answer) -> bool {
+    if !a.ok {
+        return false;
+    }
+    match serde_json::from_slice::<Value>(&a.body) {
+        Ok(v) => match v.get("statusCode").and_then(Value::as_u64) {
+            Some(code) => code < 500,
+            None => v
+                .get("batchItemFailures")
+                .and_then(Value::as_array)
+                .is_none_or(|f| f.is_empty()),
+        },
+        Err(_) => false,
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let harness_cold = env_usize("LEADPIPE_BENCH_COLD", 20);
+    let harness_warm = env_usize("LEADPIPE_BENCH_WARM", 1000);
+    let started = Instant::now();
+
+    // The emulator and a fresh stack.
+    let port = leadpipe_local::free_port().map_err(|e| e.to_string())?;
+    let emulator =
+        tokio::task::spawn_blocking(move || leadpipe_local::Emulator::start("127.0.0.1", port))
+            .await
+            .map_err(|e| e.to_string())??;
+    let endpoint = emulator.endpoint.clone();
+    let sdk = leadpipe_local::sdk_config(&endpoint).await;
+    let secret = SecretOverrides {
+        meta_verify_token: Some(VERIFY_TOKEN.into()),
+        ..SecretOverrides::default()
+    };
+    let stack = resources::bootstrap(&sdk, &StackNames::new("leadpipe-bench"), secret)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut config: Config = stack.config();
+    config.allow_private_targets = true;
+    let app = App::new(config, &sdk);
+
+    // A receiver for deliver, a key and a subscription.
+    let receiver = start_receiver().await?;
+    let (key, key_model) = keys::create(
+        &app,
+        KeyChanges {
+            name: Some("bench".into()),
+            ..KeyChanges::default()
+        },
+    )
+    .await
+    .map(|(k, t)| (t, k))
+    .map_err(|e| format!("{e:?}"))?;
+    let key_id = key_model.id.clone();
+    subscriptions::create(
+        &app,
+        SubChanges {
+            url: Some(format!("{receiver}/hook")),
+            ..SubChanges::default()
+        },
+    )
+    .await
+    .map_err(|e| format!("{e:?}"))?;
+
+    let mut env: Vec<(String, String)> = stack
+        .env()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    env.extend([
+        ("AWS_ENDPOINT_URL".to_owned(), endpoint.clone()),
+        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
+        (vars::ALLOW_PRIVATE_TARGETS.to_owned(), "1".to_owned()),
+        ("RUST_LOG".to_owned(), "info".to_owned()),
+    ]);
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    let h = Harness {
+        bin_dir: std::env::var("LEADPIPE_BENCH_BIN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| target.join("release")),
+        zip_dir: target.join("lambda"),
+        env,
+        cold: harness_cold,
+        warm: harness_warm,
+    };
+    let per_function = harness_cold + harness_warm + 1;
+    let admin_token = stack.secret.admin_token.clone();
+
+    let mut results: Vec<(String, &'static str, Figures)> = Vec::new();
+    let hook = |n: usize| {
+        http_event(
+            "POST",
+            "/v1/hooks/{keyId}",
+            &format!("/v1/hooks/{key_id}"),
+            "",
+            json!({"content-type": "application/json", "x-webhook-token": key}),
+            Some(json!({"name": "Bench Lead", "email": format!("bench{n}@example.com"), "phone": "+1 415 555 0123",
+                        "tags": "bench", "utm_source": "bench"}).to_string()),
+        )
+    };
+    eprintln!("bench: baseline-http");
+    results.push((
+        "baseline-http".into(),
+        "",
+        h.measure("baseline-http", &mut (0..).map(hook)).await?,
+    ));
+    eprintln!("bench: ingest");
+    results.push((
+        "ingest".into(),
+        "baseline-http",
+        h.measure("ingest", &mut (1_000_000..).map(hook)).await?,
+    ));
+    let verify = http_event(
+        "GET",
+        "/v1/providers/meta/webhook",
+        "/v1/providers/meta/webhook",
+        &format!("hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444"),
+        json!({}),
+        None,
+    );
+    eprintln!("bench: meta-verify");
+    results.push((
+        "meta-verify".into(),
+        "baseline-http",
+        h.measure("meta-verify", &mut std::iter::repeat(verify))
+            .await?,
+    ));
+    let admin = http_event(
+        "GET",
+        "/v1/keys/{id}",
+        &format!("/v1/keys/{key_id}"),
+        "",
+        json!({"authorization": format!("Bearer {admin_token}")}),
+        None,
+    );
+    eprintln!("bench: admin");
+    results.push((
+        "admin".into(),
+        "baseline-http",
+        h.measure("admin", &mut std::iter::repeat(admin)).await?,
+    ));
+
+    // process: fresh RECEIVED events, made by the ingest handler in-process.
+    eprintln!("bench: preparing {per_function} events for process");
+    let event_ids = make_events(&app, &key_id, &key, per_function * 2).await?;
+    drain(&app, &stack.leads_queue_url).await;
+    let mut ids = event_ids.into_iter();
+    let process_event = |id: String| sqs_event(&json!({"eventId": id}));
+    eprintln!("bench: baseline-sqs");
+    results.push((
+        "baseline-sqs".into(),
+        "",
+        h.measure(
+            "baseline-sqs",
+            &mut ids.by_ref().take(per_function).map(process_event),
+        )
+        .await?,
+    ));
+    eprintln!("bench: process");
+    results.push((
+        "process".into(),
+        "baseline-sqs",
+        h.measure("process", &mut ids.by_ref().map(process_event))
+            .await?,
+    ));
+
+    // deliver: the deliveries process just fanned out.
+    let delivery_ids = drain(&app, &stack.deliveries_queue_url).await;
+    eprintln!("bench: deliver ({} deliveries queued)", delivery_ids.len());
+    let mut dids = delivery_ids.into_iter().map(|b| sqs_event(&b));
+    results.push((
+        "deliver".into(),
+        "baseline-sqs",
+        h.measure("deliver", &mut dids).await?,
+    ));
+
+    let criterion = criterion_estimates(&target.join("criterion"));
+    let report = report(&results, &criterion, harness_cold, harness_warm);
+    println!("{report}");
+    std::fs::write(root.join("BENCHMARKS.md"), &report).map_err(|e| e.to_string())?;
+    eprintln!(
+        "bench: done in {:.0} s; BENCHMARKS.md written",
+        started.elapsed().as_secs_f64()
+    );
+    let _ = tokio::task::spawn_blocking(move || emulator.stop()).await;
+    Ok(())
+}
+
+async fn start_receiver() -> Result<String, String> {
+    use http_body_util::Full;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        bytes::Bytes::from_static(b"{}"),
+                    )))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(format!("http://{addr}"))
+}
+
+async fn make_events(
+    app: &App,
+    key_id: &str,
+    token: &str,
+    n: usize,
+) -> Result<Vec<String>, String> {
+    use futures::StreamExt;
+    let results: Vec<Option<String>> = futures::stream::iter(0..n)
+        .map(|i| async move {
+            let body = json!({"email": format!("processed{i}@example.com"), "name": "Bench Lead", "tags": "bench"});
+            let req = http::Request::builder()
+                .method("POST")
+                .uri(format!("/v1/hooks/{key_id}"))
+                .header("x-webhook-token", token)
+                .header("content-type", "application/json")
+                .body(lambda_http::Body::Text(body.to_string()))
+                .ok()?;
+            let resp = leadpipe::ingest::handle(app, req).await;
+            let v: Value = serde_json::from_slice(resp.body().as_ref()).ok()?;
+            v["eventId"].as_str().map(str::to_owned)
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    let ids: Vec<String> = results.into_iter().flatten().collect();
+    if ids.len() != n {
+        return Err(format!("made {} of {n} events", ids.len()));
+    }
+    Ok(ids)
+}
+
+/// Empties a queue; returns the message bodies.
+async fn drain(app: &App, queue_url: &str) -> Vec<Value> {
+    let sqs = app.queue.client();
+    let mut out = Vec::new();
+    loop {
+        let Ok(r) = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+        else {
+            return out;
+        };
+        let msgs = r.messages.unwrap_or_default();
+        if msgs.is_empty() {
+            return out;
+        }
+        for m in msgs {
+            if let Some(b) = m.body.as_deref().and_then(|b| serde_json::from_str(b).ok()) {
+                out.push(b);
+            }
+            if let Some(h) = m.receipt_handle {
+                let _ = sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(h)
+                    .send()
+                    .await;
+            }
+        }
+    }
+}
+
+/// Criterion's point estimates (ns) from `target/criterion/**/new/estimates.json`.
+fn criterion_estimates(dir: &Path) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    fn walk(dir: &Path, out: &mut Vec<(String, f64)>, base: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n == "new") {
+                    let est = p.join("estimates.json");
+                    if let Some(v) = std::fs::read_to_string(est)
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                        && let Some(ns) = v["median"]["point_estimate"].as_f64()
+                    {
+                        let name = p
+                            .parent()
+                            .and_then(|q| q.strip_prefix(base).ok())
+                            .map(|q| q.display().to_string())
+                            .unwrap_or_default();
+                        out.push((name, ns));
+                    }
+                } else if p.file_name().is_some_and(|n| n != "report" && n != "base") {
+                    walk(&p, out, base);
+                }
+            }
+        }
+    }
+    walk(dir, &mut out, dir);
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!("{cpu}, {cores} cores, {}", std::env::consts::ARCH)
+}
+
+fn today() -> String {
+    leadpipe::clock::now_rfc3339()[..10].to_owned()
+}
+
+// Published prices (us-east-1): Lambda arm64 $0.0000133334 per GB-s and
+// $0.20 per million requests; DynamoDB on-demand $0.625 per million write
+// request units and $0.125 per million read request units; SQS standard
+// $0.40 per million requests; API Gateway HTTP API $1.00 per million.
+const LAMBDA_GB_S: f64 = 0.000_013_333_4;
+const LAMBDA_REQ: f64 = 0.20 / 1e6;
+const DDB_WRU: f64 = 0.625 / 1e6;
+const DDB_RRU: f64 = 0.125 / 1e6;
+const SQS_REQ: f64 = 0.40 / 1e6;
+const APIGW_REQ: f64 = 1.00 / 1e6;
+const MEMORY_GB: f64 = 0.25;
+
+/// AWS calls per lead, counted from the code paths (see BENCHMARKS.md):
+/// (DynamoDB read units, write units, SQS requests).
+struct Calls {
+    rru: f64,
+    wru: f64,
+    sqs: f64,
+}
+
+/// ingest: key read (1 RRU), event put with two GSIs (3 WRU), sharded
+/// counter ADD (1 WRU), SendMessage (1).
+const INGEST: Calls = Calls {
+    rru: 1.0,
+    wru: 4.0,
+    sqs: 1.0,
+};
+/// process (new lead, batches of 10): event read, two identity reads,
+/// history query, lead read, subscriptions query (6 RRU); one transaction
+/// of identity + lead (3 GSIs) + history + event update (3) = 8 items at
+/// 2 WRU each; fan-out marker update (1 WRU); receive + delete + send per
+/// batch (0.3 SQS requests per lead).
+const PROCESS: Calls = Calls {
+    rru: 6.0,
+    wru: 17.0,
+    sqs: 0.3,
+};
+/// per delivery: delivery put with GSIs (3 WRU), delivery + subscription
+/// reads (2 RRU), attempt transaction (attempt 1 + delivery update 3 items
+/// at 2 WRU = 8 WRU), send + receive + delete (1.2 SQS requests).
+const DELIVERY: Calls = Calls {
+    rru: 2.0,
+    wru: 11.0,
+    sqs: 1.2,
+};
+
+fn cost_per_million(
+    ingest_ms: f64,
+    process_ms: f64,
+    deliver_ms: f64,
+    subs: f64,
+) -> (f64, Vec<(String, f64)>) {
+    let lambda = |ms: f64, invocations: f64| {
+        1e6 * (ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S * invocations.max(1.0))
+            + 1e6 * LAMBDA_REQ * invocations
+    };
+    let lines = vec![
+        ("API Gateway".to_owned(), 1e6 * APIGW_REQ),
+        ("Lambda ingest".to_owned(), lambda(ingest_ms, 1.0)),
+        (
+            "Lambda process (batches of 10)".to_owned(),
+            1e6 * process_ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S + 1e6 * LAMBDA_REQ * 0.1,
+        ),
+        (
+            format!("Lambda deliver ×{subs}"),
+            subs * (1e6 * deliver_ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S + 1e6 * LAMBDA_REQ * 0.1),
+        ),
+        (
+            "DynamoDB".to_owned(),
+            1e6 * ((INGEST.rru + PROCESS.rru + subs * DELIVERY.rru) * DDB_RRU
+                + (INGEST.wru + PROCESS.wru + subs * DELIVERY.wru) * DDB_WRU),
+        ),
+        (
+            "SQS".to_owned(),
+            1e6 * (INGEST.sqs + PROCESS.sqs + subs * DELIVERY.sqs) * SQS_REQ,
+        ),
+    ];
+    (lines.iter().map(|(_, v)| v).sum(), lines)
+}
+
+fn report(
+    results: &[(String, &'static str, Figures)],
+    criterion: &[(String, f64)],
+    cold: usize,
+    warm: usize,
+) -> String {
+    let by: HashMap<&str, &Figures> = results.iter().map(|(n, _, f)| (n.as_str(), f)).collect();
+    let mut s = String::new();
+    s.push_str("# Leadpipe benchmarks\n\n");
+    s.push_str(&format!("Measured {} on {} by `make bench`: each function's release build runs under a local Lambda Runtime API \
+(the real protocol), with moto's server behind it, beside an empty function built the same way. {cold} fresh processes per function \
+(init = exec → first `GET /next`; first invocation includes TLS/connection set-up and the secret fetch), then {warm} warm invocations \
+in one process. Durations include the emulator's latency, which is higher than DynamoDB's and SQS's; ratios are taken in the same run.\n\n",
+        today(), machine()));
+    s.push_str("| function | init ms (median) | first invocation ms (median) | warm p50 ms | warm p99 ms | max RSS MB | binary MB | zip MB | errors |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (name, baseline, f) in results {
+        let b = by.get(baseline).copied();
+        let cell = |v: f64, bv: Option<f64>| match bv {
+            Some(bv) if bv > 0.0 => format!("{v:.2} / {bv:.2} (×{:.2})", v / bv),
+            _ => format!("{v:.2}"),
+        };
+        let mb = |bytes: u64| bytes as f64 / 1_048_576.0;
+        s.push_str(&format!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            cell(
+                percentile(&f.init_ms, 0.5),
+                b.map(|b| percentile(&b.init_ms, 0.5))
+            ),
+            cell(
+                percentile(&f.first_ms, 0.5),
+                b.map(|b| percentile(&b.first_ms, 0.5))
+            ),
+            cell(
+                percentile(&f.warm_ms, 0.5),
+                b.map(|b| percentile(&b.warm_ms, 0.5))
+            ),
+            cell(
+                percentile(&f.warm_ms, 0.99),
+                b.map(|b| percentile(&b.warm_ms, 0.99))
+            ),
+            cell(
+                f.rss_kb as f64 / 1024.0,
+                b.map(|b| b.rss_kb as f64 / 1024.0)
+            ),
+            cell(mb(f.binary_bytes), b.map(|b| mb(b.binary_bytes))),
+            f.zip_bytes
+                .map(|z| format!("{:.2}", mb(z)))
+                .unwrap_or_else(|| "-".into()),
+            f.errors,
+        ));
+    }
+    s.push_str("\nCells read `function / baseline (×ratio)`; the baseline of the HTTP functions is an empty `lambda_http` function, of `process` and `deliver` an empty `lambda_runtime` SQS consumer. Binaries are this machine's (x86_64); zips are `make package`'s (arm64), when present.\n");
+
+    let warm = |n: &str| {
+        by.get(n)
+            .map(|f| percentile(&f.warm_ms, 0.5))
+            .unwrap_or(f64::NAN)
+    };
+    s.push_str("\n## Cost per million leads\n\nFrom the warm p50 durations above (256 MB, arm64 prices), the AWS calls per lead counted from the code paths, and published us-east-1 prices (Lambda arm64 $0.0000133334/GB-s and $0.20/M requests, DynamoDB on-demand $0.625/M WRU and $0.125/M RRU, SQS $0.40/M requests, API Gateway HTTP API $1.00/M).\n\n");
+    s.push_str("| per lead | DynamoDB RRU | DynamoDB WRU | SQS requests |\n|---|---|---|---|\n");
+    s.push_str(&format!("| ingest | {} | {} | {} |\n| process | {} | {} | {} |\n| each delivery | {} | {} | {} |\n\n",
+        INGEST.rru, INGEST.wru, INGEST.sqs, PROCESS.rru, PROCESS.wru, PROCESS.sqs, DELIVERY.rru, DELIVERY.wru, DELIVERY.sqs));
+    for subs in [1.0, 3.0] {
+        let (total, lines) =
+            cost_per_million(warm("ingest"), warm("process"), warm("deliver"), subs);
+        s.push_str(&format!(
+            "**{subs} subscription(s): ${total:.2} per million leads** — "
+        ));
+        s.push_str(
+            &lines
+                .iter()
+                .map(|(n, v)| format!("{n} ${v:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        s.push_str("\n\n");
+    }
+    if !criterion.is_empty() {
+        s.push_str("## Pure hot paths (criterion, median)\n\n| bench | time |\n|---|---|\n");
+        for (name, ns) in criterion {
+            let t = if *ns >= 1e6 {
+                format!("{:.2} ms", ns / 1e6)
+            } else if *ns >= 1e3 {
+                format!("{:.2} µs", ns / 1e3)
+            } else {
+                format!("{ns:.0} ns")
+            };
+            s.push_str(&format!("| {name} | {t} |\n"));
+        }
+    }
+    s
+}
