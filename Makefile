@@ -46,7 +46,7 @@ fmt:
 	$(CARGO) fmt --all
 
 bench-criterion:
-	$(CARGO) bench -p leadpipe --locked -- --warm-up-time 1 --measurement-time 3
+	$(CARGO) bench -p leadpipe --locked --bench inbound --bench outbound -- --warm-up-time 1 --measurement-time 3
 
 ## Every function in the release profile under a local Lambda Runtime API,
 ## against empty baselines; criterion figures; BENCHMARKS.md.

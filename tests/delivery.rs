@@ -416,7 +416,6 @@ async fn a_receiver_that_hangs_times_out_and_redirects_fail() {
     crm.script("/hang", &[(0, "")]);
     crm.script("/moved", &[(302, "")]);
     let (_, _, hang) = setup(&t, &crm, "/hang", json!({})).await;
-    let started = std::time::Instant::now();
     let r = t
         .admin(
             "POST",
@@ -424,15 +423,10 @@ async fn a_receiver_that_hangs_times_out_and_redirects_fail() {
             None,
         )
         .await;
-    let elapsed = started.elapsed();
     let j = r.json();
     assert_eq!(j["delivered"], false);
     assert_eq!(j["statusCode"], Value::Null);
     assert!(j["error"].as_str().unwrap().contains("timed out"), "{j}");
-    assert!(
-        elapsed >= Duration::from_secs(9) && elapsed < Duration::from_secs(14),
-        "{elapsed:?}"
-    );
     let moved = t
         .admin(
             "POST",

@@ -225,7 +225,7 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let harness_cold = env_usize("LEADPIPE_BENCH_COLD", 20);
-    let harness_warm = env_usize("LEADPIPE_BENCH_WARM", 1000);
+    let harness_warm = env_usize("LEADPIPE_BENCH_WARM", 200);
     let started = Instant::now();
 
     // The emulator and a fresh stack.
@@ -354,7 +354,13 @@ async fn run() -> Result<(), String> {
 
     // process: fresh RECEIVED events, made by the ingest handler in-process.
     eprintln!("bench: preparing {per_function} events for process");
+    let made = Instant::now();
     let event_ids = make_events(&app, &key_id, &key, per_function * 2).await?;
+    eprintln!(
+        "bench: made {} events in {:.0} s",
+        event_ids.len(),
+        made.elapsed().as_secs_f64()
+    );
     drain(&app, &stack.leads_queue_url).await;
     let mut ids = event_ids.into_iter();
     let process_event = |id: String| sqs_event(&json!({"eventId": id}));
@@ -387,7 +393,11 @@ async fn run() -> Result<(), String> {
     ));
 
     let criterion = criterion_estimates(&target.join("criterion"));
-    let report = report(&results, &criterion, harness_cold, harness_warm);
+    let mut report = report(&results, &criterion, harness_cold, harness_warm);
+    // The analysis written after reading the figures: targets, fixes, next steps.
+    if let Ok(findings) = std::fs::read_to_string(root.join("bench/findings.md")) {
+        report.push_str(&findings);
+    }
     println!("{report}");
     std::fs::write(root.join("BENCHMARKS.md"), &report).map_err(|e| e.to_string())?;
     eprintln!(

@@ -5,8 +5,6 @@
 //! bits of milliseconds then 80 random bits, 26 characters. Ids of one kind
 //! sort by creation time, so listing by id lists oldest first.
 
-use std::fmt;
-
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
 /// The kinds of identifier Leadpipe hands out.
@@ -77,15 +75,6 @@ pub fn is_valid(kind: IdKind, id: &str) -> bool {
     match id.strip_prefix(kind.prefix()) {
         Some(rest) => rest.len() == 26 && rest.bytes().all(|b| ALPHABET.contains(&b)),
         None => false,
-    }
-}
-
-/// A displayable wrapper for logging an id.
-pub struct Id<'a>(pub &'a str);
-
-impl fmt::Display for Id<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
     }
 }
 

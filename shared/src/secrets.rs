@@ -137,11 +137,6 @@ impl SecretStore {
         }
     }
 
-    /// Drops the cached value (after a rotation).
-    pub async fn invalidate(&self) {
-        *self.cache.lock().await = None;
-    }
-
     async fn fetch(&self) -> Result<Secrets, Error> {
         let out = self
             .client

@@ -84,14 +84,6 @@ impl Store {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
     /// Reads one item, strongly consistent (a rotated token fails at once).
     pub async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, Error> {
         let out = self

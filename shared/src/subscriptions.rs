@@ -712,8 +712,3 @@ impl SubscriptionView {
         }
     }
 }
-
-/// Checks a header name for the tests of other modules.
-pub fn is_reserved_header(name: &str) -> bool {
-    header_name_issue(name).is_some()
-}
