@@ -260,12 +260,7 @@ impl Store {
             .set_key(Some(key(pk, sk)))
             .update_expression(expression)
             .set_condition_expression(condition.map(str::to_owned))
-            .set_expression_attribute_names((!names.is_empty()).then(|| {
-                names
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect()
-            }))
+            .set_expression_attribute_names(to_names(names))
             .set_expression_attribute_values(to_map(values))
             .build()
             .map_err(|e| Error::store("TransactWriteItems", e))?;
@@ -313,12 +308,7 @@ impl Store {
             .set_key(Some(key(pk, sk)))
             .update_expression(expression)
             .set_condition_expression(condition.map(str::to_owned))
-            .set_expression_attribute_names((!names.is_empty()).then(|| {
-                names
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect()
-            }))
+            .set_expression_attribute_names(to_names(names))
             .set_expression_attribute_values(to_map(values))
             .send()
             .await;
@@ -457,6 +447,15 @@ where
         }
         Err(e) => Err(Error::store(op, e)),
     }
+}
+
+fn to_names(names: Names) -> Option<HashMap<String, String>> {
+    (!names.is_empty()).then(|| {
+        names
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    })
 }
 
 fn to_map(values: Values) -> Option<HashMap<String, AttributeValue>> {
