@@ -36,7 +36,9 @@ dev: deps-rust deps-moto
 ## Every test. Test binaries start their own emulator on a free port, or use
 ## AWS_ENDPOINT_URL when it is set.
 test: deps-rust deps-moto
-	$(CARGO) test --workspace --locked
+	@set -o pipefail; $(CARGO) test --workspace --locked 2>&1 | awk '{ print } \
+	  /^test result:/ { passed += $$4; failed += $$6 } \
+	  END { printf "\ntests: %d passed, %d failed\n", passed, failed }'
 
 lint: deps-rust
 	$(CARGO) fmt --all --check
