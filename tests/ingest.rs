@@ -459,6 +459,12 @@ async fn enqueue_failure_leaves_nothing_behind() {
         t.admin("GET", "/v1/events", None).await.json()["items"],
         json!([])
     );
+    // A request that was not accepted is not counted.
+    let k = t
+        .admin("GET", &format!("/v1/keys/{key}"), None)
+        .await
+        .json();
+    assert_eq!(k["requestCount"], 0);
     // The idempotency claim was released: a retry is processed, not replayed.
     let again = t
         .call("POST", &path, &headers, "{\"email\":\"a@b.co\"}")

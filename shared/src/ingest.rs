@@ -284,10 +284,17 @@ async fn record_and_enqueue(
         app.queue.send(&app.config.leads_queue_url, &message),
         keys::count(app, &key.id, keys::REQUEST_COUNT),
     );
-    if let Err(e) = counted {
+    if let Err(e) = &counted {
         tracing::warn!(error = %e, "could not count a request");
     }
     if let Err(err) = sent {
+        // Not accepted after all: take the count back (it ran alongside the
+        // send to keep the accepted path one round trip shorter).
+        if counted.is_ok()
+            && let Err(e) = keys::count_by(app, &key.id, keys::REQUEST_COUNT, -1).await
+        {
+            tracing::warn!(error = %e, "could not take back a request count");
+        }
         let pk = events::pk(&event_id);
         if let Err(e) = app.store.delete(&pk, events::SK, None).await {
             tracing::error!(error = %e, event_id = %event_id, "enqueue failed and the event could not be removed");

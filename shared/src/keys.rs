@@ -335,11 +335,17 @@ fn counter_pk(id: &str, shard: u32) -> String {
 /// Adds one to a key's counter (`REQUEST_COUNT` or `DROPPED_COUNT`) on a
 /// random shard.
 pub async fn count(app: &App, id: &str, counter: &str) -> Result<(), Error> {
+    count_by(app, id, counter, 1).await
+}
+
+/// Adds `delta` to a key's counter on a random shard (reads sum the shards,
+/// so a correction may land on any of them).
+pub async fn count_by(app: &App, id: &str, counter: &str, delta: i64) -> Result<(), Error> {
     let mut b = [0u8; 4];
     crypto::fill_random(&mut b);
     let shard = u32::from_le_bytes(b) % app.config.counter_shards;
     app.store
-        .add(&counter_pk(id, shard), COUNTER_SK, &[(counter, 1)])
+        .add(&counter_pk(id, shard), COUNTER_SK, &[(counter, delta)])
         .await
 }
 
