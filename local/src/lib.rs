@@ -221,14 +221,15 @@ impl LocalStack {
 fn local_config(stack: &Stack, base_url: &str) -> Result<Config, String> {
     let resources = stack.env();
     let base_url = base_url.to_owned();
-    Config::from_lookup(move |name| match name {
-        n if resources.iter().any(|(k, _)| *k == n) => resources
-            .iter()
-            .find(|(k, _)| *k == n)
-            .map(|(_, v)| v.clone()),
-        vars::PUBLIC_URL => std::env::var(name).ok().or_else(|| Some(base_url.clone())),
-        vars::ALLOW_PRIVATE_TARGETS => std::env::var(name).ok().or_else(|| Some("1".into())),
-        other => std::env::var(other).ok(),
+    Config::from_lookup(move |name| {
+        if let Some((_, v)) = resources.iter().find(|(k, _)| *k == name) {
+            return Some(v.clone());
+        }
+        match name {
+            vars::PUBLIC_URL => std::env::var(name).ok().or_else(|| Some(base_url.clone())),
+            vars::ALLOW_PRIVATE_TARGETS => std::env::var(name).ok().or_else(|| Some("1".into())),
+            other => std::env::var(other).ok(),
+        }
     })
     .map_err(|e| e.to_string())
 }
@@ -236,7 +237,10 @@ fn local_config(stack: &Stack, base_url: &str) -> Result<Config, String> {
 /// The demo key: found by name among the newest keys, else created.
 async fn demo_key(app: &App) -> Result<(String, String), String> {
     let err = |e: leadpipe::ApiError| format!("demo key: {e:?}");
-    let page = PageRequest::from_query(Some("200"), None).map_err(err)?;
+    let page = PageRequest {
+        limit: leadpipe::pagination::MAX_LIMIT,
+        cursor: None,
+    };
     let existing = keys::list(app, &page).await.map_err(err)?;
     let secrets = app.secrets.get().await.map_err(|e| e.to_string())?;
     if let Some(key) = existing.items.into_iter().find(|k| k.name == DEMO_KEY_NAME) {

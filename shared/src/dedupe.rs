@@ -44,10 +44,6 @@ pub enum Resolution {
     AlreadyDone,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("de-duplication stayed contended after {MAX_ROUNDS} rounds")]
-pub struct Contended;
-
 /// The owners of an input's email and phone identities.
 async fn owners(app: &App, input: &LeadInput) -> Result<(Option<String>, Option<String>), Error> {
     let email = async {
@@ -136,7 +132,9 @@ pub async fn resolve(
             _ => {}
         }
     }
-    Err(Error::Data(Contended.to_string()))
+    Err(Error::Data(format!(
+        "de-duplication stayed contended after {MAX_ROUNDS} rounds"
+    )))
 }
 
 fn claim(

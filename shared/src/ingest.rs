@@ -6,7 +6,7 @@
 //! Nothing is half-written: when the message cannot be queued the event row
 //! is removed again and the caller gets a 500 to retry.
 
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use tracing::Instrument;
@@ -187,11 +187,6 @@ async fn accept(
     key_id: &str,
     cors: &mut Option<HeaderValue>,
 ) -> Result<Response<Body>, ApiError> {
-    if req.method() != Method::POST {
-        return Err(ApiError::MethodNotAllowed {
-            allow: "POST, OPTIONS".into(),
-        });
-    }
     let key = authenticate(app, req, key_id).await?;
     *cors = check_origin(req, &key)?;
 

@@ -546,8 +546,10 @@ pub async fn list(app: &App, page: &PageRequest) -> Result<Page<Subscription>, A
 /// Every subscription (for fan-out), oldest first.
 pub async fn all(app: &App) -> Result<Vec<Subscription>, Error> {
     let mut out = Vec::new();
-    let mut page =
-        PageRequest::from_query(Some("200"), None).map_err(|e| Error::Data(e.to_string()))?;
+    let mut page = PageRequest {
+        limit: crate::pagination::MAX_LIMIT,
+        cursor: None,
+    };
     loop {
         let batch: Page<Subscription> = app
             .store
