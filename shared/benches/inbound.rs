@@ -3,8 +3,9 @@
 //! validate and normalise (no I/O).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use leadpipe::inbound::normalise::Region;
 use leadpipe::inbound::{LeadInput, parse_body};
-use phonenumber::country::Id::US;
+const US: Region = Region::US;
 use std::hint::black_box;
 
 const JSON: &[u8] = br#"{"name": "Alex Customer", "email": " Alex@Example.com ", "phone": "+1 (415) 555-0123",

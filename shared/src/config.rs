@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use crate::errors::Error;
+use crate::inbound::normalise::{self, Region};
 
 /// Names of the environment variables Leadpipe reads.
 pub mod vars {
@@ -77,7 +78,7 @@ pub struct Config {
     /// keys. When absent it is derived from the request's host.
     pub public_url: Option<String>,
     /// Region for phone numbers written without `+` (ISO 3166 alpha-2).
-    pub default_region: phonenumber::country::Id,
+    pub default_region: Region,
     /// Allow `http://` and private subscription targets (local use only).
     pub allow_private_targets: bool,
     /// Silence after which a returning lead is re-engaged.
@@ -117,15 +118,12 @@ impl Config {
             }
         };
         let region_text = get(vars::DEFAULT_REGION).unwrap_or_else(|| "US".into());
-        let default_region = region_text
-            .to_ascii_uppercase()
-            .parse::<phonenumber::country::Id>()
-            .map_err(|_| {
-                Error::Config(format!(
-                    "{} must be an ISO 3166 country code, got {region_text:?}",
-                    vars::DEFAULT_REGION
-                ))
-            })?;
+        let default_region = normalise::region(&region_text).ok_or_else(|| {
+            Error::Config(format!(
+                "{} must be an ISO 3166 country code, got {region_text:?}",
+                vars::DEFAULT_REGION
+            ))
+        })?;
         let retry_base = Duration::from_millis(number(vars::RETRY_BASE_MS, 1_000)?);
         let retry_max = Duration::from_millis(number(vars::RETRY_MAX_MS, 15_000)?);
         if retry_base.is_zero() || retry_max < retry_base {
@@ -205,7 +203,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = load(&base()).unwrap();
-        assert_eq!(c.default_region, phonenumber::country::Id::US);
+        assert_eq!(c.default_region, Region::US);
         assert_eq!(c.retry_base, Duration::from_secs(1));
         assert_eq!(c.retry_max, Duration::from_secs(15));
         assert_eq!(c.reengage_after, Duration::from_secs(30 * 86_400));
@@ -240,9 +238,6 @@ mod tests {
     fn region_is_case_insensitive() {
         let mut m = base();
         m.insert(vars::DEFAULT_REGION, "de");
-        assert_eq!(
-            load(&m).unwrap().default_region,
-            phonenumber::country::Id::DE
-        );
+        assert_eq!(load(&m).unwrap().default_region, Region::DE);
     }
 }

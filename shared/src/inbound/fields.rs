@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::body::RawFields;
-use super::normalise;
+use super::normalise::{self, Region};
 use crate::errors::FieldIssue;
 
 pub const MAX_NAME_CHARS: usize = 200;
@@ -172,7 +172,7 @@ impl LeadInput {
     /// key's honeypot). Every problem is reported, not just the first.
     pub fn from_fields(
         fields: RawFields,
-        region: phonenumber::country::Id,
+        region: Region,
         ignore: Option<&str>,
     ) -> Result<LeadInput, Vec<FieldIssue>> {
         let mut issues = Vec::new();
@@ -338,7 +338,7 @@ fn add_custom(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use phonenumber::country::Id::US;
+    const US: Region = Region::US;
     use serde_json::json;
 
     fn fields(v: Value) -> RawFields {
@@ -459,7 +459,7 @@ mod tests {
 mod properties {
     use super::*;
     use crate::inbound::normalise;
-    use phonenumber::country::Id::US;
+    const US: Region = Region::US;
     use proptest::prelude::*;
 
     fn any_json() -> impl Strategy<Value = Value> {
