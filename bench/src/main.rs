@@ -467,7 +467,7 @@ async fn make_events(
 
 /// Empties a queue; returns the message bodies.
 async fn drain(app: &App, queue_url: &str) -> Vec<Value> {
-    let sqs = app.queue.client();
+    let sqs = app.queue.client().await;
     let mut out = Vec::new();
     loop {
         let Ok(r) = sqs

@@ -25,7 +25,7 @@ where
     F: Fn(App, SqsEvent) -> Fut,
     Fut: Future<Output = SqsBatchResponse>,
 {
-    let sqs = app.queue.client();
+    let sqs = app.queue.client().await;
     let out = sqs
         .receive_message()
         .queue_url(queue_url)

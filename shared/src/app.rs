@@ -4,8 +4,9 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 
+use crate::aws::{LazyClient, Sdk};
 use crate::config::Config;
 use crate::errors::Error;
 use crate::queue::Queue;
@@ -34,23 +35,19 @@ impl std::ops::Deref for App {
     }
 }
 
-/// The SDK configuration from the environment (credentials, region and
-/// `AWS_ENDPOINT_URL`, which points every client at an emulator).
-pub async fn sdk_config_from_env() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::v2026_01_12())
-        .load()
-        .await
-}
-
 impl App {
-    /// Configuration from the environment; clients from the SDK's default
-    /// chain. Called once in each function's `main`.
-    pub async fn from_env() -> Result<Self, Error> {
-        let config = Config::from_env()?;
-        let sdk = sdk_config_from_env().await;
-        Ok(Self::new(config, &sdk))
+    /// Configuration from the environment; AWS clients from the SDK's
+    /// default chain, built on first use (see [`crate::aws`]). Called once
+    /// in each function's `main`: it reads the environment and nothing else.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(Self::build(
+            Config::from_env()?,
+            Sdk::from_env(),
+            Dns::default(),
+        ))
     }
 
+    /// With a given SDK configuration (tests, the local stack, the bench).
     pub fn new(config: Config, sdk: &SdkConfig) -> Self {
         Self::with_dns(config, sdk, Dns::default())
     }
@@ -58,10 +55,17 @@ impl App {
     /// Like [`App::new`], with fixed DNS answers for chosen names (tests
     /// point a public-looking name at loopback to exercise the SSRF guard).
     pub fn with_dns(config: Config, sdk: &SdkConfig, dns: Dns) -> Self {
-        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
-        let queue = Queue::new(aws_sdk_sqs::Client::new(sdk));
+        Self::build(config, Sdk::given(sdk.clone()), dns)
+    }
+
+    fn build(config: Config, sdk: Sdk, dns: Dns) -> Self {
+        let store = Store::new(
+            LazyClient::new(sdk.clone(), aws_sdk_dynamodb::Client::new),
+            config.table.clone(),
+        );
+        let queue = Queue::new(LazyClient::new(sdk.clone(), aws_sdk_sqs::Client::new));
         let secrets = SecretStore::new(
-            aws_sdk_secretsmanager::Client::new(sdk),
+            LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new),
             config.secret_id.clone(),
             config.secret_ttl,
         );

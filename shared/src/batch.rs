@@ -54,6 +54,7 @@ async fn set_visibility(app: &App, queue_url: &str, delays: Vec<(String, Duratio
         let result = app
             .queue
             .client()
+            .await
             .change_message_visibility()
             .queue_url(queue_url)
             .receipt_handle(handle)

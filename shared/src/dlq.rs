@@ -43,7 +43,7 @@ async fn move_all(
     to: &str,
     reopen_deliveries: bool,
 ) -> Result<usize, Error> {
-    let sqs = app.queue.client();
+    let sqs = app.queue.client().await;
     let mut moved = 0;
     while moved < MAX_MOVED {
         let out = sqs

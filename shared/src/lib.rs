@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod aws;
 pub mod batch;
 pub mod clock;
 pub mod config;

@@ -5,6 +5,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::{Deserialize, Serialize};
 
+use crate::aws::LazyClient;
 use crate::errors::Error;
 
 /// The message `ingest` puts on the leads queue: which event to process.
@@ -14,26 +15,27 @@ pub struct LeadMessage {
     pub event_id: String,
 }
 
-/// The SQS client, built once per cold start.
+/// The SQS client, built on first use and kept.
 #[derive(Clone, Debug)]
 pub struct Queue {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 impl Queue {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: LazyClient<Client>) -> Self {
         Queue { client }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
+    pub async fn client(&self) -> &Client {
+        self.client.get().await
     }
 
     /// Sends one JSON message.
     pub async fn send<T: Serialize>(&self, queue_url: &str, message: &T) -> Result<String, Error> {
         let body = serde_json::to_string(message).map_err(|e| Error::Data(e.to_string()))?;
         let out = self
-            .client
+            .client()
+            .await
             .send_message()
             .queue_url(queue_url)
             .message_body(body)
@@ -81,7 +83,8 @@ impl Queue {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let out = self
-                .client
+                .client()
+                .await
                 .send_message_batch()
                 .queue_url(queue_url)
                 .set_entries(Some(entries))

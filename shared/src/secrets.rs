@@ -16,6 +16,7 @@ use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use crate::aws::LazyClient;
 use crate::crypto::DataKey;
 use crate::errors::Error;
 
@@ -92,14 +93,14 @@ struct Cached {
 
 /// Reads the deployment secret through a short-lived in-process cache.
 pub struct SecretStore {
-    client: Client,
+    client: LazyClient<Client>,
     secret_id: String,
     ttl: Duration,
     cache: Mutex<Option<Cached>>,
 }
 
 impl SecretStore {
-    pub fn new(client: Client, secret_id: String, ttl: Duration) -> Self {
+    pub fn new(client: LazyClient<Client>, secret_id: String, ttl: Duration) -> Self {
         SecretStore {
             client,
             secret_id,
@@ -139,7 +140,7 @@ impl SecretStore {
 
     async fn fetch(&self) -> Result<Secrets, Error> {
         let out = self
-            .client
+            .client.get().await
             .get_secret_value()
             .secret_id(&self.secret_id)
             .send()

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::aws::LazyClient;
 use crate::errors::{ApiError, Error};
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::resources::{Gsi, PK, SK};
@@ -49,10 +50,10 @@ pub struct Filter<'a> {
     pub name: Option<(&'a str, &'a str)>,
 }
 
-/// The table, with the client built once per cold start.
+/// The table, with the client built on first use and kept.
 #[derive(Clone, Debug)]
 pub struct Store {
-    client: Client,
+    client: LazyClient<Client>,
     table: String,
 }
 
@@ -77,7 +78,11 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, Error> {
 }
 
 impl Store {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    async fn client(&self) -> &Client {
+        self.client.get().await
+    }
+
+    pub fn new(client: LazyClient<Client>, table: impl Into<String>) -> Self {
         Store {
             client,
             table: table.into(),
@@ -87,7 +92,8 @@ impl Store {
     /// Reads one item, strongly consistent (a rotated token fails at once).
     pub async fn get<T: DeserializeOwned>(&self, pk: &str, sk: &str) -> Result<Option<T>, Error> {
         let out = self
-            .client
+            .client()
+            .await
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)))
@@ -100,7 +106,8 @@ impl Store {
 
     /// Writes an item unconditionally.
     pub async fn put<T: Serialize>(&self, item: &T) -> Result<(), Error> {
-        self.client
+        self.client()
+            .await
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(item)?))
@@ -130,7 +137,8 @@ impl Store {
         values: HashMap<String, AttributeValue>,
     ) -> Result<Write, Error> {
         let result = self
-            .client
+            .client()
+            .await
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(item)?))
@@ -149,7 +157,8 @@ impl Store {
         condition: Option<&str>,
     ) -> Result<Write, Error> {
         let result = self
-            .client
+            .client()
+            .await
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)))
@@ -172,7 +181,8 @@ impl Store {
             names.insert(format!("#a{i}"), (*attr).to_owned());
             values.insert(format!(":v{i}"), n(*delta));
         }
-        self.client
+        self.client()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)))
@@ -201,7 +211,8 @@ impl Store {
                     .build()
                     .map_err(|e| Error::store("BatchGetItem", e))?;
                 let out = self
-                    .client
+                    .client()
+                    .await
                     .batch_get_item()
                     .request_items(&self.table, request)
                     .send()
@@ -270,7 +281,8 @@ impl Store {
     /// Runs a transaction: all of it or none.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Tx, Error> {
         let result = self
-            .client
+            .client()
+            .await
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
@@ -302,7 +314,8 @@ impl Store {
         values: Values,
     ) -> Result<Write, Error> {
         let result = self
-            .client
+            .client()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)))
@@ -326,7 +339,8 @@ impl Store {
         let mut start = None;
         loop {
             let page = self
-                .client
+                .client()
+                .await
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :p AND begins_with(sk, :s)")
@@ -387,7 +401,8 @@ impl Store {
             None => None,
         };
         let out = self
-            .client
+            .client()
+            .await
             .query()
             .table_name(&self.table)
             .index_name(gsi.name)

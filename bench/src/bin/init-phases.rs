@@ -15,7 +15,7 @@ async fn main() {
     let mut t = Instant::now();
     leadpipe::telemetry::init();
     lap("tracing subscriber", &mut t);
-    let sdk = leadpipe::app::sdk_config_from_env().await;
+    let sdk = leadpipe::aws::sdk_config_from_env().await;
     lap("aws_config::load (credentials, region, TLS)", &mut t);
     let _d = aws_sdk_dynamodb::Client::new(&sdk);
     lap("DynamoDB client", &mut t);

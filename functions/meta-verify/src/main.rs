@@ -10,7 +10,7 @@ use leadpipe::App;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadpipe::telemetry::init();
-    let app = App::from_env().await?;
+    let app = App::from_env()?;
     run(service_fn(move |req: Request| {
         let app = app.clone();
         async move { Ok::<_, Infallible>(leadpipe::meta_verify::handle(&app, req).await) }

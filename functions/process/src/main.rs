@@ -12,7 +12,7 @@ use leadpipe::App;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadpipe::telemetry::init();
-    let app = App::from_env().await?;
+    let app = App::from_env()?;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let app = app.clone();
         async move { Ok::<_, Infallible>(leadpipe::process::handle(&app, event.payload).await) }

@@ -30,7 +30,9 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         path = %req.uri().path()
     );
     async {
-        match route(app, &req).await {
+        // One future per admin action, the largest sets the size: on the
+        // heap, not on the runtime's stack.
+        match Box::pin(route(app, &req)).await {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::info!(code = e.code(), "rejected");
