@@ -492,3 +492,36 @@ async fn a_burst_is_counted_exactly() {
     );
     assert_eq!(t.drain_leads_queue().await.len(), 40);
 }
+
+#[tokio::test]
+async fn a_cold_start_warms_up_the_secret_in_the_background() {
+    let t = TestStack::new().await;
+    let app = leadpipe::App::new(t.stack.config(), &t.sdk);
+    assert!(!app.secrets.is_cached().await);
+    app.warm_up(leadpipe::app::WarmUp {
+        secret: true,
+        table: true,
+        phones: true,
+    });
+    let mut cached = false;
+    for _ in 0..100 {
+        if app.secrets.is_cached().await {
+            cached = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(cached, "the secret was not fetched by the warm-up");
+    let scan = aws_sdk_dynamodb::Client::new(&t.sdk)
+        .scan()
+        .table_name(&t.stack.config().table)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        scan.items()
+            .iter()
+            .all(|i| i["pk"].as_s().map(String::as_str) != Ok("WARMUP")),
+        "the table warm-up only reads"
+    );
+}

@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use serde_json::Value;
 
 use crate::aws::{LazyClient, Sdk};
 use crate::config::Config;
@@ -13,6 +14,25 @@ use crate::queue::Queue;
 use crate::secrets::SecretStore;
 use crate::ssrf::{Dns, GuardedResolver};
 use crate::store::Store;
+
+/// What a function's first request will wait for, started in the
+/// background by [`App::warm_up`] once `main` has built the app: Lambda
+/// counts init up to the runtime's first `GET /next`, and the work below
+/// then overlaps the first event's delivery and decoding, and the CPU work
+/// (phone metadata) overlaps the network waits (secret, table).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WarmUp {
+    /// Fetch the deployment secret (token, admin and sealing keys).
+    pub secret: bool,
+    /// Build the DynamoDB client and open its first connection with a read
+    /// of an absent item (half a read unit per cold start).
+    pub table: bool,
+    /// Load libphonenumber's metadata, on a blocking thread.
+    pub phones: bool,
+}
+
+/// The key the table warm-up reads; no item is ever written there.
+const WARM_UP_KEY: &str = "WARMUP";
 
 /// Configuration and clients. Cheap to clone.
 #[derive(Clone)]
@@ -78,6 +98,30 @@ impl App {
             webhooks: OnceLock::new(),
             dns,
         }))
+    }
+
+    /// Starts `what` in the background and returns at once. A failure is
+    /// logged and left to the first request, which retries it.
+    pub fn warm_up(&self, what: WarmUp) {
+        if what.phones {
+            tokio::task::spawn_blocking(crate::inbound::normalise::load_metadata);
+        }
+        if what.secret {
+            let app = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = app.secrets.get().await {
+                    tracing::warn!(error = %e, "warm-up: secret fetch failed; the first request retries");
+                }
+            });
+        }
+        if what.table {
+            let app = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = app.store.get::<Value>(WARM_UP_KEY, WARM_UP_KEY).await {
+                    tracing::warn!(error = %e, "warm-up: table read failed; the first request retries");
+                }
+            });
+        }
     }
 
     pub fn dns(&self) -> &Dns {

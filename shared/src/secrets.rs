@@ -109,6 +109,11 @@ impl SecretStore {
         }
     }
 
+    /// Whether a value is cached (fresh or stale).
+    pub async fn is_cached(&self) -> bool {
+        self.cache.lock().await.is_some()
+    }
+
     /// The current secrets: cached, or fetched when the cache is empty or
     /// stale. A failed refresh keeps serving the stale value (and logs), so a
     /// Secrets Manager blip does not take ingestion down.

@@ -25,6 +25,12 @@ MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PR PS PT
 RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TA TC TD TG TH TJ TK TL \
 TM TN TO TR TT TV TW TZ UA UG US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
 
+/// Loads libphonenumber's metadata (~15 ms of CPU) if no number has yet;
+/// `App::warm_up` runs it on a blocking thread at a cold start.
+pub fn load_metadata() {
+    std::sync::LazyLock::force(&PHONE_NUMBER_UTIL);
+}
+
 /// The region for a two-letter code (any case) that libphonenumber has
 /// metadata for.
 pub fn region(code: &str) -> Option<Region> {
