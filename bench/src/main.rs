@@ -124,6 +124,37 @@ impl Harness {
         cmd
     }
 
+    /// Runs `init-phases` `runs` times in fresh processes with the
+    /// functions' environment; the median of each step, in order.
+    async fn cold_start_steps(&self, runs: usize) -> Vec<(String, f64)> {
+        let mut steps: Vec<(String, Vec<f64>)> = Vec::new();
+        for _ in 0..runs {
+            let out = tokio::process::Command::new(self.bin_dir.join("init-phases"))
+                .env_clear()
+                .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .stderr(Stdio::null())
+                .output()
+                .await;
+            let Ok(out) = out.inspect_err(|e| eprintln!("bench: init-phases: {e}")) else {
+                return Vec::new();
+            };
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let Some((step, ms)) = line.split_once('\t') else {
+                    continue;
+                };
+                let Ok(ms) = ms.parse::<f64>() else { continue };
+                match steps.iter_mut().find(|(s, _)| s == step) {
+                    Some((_, v)) => v.push(ms),
+                    None => steps.push((step.to_owned(), vec![ms])),
+                }
+            }
+        }
+        steps
+            .into_iter()
+            .map(|(s, v)| (s, percentile(&v, 0.5)))
+            .collect()
+    }
+
     /// Starts a fresh process; returns it with its init time.
     async fn start(&self, name: &str) -> Result<(tokio::process::Child, RuntimeApi, f64), String> {
         let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
@@ -392,8 +423,11 @@ async fn run() -> Result<(), String> {
         h.measure("deliver", &mut dids).await?,
     ));
 
+    eprintln!("bench: cold-start steps (init-phases)");
+    let steps = h.cold_start_steps(5).await;
     let criterion = criterion_estimates(&target.join("criterion"));
     let mut report = report(&results, &criterion, harness_cold, harness_warm);
+    report.push_str(&steps_report(&steps));
     // The analysis written after reading the figures: targets, fixes, next steps.
     if let Ok(findings) = std::fs::read_to_string(root.join("bench/findings.md")) {
         report.push_str(&findings);
@@ -406,6 +440,22 @@ async fn run() -> Result<(), String> {
     );
     let _ = tokio::task::spawn_blocking(move || emulator.stop()).await;
     Ok(())
+}
+
+fn steps_report(steps: &[(String, f64)]) -> String {
+    if steps.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n## Where a cold start goes\n\nEach step a function's `main` and first request take, timed in one fresh process \
+(`bench/src/bin/init-phases.rs`, median of 5, same environment and emulator). Steps marked *main* count in Lambda's init; \
+*first use* steps run on the first request that needs them, or in the background warm-up the functions start after `main`.\n\n\
+| step | ms |\n|---|---|\n",
+    );
+    for (step, ms) in steps {
+        s.push_str(&format!("| {step} | {ms:.2} |\n"));
+    }
+    s
 }
 
 async fn start_receiver() -> Result<String, String> {

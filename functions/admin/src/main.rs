@@ -1,24 +1,28 @@
-//! The `admin` Lambda function: reads configuration once per cold start,
-//! starts warming up what the first request needs, then hands every request
-//! to [`leadpipe::admin::handle`].
+//! The `admin` Lambda function: reads configuration once per cold start, then
+//! hands every request to [`leadpipe::admin::handle`].
 
 use std::convert::Infallible;
 
 use lambda_http::{Error, Request, run, service_fn};
 use leadpipe::app::{App, WarmUp};
 
+/// Started by a container's first event, beside it: the DynamoDB connection
+/// opens while the secret is fetched.
+const WARM_UP: WarmUp = WarmUp {
+    table: true,
+    ..WarmUp::NONE
+};
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadpipe::telemetry::init();
     let app = App::from_env()?;
-    app.warm_up(WarmUp {
-        secret: true,
-        table: true,
-        ..WarmUp::default()
-    });
     run(service_fn(move |req: Request| {
         let app = app.clone();
-        async move { Ok::<_, Infallible>(leadpipe::admin::handle(&app, req).await) }
+        async move {
+            app.warm_up(WARM_UP);
+            Ok::<_, Infallible>(leadpipe::admin::handle(&app, req).await)
+        }
     }))
     .await
 }

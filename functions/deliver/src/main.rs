@@ -9,18 +9,23 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use leadpipe::app::{App, WarmUp};
 
+/// Started by a container's first event, beside it: the signing secret arrives
+/// while the delivery is read.
+const WARM_UP: WarmUp = WarmUp {
+    secret: true,
+    ..WarmUp::NONE
+};
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadpipe::telemetry::init();
     let app = App::from_env()?;
-    app.warm_up(WarmUp {
-        secret: true,
-        table: true,
-        ..WarmUp::default()
-    });
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let app = app.clone();
-        async move { Ok::<_, Infallible>(leadpipe::delivery::handle(&app, event.payload).await) }
+        async move {
+            app.warm_up(WARM_UP);
+            Ok::<_, Infallible>(leadpipe::delivery::handle(&app, event.payload).await)
+        }
     }))
     .await
 }

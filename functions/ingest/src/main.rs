@@ -1,24 +1,28 @@
-//! The `ingest` Lambda function: reads configuration once per cold start,
-//! starts warming up what the first request needs, then hands every request
-//! to [`leadpipe::ingest::handle`].
+//! The `ingest` Lambda function: reads configuration once per cold start, then
+//! hands every request to [`leadpipe::ingest::handle`].
 
 use std::convert::Infallible;
 
 use lambda_http::{Error, Request, run, service_fn};
 use leadpipe::app::{App, WarmUp};
 
+/// Started by a container's first event, beside it: libphonenumber's metadata
+/// loads while the key and secret are read.
+const WARM_UP: WarmUp = WarmUp {
+    phones: true,
+    ..WarmUp::NONE
+};
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadpipe::telemetry::init();
     let app = App::from_env()?;
-    app.warm_up(WarmUp {
-        secret: true,
-        table: true,
-        phones: true,
-    });
     run(service_fn(move |req: Request| {
         let app = app.clone();
-        async move { Ok::<_, Infallible>(leadpipe::ingest::handle(&app, req).await) }
+        async move {
+            app.warm_up(WARM_UP);
+            Ok::<_, Infallible>(leadpipe::ingest::handle(&app, req).await)
+        }
     }))
     .await
 }
