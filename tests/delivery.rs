@@ -862,3 +862,37 @@ async fn the_test_button_and_crud() {
         404
     );
 }
+
+#[tokio::test]
+async fn two_copies_of_a_message_record_one_attempt() {
+    let t = stack().await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/twice", &[(200, "{}")]);
+    let (key, token, _) = setup(&t, &crm, "/twice", json!({})).await;
+    t.post_lead(&key, &token, json!({"email": "twice@example.com"}))
+        .await;
+    t.process_queue().await;
+    let pending = t
+        .admin("GET", "/v1/deliveries?status=pending", None)
+        .await
+        .json();
+    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
+    // SQS delivers a message at least once: two consumers hold copies.
+    let (a, b) = tokio::join!(
+        leadpipe::delivery::attempt_delivery(&t.app, &id),
+        leadpipe::delivery::attempt_delivery(&t.app, &id)
+    );
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+    let d = t
+        .admin("GET", &format!("/v1/deliveries/{id}"), None)
+        .await
+        .json();
+    assert_eq!(d["status"], "delivered");
+    assert_eq!(d["attempts"].as_array().unwrap().len(), 1, "{d}");
+    // A later copy finds the delivery finished and sends nothing.
+    let sent = crm.requests_to("/twice").len();
+    leadpipe::delivery::attempt_delivery(&t.app, &id)
+        .await
+        .unwrap();
+    assert_eq!(crm.requests_to("/twice").len(), sent);
+}

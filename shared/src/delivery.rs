@@ -625,8 +625,12 @@ pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, E
     }
 }
 
-/// Stores attempt `n` and the delivery's new state; false when attempt `n`
-/// was already recorded (a duplicate message raced this one).
+/// Stores attempt `n`, then moves the delivery on from attempt `n - 1`;
+/// false when it had already moved (a duplicate message raced this one and
+/// made the same attempt). Two writes, not a transaction: a transaction
+/// bills each item, and each index copy, twice, and nothing here needs one.
+/// The attempt is keyed by its number, so a crash between the writes leaves
+/// a record that the retry of that same attempt overwrites.
 async fn record_attempt(
     app: &App,
     d: &Delivery,
@@ -650,10 +654,10 @@ async fn record_attempt(
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    let items = vec![
-        app.store
-            .tx_put(&attempt, Some("attribute_not_exists(pk)"), vec![])?,
-        app.store.tx_update(
+    app.store.put(&attempt).await?;
+    let moved = app
+        .store
+        .update_if(
             &d.pk,
             SK,
             "SET attemptCount = :n, #st = :s, updatedAt = :now, lastError = :e",
@@ -672,9 +676,9 @@ async fn record_attempt(
                         .unwrap_or(aws_sdk_dynamodb::types::AttributeValue::Null(true)),
                 ),
             ],
-        )?,
-    ];
-    Ok(app.store.transact(items).await? == crate::store::Tx::Done)
+        )
+        .await?;
+    Ok(moved == crate::store::Write::Done)
 }
 
 async fn finish(
