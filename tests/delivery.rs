@@ -896,3 +896,36 @@ async fn two_copies_of_a_message_record_one_attempt() {
         .unwrap();
     assert_eq!(crm.requests_to("/twice").len(), sent);
 }
+
+#[tokio::test]
+async fn a_retry_after_date_sets_the_next_attempt() {
+    let t = stack().await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/busy", &[(503, "busy")]);
+    let in_8s = time::OffsetDateTime::now_utc() + time::Duration::seconds(8);
+    let http_date = in_8s
+        .format(time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        ))
+        .unwrap();
+    crm.header("retry-after", &http_date);
+    let (key, token, _) = setup(&t, &crm, "/busy", json!({})).await;
+    t.post_lead(&key, &token, json!({"email": "busy@example.com"}))
+        .await;
+    t.process_queue().await;
+    let pending = t
+        .admin("GET", "/v1/deliveries?status=pending", None)
+        .await
+        .json();
+    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
+    match leadpipe::delivery::attempt_delivery(&t.app, &id).await {
+        Ok(leadpipe::batch::Outcome::Retry { delay, .. }) => {
+            // 8 s ahead at a one-second resolution, less the time taken.
+            assert!(
+                (5..=8).contains(&delay.as_secs()),
+                "{http_date}: next attempt in {delay:?}"
+            );
+        }
+        other => panic!("expected a retry, got {other:?}"),
+    }
+}

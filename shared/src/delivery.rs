@@ -465,12 +465,7 @@ pub async fn send(
         }
     };
     let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = crate::retry::retry_after(resp.headers());
     let mut snippet = Vec::new();
     while snippet.len() < RESPONSE_SNIPPET_BYTES {
         match resp.chunk().await {

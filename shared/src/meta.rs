@@ -260,12 +260,7 @@ pub async fn fetch_lead(
         }
     };
     let status = resp.status();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = crate::retry::retry_after(resp.headers());
     let body = resp.bytes().await.map_err(|_| GraphError::Transient {
         reason: "graph api answer cut short".into(),
         retry_after: None,

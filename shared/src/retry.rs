@@ -1,7 +1,8 @@
 //! Back-off as data: the delay before attempt `n + 1`, after `n` failures.
 //! One schedule for Graph API retries in `process` and for deliveries:
 //! `min(BASE × 2^(n-1), MAX)` less up to 20 % jitter, so a herd of retries
-//! spreads out; a `Retry-After` the other side sent wins, capped at MAX.
+//! spreads out; a `Retry-After` the other side sent (seconds or an
+//! HTTP-date) wins, capped at MAX.
 
 use std::time::Duration;
 
@@ -15,7 +16,34 @@ pub fn backoff(failures: u32, base: Duration, max: Duration) -> Duration {
     raw.mul_f64(1.0 - fraction)
 }
 
-/// The delay, honouring a `Retry-After` (seconds) up to `max`.
+/// A `Retry-After` header (RFC 9110 §10.2.3): delay-seconds, or an
+/// HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`) read against `now`; a date
+/// in the past means now. Anything else is ignored.
+pub fn parse_retry_after(value: &str, now: time::OffsetDateTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits only: a number too large for u64 is "a very long time".
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
+    }
+    let at =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let wait = at - now;
+    Some(if wait.is_negative() {
+        Duration::ZERO
+    } else {
+        wait.unsigned_abs()
+    })
+}
+
+/// The `Retry-After` of an answer, if it has a usable one.
+pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, time::OffsetDateTime::now_utc())
+}
+
+/// The delay, honouring a `Retry-After` up to `max`.
 pub fn backoff_with_hint(
     failures: u32,
     base: Duration,
@@ -63,6 +91,45 @@ mod tests {
             backoff_with_hint(1, base, max, Some(Duration::from_secs(500))),
             max
         );
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = time::macros::datetime!(2026-11-22 20:00:00 UTC);
+        let parse = |v: &str| parse_retry_after(v, now);
+        assert_eq!(parse("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            parse("99999999999999999999999"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(
+            parse("Sun, 22 Nov 2026 20:01:30 GMT"),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(parse("Sun, 22 Nov 2026 19:00:00 GMT"), Some(Duration::ZERO));
+        for bad in [
+            "",
+            "-5",
+            "1.5",
+            "soon",
+            "Sun, 99 Nov 2026 20:01:30 GMT",
+            "+3",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+        // Whatever it says, the schedule caps it.
+        let max = Duration::from_secs(60);
+        let hint = parse("Mon, 01 Jan 2035 00:00:00 GMT");
+        assert_eq!(backoff_with_hint(1, Duration::from_secs(1), max, hint), max);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_header_value_is_safe(v in "\\PC{0,64}") {
+            let now = time::OffsetDateTime::now_utc();
+            let _ = parse_retry_after(&v, now);
+        }
     }
 
     #[test]

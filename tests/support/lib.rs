@@ -308,6 +308,7 @@ pub struct ScriptedServer {
 #[derive(Default)]
 struct ServerState {
     scripts: std::collections::HashMap<String, std::collections::VecDeque<(u16, String)>>,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
     requests: Vec<Recorded>,
 }
 
@@ -349,8 +350,9 @@ impl ScriptedServer {
                                 .map(|b| b.to_bytes().to_vec())
                                 .unwrap_or_default();
                             let path = parts.uri.path().to_owned();
-                            let (status, reply) = {
+                            let (status, reply, headers) = {
                                 let mut s = state.lock().expect("lock");
+                                let headers = s.headers.clone();
                                 s.requests.push(Recorded {
                                     at: std::time::Instant::now(),
                                     method: parts.method.to_string(),
@@ -359,14 +361,15 @@ impl ScriptedServer {
                                     headers: parts.headers.clone(),
                                     body,
                                 });
-                                match s.scripts.get_mut(&path) {
+                                let (status, reply) = match s.scripts.get_mut(&path) {
                                     Some(q) if q.len() > 1 => q.pop_front().expect("answer"),
                                     Some(q) => q.front().cloned().expect("answer"),
                                     None => (
                                         404,
                                         "{\"error\":{\"message\":\"no such object\"}}".to_owned(),
                                     ),
-                                }
+                                };
+                                (status, reply, headers)
                             };
                             // Status 0 scripts a receiver that hangs (past any timeout).
                             if status == 0 {
@@ -381,6 +384,9 @@ impl ScriptedServer {
                                 "content-type",
                                 http::HeaderValue::from_static("application/json"),
                             );
+                            for (name, value) in headers {
+                                resp.headers_mut().insert(name, value);
+                            }
                             Ok::<_, std::convert::Infallible>(resp)
                         }
                     });
@@ -394,6 +400,13 @@ impl ScriptedServer {
             base_url: format!("http://{addr}"),
             state,
         }
+    }
+
+    /// Adds a header to every answer from now on.
+    pub fn header(&self, name: &'static str, value: &str) {
+        let value = http::HeaderValue::from_str(value).expect("header value");
+        let mut s = self.state.lock().expect("lock");
+        s.headers.push((http::HeaderName::from_static(name), value));
     }
 
     /// Scripts the answers for `path`, in order (the last one repeats).
