@@ -929,3 +929,40 @@ async fn a_retry_after_date_sets_the_next_attempt() {
         other => panic!("expected a retry, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn an_edit_whose_fan_out_fails_is_delivered_through_process() {
+    let t = stack().await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/updated", &[(200, "{}")]);
+    let (key, token, _) = setup(&t, &crm, "/updated", json!({"events": ["lead.updated"]})).await;
+    let evt = t
+        .post_lead(&key, &token, json!({"email": "edited@example.com"}))
+        .await;
+    pump(&t, 1, Duration::ZERO).await;
+    let lead_id = t.event(&evt).await["leadId"].as_str().unwrap().to_owned();
+
+    // The admin function edits the lead while the deliveries queue is out
+    // of reach: the edit stands and the fan-out is handed to process.
+    let mut config = t.stack.config();
+    config.deliveries_queue_url = format!("{}-unreachable", config.deliveries_queue_url);
+    let cut_off = App::new(config, &t.sdk);
+    let lead = leadpipe::leads::update(&cut_off, &lead_id, Some("contacted".into()), None, None)
+        .await
+        .unwrap();
+    assert_eq!(lead.status, "contacted");
+    assert!(crm.requests_to("/updated").is_empty());
+
+    pump(&t, 2, Duration::ZERO).await;
+    let got = crm.requests_to("/updated");
+    assert_eq!(got.len(), 1, "lead.updated was not delivered");
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["type"], "lead.updated");
+    assert_eq!(
+        body["changes"]["status"],
+        json!({"from": "unassigned", "to": "contacted"})
+    );
+    // Fanned out once: another round sends nothing more.
+    pump(&t, 1, Duration::ZERO).await;
+    assert_eq!(crm.requests_to("/updated").len(), 1);
+}

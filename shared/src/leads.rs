@@ -631,8 +631,16 @@ pub async fn update(
         ];
         if app.store.transact(items).await? == Tx::Done {
             if let Err(e) = crate::delivery::fan_out(app, &lead.id, &cause).await {
-                // The edit stands; its deliveries are made on the next fan-out.
-                tracing::error!(error = %e, lead_id = %lead.id, "lead.updated fan-out failed");
+                // The edit stands; `process` makes its deliveries, retrying.
+                tracing::warn!(error = %e, lead_id = %lead.id, "lead.updated fan-out failed; queued for process");
+                let retry = crate::queue::FanOutMessage {
+                    lead_id: lead.id.clone(),
+                    cause_id: cause.clone(),
+                };
+                if let Err(e) = app.queue.send(&app.config.leads_queue_url, &retry).await {
+                    tracing::error!(error = %e, lead_id = %lead.id, cause_id = %cause,
+                        "lead.updated deliveries not made: fan-out and its queueing failed");
+                }
             }
             return Ok(lead);
         }

@@ -24,7 +24,7 @@ use crate::delivery;
 use crate::events::{self, EventRecord, EventStatus};
 use crate::inbound::LeadInput;
 use crate::meta::{self, GraphError};
-use crate::queue::LeadMessage;
+use crate::queue::{FanOutMessage, LeadMessage};
 use crate::retry;
 
 /// The `process` function's handler.
@@ -37,15 +37,14 @@ pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
 
 async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
     let message_id = record.message_id.clone().unwrap_or_default();
-    let span =
-        tracing::info_span!("process", message_id = %message_id, event_id = tracing::field::Empty);
+    let span = tracing::info_span!("process", message_id = %message_id, event_id = tracing::field::Empty, lead_id = tracing::field::Empty);
     async {
         let attempt = batch::receive_count(record);
-        let Some(message) = record
-            .body
-            .as_deref()
-            .and_then(|b| serde_json::from_str::<LeadMessage>(b).ok())
-        else {
+        let body = record.body.as_deref().unwrap_or_default();
+        if let Ok(retry) = serde_json::from_str::<FanOutMessage>(body) {
+            return fan_out_again(app, &retry, attempt).await;
+        }
+        let Ok(message) = serde_json::from_str::<LeadMessage>(body) else {
             tracing::error!(attempt, "poison message: not a lead message; it goes to the DLQ");
             return Outcome::Retry {
                 delay: Duration::ZERO,
@@ -64,6 +63,22 @@ async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
     }
     .instrument(span)
     .await
+}
+
+/// Makes the deliveries of a fan-out that failed where it started (see
+/// [`FanOutMessage`]); a fan-out is safe to run again.
+async fn fan_out_again(app: &App, m: &FanOutMessage, attempt: u32) -> Outcome {
+    tracing::Span::current().record("lead_id", m.lead_id.as_str());
+    match delivery::fan_out(app, &m.lead_id, &m.cause_id).await {
+        Ok(n) => {
+            tracing::info!(deliveries = n, cause_id = %m.cause_id, "fan-out finished");
+            Outcome::Done
+        }
+        Err(e) => Outcome::Retry {
+            delay: retry::backoff(attempt, app.config.retry_base, app.config.retry_max),
+            reason: e.to_string(),
+        },
+    }
 }
 
 /// Processes one event, exactly once in effect.

@@ -15,6 +15,16 @@ pub struct LeadMessage {
     pub event_id: String,
 }
 
+/// The message that hands `process` a fan-out that failed where it started:
+/// a lead edited through the admin API, whose edit stands and whose
+/// `lead.updated` deliveries must still be made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FanOutMessage {
+    pub lead_id: String,
+    pub cause_id: String,
+}
+
 /// The SQS client, built on first use and kept.
 #[derive(Clone, Debug)]
 pub struct Queue {
