@@ -1,5 +1,6 @@
-//! Everything a handler needs, built once per cold start and shared by every
-//! invocation of a warm container.
+//! Everything a handler needs, shared by every invocation of a container:
+//! configuration read once per cold start, AWS and HTTP clients built on
+//! first use, and the warm-up a container's first event starts.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

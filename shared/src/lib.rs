@@ -3,11 +3,16 @@
 //! The pipeline reads top to bottom in the module names:
 //!
 //! * [`ingest`] — `POST /v1/hooks/{keyId}`: authenticate, check origin,
-//!   parse ([`inbound`]), record the event and queue it.
-//! * `process` and `deliver` follow the same shape (later issues).
+//!   parse ([`inbound`]), record the event and queue it; [`meta`] and
+//!   [`meta_verify`] do the same for Meta Lead Ads.
+//! * [`process`] — the leads queue: clean the event into a lead,
+//!   de-duplicated exactly once ([`dedupe`], [`leads`]), and fan it out.
+//! * [`delivery`] — the deliveries queue: signed webhooks ([`signing`],
+//!   [`templates`], [`ssrf`]) to [`subscriptions`], retried ([`retry`]).
 //! * [`admin`] — the management API over [`keys`] and the rest.
 //!
-//! Underneath: [`store`] (DynamoDB single table), [`queue`] (SQS),
+//! Underneath: [`app`] (what handlers share), [`aws`] (the SDK, set up on
+//! first use), [`store`] (DynamoDB single table), [`queue`] (SQS),
 //! [`secrets`] (Secrets Manager, cached), [`crypto`] (AES-256-GCM for stored
 //! secrets, constant-time comparison), [`resources`] (the table, queues and
 //! secret, defined once), [`routes`] (the HTTP route table, defined once) and

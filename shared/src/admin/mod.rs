@@ -1,6 +1,6 @@
 //! `admin`: the management API (CONTRACT §6). Every route but `/healthz`
 //! needs `Authorization: Bearer <admin token>`. Keys, events and leads are
-//! here; subscriptions, deliveries and the DLQs in [`outbound`].
+//! here; subscriptions, deliveries and the DLQs in `outbound`.
 
 mod outbound;
 
