@@ -30,7 +30,7 @@ pub struct WarmUp {
     /// Fetch the deployment secret (token, admin and sealing keys).
     pub secret: bool,
     /// Build the DynamoDB client and open its first connection with a read
-    /// of an absent item (half a read unit per cold start).
+    /// of an absent item (one read unit per cold start).
     pub table: bool,
     /// Load libphonenumber's metadata, on a blocking thread.
     pub phones: bool,
