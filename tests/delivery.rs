@@ -36,6 +36,15 @@ async fn setup(
     (key, token, r.json())
 }
 
+/// The id of the first pending delivery, through the admin API.
+async fn first_pending_delivery(t: &TestStack) -> String {
+    let pending = t
+        .admin("GET", "/v1/deliveries?status=pending", None)
+        .await
+        .json();
+    pending["items"][0]["id"].as_str().unwrap().to_owned()
+}
+
 /// Runs the pipeline until the deliveries queue is quiet for `quiet`.
 async fn pump(t: &TestStack, rounds: usize, pause: Duration) {
     for _ in 0..rounds {
@@ -872,11 +881,7 @@ async fn two_copies_of_a_message_record_one_attempt() {
     t.post_lead(&key, &token, json!({"email": "twice@example.com"}))
         .await;
     t.process_queue().await;
-    let pending = t
-        .admin("GET", "/v1/deliveries?status=pending", None)
-        .await
-        .json();
-    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
+    let id = first_pending_delivery(&t).await;
     // SQS delivers a message at least once: two consumers hold copies.
     let (a, b) = tokio::join!(
         leadpipe::delivery::attempt_delivery(&t.app, &id),
@@ -913,11 +918,7 @@ async fn a_retry_after_date_sets_the_next_attempt() {
     t.post_lead(&key, &token, json!({"email": "busy@example.com"}))
         .await;
     t.process_queue().await;
-    let pending = t
-        .admin("GET", "/v1/deliveries?status=pending", None)
-        .await
-        .json();
-    let id = pending["items"][0]["id"].as_str().unwrap().to_owned();
+    let id = first_pending_delivery(&t).await;
     match leadpipe::delivery::attempt_delivery(&t.app, &id).await {
         Ok(leadpipe::batch::Outcome::Retry { delay, .. }) => {
             // 8 s ahead at a one-second resolution, less the time taken.

@@ -25,7 +25,7 @@ use crate::store::Store;
 /// init up to the runtime's first `GET /next`, and work running beside it
 /// delays that request (measured: init ×2.7 the empty function with the
 /// warm-up in `main`, ×1.3 without; BENCHMARKS.md).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct WarmUp {
     /// Fetch the deployment secret (token, admin and sealing keys).
     pub secret: bool,

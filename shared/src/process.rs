@@ -41,10 +41,11 @@ async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
     async {
         let attempt = batch::receive_count(record);
         let body = record.body.as_deref().unwrap_or_default();
-        if let Ok(retry) = serde_json::from_str::<FanOutMessage>(body) {
-            return fan_out_again(app, &retry, attempt).await;
-        }
+        // The common message first: an event to process.
         let Ok(message) = serde_json::from_str::<LeadMessage>(body) else {
+            if let Ok(retry) = serde_json::from_str::<FanOutMessage>(body) {
+                return fan_out_again(app, &retry, attempt).await;
+            }
             tracing::error!(attempt, "poison message: not a lead message; it goes to the DLQ");
             return Outcome::Retry {
                 delay: Duration::ZERO,

@@ -221,22 +221,7 @@ impl TestStack {
     /// received.
     pub async fn process_queue(&self) -> usize {
         let handler = |app: App, event| async move { leadpipe::process::handle(&app, event).await };
-        let mut total = 0;
-        loop {
-            let n = leadpipe_local::poller::poll_once(
-                &self.app,
-                &self.stack.leads_queue_url,
-                10,
-                0,
-                &handler,
-            )
-            .await
-            .expect("poll");
-            if n == 0 {
-                return total;
-            }
-            total += n;
-        }
+        self.drain(&self.stack.leads_queue_url, &handler).await
     }
 
     /// Runs the deliveries queue through `deliver` until no message is
@@ -244,17 +229,19 @@ impl TestStack {
     pub async fn deliver_queue(&self) -> usize {
         let handler =
             |app: App, event| async move { leadpipe::delivery::handle(&app, event).await };
+        self.drain(&self.stack.deliveries_queue_url, &handler).await
+    }
+
+    async fn drain<F, Fut>(&self, queue_url: &str, handler: &F) -> usize
+    where
+        F: Fn(App, aws_lambda_events::event::sqs::SqsEvent) -> Fut,
+        Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse>,
+    {
         let mut total = 0;
         loop {
-            let n = leadpipe_local::poller::poll_once(
-                &self.app,
-                &self.stack.deliveries_queue_url,
-                10,
-                0,
-                &handler,
-            )
-            .await
-            .expect("poll");
+            let n = leadpipe_local::poller::poll_once(&self.app, queue_url, 10, 0, handler)
+                .await
+                .expect("poll");
             if n == 0 {
                 return total;
             }
