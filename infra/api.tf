@@ -1,5 +1,5 @@
 # The HTTP API. `routes` must equal the code's route table
-# (shared/src/routes.rs ROUTES); the parity test checks both ways.
+# (shared/src/http/routes.rs ROUTES); the parity test checks both ways.
 locals {
   routes = {
     "POST /v1/hooks/{keyId}"                    = "ingest"

@@ -1,5 +1,5 @@
 # One role per function, granting exactly what its code calls. The table of
-# actions below mirrors shared/src/permissions.rs (the parity test fails on
+# actions below mirrors shared/src/aws/permissions.rs (the parity test fails on
 # any difference).
 locals {
   function_permissions = {

@@ -1,5 +1,5 @@
 # The two work queues and their dead-letter queues. Settings mirror
-# shared/src/resources.rs (checked by the parity test). Visibility timeout is
+# shared/src/aws/resources.rs (checked by the parity test). Visibility timeout is
 # at least six times the consumer's timeout, as AWS recommends.
 locals {
   queues = {

@@ -1,4 +1,4 @@
-# One table, single-table design (see shared/src/resources.rs, which the
+# One table, single-table design (see shared/src/aws/resources.rs, which the
 # parity test compares this with): pk/sk, two GSIs, TTL on expiresAt.
 resource "aws_dynamodb_table" "main" {
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS owned key; a customer managed key is an opt-in cost most small teams do not need.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use leadpipe::ssrf::Dns;
+use leadpipe::rules::ssrf::Dns;
 use leadpipe::{App, Config};
 use leadpipe_tests::{Recorded, ScriptedServer, TestStack, leadpipe};
 use serde_json::{Value, json};
@@ -152,7 +152,7 @@ async fn a_lead_arrives_signed_with_every_header() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((leadpipe::clock::now_s() - ts).abs() < 60);
+    assert!((leadpipe::rules::clock::now_s() - ts).abs() < 60);
 
     let body: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(body["type"], "lead.created");
@@ -516,7 +516,7 @@ async fn rotation_sends_both_signatures_during_the_grace_period() {
     let t = stack().await;
     let crm = ScriptedServer::start().await;
     crm.script("/rot", &[(200, "{}")]);
-    let given = leadpipe::signing::new_secret();
+    let given = leadpipe::rules::signing::new_secret();
     let (key, token, sub) = setup(&t, &crm, "/rot", json!({"secret": given})).await;
     assert_eq!(sub["secret"], given.as_str());
     let r = t
@@ -661,19 +661,19 @@ async fn the_ssrf_guard_at_send_time() {
     );
     // Saved over https (it looked public); the receiver speaks plain HTTP,
     // but the guard refuses before any byte is sent.
-    let changes = leadpipe::subscriptions::SubChanges {
+    let changes = leadpipe::model::subscriptions::SubChanges {
         url: Some(format!("https://crm.rebind.test:{port}/internal")),
         ..Default::default()
     };
-    let (sub, _) = leadpipe::subscriptions::create(&saving, changes)
+    let (sub, _) = leadpipe::model::subscriptions::create(&saving, changes)
         .await
         .unwrap();
-    let r = leadpipe::delivery::send(
+    let r = leadpipe::deliver::send(
         &sending,
         &sub,
         "dlv_x",
-        leadpipe::leads::LeadEventType::Created,
-        &leadpipe::events::Source::MetaLeadAds {
+        leadpipe::model::leads::LeadEventType::Created,
+        &leadpipe::model::events::Source::MetaLeadAds {
             page_id: None,
             form_id: None,
             ad_id: None,
@@ -692,19 +692,23 @@ async fn the_ssrf_guard_at_send_time() {
         r.error
     );
     // The same save-time check refuses it once it resolves to loopback.
-    let refused =
-        leadpipe::ssrf::check_url_resolved("https://crm.rebind.test/x", false, sending.dns()).await;
+    let refused = leadpipe::rules::ssrf::check_url_resolved(
+        "https://crm.rebind.test/x",
+        false,
+        sending.dns(),
+    )
+    .await;
     assert!(refused.is_err());
     // A literal private address stored earlier (say, under a looser setting)
     // is refused at send time too.
     let mut literal = sub.clone();
     literal.url = format!("{}/internal", crm.base_url);
-    let r = leadpipe::delivery::send(
+    let r = leadpipe::deliver::send(
         &sending,
         &literal,
         "dlv_y",
-        leadpipe::leads::LeadEventType::Created,
-        &leadpipe::events::Source::MetaLeadAds {
+        leadpipe::model::leads::LeadEventType::Created,
+        &leadpipe::model::events::Source::MetaLeadAds {
             page_id: None,
             form_id: None,
             ad_id: None,
@@ -884,8 +888,8 @@ async fn two_copies_of_a_message_record_one_attempt() {
     let id = first_pending_delivery(&t).await;
     // SQS delivers a message at least once: two consumers hold copies.
     let (a, b) = tokio::join!(
-        leadpipe::delivery::attempt_delivery(&t.app, &id),
-        leadpipe::delivery::attempt_delivery(&t.app, &id)
+        leadpipe::deliver::attempt_delivery(&t.app, &id),
+        leadpipe::deliver::attempt_delivery(&t.app, &id)
     );
     assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
     let d = t
@@ -896,7 +900,7 @@ async fn two_copies_of_a_message_record_one_attempt() {
     assert_eq!(d["attempts"].as_array().unwrap().len(), 1, "{d}");
     // A later copy finds the delivery finished and sends nothing.
     let sent = crm.requests_to("/twice").len();
-    leadpipe::delivery::attempt_delivery(&t.app, &id)
+    leadpipe::deliver::attempt_delivery(&t.app, &id)
         .await
         .unwrap();
     assert_eq!(crm.requests_to("/twice").len(), sent);
@@ -919,8 +923,8 @@ async fn a_retry_after_date_sets_the_next_attempt() {
         .await;
     t.process_queue().await;
     let id = first_pending_delivery(&t).await;
-    match leadpipe::delivery::attempt_delivery(&t.app, &id).await {
-        Ok(leadpipe::batch::Outcome::Retry { delay, .. }) => {
+    match leadpipe::deliver::attempt_delivery(&t.app, &id).await {
+        Ok(leadpipe::aws::batch::Outcome::Retry { delay, .. }) => {
             // 8 s ahead at a one-second resolution, less the time taken.
             assert!(
                 (5..=8).contains(&delay.as_secs()),
@@ -948,9 +952,10 @@ async fn an_edit_whose_fan_out_fails_is_delivered_through_process() {
     let mut config = t.stack.config();
     config.deliveries_queue_url = format!("{}-unreachable", config.deliveries_queue_url);
     let cut_off = App::new(config, &t.sdk);
-    let lead = leadpipe::leads::update(&cut_off, &lead_id, Some("contacted".into()), None, None)
-        .await
-        .unwrap();
+    let lead =
+        leadpipe::model::leads::update(&cut_off, &lead_id, Some("contacted".into()), None, None)
+            .await
+            .unwrap();
     assert_eq!(lead.status, "contacted");
     assert!(crm.requests_to("/updated").is_empty());
 

@@ -24,7 +24,7 @@ fn samples() -> Vec<(String, String)> {
 async fn every_http_sample_runs_through_its_function() {
     let graph = leadpipe_tests::ScriptedServer::start().await;
     let graph_url = format!("{}/v25.0", graph.base_url);
-    let secrets = leadpipe::resources::SecretOverrides {
+    let secrets = leadpipe::aws::resources::SecretOverrides {
         meta_app_secret: Some("leadpipe-sample-app-secret".into()),
         meta_verify_token: Some("leadpipe-sample-verify-token".into()),
         ..Default::default()
@@ -82,7 +82,7 @@ async fn every_sqs_sample_runs_through_its_function() {
         let resp = if name.starts_with("process-") {
             leadpipe::process::handle(&t.app, event).await
         } else {
-            leadpipe::delivery::handle(&t.app, event).await
+            leadpipe::deliver::handle(&t.app, event).await
         };
         assert!(resp.batch_item_failures.is_empty(), "{name}");
         ran += 1;

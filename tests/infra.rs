@@ -7,10 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use hcl::{Block, Body, Expression, ObjectKey};
+use leadpipe::aws::permissions::PERMISSIONS;
+use leadpipe::aws::resources::{DELIVERIES_QUEUE, GSIS, LEADS_QUEUE, PK, SK, TTL_ATTRIBUTE};
 use leadpipe::config::vars;
-use leadpipe::permissions::PERMISSIONS;
-use leadpipe::resources::{DELIVERIES_QUEUE, GSIS, LEADS_QUEUE, PK, SK, TTL_ATTRIBUTE};
-use leadpipe::routes::{Function, ROUTES};
+use leadpipe::http::routes::{Function, ROUTES};
 use leadpipe_tests::leadpipe;
 use serde_json::{Value, json};
 
@@ -111,7 +111,7 @@ fn routes_match_the_route_table() {
         .collect();
     assert_eq!(
         tf, code,
-        "infra/api.tf routes differ from shared/src/routes.rs"
+        "infra/api.tf routes differ from shared/src/http/routes.rs"
     );
 }
 
@@ -192,7 +192,7 @@ fn table_matches_the_resource_definitions() {
         .collect();
     assert_eq!(
         gsis, code,
-        "infra/table.tf GSIs differ from shared/src/resources.rs"
+        "infra/table.tf GSIs differ from shared/src/aws/resources.rs"
     );
     let mut keys: BTreeSet<String> = [PK, SK].iter().map(|s| s.to_string()).collect();
     for g in GSIS {
@@ -268,7 +268,7 @@ fn iam_grants_exactly_what_the_code_calls() {
     }
     assert_eq!(
         tf, code,
-        "infra/iam.tf differs from shared/src/permissions.rs"
+        "infra/iam.tf differs from shared/src/aws/permissions.rs"
     );
 }
 

@@ -2,8 +2,8 @@
 //! `POST /v1/hooks/{keyId}` (CONTRACT §3) against the emulator: every
 //! success path and every bad input.
 
-use leadpipe::events::{self, EventStatus};
-use leadpipe::inbound::LeadInput;
+use leadpipe::model::events::{self, EventStatus};
+use leadpipe::rules::inbound::LeadInput;
 use leadpipe_tests::{TestStack, leadpipe};
 use serde_json::{Value, json};
 

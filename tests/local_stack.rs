@@ -2,7 +2,7 @@
 //! The local stack as `make dev` runs it, over real HTTP: start, health,
 //! the printed curl line, reading the event back, CORS, shutdown.
 
-use leadpipe::resources::SecretOverrides;
+use leadpipe::aws::resources::SecretOverrides;
 use leadpipe_local::{LocalStack, Options};
 use leadpipe_tests::{endpoint, leadpipe, unique_stack};
 use serde_json::{Value, json};

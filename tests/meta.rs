@@ -3,7 +3,7 @@
 //! the handshake, signed notifications, batching, exact ids, Graph retries
 //! and failures.
 
-use leadpipe::meta;
+use leadpipe::providers::meta;
 use leadpipe_tests::{ScriptedServer, TestStack, leadpipe};
 use serde_json::{Value, json};
 

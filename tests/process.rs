@@ -2,7 +2,7 @@
 //! `process` against the emulator: clean leads, de-duplication under races
 //! and redelivery, re-engagement, the poison path, and the leads admin API.
 
-use leadpipe::leads::{self, LeadEventType};
+use leadpipe::model::leads::{self, LeadEventType};
 use leadpipe::process::{self, Outcome};
 use leadpipe_tests::{TestStack, leadpipe};
 use serde_json::{Value, json};
@@ -167,18 +167,21 @@ async fn a_redelivered_message_changes_nothing() {
     assert_eq!(process::process_event(&t.app, &evt, 2).await, Outcome::Done);
     // Even a resolution run again straight through (bypassing the status
     // check) is refused by the event's condition.
-    let record = leadpipe::events::get(&t.app, &evt).await.unwrap().unwrap();
+    let record = leadpipe::model::events::get(&t.app, &evt)
+        .await
+        .unwrap()
+        .unwrap();
     let mut replay = record.clone();
-    replay.status = leadpipe::events::EventStatus::Received;
-    let input = leadpipe::inbound::LeadInput {
+    replay.status = leadpipe::model::events::EventStatus::Received;
+    let input = leadpipe::rules::inbound::LeadInput {
         email: Some("once@example.com".into()),
         ..Default::default()
     };
     assert_eq!(
-        leadpipe::dedupe::resolve(&t.app, &replay, &input)
+        leadpipe::process::dedupe::resolve(&t.app, &replay, &input)
             .await
             .unwrap(),
-        leadpipe::dedupe::Resolution::AlreadyDone
+        leadpipe::process::dedupe::Resolution::AlreadyDone
     );
     let after = lead_of(&t, &evt).await;
     assert_eq!(before, after);
@@ -234,7 +237,7 @@ async fn a_returning_lead_is_re_engaged() {
     let lead_id = t.event(&first).await["leadId"].as_str().unwrap().to_owned();
     // Forty days of silence.
     let mut lead = leads::get(&t.app, &lead_id).await.unwrap().unwrap();
-    let old = leadpipe::clock::rfc3339(leadpipe::clock::now_ms() - 40 * 86_400_000);
+    let old = leadpipe::rules::clock::rfc3339(leadpipe::rules::clock::now_ms() - 40 * 86_400_000);
     lead.last_seen_at = old.clone();
     t.app.store.put(&lead).await.unwrap();
 
@@ -279,7 +282,7 @@ async fn a_poison_message_ends_in_the_dlq() {
     assert_eq!(t.queue_depth(&t.stack.leads_dlq_url).await, 1);
     assert_eq!(
         receives,
-        leadpipe::resources::LEADS_QUEUE.max_receive_count as usize
+        leadpipe::aws::resources::LEADS_QUEUE.max_receive_count as usize
     );
     assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 0);
 }

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use leadpipe::aws::resources::{self, SecretOverrides, StackNames};
 use leadpipe::config::vars;
-use leadpipe::keys::{self, KeyChanges};
-use leadpipe::resources::{self, SecretOverrides, StackNames};
-use leadpipe::subscriptions::{self, SubChanges};
+use leadpipe::model::keys::{self, KeyChanges};
+use leadpipe::model::subscriptions::{self, SubChanges};
 use leadpipe::{App, Config};
 use runtime_api::RuntimeApi;
 use serde_json::{Value, json};
@@ -600,7 +600,7 @@ fn machine() -> String {
 }
 
 fn today() -> String {
-    leadpipe::clock::now_rfc3339()[..10].to_owned()
+    leadpipe::rules::clock::now_rfc3339()[..10].to_owned()
 }
 
 // Published prices (us-east-1): Lambda arm64 $0.0000133334 per GB-s and

@@ -2,7 +2,7 @@
 //! an accepted lead is always normalised.
 #![no_main]
 
-use leadpipe::inbound::{LeadInput, normalise, parse_body};
+use leadpipe::rules::inbound::{LeadInput, normalise, parse_body};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         None => return,
     };
     if let Ok(fields) = parse_body(ct, body)
-        && let Ok(lead) = LeadInput::from_fields(fields, leadpipe::inbound::normalise::Region::US, Some("hp"))
+        && let Ok(lead) = LeadInput::from_fields(fields, leadpipe::rules::inbound::normalise::Region::US, Some("hp"))
     {
         assert!(lead.email.is_some() || lead.phone.is_some());
         if let Some(e) = &lead.email {

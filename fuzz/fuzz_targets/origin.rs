@@ -2,7 +2,7 @@
 //! wildcard never matches its own base domain.
 #![no_main]
 
-use leadpipe::inbound::origin::{DomainPattern, allowed};
+use leadpipe::rules::inbound::origin::{DomainPattern, allowed};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: (&str, &str, &str)| {

@@ -1,6 +1,6 @@
 //! The local stack behind `make dev`: the AWS emulator (unless
 //! `AWS_ENDPOINT_URL` points elsewhere), the table, queues and secret
-//! created idempotently from [`leadpipe::resources`], and one HTTP server
+//! created idempotently from [`leadpipe::aws::resources`], and one HTTP server
 //! for every route. The integration tests start it the same way.
 
 pub mod emulator;
@@ -12,10 +12,10 @@ use std::future::Future;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use leadpipe::App;
+use leadpipe::aws::pagination::PageRequest;
+use leadpipe::aws::resources::{self, SecretOverrides, Stack, StackNames};
 use leadpipe::config::{Config, vars};
-use leadpipe::keys::{self, KeyChanges};
-use leadpipe::pagination::PageRequest;
-use leadpipe::resources::{self, SecretOverrides, Stack, StackNames};
+use leadpipe::model::keys::{self, KeyChanges};
 use tokio::net::TcpListener;
 
 pub use emulator::{Emulator, free_port};
@@ -203,7 +203,7 @@ impl LocalStack {
             self.app.clone(),
             self.stack.deliveries_queue_url.clone(),
             resources::DELIVERIES_QUEUE.batch_size as i32,
-            |app: App, event| async move { leadpipe::delivery::handle(&app, event).await },
+            |app: App, event| async move { leadpipe::deliver::handle(&app, event).await },
             stop_rx.clone(),
         ));
         server::serve(self.app.clone(), self.listener, shutdown).await;
@@ -238,7 +238,7 @@ fn local_config(stack: &Stack, base_url: &str) -> Result<Config, String> {
 async fn demo_key(app: &App) -> Result<(String, String), String> {
     let err = |e: leadpipe::ApiError| format!("demo key: {e:?}");
     let page = PageRequest {
-        limit: leadpipe::pagination::MAX_LIMIT,
+        limit: leadpipe::aws::pagination::MAX_LIMIT,
         cursor: None,
     };
     let existing = keys::list(app, &page).await.map_err(err)?;

@@ -1,4 +1,4 @@
-//! The local API server: every route of [`leadpipe::routes::ROUTES`],
+//! The local API server: every route of [`leadpipe::http::routes::ROUTES`],
 //! served over HTTP/1 by the same handler each Lambda function runs.
 
 use std::convert::Infallible;
@@ -11,7 +11,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::{Body, Request, Response};
-use leadpipe::routes::{self, Function};
+use leadpipe::http::routes::{self, Function};
 use leadpipe::{ApiError, App, admin, http as h, ingest, meta_verify};
 use tokio::net::TcpListener;
 

@@ -3,8 +3,8 @@
 //! validate and normalise (no I/O).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use leadpipe::inbound::normalise::Region;
-use leadpipe::inbound::{LeadInput, parse_body};
+use leadpipe::rules::inbound::normalise::Region;
+use leadpipe::rules::inbound::{LeadInput, parse_body};
 const US: Region = Region::US;
 use std::hint::black_box;
 
@@ -35,8 +35,8 @@ fn ingest_pure_path(c: &mut Criterion) {
 /// `process`'s pure path for a returning lead: the Graph-style fields
 /// normalised, then merged into the existing lead.
 fn process_pure_path(c: &mut Criterion) {
-    use leadpipe::events::{LeadDefaults, Source};
-    use leadpipe::leads::LeadRecord;
+    use leadpipe::model::events::{LeadDefaults, Source};
+    use leadpipe::model::leads::LeadRecord;
     let defaults = LeadDefaults {
         status: "unassigned".into(),
         tags: vec!["landing".into()],

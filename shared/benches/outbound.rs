@@ -5,9 +5,9 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
-use leadpipe::signing::{SigningKey, new_secret, sign};
-use leadpipe::subscriptions::sample_context;
-use leadpipe::templates::render;
+use leadpipe::model::subscriptions::sample_context;
+use leadpipe::rules::signing::{SigningKey, new_secret, sign};
+use leadpipe::rules::templates::render;
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
 

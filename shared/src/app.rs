@@ -8,13 +8,13 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use serde_json::Value;
 
+use crate::aws::queue::Queue;
+use crate::aws::secrets::SecretStore;
+use crate::aws::store::Store;
 use crate::aws::{LazyClient, Sdk};
 use crate::config::Config;
 use crate::errors::Error;
-use crate::queue::Queue;
-use crate::secrets::SecretStore;
-use crate::ssrf::{Dns, GuardedResolver};
-use crate::store::Store;
+use crate::rules::ssrf::{Dns, GuardedResolver};
 
 /// Work a function's first request would otherwise do in turn, started in
 /// the background when that request arrives (see [`App::warm_up`]), so that
@@ -123,7 +123,7 @@ impl App {
             return;
         }
         if what.phones {
-            tokio::task::spawn_blocking(crate::inbound::normalise::load_metadata);
+            tokio::task::spawn_blocking(crate::rules::inbound::normalise::load_metadata);
         }
         if what.secret {
             let app = self.clone();

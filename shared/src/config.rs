@@ -3,12 +3,12 @@
 //! Every variable a function reads is named here (the infra parity test checks
 //! Terraform sets them). Deployment secrets (admin token, data key, Meta
 //! secrets) are not configuration: they live in Secrets Manager, see
-//! [`crate::secrets`].
+//! [`crate::aws::secrets`].
 
 use std::time::Duration;
 
 use crate::errors::Error;
-use crate::inbound::normalise::{self, Region};
+use crate::rules::inbound::normalise::{self, Region};
 
 /// Names of the environment variables Leadpipe reads.
 pub mod vars {

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 
-use crate::crypto::CryptoError;
+use crate::rules::crypto::CryptoError;
 
 /// Something that went wrong inside Leadpipe. Never shown to callers as is.
 #[derive(Debug, thiserror::Error)]

@@ -1,58 +1,43 @@
 //! Leadpipe: a serverless lead-webhook hub.
 //!
-//! The pipeline reads top to bottom in the module names:
+//! The folders are the pipeline, one per Lambda function:
 //!
-//! * [`ingest`] — `POST /v1/hooks/{keyId}`: authenticate, check origin,
-//!   parse ([`inbound`]), record the event and queue it; [`meta`] and
-//!   [`meta_verify`] do the same for Meta Lead Ads.
+//! * [`ingest`] — `POST /v1/hooks/{keyId}` and Meta's notifications:
+//!   authenticate, check origin, parse, record the event and queue it.
+//! * [`meta_verify`] — Meta's subscription handshake.
 //! * [`process`] — the leads queue: clean the event into a lead,
-//!   de-duplicated exactly once ([`dedupe`], [`leads`]), and fan it out.
-//! * [`delivery`] — the deliveries queue: signed webhooks ([`signing`],
-//!   [`templates`], [`ssrf`]) to [`subscriptions`], retried ([`retry`]).
-//! * [`admin`] — the management API over [`keys`] and the rest.
+//!   de-duplicated exactly once, and fan it out into deliveries.
+//! * [`deliver`] — the deliveries queue: signed webhooks, retried.
+//! * [`admin`] — the management API, one file per resource.
 //!
-//! Underneath: [`app`] (what handlers share), [`aws`] (the SDK, set up on
-//! first use), [`store`] (DynamoDB single table), [`queue`] (SQS),
-//! [`secrets`] (Secrets Manager, cached), [`crypto`] (AES-256-GCM for stored
-//! secrets, constant-time comparison), [`resources`] (the table, queues and
-//! secret, defined once), [`routes`] (the HTTP route table, defined once) and
-//! [`errors`] (the contract's error envelope, produced in one place).
+//! Under them the layers:
+//!
+//! * [`model`] — the stored entities (events, leads, keys, subscriptions,
+//!   deliveries): records, views and their storage functions.
+//! * [`rules`] — pure logic, no I/O: inbound parsing and normalisation,
+//!   signing, templates, SSRF rules, retry back-off, crypto, ids, clock.
+//! * [`providers`] — other systems leads come from (Meta Lead Ads).
+//! * [`aws`] — the SDK, the DynamoDB store, pagination, SQS, Secrets
+//!   Manager, batches, the resources and the IAM permissions.
+//! * [`http`] — JSON and header helpers and the route table.
+//!
+//! Beside them: [`app`] (what handlers share), [`config`], [`telemetry`] and
+//! [`errors`].
 
 pub mod admin;
 pub mod app;
 pub mod aws;
-pub mod batch;
-pub mod clock;
 pub mod config;
-pub mod crypto;
-pub mod dedupe;
-pub mod delivery;
-pub mod dlq;
+pub mod deliver;
 pub mod errors;
-pub mod events;
 pub mod http;
-pub mod idempotency;
-pub mod ids;
-pub mod inbound;
 pub mod ingest;
-pub mod keys;
-pub mod leads;
-pub mod meta;
 pub mod meta_verify;
-pub mod pagination;
-pub mod permissions;
+pub mod model;
 pub mod process;
-pub mod queue;
-pub mod resources;
-pub mod retry;
-pub mod routes;
-pub mod secrets;
-pub mod signing;
-pub mod ssrf;
-pub mod store;
-pub mod subscriptions;
+pub mod providers;
+pub mod rules;
 pub mod telemetry;
-pub mod templates;
 
 pub use app::App;
 pub use config::Config;

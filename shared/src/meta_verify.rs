@@ -7,10 +7,10 @@ use lambda_http::{Body, Request, Response};
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::crypto::constant_time_eq;
 use crate::errors::ApiError;
+use crate::http::routes::{self, Function};
 use crate::http::{self as h, query_param};
-use crate::routes::{self, Function};
+use crate::rules::crypto::constant_time_eq;
 
 /// The `meta-verify` function's handler.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use aws_config::SdkConfig;
 use http::HeaderMap;
 use lambda_http::{Body, Request};
-use leadpipe::resources::{self, SecretOverrides, Stack, StackNames};
+use leadpipe::aws::resources::{self, SecretOverrides, Stack, StackNames};
 use leadpipe::{App, Config};
 use serde_json::Value;
 
@@ -36,7 +36,7 @@ pub fn endpoint() -> String {
 
 /// A unique, valid resource-name prefix.
 pub fn unique_stack() -> String {
-    let id = leadpipe::ids::new_id(leadpipe::ids::IdKind::Request);
+    let id = leadpipe::rules::ids::new_id(leadpipe::rules::ids::IdKind::Request);
     format!("t{}", &id[id.len() - 12..])
 }
 
@@ -227,8 +227,7 @@ impl TestStack {
     /// Runs the deliveries queue through `deliver` until no message is
     /// visible; returns how many were received.
     pub async fn deliver_queue(&self) -> usize {
-        let handler =
-            |app: App, event| async move { leadpipe::delivery::handle(&app, event).await };
+        let handler = |app: App, event| async move { leadpipe::deliver::handle(&app, event).await };
         self.drain(&self.stack.deliveries_queue_url, &handler).await
     }
 

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use leadpipe::App;
-use leadpipe::inbound::normalise::{self, Region};
+use leadpipe::rules::inbound::normalise::{self, Region};
 use serde_json::Value;
 
 struct Laps(Instant);

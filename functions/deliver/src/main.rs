@@ -1,7 +1,7 @@
 //! The `deliver` Lambda function: consumes the deliveries queue in batches,
 //! sends signed webhooks concurrently over one kept-alive client, and
 //! answers with partial batch failures. All logic is in
-//! [`leadpipe::delivery`].
+//! [`leadpipe::deliver`].
 
 use std::convert::Infallible;
 
@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
         let app = app.clone();
         async move {
             app.warm_up(WARM_UP);
-            Ok::<_, Infallible>(leadpipe::delivery::handle(&app, event.payload).await)
+            Ok::<_, Infallible>(leadpipe::deliver::handle(&app, event.payload).await)
         }
     }))
     .await

@@ -2,6 +2,8 @@
 //! needs `Authorization: Bearer <admin token>`. Keys, events and leads are
 //! here; subscriptions, deliveries and the DLQs in `outbound`.
 
+pub mod dlq;
+
 mod outbound;
 
 use http::{HeaderValue, StatusCode, header};
@@ -10,15 +12,15 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::crypto::constant_time_eq;
+use crate::aws::pagination::{Page, PageRequest};
 use crate::errors::ApiError;
-use crate::events::{self, EventStatus, EventView};
+use crate::http::routes::{self, Action, Function, Matched};
 use crate::http::{self as h, JsonInput};
-use crate::inbound::normalise;
-use crate::keys::{self, KeyChanges, KeyView, WebhookKey};
-use crate::leads::{self, LeadFilter, LeadView};
-use crate::pagination::{Page, PageRequest};
-use crate::routes::{self, Action, Function, Matched};
+use crate::model::events::{self, EventStatus, EventView};
+use crate::model::keys::{self, KeyChanges, KeyView, WebhookKey};
+use crate::model::leads::{self, LeadFilter, LeadView};
+use crate::rules::crypto::constant_time_eq;
+use crate::rules::inbound::normalise;
 
 /// The `admin` function's handler.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {

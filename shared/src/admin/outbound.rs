@@ -5,18 +5,18 @@ use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
+use crate::admin::dlq;
 use crate::app::App;
-use crate::clock;
-use crate::delivery::{self, DeliveryMessage, DeliveryStatus, DeliveryView};
-use crate::dlq;
+use crate::aws::pagination::PageRequest;
+use crate::deliver::{self, DeliveryMessage, DeliveryStatus, DeliveryView};
 use crate::errors::ApiError;
-use crate::events::Source;
+use crate::http::routes::Matched;
 use crate::http::{self as h, JsonInput};
-use crate::ids::{self, IdKind};
-use crate::leads::{self, LeadEventType, LeadView};
-use crate::pagination::PageRequest;
-use crate::routes::Matched;
-use crate::subscriptions::{self, SubChanges, SubscriptionView};
+use crate::model::events::Source;
+use crate::model::leads::{self, LeadEventType, LeadView};
+use crate::model::subscriptions::{self, SubChanges, SubscriptionView};
+use crate::rules::clock;
+use crate::rules::ids::{self, IdKind};
 
 fn page_request(query: &[(String, String)]) -> Result<PageRequest, ApiError> {
     PageRequest::from_query(
@@ -114,7 +114,7 @@ pub async fn test_subscription(app: &App, m: &Matched) -> Result<Response<Body>,
     let source = Source::Webhook {
         key_id: "key_sample".into(),
     };
-    let result = delivery::send(
+    let result = deliver::send(
         app,
         &sub,
         &id,
@@ -155,10 +155,10 @@ pub async fn list_deliveries(
                 .ok_or_else(|| ApiError::invalid("status", "must be pending, delivered or dead"))?,
         ),
     };
-    let page = delivery::list(app, sub, status, &page_request(query)?).await?;
+    let page = deliver::list(app, sub, status, &page_request(query)?).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for d in page.items {
-        let attempts = delivery::attempts(app, &d.id).await?;
+        let attempts = deliver::attempts(app, &d.id).await?;
         items.push(DeliveryView::new(d, attempts, false));
     }
     Ok(h::json(
@@ -168,10 +168,10 @@ pub async fn list_deliveries(
 }
 
 pub async fn get_delivery(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let d = delivery::get(app, m.param("id"))
+    let d = deliver::get(app, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
-    let attempts = delivery::attempts(app, &d.id).await?;
+    let attempts = deliver::attempts(app, &d.id).await?;
     Ok(h::json(
         StatusCode::OK,
         &DeliveryView::new(d, attempts, true),
@@ -179,13 +179,13 @@ pub async fn get_delivery(app: &App, m: &Matched) -> Result<Response<Body>, ApiE
 }
 
 pub async fn retry_delivery(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let d = delivery::get(app, m.param("id"))
+    let d = deliver::get(app, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
     if d.status == DeliveryStatus::Pending {
         return Err(ApiError::Conflict("the delivery is already pending".into()));
     }
-    let d = delivery::reopen(app, &d.id)
+    let d = deliver::reopen(app, &d.id)
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
     app.queue
@@ -196,7 +196,7 @@ pub async fn retry_delivery(app: &App, m: &Matched) -> Result<Response<Body>, Ap
             },
         )
         .await?;
-    let attempts = delivery::attempts(app, &d.id).await?;
+    let attempts = deliver::attempts(app, &d.id).await?;
     Ok(h::json(
         StatusCode::ACCEPTED,
         &DeliveryView::new(d, attempts, false),
@@ -229,7 +229,7 @@ pub async fn update_lead(
     }
     let tags = input.string_list("tags");
     let mut issues = Vec::new();
-    let tags = tags.map(|t| crate::inbound::fields::clean_tags(t, "tags", &mut issues));
+    let tags = tags.map(|t| crate::rules::inbound::fields::clean_tags(t, "tags", &mut issues));
     for i in issues {
         input.issue(i.field, i.issue);
     }

@@ -6,25 +6,27 @@
 //! Nothing is half-written: when the message cannot be queued the event row
 //! is removed again and the caller gets a 500 to retry.
 
+pub mod idempotency;
+
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::clock;
+use crate::aws::queue::LeadMessage;
+use crate::aws::store::{Tx, Write};
 use crate::errors::ApiError;
-use crate::events::{self, EventRecord, LeadDefaults, RequestMeta, Source};
+use crate::http::routes::{self, Action, Function};
 use crate::http::{self as h, header as get_header};
-use crate::idempotency::{self, Answer, Claim};
-use crate::ids::{IdKind, new_id};
-use crate::inbound::{self, LeadInput, fields, origin};
-use crate::keys::{self, WebhookKey};
-use crate::meta::{self, Leadgen};
-use crate::queue::LeadMessage;
-use crate::routes::{self, Action, Function};
-use crate::store::{Tx, Write};
+use crate::model::events::{self, EventRecord, LeadDefaults, RequestMeta, Source};
+use crate::model::keys::{self, WebhookKey};
+use crate::providers::meta::{self, Leadgen};
+use crate::rules::clock;
+use crate::rules::ids::{IdKind, new_id};
+use crate::rules::inbound::{self, LeadInput, fields, origin};
 use futures::StreamExt;
+use idempotency::{Answer, Claim};
 
 const ALLOW_HEADERS: &str = "Content-Type, X-Webhook-Token, Authorization, Idempotency-Key";
 

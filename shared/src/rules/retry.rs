@@ -11,7 +11,7 @@ pub fn backoff(failures: u32, base: Duration, max: Duration) -> Duration {
     let exp = failures.saturating_sub(1).min(30);
     let raw = base.saturating_mul(1u32 << exp).min(max);
     let mut b = [0u8; 2];
-    crate::crypto::fill_random(&mut b);
+    crate::rules::crypto::fill_random(&mut b);
     let fraction = f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) * 0.2;
     raw.mul_f64(1.0 - fraction)
 }

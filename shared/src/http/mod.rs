@@ -1,6 +1,8 @@
 //! Small helpers over `lambda_http` requests and responses, shared by every
 //! HTTP handler (on Lambda and in the local stack alike).
 
+pub mod routes;
+
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -8,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::errors::{ApiError, FieldIssue};
-use crate::ids::{IdKind, new_id};
+use crate::rules::ids::{IdKind, new_id};
 
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {

@@ -14,7 +14,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::errors::ApiError;
-use crate::inbound::RawFields;
+use crate::rules::inbound::RawFields;
 
 /// Largest notification body accepted (1000 updates fit comfortably).
 pub const MAX_NOTIFICATION_BYTES: usize = 1024 * 1024;
@@ -260,7 +260,7 @@ pub async fn fetch_lead(
         }
     };
     let status = resp.status();
-    let retry_after = crate::retry::retry_after(resp.headers());
+    let retry_after = crate::rules::retry::retry_after(resp.headers());
     let body = resp.bytes().await.map_err(|_| GraphError::Transient {
         reason: "graph api answer cut short".into(),
         retry_after: None,

@@ -58,7 +58,7 @@ async fn set_visibility(app: &App, queue_url: &str, delays: Vec<(String, Duratio
             .change_message_visibility()
             .queue_url(queue_url)
             .receipt_handle(handle)
-            .visibility_timeout(crate::retry::visibility_seconds(delay))
+            .visibility_timeout(crate::rules::retry::visibility_seconds(delay))
             .send()
             .await;
         if let Err(e) = result {

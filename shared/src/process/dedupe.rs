@@ -15,16 +15,16 @@
 use std::time::Duration;
 
 use crate::app::App;
-use crate::clock;
+use crate::aws::store::{Tx, Values, n};
 use crate::errors::Error;
-use crate::events::{self, EventRecord, EventStatus};
-use crate::ids::{IdKind, new_id};
-use crate::inbound::LeadInput;
-use crate::leads::{
+use crate::model::events::{self, EventRecord, EventStatus};
+use crate::model::leads::{
     self, IDENTITY_SK, Identity, LeadEvent, LeadEventType, LeadRecord, email_identity,
     phone_identity,
 };
-use crate::store::{Tx, Values, n};
+use crate::rules::clock;
+use crate::rules::ids::{IdKind, new_id};
+use crate::rules::inbound::LeadInput;
 
 /// How many times a contended resolution is retried before the message is
 /// handed back to the queue.
@@ -87,7 +87,7 @@ pub async fn resolve(
         if round > 0 {
             // Spread contending writers apart.
             let mut b = [0u8; 1];
-            crate::crypto::fill_random(&mut b);
+            crate::rules::crypto::fill_random(&mut b);
             tokio::time::sleep(Duration::from_millis(
                 10 * u64::from(round) + u64::from(b[0] % 20),
             ))

@@ -10,19 +10,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::app::App;
-use crate::clock;
-use crate::crypto::DataKey;
+use crate::aws::pagination::{Page, PageRequest};
+use crate::aws::resources::GSI1;
+use crate::aws::store::{Write, s};
 use crate::errors::{ApiError, Error};
-use crate::events::Source;
 use crate::http::JsonInput;
-use crate::ids::{self, IdKind};
-use crate::leads::LeadEventType;
-use crate::pagination::{Page, PageRequest};
-use crate::resources::GSI1;
-use crate::signing::{self, SigningKey};
-use crate::ssrf;
-use crate::store::{Write, s};
-use crate::templates;
+use crate::model::events::Source;
+use crate::model::leads::LeadEventType;
+use crate::rules::clock;
+use crate::rules::crypto::DataKey;
+use crate::rules::ids::{self, IdKind};
+use crate::rules::signing::{self, SigningKey};
+use crate::rules::ssrf;
+use crate::rules::templates;
 
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
 pub const MAX_MAX_ATTEMPTS: u32 = 20;
@@ -547,7 +547,7 @@ pub async fn list(app: &App, page: &PageRequest) -> Result<Page<Subscription>, A
 pub async fn all(app: &App) -> Result<Vec<Subscription>, Error> {
     let mut out = Vec::new();
     let mut page = PageRequest {
-        limit: crate::pagination::MAX_LIMIT,
+        limit: crate::aws::pagination::MAX_LIMIT,
         cursor: None,
     };
     loop {

@@ -15,9 +15,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::aws::LazyClient;
+use crate::aws::pagination::{Cursor, Page, PageRequest};
+use crate::aws::resources::{Gsi, PK, SK};
 use crate::errors::{ApiError, Error};
-use crate::pagination::{Cursor, Page, PageRequest};
-use crate::resources::{Gsi, PK, SK};
 
 pub type Item = HashMap<String, AttributeValue>;
 

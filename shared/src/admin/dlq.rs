@@ -5,7 +5,7 @@
 //! delete. A moved delivery starts a new round of attempts.
 
 use crate::app::App;
-use crate::delivery::{self, DeliveryMessage};
+use crate::deliver::{self, DeliveryMessage};
 use crate::errors::Error;
 
 /// At most this many messages are moved by one call.
@@ -62,7 +62,7 @@ async fn move_all(
         for m in messages {
             let body = m.body.clone().unwrap_or_default();
             if reopen_deliveries && let Ok(msg) = serde_json::from_str::<DeliveryMessage>(&body) {
-                delivery::reopen(app, &msg.delivery_id).await?;
+                deliver::reopen(app, &msg.delivery_id).await?;
             }
             sqs.send_message()
                 .queue_url(to)

@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
+use crate::aws::secrets::SecretDocument;
 use crate::errors::Error;
-use crate::secrets::SecretDocument;
 
 /// Partition and sort key of the table.
 pub const PK: &str = "pk";
@@ -342,10 +342,10 @@ async fn ensure_secret(
     };
     let is_new = existing.is_none();
     let mut doc = existing.clone().unwrap_or_else(|| SecretDocument {
-        admin_token: format!("adm_{}", crate::crypto::random_token(24)),
-        data_key: crate::crypto::generate_data_key(),
-        meta_app_secret: Some(crate::crypto::random_token(16)),
-        meta_verify_token: Some(crate::crypto::random_token(16)),
+        admin_token: format!("adm_{}", crate::rules::crypto::random_token(24)),
+        data_key: crate::rules::crypto::generate_data_key(),
+        meta_app_secret: Some(crate::rules::crypto::random_token(16)),
+        meta_verify_token: Some(crate::rules::crypto::random_token(16)),
         meta_page_token: Some("dev-page-token".into()),
     });
     if let Some(v) = overrides.admin_token {

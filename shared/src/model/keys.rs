@@ -12,16 +12,16 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
-use crate::clock;
-use crate::crypto::{self, DataKey};
+use crate::aws::pagination::{Page, PageRequest};
+use crate::aws::resources::GSI1;
+use crate::aws::store::{Write, from_item, s};
 use crate::errors::{ApiError, Error};
 use crate::http::JsonInput;
-use crate::ids::{self, IdKind};
-use crate::inbound::fields::clean_tags;
-use crate::inbound::origin::DomainPattern;
-use crate::pagination::{Page, PageRequest};
-use crate::resources::GSI1;
-use crate::store::{Write, from_item, s};
+use crate::rules::clock;
+use crate::rules::crypto::{self, DataKey};
+use crate::rules::ids::{self, IdKind};
+use crate::rules::inbound::fields::clean_tags;
+use crate::rules::inbound::origin::DomainPattern;
 
 pub const TOKEN_PREFIX: &str = "wh_live_";
 const MAX_DOMAINS: usize = 100;
@@ -36,7 +36,7 @@ pub struct WebhookKey {
     pub gsi1sk: String,
     pub id: String,
     pub name: String,
-    /// The token, sealed under the data key (see [`crate::crypto`]).
+    /// The token, sealed under the data key (see [`crate::rules::crypto`]).
     pub token_sealed: String,
     /// `wh_live_abcd…`, what list views show.
     pub token_hint: String,

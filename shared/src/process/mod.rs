@@ -10,22 +10,24 @@
 //! * poison — a body that is not a lead message: reported as a failure with
 //!   no delay, so it reaches the DLQ after `maxReceiveCount` receives.
 
+pub mod dedupe;
+
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::batch;
-pub use crate::batch::Outcome;
-use crate::clock;
-use crate::dedupe::{self, Resolution};
-use crate::delivery;
-use crate::events::{self, EventRecord, EventStatus};
-use crate::inbound::LeadInput;
-use crate::meta::{self, GraphError};
-use crate::queue::{FanOutMessage, LeadMessage};
-use crate::retry;
+use crate::aws::batch;
+pub use crate::aws::batch::Outcome;
+use crate::aws::queue::{FanOutMessage, LeadMessage};
+use crate::deliver;
+use crate::model::events::{self, EventRecord, EventStatus};
+use crate::providers::meta::{self, GraphError};
+use crate::rules::clock;
+use crate::rules::inbound::LeadInput;
+use crate::rules::retry;
+use dedupe::Resolution;
 
 /// The `process` function's handler.
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
@@ -70,7 +72,7 @@ async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
 /// [`FanOutMessage`]); a fan-out is safe to run again.
 async fn fan_out_again(app: &App, m: &FanOutMessage, attempt: u32) -> Outcome {
     tracing::Span::current().record("lead_id", m.lead_id.as_str());
-    match delivery::fan_out(app, &m.lead_id, &m.cause_id).await {
+    match deliver::fan_out(app, &m.lead_id, &m.cause_id).await {
         Ok(n) => {
             tracing::info!(deliveries = n, cause_id = %m.cause_id, "fan-out finished");
             Outcome::Done
@@ -102,7 +104,7 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
         // may have been cut short, then stop.
         tracing::info!(status = event.status.as_str(), "already processed");
         return match &event.lead_id {
-            Some(lead_id) => match delivery::fan_out(app, lead_id, &event.id).await {
+            Some(lead_id) => match deliver::fan_out(app, lead_id, &event.id).await {
                 Ok(_) => Outcome::Done,
                 Err(e) => backoff(e.to_string(), None),
             },
@@ -132,7 +134,7 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
         },
         Err(e) => return backoff(e.to_string(), None),
     };
-    match delivery::fan_out(app, &lead_id, &event.id).await {
+    match deliver::fan_out(app, &lead_id, &event.id).await {
         Ok(_) => Outcome::Done,
         // The event is finished; the retry finds it so and fans out again.
         Err(e) => backoff(e.to_string(), None),

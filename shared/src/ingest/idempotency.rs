@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::clock;
+use crate::aws::store::{Write, n};
 use crate::errors::{ApiError, Error};
-use crate::store::{Write, n};
+use crate::rules::clock;
 
 /// How long an answer is kept.
 pub const RETENTION_S: i64 = 24 * 3600;

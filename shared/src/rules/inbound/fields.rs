@@ -458,7 +458,7 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
-    use crate::inbound::normalise;
+    use crate::rules::inbound::normalise;
     const US: Region = Region::US;
     use proptest::prelude::*;
 

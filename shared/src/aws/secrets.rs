@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::aws::LazyClient;
-use crate::crypto::DataKey;
 use crate::errors::Error;
+use crate::rules::crypto::DataKey;
 
 /// The secret document as stored.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn parses_a_complete_document() {
-        let key = crate::crypto::generate_data_key();
+        let key = crate::rules::crypto::generate_data_key();
         let json = format!(
             r#"{{"adminToken":"adm_0123456789abcdef","dataKey":"{key}","metaVerifyToken":"v","metaPageToken":""}}"#
         );

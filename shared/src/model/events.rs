@@ -5,11 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::aws::pagination::{Page, PageRequest};
+use crate::aws::resources::{GSI1, GSI2};
 use crate::errors::{ApiError, Error};
-use crate::ids::{self, IdKind};
-use crate::inbound::LeadInput;
-use crate::pagination::{Page, PageRequest};
-use crate::resources::{GSI1, GSI2};
+use crate::rules::ids::{self, IdKind};
+use crate::rules::inbound::LeadInput;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -111,7 +111,7 @@ pub struct EventRecord {
     pub request: RequestMeta,
     /// Meta Lead Ads: the lead to fetch from the Graph API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub leadgen: Option<crate::meta::Leadgen>,
+    pub leadgen: Option<crate::providers::meta::Leadgen>,
 }
 
 pub fn pk(id: &str) -> String {
@@ -143,7 +143,11 @@ impl EventRecord {
     }
 
     /// A new `RECEIVED` event for a Meta `leadgen` change.
-    pub fn from_leadgen(id: String, leadgen: crate::meta::Leadgen, received_at: String) -> Self {
+    pub fn from_leadgen(
+        id: String,
+        leadgen: crate::providers::meta::Leadgen,
+        received_at: String,
+    ) -> Self {
         let source = Source::MetaLeadAds {
             page_id: leadgen.page_id.clone(),
             form_id: leadgen.form_id.clone(),
@@ -248,7 +252,7 @@ pub fn tx_finish(
     lead_id: &str,
     at: &str,
 ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
-    use crate::store::s;
+    use crate::aws::store::s;
     app.store.tx_update(
         &pk(event_id),
         SK,
@@ -271,8 +275,8 @@ pub async fn mark_failed(
     event_id: &str,
     reason: &str,
     at: &str,
-) -> Result<crate::store::Write, Error> {
-    use crate::store::s;
+) -> Result<crate::aws::store::Write, Error> {
+    use crate::aws::store::s;
     let reason: String = reason.chars().take(1000).collect();
     app.store
         .update_if(

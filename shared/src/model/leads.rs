@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::app::App;
+use crate::aws::pagination::{Page, PageRequest};
+use crate::aws::resources::{GSI1, GSI2};
 use crate::errors::{ApiError, Error};
-use crate::events::{LeadDefaults, Source};
-use crate::ids::{self, IdKind};
-use crate::inbound::LeadInput;
-use crate::pagination::{Page, PageRequest};
-use crate::resources::{GSI1, GSI2};
+use crate::model::events::{LeadDefaults, Source};
+use crate::rules::ids::{self, IdKind};
+use crate::rules::inbound::LeadInput;
 
 /// A lead as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -377,9 +377,9 @@ pub async fn list(
                     &partition,
                     page,
                     true,
-                    crate::store::Filter {
+                    crate::aws::store::Filter {
                         expression: "contains(tags, :v)",
-                        value: crate::store::s(tag),
+                        value: crate::aws::store::s(tag),
                         name: None,
                     },
                 )
@@ -568,7 +568,7 @@ pub async fn update(
     tags: Option<Vec<String>>,
     fields: Option<serde_json::Map<String, Value>>,
 ) -> Result<LeadRecord, ApiError> {
-    use crate::store::{Tx, n};
+    use crate::aws::store::{Tx, n};
     for _ in 0..5 {
         let mut lead = get(app, id).await?.ok_or(ApiError::NotFound("lead"))?;
         let previous_version = lead.version;
@@ -614,7 +614,7 @@ pub async fn update(
         if changes.is_empty() {
             return Ok(lead);
         }
-        let now = crate::clock::now_rfc3339();
+        let now = crate::rules::clock::now_rfc3339();
         lead.updated_at = now.clone();
         lead.version += 1;
         let cause = ids::new_id(IdKind::Change);
@@ -630,10 +630,10 @@ pub async fn update(
                 .tx_put(&entry, Some("attribute_not_exists(pk)"), vec![])?,
         ];
         if app.store.transact(items).await? == Tx::Done {
-            if let Err(e) = crate::delivery::fan_out(app, &lead.id, &cause).await {
+            if let Err(e) = crate::deliver::fan_out(app, &lead.id, &cause).await {
                 // The edit stands; `process` makes its deliveries, retrying.
                 tracing::warn!(error = %e, lead_id = %lead.id, "lead.updated fan-out failed; queued for process");
-                let retry = crate::queue::FanOutMessage {
+                let retry = crate::aws::queue::FanOutMessage {
                     lead_id: lead.id.clone(),
                     cause_id: cause.clone(),
                 };

@@ -11,9 +11,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
+use crate::aws::resources::{Gsi, PK, SK};
+use crate::aws::store::Item;
 use crate::errors::{ApiError, Error};
-use crate::resources::{Gsi, PK, SK};
-use crate::store::Item;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
@@ -127,7 +127,7 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::GSI1;
+    use crate::aws::resources::GSI1;
 
     #[test]
     fn limit_bounds() {

@@ -9,6 +9,14 @@
 //! kept for the container's life. `meta-verify`'s handshake and the admin
 //! API's unauthenticated answers never pay for clients they do not use.
 
+pub mod batch;
+pub mod pagination;
+pub mod permissions;
+pub mod queue;
+pub mod resources;
+pub mod secrets;
+pub mod store;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -142,9 +150,9 @@ mod sizes {
             ),
             (
                 "deliver",
-                size_of_val(&crate::delivery::attempt_delivery(&app, "d")),
+                size_of_val(&crate::deliver::attempt_delivery(&app, "d")),
             ),
-            ("redrive", size_of_val(&crate::dlq::redrive(&app))),
+            ("redrive", size_of_val(&crate::admin::dlq::redrive(&app))),
             (
                 "store",
                 size_of_val(&app.store.get::<serde_json::Value>("p", "s")),

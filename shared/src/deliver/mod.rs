@@ -19,20 +19,20 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::batch::{self, Outcome};
-use crate::clock;
+use crate::aws::batch::{self, Outcome};
+use crate::aws::pagination::{Page, PageRequest};
+use crate::aws::resources::{GSI1, GSI2};
+use crate::aws::store::{Write, n, s};
 use crate::errors::{ApiError, Error};
-use crate::events::Source;
-use crate::ids::{self, IdKind};
-use crate::leads::{self, LeadEvent, LeadEventType, LeadRecord, LeadView};
-use crate::pagination::{Page, PageRequest};
-use crate::resources::{GSI1, GSI2};
-use crate::retry;
-use crate::signing;
-use crate::ssrf;
-use crate::store::{Write, n, s};
-use crate::subscriptions::{self, Subscription};
-use crate::templates;
+use crate::model::events::Source;
+use crate::model::leads::{self, LeadEvent, LeadEventType, LeadRecord, LeadView};
+use crate::model::subscriptions::{self, Subscription};
+use crate::rules::clock;
+use crate::rules::ids::{self, IdKind};
+use crate::rules::retry;
+use crate::rules::signing;
+use crate::rules::ssrf;
+use crate::rules::templates;
 
 /// How much of a receiver's answer is kept with an attempt.
 pub const RESPONSE_SNIPPET_BYTES: usize = 4096;
@@ -284,7 +284,7 @@ pub async fn list(
                     &partition,
                     page,
                     true,
-                    crate::store::Filter {
+                    crate::aws::store::Filter {
                         expression: "#st = :v",
                         value: s(value),
                         name: Some(("#st", "status")),
@@ -465,7 +465,7 @@ pub async fn send(
         }
     };
     let status = resp.status().as_u16();
-    let retry_after = crate::retry::retry_after(resp.headers());
+    let retry_after = crate::rules::retry::retry_after(resp.headers());
     let mut snippet = Vec::new();
     while snippet.len() < RESPONSE_SNIPPET_BYTES {
         match resp.chunk().await {
@@ -659,8 +659,8 @@ async fn record_attempt(
             Some("attemptCount = :prev"),
             vec![("#st", "status")],
             vec![
-                (":n", crate::store::n(i64::from(n))),
-                (":prev", crate::store::n(i64::from(n - 1))),
+                (":n", crate::aws::store::n(i64::from(n))),
+                (":prev", crate::aws::store::n(i64::from(n - 1))),
                 (":s", s(status_text)),
                 (":now", s(now)),
                 (
@@ -673,7 +673,7 @@ async fn record_attempt(
             ],
         )
         .await?;
-    Ok(moved == crate::store::Write::Done)
+    Ok(moved == crate::aws::store::Write::Done)
 }
 
 async fn finish(

@@ -70,7 +70,7 @@ impl SigningKey {
         mac.update(body);
         format!(
             "sha256={}",
-            crate::meta::encode_hex(&mac.finalize().into_bytes())
+            crate::providers::meta::encode_hex(&mac.finalize().into_bytes())
         )
     }
 }
@@ -78,7 +78,7 @@ impl SigningKey {
 /// A fresh secret: `whsec_` and base64 of 32 random bytes.
 pub fn new_secret() -> String {
     let mut key = [0u8; 32];
-    crate::crypto::fill_random(&mut key);
+    crate::rules::crypto::fill_random(&mut key);
     format!("{SECRET_PREFIX}{}", STANDARD.encode(key))
 }
 
@@ -107,7 +107,7 @@ pub fn verify(secret: &str, id: &str, timestamp: i64, body: &[u8], header: &str)
     let expected = key.standard_signature(id, timestamp, body);
     header
         .split(' ')
-        .any(|sig| crate::crypto::constant_time_eq(sig.as_bytes(), expected.as_bytes()))
+        .any(|sig| crate::rules::crypto::constant_time_eq(sig.as_bytes(), expected.as_bytes()))
 }
 
 #[cfg(test)]

@@ -35,13 +35,13 @@ impl IdKind {
 
 /// A fresh id of `kind`, created now.
 pub fn new_id(kind: IdKind) -> String {
-    new_id_at(kind, crate::clock::now_ms().max(0) as u64)
+    new_id_at(kind, crate::rules::clock::now_ms().max(0) as u64)
 }
 
 /// A fresh id of `kind` with the given millisecond timestamp.
 pub fn new_id_at(kind: IdKind, ms: u64) -> String {
     let mut random = [0u8; 10];
-    crate::crypto::fill_random(&mut random);
+    crate::rules::crypto::fill_random(&mut random);
     encode(kind, ms, &random)
 }
 

@@ -6,7 +6,7 @@
 //! DynamoDB transactions by the actions of their parts (`PutItem`,
 //! `UpdateItem`, `DeleteItem`, `ConditionCheckItem`).
 
-use crate::routes::Function;
+use crate::http::routes::Function;
 
 /// The resources a function touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,7 @@
+//! The stored entities: one file each, with the record as stored, the view
+//! the API shows, and the functions that read and write it.
+
+pub mod events;
+pub mod keys;
+pub mod leads;
+pub mod subscriptions;

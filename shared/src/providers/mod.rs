@@ -1,0 +1,3 @@
+//! The systems leads come from besides Leadpipe's own hook.
+
+pub mod meta;

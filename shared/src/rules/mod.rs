@@ -1,0 +1,11 @@
+//! Pure rules: no I/O, so every one is unit- and property-tested without
+//! the emulator.
+
+pub mod clock;
+pub mod crypto;
+pub mod ids;
+pub mod inbound;
+pub mod retry;
+pub mod signing;
+pub mod ssrf;
+pub mod templates;
