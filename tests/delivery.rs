@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use leadpipe::rules::ssrf::Dns;
+use leadpipe::http::resolver::Dns;
 use leadpipe::{App, Config};
 use leadpipe_tests::{Recorded, ScriptedServer, TestStack, leadpipe};
 use serde_json::{Value, json};
@@ -668,11 +668,11 @@ async fn the_ssrf_guard_at_send_time() {
     let (sub, _) = leadpipe::model::subscriptions::create(&saving, changes)
         .await
         .unwrap();
-    let r = leadpipe::deliver::send(
+    let r = leadpipe::deliver::send::send(
         &sending,
         &sub,
         "dlv_x",
-        leadpipe::model::leads::LeadEventType::Created,
+        leadpipe::model::history::LeadEventType::Created,
         &leadpipe::model::events::Source::MetaLeadAds {
             page_id: None,
             form_id: None,
@@ -692,7 +692,7 @@ async fn the_ssrf_guard_at_send_time() {
         r.error
     );
     // The same save-time check refuses it once it resolves to loopback.
-    let refused = leadpipe::rules::ssrf::check_url_resolved(
+    let refused = leadpipe::http::resolver::check_url_resolved(
         "https://crm.rebind.test/x",
         false,
         sending.dns(),
@@ -703,11 +703,11 @@ async fn the_ssrf_guard_at_send_time() {
     // is refused at send time too.
     let mut literal = sub.clone();
     literal.url = format!("{}/internal", crm.base_url);
-    let r = leadpipe::deliver::send(
+    let r = leadpipe::deliver::send::send(
         &sending,
         &literal,
         "dlv_y",
-        leadpipe::model::leads::LeadEventType::Created,
+        leadpipe::model::history::LeadEventType::Created,
         &leadpipe::model::events::Source::MetaLeadAds {
             page_id: None,
             form_id: None,
@@ -953,7 +953,7 @@ async fn an_edit_whose_fan_out_fails_is_delivered_through_process() {
     config.deliveries_queue_url = format!("{}-unreachable", config.deliveries_queue_url);
     let cut_off = App::new(config, &t.sdk);
     let lead =
-        leadpipe::model::leads::update(&cut_off, &lead_id, Some("contacted".into()), None, None)
+        leadpipe::admin::leads::edit(&cut_off, &lead_id, Some("contacted".into()), None, None)
             .await
             .unwrap();
     assert_eq!(lead.status, "contacted");

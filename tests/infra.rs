@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hcl::{Block, Body, Expression, ObjectKey};
 use leadpipe::aws::permissions::PERMISSIONS;
-use leadpipe::aws::resources::{DELIVERIES_QUEUE, GSIS, LEADS_QUEUE, PK, SK, TTL_ATTRIBUTE};
+use leadpipe::aws::resources::{DELIVERIES_QUEUE, LEADS_QUEUE};
+use leadpipe::aws::table::{GSIS, PK, SK, TTL_ATTRIBUTE};
 use leadpipe::config::vars;
 use leadpipe::http::routes::{Function, ROUTES};
 use leadpipe_tests::leadpipe;

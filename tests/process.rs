@@ -2,7 +2,8 @@
 //! `process` against the emulator: clean leads, de-duplication under races
 //! and redelivery, re-engagement, the poison path, and the leads admin API.
 
-use leadpipe::model::leads::{self, LeadEventType};
+use leadpipe::model::history::{self, LeadEventType};
+use leadpipe::model::leads;
 use leadpipe::process::{self, Outcome};
 use leadpipe_tests::{TestStack, leadpipe};
 use serde_json::{Value, json};
@@ -47,7 +48,7 @@ async fn a_lead_comes_out_normalised() {
     for f in ["createdAt", "updatedAt", "lastSeenAt"] {
         assert!(lead[f].as_str().unwrap().ends_with('Z'), "{f}");
     }
-    let history = leads::history(&t.app, lead["id"].as_str().unwrap())
+    let history = history::history(&t.app, lead["id"].as_str().unwrap())
         .await
         .unwrap();
     assert_eq!(history.len(), 1);
@@ -192,7 +193,7 @@ async fn a_redelivered_message_changes_nothing() {
             .len(),
         1
     );
-    let history = leads::history(&t.app, before["id"].as_str().unwrap())
+    let history = history::history(&t.app, before["id"].as_str().unwrap())
         .await
         .unwrap();
     assert_eq!(history.len(), 1);
@@ -246,7 +247,7 @@ async fn a_returning_lead_is_re_engaged() {
         .await;
     t.process_queue().await;
     assert_eq!(t.event(&second).await["status"], "DUPLICATE");
-    let history = leads::history(&t.app, &lead_id).await.unwrap();
+    let history = history::history(&t.app, &lead_id).await.unwrap();
     let kinds: Vec<_> = history.iter().map(|h| h.kind).collect();
     assert_eq!(
         kinds,
@@ -257,7 +258,7 @@ async fn a_returning_lead_is_re_engaged() {
     t.post_lead(&key, &token, json!({"email": "back@example.com"}))
         .await;
     t.process_queue().await;
-    assert_eq!(leads::history(&t.app, &lead_id).await.unwrap().len(), 2);
+    assert_eq!(history::history(&t.app, &lead_id).await.unwrap().len(), 2);
 }
 
 #[tokio::test]

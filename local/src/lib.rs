@@ -236,7 +236,7 @@ fn local_config(stack: &Stack, base_url: &str) -> Result<Config, String> {
 
 /// The demo key: found by name among the newest keys, else created.
 async fn demo_key(app: &App) -> Result<(String, String), String> {
-    let err = |e: leadpipe::ApiError| format!("demo key: {e:?}");
+    let err = |e: leadpipe::error::DataError| format!("demo key: {e:?}");
     let page = PageRequest {
         limit: leadpipe::aws::pagination::MAX_LIMIT,
         cursor: None,

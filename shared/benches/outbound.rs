@@ -5,7 +5,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
-use leadpipe::model::subscriptions::sample_context;
+use leadpipe::admin::subscriptions::sample_context;
 use leadpipe::rules::signing::{SigningKey, new_secret, sign};
 use leadpipe::rules::templates::render;
 use sha2::{Digest, Sha256};

@@ -13,8 +13,8 @@ use crate::aws::secrets::SecretStore;
 use crate::aws::store::Store;
 use crate::aws::{LazyClient, Sdk};
 use crate::config::Config;
-use crate::errors::Error;
-use crate::rules::ssrf::{Dns, GuardedResolver};
+use crate::error::Error;
+use crate::http::resolver::{Dns, GuardedResolver};
 
 /// Work a function's first request would otherwise do in turn, started in
 /// the background when that request arrives (see [`App::warm_up`]), so that

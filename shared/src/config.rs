@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::errors::Error;
+use crate::error::Error;
 use crate::rules::inbound::normalise::{self, Region};
 
 /// Names of the environment variables Leadpipe reads.

@@ -22,14 +22,14 @@
 //! * [`http`] — JSON and header helpers and the route table.
 //!
 //! Beside them: [`app`] (what handlers share), [`config`], [`telemetry`] and
-//! [`errors`].
+//! [`error`].
 
 pub mod admin;
 pub mod app;
 pub mod aws;
 pub mod config;
 pub mod deliver;
-pub mod errors;
+pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod meta_verify;
@@ -41,4 +41,5 @@ pub mod telemetry;
 
 pub use app::App;
 pub use config::Config;
-pub use errors::{ApiError, Error};
+pub use error::Error;
+pub use http::error::ApiError;

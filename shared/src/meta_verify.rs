@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::errors::ApiError;
+use crate::http::error::ApiError;
 use crate::http::routes::{self, Function};
 use crate::http::{self as h, query_param};
 use crate::rules::crypto::constant_time_eq;

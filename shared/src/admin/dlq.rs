@@ -5,8 +5,9 @@
 //! delete. A moved delivery starts a new round of attempts.
 
 use crate::app::App;
-use crate::deliver::{self, DeliveryMessage};
-use crate::errors::Error;
+use crate::aws::queue::DeliveryMessage;
+use crate::error::Error;
+use crate::model::deliveries;
 
 /// At most this many messages are moved by one call.
 pub const MAX_MOVED: usize = 10_000;
@@ -62,7 +63,7 @@ async fn move_all(
         for m in messages {
             let body = m.body.clone().unwrap_or_default();
             if reopen_deliveries && let Ok(msg) = serde_json::from_str::<DeliveryMessage>(&body) {
-                deliver::reopen(app, &msg.delivery_id).await?;
+                deliveries::reopen(app, &msg.delivery_id).await?;
             }
             sqs.send_message()
                 .queue_url(to)

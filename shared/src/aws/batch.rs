@@ -62,7 +62,7 @@ async fn set_visibility(app: &App, queue_url: &str, delays: Vec<(String, Duratio
             .send()
             .await;
         if let Err(e) = result {
-            let e = crate::errors::Error::queue("ChangeMessageVisibility", e);
+            let e = crate::error::Error::queue("ChangeMessageVisibility", e);
             tracing::warn!(error = %e, "could not set a retry delay");
         }
     });

@@ -16,6 +16,7 @@ pub mod queue;
 pub mod resources;
 pub mod secrets;
 pub mod store;
+pub mod table;
 
 use std::fmt;
 use std::sync::Arc;

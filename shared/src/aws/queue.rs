@@ -1,12 +1,12 @@
 //! SQS: the leads queue (ingest → process) and the deliveries queue
-//! (process → deliver).
+//! (process → deliver), and the messages each carries.
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::LazyClient;
-use crate::errors::Error;
+use crate::error::{AwsErrorKind, Error};
 
 /// The message `ingest` puts on the leads queue: which event to process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +23,13 @@ pub struct LeadMessage {
 pub struct FanOutMessage {
     pub lead_id: String,
     pub cause_id: String,
+}
+
+/// The message on the deliveries queue: which delivery to attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryMessage {
+    pub delivery_id: String,
 }
 
 /// The SQS client, built on first use and kept.
@@ -89,7 +96,7 @@ impl Queue {
                         .id(id)
                         .message_body(*body)
                         .build()
-                        .map_err(|e| Error::queue("SendMessageBatch", e))
+                        .map_err(|e| Error::request("sqs", "SendMessageBatch", e))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let out = self
@@ -110,8 +117,10 @@ impl Queue {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
-        Err(Error::Queue {
+        Err(Error::Aws {
+            service: "sqs",
             op: "SendMessageBatch",
+            kind: AwsErrorKind::Other,
             message: format!("{} messages refused twice", pending.len()),
         })
     }

@@ -12,35 +12,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::aws::secrets::SecretDocument;
-use crate::errors::Error;
-
-/// Partition and sort key of the table.
-pub const PK: &str = "pk";
-pub const SK: &str = "sk";
-/// Attribute holding the expiry (Unix seconds) of short-lived rows.
-pub const TTL_ATTRIBUTE: &str = "expiresAt";
-
-/// A global secondary index with string keys and `ALL` projection.
-#[derive(Debug, Clone, Copy)]
-pub struct Gsi {
-    pub name: &'static str,
-    pub pk: &'static str,
-    pub sk: &'static str,
-}
-
-/// Collections: every key, every event, every lead… in id order.
-pub const GSI1: Gsi = Gsi {
-    name: "gsi1",
-    pk: "gsi1pk",
-    sk: "gsi1sk",
-};
-/// Filtered collections: events by status, leads by status…
-pub const GSI2: Gsi = Gsi {
-    name: "gsi2",
-    pk: "gsi2pk",
-    sk: "gsi2sk",
-};
-pub const GSIS: [Gsi; 2] = [GSI1, GSI2];
+use crate::aws::table::{GSIS, PK, SK, TTL_ATTRIBUTE};
+use crate::error::Error;
 
 /// A work queue with its dead-letter queue.
 #[derive(Debug, Clone, Copy)]
@@ -183,14 +156,14 @@ async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<Stri
                 .attribute_name(attr)
                 .key_type(kind)
                 .build()
-                .map_err(|e| Error::store("CreateTable", e))
+                .map_err(|e| Error::request("dynamodb", "CreateTable", e))
         };
         let attr = |attr: &str| {
             AttributeDefinition::builder()
                 .attribute_name(attr)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
-                .map_err(|e| Error::store("CreateTable", e))
+                .map_err(|e| Error::request("dynamodb", "CreateTable", e))
         };
         let mut req = ddb
             .create_table()
@@ -215,7 +188,7 @@ async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<Stri
                                 .build(),
                         )
                         .build()
-                        .map_err(|e| Error::store("CreateTable", e))?,
+                        .map_err(|e| Error::request("dynamodb", "CreateTable", e))?,
                 );
         }
         if let Err(err) = req.send().await {
@@ -231,7 +204,7 @@ async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<Stri
             .attribute_name(TTL_ATTRIBUTE)
             .enabled(true)
             .build()
-            .map_err(|e| Error::store("UpdateTimeToLive", e))?;
+            .map_err(|e| Error::request("dynamodb", "UpdateTimeToLive", e))?;
         ddb.update_time_to_live()
             .table_name(name)
             .time_to_live_specification(ttl)
@@ -267,7 +240,7 @@ async fn ensure_queue(
         .map_err(|e| Error::queue("GetQueueAttributes", e))?
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or_else(|| Error::queue("GetQueueAttributes", NoArn))?;
+        .ok_or_else(|| Error::request("sqs", "GetQueueAttributes", NoArn))?;
     let redrive = serde_json::json!({
         "deadLetterTargetArn": dlq_arn,
         "maxReceiveCount": def.max_receive_count,
@@ -307,7 +280,7 @@ async fn create_or_update_queue(
     {
         Ok(out) => out
             .queue_url
-            .ok_or_else(|| Error::queue("CreateQueue", NoArn)),
+            .ok_or_else(|| Error::request("sqs", "CreateQueue", NoArn)),
         Err(_) => {
             // It exists with other attributes: bring them up to date.
             let url = sqs
@@ -317,7 +290,7 @@ async fn create_or_update_queue(
                 .await
                 .map_err(|e| Error::queue("GetQueueUrl", e))?
                 .queue_url
-                .ok_or_else(|| Error::queue("GetQueueUrl", NoArn))?;
+                .ok_or_else(|| Error::request("sqs", "GetQueueUrl", NoArn))?;
             sqs.set_queue_attributes()
                 .queue_url(&url)
                 .set_attributes(Some(attributes))

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::aws::LazyClient;
-use crate::errors::Error;
+use crate::error::Error;
 use crate::rules::crypto::DataKey;
 
 /// The secret document as stored.

@@ -16,10 +16,8 @@ use serde::de::DeserializeOwned;
 
 use crate::aws::LazyClient;
 use crate::aws::pagination::{Cursor, Page, PageRequest};
-use crate::aws::resources::{Gsi, PK, SK};
-use crate::errors::{ApiError, Error};
-
-pub type Item = HashMap<String, AttributeValue>;
+use crate::aws::table::{Gsi, Item, PK, SK};
+use crate::error::{AwsErrorKind, DataError, Error};
 
 /// The outcome of a conditional write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,9 +31,10 @@ pub enum Write {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tx {
     Done,
-    /// A condition failed (or a conflicting transaction ran); nothing was
-    /// written. The codes say which item, where DynamoDB tells.
-    Cancelled(Vec<String>),
+    /// Nothing was written. One reason per item, in order: `None` where
+    /// that item was not the cause, else why it failed (a condition, a
+    /// conflicting transaction, throttling…), where DynamoDB tells.
+    Cancelled(Vec<Option<AwsErrorKind>>),
 }
 
 /// Names and values for an expression: `("#s", "status")`, `(":v", value)`.
@@ -209,7 +208,7 @@ impl Store {
                     .set_keys(Some(std::mem::take(&mut pending)))
                     .consistent_read(true)
                     .build()
-                    .map_err(|e| Error::store("BatchGetItem", e))?;
+                    .map_err(|e| Error::request("dynamodb", "BatchGetItem", e))?;
                 let out = self
                     .client()
                     .await
@@ -252,7 +251,7 @@ impl Store {
             .set_condition_expression(condition.map(str::to_owned))
             .set_expression_attribute_values(to_map(values))
             .build()
-            .map_err(|e| Error::store("TransactWriteItems", e))?;
+            .map_err(|e| Error::request("dynamodb", "TransactWriteItems", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -274,7 +273,7 @@ impl Store {
             .set_expression_attribute_names(to_names(names))
             .set_expression_attribute_values(to_map(values))
             .build()
-            .map_err(|e| Error::store("TransactWriteItems", e))?;
+            .map_err(|e| Error::request("dynamodb", "TransactWriteItems", e))?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
@@ -294,7 +293,7 @@ impl Store {
                     Ok(Tx::Cancelled(
                         c.cancellation_reasons()
                             .iter()
-                            .map(|r| r.code().unwrap_or("None").to_owned())
+                            .map(|r| r.code().filter(|c| *c != "None").map(AwsErrorKind::from_code))
                             .collect(),
                     ))
                 }
@@ -368,7 +367,7 @@ impl Store {
         partition: &str,
         page: &PageRequest,
         newest_first: bool,
-    ) -> Result<Page<T>, ApiError> {
+    ) -> Result<Page<T>, DataError> {
         self.query_gsi(gsi, partition, page, newest_first, None)
             .await
     }
@@ -383,7 +382,7 @@ impl Store {
         page: &PageRequest,
         newest_first: bool,
         filter: Filter<'_>,
-    ) -> Result<Page<T>, ApiError> {
+    ) -> Result<Page<T>, DataError> {
         self.query_gsi(gsi, partition, page, newest_first, Some(filter))
             .await
     }
@@ -395,7 +394,7 @@ impl Store {
         page: &PageRequest,
         newest_first: bool,
         filter: Option<Filter<'_>>,
-    ) -> Result<Page<T>, ApiError> {
+    ) -> Result<Page<T>, DataError> {
         let start = match &page.cursor {
             Some(cursor) => Some(cursor.to_key(gsi, partition)?),
             None => None,
@@ -454,10 +453,7 @@ where
 {
     match result {
         Ok(_) => Ok(Write::Done),
-        Err(e)
-            if e.as_service_error().and_then(|se| se.code())
-                == Some("ConditionalCheckFailedException") =>
-        {
+        Err(e) if AwsErrorKind::of(&e) == AwsErrorKind::ConditionalCheckFailed => {
             Ok(Write::Conflict)
         }
         Err(e) => Err(Error::store(op, e)),

@@ -2,7 +2,7 @@
 //! function dispatches on it, and the infra parity test checks API Gateway's
 //! routes against it.
 
-use crate::errors::ApiError;
+use crate::http::error::ApiError;
 
 /// Leadpipe's Lambda functions (the HTTP ones serve routes; `process` and
 /// `deliver` consume queues).

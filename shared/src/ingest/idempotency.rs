@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 
 use crate::app::App;
 use crate::aws::store::{Write, n};
-use crate::errors::{ApiError, Error};
+use crate::error::Error;
+use crate::http::error::ApiError;
 use crate::rules::clock;
 
 /// How long an answer is kept.

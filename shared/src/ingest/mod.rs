@@ -1,38 +1,30 @@
-//! `ingest`: `POST /v1/hooks/{keyId}` and its CORS preflight (CONTRACT §3).
+//! `ingest`: every lead that enters Leadpipe (CONTRACT §3 and §4).
 //!
-//! authenticate → check origin → parse → honeypot → validate →
-//! idempotency → record the event `RECEIVED` → queue it → `202`.
+//! * [`hook`] — `POST /v1/hooks/{keyId}` and its CORS preflight:
+//!   authenticate → check origin → parse → honeypot → validate →
+//!   idempotency → record the event `RECEIVED` → queue it → `202`.
+//! * [`meta`] — `POST /v1/providers/meta/webhook`: verify Meta's signature,
+//!   one event per new `leadgen`, queued → `200`.
+//! * [`idempotency`] — `Idempotency-Key`: a repeat gets the first answer.
 //!
 //! Nothing is half-written: when the message cannot be queued the event row
 //! is removed again and the caller gets a 500 to retry.
 
+pub mod hook;
 pub mod idempotency;
+pub mod meta;
 
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, header};
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::aws::queue::LeadMessage;
-use crate::aws::store::{Tx, Write};
-use crate::errors::ApiError;
+use crate::http::request_id;
 use crate::http::routes::{self, Action, Function};
-use crate::http::{self as h, header as get_header};
-use crate::model::events::{self, EventRecord, LeadDefaults, RequestMeta, Source};
-use crate::model::keys::{self, WebhookKey};
-use crate::providers::meta::{self, Leadgen};
-use crate::rules::clock;
-use crate::rules::ids::{IdKind, new_id};
-use crate::rules::inbound::{self, LeadInput, fields, origin};
-use futures::StreamExt;
-use idempotency::{Answer, Claim};
-
-const ALLOW_HEADERS: &str = "Content-Type, X-Webhook-Token, Authorization, Idempotency-Key";
 
 /// The `ingest` function's handler.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let request_id = h::request_id(&req);
+    let request_id = request_id(&req);
     let span =
         tracing::info_span!("ingest", request_id = %request_id, key_id = tracing::field::Empty);
     async {
@@ -48,9 +40,9 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         tracing::Span::current().record("key_id", key_id);
         let mut cors = None;
         let result = match matched.route.action {
-            Action::HookPreflight => preflight(app, &req, key_id, &mut cors).await,
-            Action::MetaNotification => meta_notification(app, &req).await,
-            _ => accept(app, &req, key_id, &mut cors).await,
+            Action::HookPreflight => hook::preflight(app, &req, key_id, &mut cors).await,
+            Action::MetaNotification => meta::notification(app, &req).await,
+            _ => hook::accept(app, &req, key_id, &mut cors).await,
         };
         let mut resp = result.unwrap_or_else(|e| {
             tracing::info!(code = e.code(), "rejected");
@@ -69,370 +61,4 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     }
     .instrument(span)
     .await
-}
-
-/// The token from `X-Webhook-Token`, else `Authorization: Bearer`.
-fn presented_token(req: &Request) -> Option<&str> {
-    let headers = req.headers();
-    get_header(headers, "x-webhook-token").or_else(|| {
-        let auth = get_header(headers, "authorization")?;
-        let (scheme, token) = auth.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    })
-}
-
-/// Loads the key named in the path and checks the presented token. An
-/// unknown key and a wrong token answer alike.
-async fn authenticate(app: &App, req: &Request, key_id: &str) -> Result<WebhookKey, ApiError> {
-    let token = presented_token(req).ok_or(ApiError::Unauthorized)?;
-    let (key, secrets) = tokio::join!(keys::get(app, key_id), app.secrets.get());
-    let (key, secrets) = (key?, secrets?);
-    let key = key.ok_or(ApiError::Unauthorized)?;
-    if !key.token_matches(&secrets.data_key, token)? {
-        return Err(ApiError::Unauthorized);
-    }
-    Ok(key)
-}
-
-/// Checks the origin against the key's list; returns the `Origin` to echo in
-/// CORS headers when the request came from a browser.
-fn check_origin(req: &Request, key: &WebhookKey) -> Result<Option<HeaderValue>, ApiError> {
-    let origin = get_header(req.headers(), "origin");
-    let referer = get_header(req.headers(), "referer");
-    if !origin::allowed(&key.domain_patterns(), origin, referer) {
-        return Err(ApiError::OriginNotAllowed);
-    }
-    Ok(origin
-        .filter(|o| *o != "null")
-        .and_then(|o| HeaderValue::from_str(o).ok()))
-}
-
-async fn preflight(
-    app: &App,
-    req: &Request,
-    key_id: &str,
-    cors: &mut Option<HeaderValue>,
-) -> Result<Response<Body>, ApiError> {
-    let key = keys::get(app, key_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    *cors = check_origin(req, &key)?;
-    let mut resp = h::empty(StatusCode::NO_CONTENT);
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, OPTIONS"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static(ALLOW_HEADERS),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
-    Ok(resp)
-}
-
-fn accepted(event_id: &str) -> Answer {
-    Answer {
-        status: 202,
-        body: json!({"eventId": event_id, "status": "RECEIVED"}).to_string(),
-        location: Some(format!("/v1/events/{event_id}")),
-    }
-}
-
-fn respond(answer: &Answer) -> Response<Body> {
-    let mut resp = Response::new(Body::Text(answer.body.clone()));
-    *resp.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED);
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Some(loc) = answer
-        .location
-        .as_deref()
-        .and_then(|l| HeaderValue::from_str(l).ok())
-    {
-        headers.insert(header::LOCATION, loc);
-    }
-    resp
-}
-
-fn request_meta(req: &Request) -> RequestMeta {
-    use lambda_http::RequestExt;
-    use lambda_http::request::RequestContext;
-    let headers = req.headers();
-    let ip = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-        _ => None,
-    }
-    .or_else(|| {
-        get_header(headers, "x-forwarded-for")
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-    });
-    let short = |v: &str| v.chars().take(256).collect::<String>();
-    RequestMeta {
-        ip: ip.map(|v| short(&v)),
-        user_agent: get_header(headers, "user-agent").map(short),
-        origin: get_header(headers, "origin")
-            .or_else(|| get_header(headers, "referer"))
-            .map(short),
-    }
-}
-
-async fn accept(
-    app: &App,
-    req: &Request,
-    key_id: &str,
-    cors: &mut Option<HeaderValue>,
-) -> Result<Response<Body>, ApiError> {
-    let key = authenticate(app, req, key_id).await?;
-    *cors = check_origin(req, &key)?;
-
-    let body = req.body().as_ref();
-    let content_type = get_header(req.headers(), "content-type");
-    let raw = inbound::parse_body(content_type, body)?;
-
-    if let Some(field) = key.honeypot_field.as_deref()
-        && fields::honeypot_tripped(&raw, field)
-    {
-        // Indistinguishable from success; only the dropped count moves.
-        tracing::info!("honeypot filled; dropped");
-        if let Err(e) = keys::count(app, &key.id, keys::DROPPED_COUNT).await {
-            tracing::warn!(error = %e, "could not count a dropped request");
-        }
-        return Ok(respond(&accepted(&new_id(IdKind::Event))));
-    }
-
-    let input = LeadInput::from_fields(
-        raw,
-        app.config.default_region,
-        key.honeypot_field.as_deref(),
-    )
-    .map_err(ApiError::Validation)?;
-
-    let idempotency_key = match req.headers().get("idempotency-key") {
-        Some(v) => Some(idempotency::parse_header(v.to_str().unwrap_or("\u{0}"))?),
-        None => None,
-    };
-    let fingerprint = idempotency::fingerprint(body);
-    if let Some(ik) = idempotency_key
-        && let Claim::Replay(answer) = idempotency::claim(app, &key.id, ik, &fingerprint).await?
-    {
-        tracing::info!("idempotent replay");
-        return Ok(respond(&answer));
-    }
-
-    let result = record_and_enqueue(app, req, &key, &input).await;
-    match (result, idempotency_key) {
-        (Ok(event_id), ik) => {
-            let answer = accepted(&event_id);
-            if let Some(ik) = ik
-                && let Err(e) =
-                    idempotency::complete(app, &key.id, ik, &fingerprint, answer.clone()).await
-            {
-                tracing::warn!(error = %e, "could not store the idempotent answer");
-            }
-            tracing::info!(event_id = %event_id, "accepted");
-            Ok(respond(&answer))
-        }
-        (Err(err), Some(ik)) => {
-            if let Err(e) = idempotency::release(app, &key.id, ik).await {
-                tracing::warn!(error = %e, "could not release an idempotency claim");
-            }
-            Err(err)
-        }
-        (Err(err), None) => Err(err),
-    }
-}
-
-/// Writes the `RECEIVED` event, then queues it (and counts the request).
-/// If queueing fails the event is deleted again.
-async fn record_and_enqueue(
-    app: &App,
-    req: &Request,
-    key: &WebhookKey,
-    input: &LeadInput,
-) -> Result<String, ApiError> {
-    let event_id = new_id(IdKind::Event);
-    let event = EventRecord::received(
-        event_id.clone(),
-        Source::Webhook {
-            key_id: key.id.clone(),
-        },
-        input,
-        LeadDefaults {
-            status: key.default_status.clone(),
-            tags: key.default_tags.clone(),
-        },
-        request_meta(req),
-        clock::now_rfc3339(),
-    )?;
-    if app.store.put_new(&event).await? == Write::Conflict {
-        return Err(ApiError::Conflict("event id collision; retry".into()));
-    }
-    let message = LeadMessage {
-        event_id: event_id.clone(),
-    };
-    let (sent, counted) = tokio::join!(
-        app.queue.send(&app.config.leads_queue_url, &message),
-        keys::count(app, &key.id, keys::REQUEST_COUNT),
-    );
-    if let Err(e) = &counted {
-        tracing::warn!(error = %e, "could not count a request");
-    }
-    if let Err(err) = sent {
-        // Not accepted after all: take the count back (it ran alongside the
-        // send to keep the accepted path one round trip shorter).
-        if counted.is_ok()
-            && let Err(e) = keys::count_by(app, &key.id, keys::REQUEST_COUNT, -1).await
-        {
-            tracing::warn!(error = %e, "could not take back a request count");
-        }
-        let pk = events::pk(&event_id);
-        if let Err(e) = app.store.delete(&pk, events::SK, None).await {
-            tracing::error!(error = %e, event_id = %event_id, "enqueue failed and the event could not be removed");
-        }
-        return Err(err.into());
-    }
-    Ok(event_id)
-}
-
-// ----- Meta Lead Ads -----
-
-/// Records one `leadgen` change as an event, unless its `leadgen_id` was
-/// seen before (the marker and the event are written together or not at
-/// all). Returns the new event's id.
-async fn record_leadgen(
-    app: &App,
-    leadgen: Leadgen,
-    received_at: &str,
-) -> Result<Option<String>, ApiError> {
-    let event = EventRecord::from_leadgen(new_id(IdKind::Event), leadgen, received_at.to_owned());
-    let marker = LeadgenMarker {
-        pk: leadgen_marker_pk(
-            event
-                .leadgen
-                .as_ref()
-                .map(|l| l.leadgen_id.as_str())
-                .unwrap_or(""),
-        ),
-        sk: LEADGEN_MARKER_SK.into(),
-        event_id: event.id.clone(),
-    };
-    let items = vec![
-        app.store
-            .tx_put(&marker, Some("attribute_not_exists(pk)"), vec![])?,
-        app.store
-            .tx_put(&event, Some("attribute_not_exists(pk)"), vec![])?,
-    ];
-    Ok(match app.store.transact(items).await? {
-        Tx::Done => Some(event.id),
-        Tx::Cancelled(_) => None,
-    })
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LeadgenMarker {
-    pk: String,
-    sk: String,
-    event_id: String,
-}
-
-const LEADGEN_MARKER_SK: &str = "LEADGEN";
-
-fn leadgen_marker_pk(leadgen_id: &str) -> String {
-    format!("META#leadgen#{leadgen_id}")
-}
-
-/// `POST /v1/providers/meta/webhook`: verify, split into one event per
-/// `leadgen` change, queue them, answer 200. If anything fails the events of
-/// this request are removed again and Meta, seeing a 500, sends it again.
-async fn meta_notification(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let body = req.body().as_ref();
-    if body.len() > meta::MAX_NOTIFICATION_BYTES {
-        return Err(ApiError::PayloadTooLarge {
-            limit: meta::MAX_NOTIFICATION_BYTES,
-        });
-    }
-    let secrets = app.secrets.get().await?;
-    let Some(app_secret) = secrets.meta_app_secret.as_deref() else {
-        return Err(ApiError::Internal(crate::Error::Config(
-            "metaAppSecret is not set in the deployment secret".into(),
-        )));
-    };
-    if !meta::signature_valid(
-        app_secret,
-        body,
-        get_header(req.headers(), "x-hub-signature-256"),
-    ) {
-        return Err(ApiError::Unauthorized);
-    }
-    let changes = meta::leadgen_changes(body)?;
-    let total = changes.len();
-    let received_at = clock::now_rfc3339();
-    let results: Vec<Result<Option<String>, ApiError>> = futures::stream::iter(changes)
-        .map(|lg| record_leadgen(app, lg, &received_at))
-        .buffer_unordered(16)
-        .collect()
-        .await;
-    let mut created = Vec::new();
-    let mut failure = None;
-    for r in results {
-        match r {
-            Ok(Some(id)) => created.push(id),
-            Ok(None) => {}
-            Err(e) => failure = Some(e),
-        }
-    }
-    if failure.is_none() {
-        let messages: Vec<LeadMessage> = created
-            .iter()
-            .map(|id| LeadMessage {
-                event_id: id.clone(),
-            })
-            .collect();
-        if let Err(e) = app
-            .queue
-            .send_all(&app.config.leads_queue_url, &messages)
-            .await
-        {
-            failure = Some(e.into());
-        }
-    }
-    if let Some(err) = failure {
-        remove_leadgen_events(app, &created).await;
-        return Err(err);
-    }
-    tracing::info!(
-        changes = total,
-        accepted = created.len(),
-        "meta notification"
-    );
-    Ok(h::json(
-        StatusCode::OK,
-        &json!({"received": total, "accepted": created.len(), "duplicates": total - created.len()}),
-    ))
-}
-
-async fn remove_leadgen_events(app: &App, event_ids: &[String]) {
-    for id in event_ids {
-        if let Ok(Some(event)) = events::get(app, id).await {
-            if let Some(lg) = &event.leadgen
-                && let Err(e) = app
-                    .store
-                    .delete(&leadgen_marker_pk(&lg.leadgen_id), LEADGEN_MARKER_SK, None)
-                    .await
-            {
-                tracing::error!(error = %e, event_id = %id, "could not remove a leadgen marker");
-            }
-            if let Err(e) = app.store.delete(&events::pk(id), events::SK, None).await {
-                tracing::error!(error = %e, event_id = %id, "could not remove an event");
-            }
-        }
-    }
 }

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::aws::pagination::{Page, PageRequest};
-use crate::aws::resources::{GSI1, GSI2};
-use crate::errors::{ApiError, Error};
+use crate::aws::store::{Write, s};
+use crate::aws::table::{self, GSI1, GSI2};
+use crate::error::{DataError, Error};
 use crate::rules::ids::{self, IdKind};
 use crate::rules::inbound::LeadInput;
 
@@ -62,6 +63,25 @@ pub enum Source {
     },
 }
 
+impl Source {
+    /// The source type as the contract spells it (`source.type`,
+    /// `X-Leadpipe-Source`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Source::Webhook { .. } => "webhook",
+            Source::MetaLeadAds { .. } => "meta_lead_ads",
+        }
+    }
+
+    /// The webhook key a lead came in with, if it came through a hook.
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Source::Webhook { key_id } => Some(key_id),
+            Source::MetaLeadAds { .. } => None,
+        }
+    }
+}
+
 /// What the key said new leads get, as it was when the event arrived.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -114,16 +134,6 @@ pub struct EventRecord {
     pub leadgen: Option<crate::providers::meta::Leadgen>,
 }
 
-pub fn pk(id: &str) -> String {
-    format!("EVT#{id}")
-}
-pub const SK: &str = "EVT";
-const COLLECTION: &str = "EVENTS";
-
-fn status_partition(status: EventStatus) -> String {
-    format!("EVENTS#{}", status.as_str())
-}
-
 impl EventRecord {
     /// A new `RECEIVED` event.
     pub fn received(
@@ -163,12 +173,13 @@ impl EventRecord {
     }
 
     fn base(id: String, source: Source, received_at: String) -> Self {
+        let key = table::event(&id);
         EventRecord {
-            pk: pk(&id),
-            sk: SK.into(),
-            gsi1pk: COLLECTION.into(),
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: table::EVENTS.into(),
             gsi1sk: id.clone(),
-            gsi2pk: status_partition(EventStatus::Received),
+            gsi2pk: table::events_by_status(EventStatus::Received.as_str()),
             gsi2sk: id.clone(),
             id,
             status: EventStatus::Received,
@@ -185,41 +196,12 @@ impl EventRecord {
     }
 }
 
-/// An event as the admin API shows it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventView {
-    pub id: String,
-    pub status: EventStatus,
-    pub source: Source,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lead_id: Option<String>,
-    pub received_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub processed_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl From<EventRecord> for EventView {
-    fn from(e: EventRecord) -> Self {
-        EventView {
-            id: e.id,
-            status: e.status,
-            source: e.source,
-            lead_id: e.lead_id,
-            received_at: e.received_at,
-            processed_at: e.processed_at,
-            error: e.error,
-        }
-    }
-}
-
 pub async fn get(app: &App, id: &str) -> Result<Option<EventRecord>, Error> {
     if !ids::is_valid(IdKind::Event, id) {
         return Ok(None);
     }
-    app.store.get(&pk(id), SK).await
+    let key = table::event(id);
+    app.store.get(&key.pk, &key.sk).await
 }
 
 /// Events, newest first, optionally of one status.
@@ -227,14 +209,13 @@ pub async fn list(
     app: &App,
     status: Option<EventStatus>,
     page: &PageRequest,
-) -> Result<Page<EventRecord>, ApiError> {
+) -> Result<Page<EventRecord>, DataError> {
     match status {
         Some(s) => {
-            app.store
-                .query_page(GSI2, &status_partition(s), page, true)
-                .await
+            let partition = table::events_by_status(s.as_str());
+            app.store.query_page(GSI2, &partition, page, true).await
         }
-        None => app.store.query_page(GSI1, COLLECTION, page, true).await,
+        None => app.store.query_page(GSI1, table::EVENTS, page, true).await,
     }
 }
 
@@ -252,16 +233,16 @@ pub fn tx_finish(
     lead_id: &str,
     at: &str,
 ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
-    use crate::aws::store::s;
+    let key = table::event(event_id);
     app.store.tx_update(
-        &pk(event_id),
-        SK,
+        &key.pk,
+        &key.sk,
         FINISH,
         Some(ONLY_RECEIVED),
         vec![("#s", "status")],
         vec![
             (":s", s(status.as_str())),
-            (":g", s(status_partition(status))),
+            (":g", s(table::events_by_status(status.as_str()))),
             (":at", s(at)),
             (":lead", s(lead_id)),
             (":received", s(EventStatus::Received.as_str())),
@@ -275,23 +256,60 @@ pub async fn mark_failed(
     event_id: &str,
     reason: &str,
     at: &str,
-) -> Result<crate::aws::store::Write, Error> {
-    use crate::aws::store::s;
+) -> Result<Write, Error> {
     let reason: String = reason.chars().take(1000).collect();
+    let key = table::event(event_id);
     app.store
         .update_if(
-            &pk(event_id),
-            SK,
+            &key.pk,
+            &key.sk,
             FAIL,
             Some(ONLY_RECEIVED),
             vec![("#s", "status"), ("#e", "error")],
             vec![
                 (":s", s(EventStatus::Failed.as_str())),
-                (":g", s(status_partition(EventStatus::Failed))),
+                (
+                    ":g",
+                    s(table::events_by_status(EventStatus::Failed.as_str())),
+                ),
                 (":at", s(at)),
                 (":err", s(reason)),
                 (":received", s(EventStatus::Received.as_str())),
             ],
         )
         .await
+}
+
+/// The marker that a Meta `leadgen_id` was recorded as the event it names;
+/// written in one transaction with that event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadgenMarker {
+    pub pk: String,
+    pub sk: String,
+    pub event_id: String,
+}
+
+impl LeadgenMarker {
+    pub fn new(leadgen_id: &str, event_id: &str) -> Self {
+        let key = table::leadgen_marker(leadgen_id);
+        LeadgenMarker {
+            pk: key.pk,
+            sk: key.sk,
+            event_id: event_id.to_owned(),
+        }
+    }
+}
+
+/// Removes an event (ingest takes back one whose message was never queued).
+pub async fn remove(app: &App, id: &str) -> Result<(), Error> {
+    let key = table::event(id);
+    app.store.delete(&key.pk, &key.sk, None).await.map(|_| ())
+}
+
+/// Removes a leadgen marker (with the event it named, when that event's
+/// message was never queued).
+pub async fn remove_leadgen_marker(app: &App, leadgen_id: &str) -> Result<(), Error> {
+    let key = table::leadgen_marker(leadgen_id);
+    app.store.delete(&key.pk, &key.sk, None).await.map(|_| ())
 }

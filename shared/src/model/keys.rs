@@ -13,18 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::aws::pagination::{Page, PageRequest};
-use crate::aws::resources::GSI1;
 use crate::aws::store::{Write, from_item, s};
-use crate::errors::{ApiError, Error};
-use crate::http::JsonInput;
+use crate::aws::table::{self, GSI1};
+use crate::error::{DataError, Error};
 use crate::rules::clock;
 use crate::rules::crypto::{self, DataKey};
 use crate::rules::ids::{self, IdKind};
-use crate::rules::inbound::fields::clean_tags;
 use crate::rules::inbound::origin::DomainPattern;
 
 pub const TOKEN_PREFIX: &str = "wh_live_";
-const MAX_DOMAINS: usize = 100;
 
 /// A webhook key as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,12 +44,6 @@ pub struct WebhookKey {
     pub created_at: String,
     pub updated_at: String,
 }
-
-fn pk(id: &str) -> String {
-    format!("KEY#{id}")
-}
-const SK: &str = "KEY";
-const COLLECTION: &str = "KEYS";
 
 fn token_context(id: &str) -> String {
     format!("key#{id}#token")
@@ -105,102 +96,9 @@ pub struct KeyChanges {
     pub default_tags: Option<Vec<String>>,
 }
 
-const FIELDS: &[&str] = &[
-    "name",
-    "allowedDomains",
-    "honeypotField",
-    "defaultStatus",
-    "defaultTags",
-];
-
 impl KeyChanges {
-    /// Reads and checks a create (`creating`) or patch body.
-    pub fn from_input(mut input: JsonInput, creating: bool) -> Result<Self, ApiError> {
-        if input.has("token") {
-            input.issue("token", "cannot be set; use POST /v1/keys/{id}/rotate");
-        }
-        for read_only in [
-            "id",
-            "url",
-            "requestCount",
-            "droppedCount",
-            "createdAt",
-            "updatedAt",
-        ] {
-            if input.has(read_only) {
-                input.issue(read_only, "is read-only");
-            }
-        }
-        let mut allowed = FIELDS.to_vec();
-        allowed.extend([
-            "token",
-            "id",
-            "url",
-            "requestCount",
-            "droppedCount",
-            "createdAt",
-            "updatedAt",
-        ]);
-        input.allow_only(&allowed);
-
-        let name = input.string("name");
-        match &name {
-            None if creating => input.issue("name", "is required"),
-            Some(n) if n.is_empty() => input.issue("name", "must not be empty"),
-            Some(n) if n.chars().count() > 200 => {
-                input.issue("name", "is longer than 200 characters")
-            }
-            _ => {}
-        }
-        let allowed_domains = input.string_list("allowedDomains").map(|list| {
-            let mut out: Vec<String> = Vec::new();
-            for entry in list.iter().filter(|e| !e.is_empty()) {
-                match DomainPattern::parse(entry) {
-                    Ok(p) => {
-                        let p = p.to_string();
-                        if !out.contains(&p) {
-                            out.push(p);
-                        }
-                    }
-                    Err(issue) => input.issue("allowedDomains", issue),
-                }
-            }
-            if out.len() > MAX_DOMAINS {
-                input.issue("allowedDomains", format!("at most {MAX_DOMAINS} entries"));
-            }
-            out
-        });
-        let honeypot_field = input.nullable_string("honeypotField");
-        if let Some(Some(h)) = &honeypot_field
-            && h.chars().count() > 100
-        {
-            input.issue("honeypotField", "is longer than 100 characters");
-        }
-        let default_status = input.string("defaultStatus");
-        match &default_status {
-            Some(s) if s.is_empty() => input.issue("defaultStatus", "must not be empty"),
-            Some(s) if s.chars().count() > 64 => {
-                input.issue("defaultStatus", "is longer than 64 characters")
-            }
-            _ => {}
-        }
-        let default_tags = input.string_list("defaultTags");
-        let mut issues = Vec::new();
-        let default_tags = default_tags.map(|t| clean_tags(t, "defaultTags", &mut issues));
-        for i in issues {
-            input.issue(i.field, i.issue);
-        }
-        input.finish()?;
-        Ok(KeyChanges {
-            name,
-            allowed_domains,
-            honeypot_field,
-            default_status,
-            default_tags,
-        })
-    }
-
-    fn apply(self, key: &mut WebhookKey) {
+    /// Applies the changes to `key`.
+    pub fn apply(self, key: &mut WebhookKey) {
         if let Some(v) = self.name {
             key.name = v;
         }
@@ -220,15 +118,16 @@ impl KeyChanges {
 }
 
 /// Creates a key; returns it with its token in clear.
-pub async fn create(app: &App, changes: KeyChanges) -> Result<(WebhookKey, String), ApiError> {
+pub async fn create(app: &App, changes: KeyChanges) -> Result<(WebhookKey, String), DataError> {
     let secrets = app.secrets.get().await?;
     let id = ids::new_id(IdKind::Key);
+    let item = table::webhook_key(&id);
     let token = new_token();
     let now = clock::now_rfc3339();
     let mut key = WebhookKey {
-        pk: pk(&id),
-        sk: SK.into(),
-        gsi1pk: COLLECTION.into(),
+        pk: item.pk,
+        sk: item.sk,
+        gsi1pk: table::KEYS.into(),
         gsi1sk: id.clone(),
         token_sealed: secrets.data_key.seal(&token_context(&id), &token),
         token_hint: mask(&token),
@@ -244,7 +143,7 @@ pub async fn create(app: &App, changes: KeyChanges) -> Result<(WebhookKey, Strin
     changes.apply(&mut key);
     match app.store.put_new(&key).await? {
         Write::Done => Ok((key, token)),
-        Write::Conflict => Err(ApiError::Conflict("key id collision; try again".into())),
+        Write::Conflict => Err(DataError::Conflict("key id collision; try again".into())),
     }
 }
 
@@ -253,20 +152,21 @@ pub async fn get(app: &App, id: &str) -> Result<Option<WebhookKey>, Error> {
     if !ids::is_valid(IdKind::Key, id) {
         return Ok(None);
     }
-    app.store.get(&pk(id), SK).await
+    let key = table::webhook_key(id);
+    app.store.get(&key.pk, &key.sk).await
 }
 
-pub async fn list(app: &App, page: &PageRequest) -> Result<Page<WebhookKey>, ApiError> {
-    app.store.query_page(GSI1, COLLECTION, page, true).await
+pub async fn list(app: &App, page: &PageRequest) -> Result<Page<WebhookKey>, DataError> {
+    app.store.query_page(GSI1, table::KEYS, page, true).await
 }
 
 /// Writes `key` back if nobody changed it since `previous_updated_at`.
-async fn save(app: &App, key: &WebhookKey, previous_updated_at: &str) -> Result<(), ApiError> {
+async fn save(app: &App, key: &WebhookKey, previous_updated_at: &str) -> Result<(), DataError> {
     let cond = "attribute_exists(pk) AND updatedAt = :prev";
     let values = HashMap::from([(":prev".to_owned(), s(previous_updated_at))]);
     match app.store.put_if(key, cond, values).await? {
         Write::Done => Ok(()),
-        Write::Conflict => Err(ApiError::Conflict(
+        Write::Conflict => Err(DataError::Conflict(
             "the key changed while this request ran; read it again and retry".into(),
         )),
     }
@@ -277,8 +177,8 @@ fn bump(key: &mut WebhookKey) -> String {
     std::mem::replace(&mut key.updated_at, next)
 }
 
-pub async fn update(app: &App, id: &str, changes: KeyChanges) -> Result<WebhookKey, ApiError> {
-    let mut key = get(app, id).await?.ok_or(ApiError::NotFound("key"))?;
+pub async fn update(app: &App, id: &str, changes: KeyChanges) -> Result<WebhookKey, DataError> {
+    let mut key = get(app, id).await?.ok_or(DataError::NotFound("key"))?;
     changes.apply(&mut key);
     let previous = bump(&mut key);
     save(app, &key, &previous).await?;
@@ -286,9 +186,9 @@ pub async fn update(app: &App, id: &str, changes: KeyChanges) -> Result<WebhookK
 }
 
 /// Issues a new token; the old one stops working at once.
-pub async fn rotate(app: &App, id: &str) -> Result<(WebhookKey, String), ApiError> {
+pub async fn rotate(app: &App, id: &str) -> Result<(WebhookKey, String), DataError> {
     let secrets = app.secrets.get().await?;
-    let mut key = get(app, id).await?.ok_or(ApiError::NotFound("key"))?;
+    let mut key = get(app, id).await?.ok_or(DataError::NotFound("key"))?;
     let token = new_token();
     key.token_sealed = secrets.data_key.seal(&token_context(&key.id), &token);
     key.token_hint = mask(&token);
@@ -297,22 +197,23 @@ pub async fn rotate(app: &App, id: &str) -> Result<(WebhookKey, String), ApiErro
     Ok((key, token))
 }
 
-pub async fn delete(app: &App, id: &str) -> Result<(), ApiError> {
+pub async fn delete(app: &App, id: &str) -> Result<(), DataError> {
     if !ids::is_valid(IdKind::Key, id) {
-        return Err(ApiError::NotFound("key"));
+        return Err(DataError::NotFound("key"));
     }
+    let key = table::webhook_key(id);
     match app
         .store
-        .delete(&pk(id), SK, Some("attribute_exists(pk)"))
+        .delete(&key.pk, &key.sk, Some("attribute_exists(pk)"))
         .await?
     {
         Write::Done => {}
-        Write::Conflict => return Err(ApiError::NotFound("key")),
+        Write::Conflict => return Err(DataError::NotFound("key")),
     }
     // The counter shards go too; a failure here leaves only orphan counters.
     let shards = (0..app.config.counter_shards).map(|n| {
-        let pk = counter_pk(id, n);
-        async move { app.store.delete(&pk, COUNTER_SK, None).await }
+        let shard = table::key_counter(id, n);
+        async move { app.store.delete(&shard.pk, &shard.sk, None).await }
     });
     for result in futures::future::join_all(shards).await {
         if let Err(e) = result {
@@ -324,13 +225,8 @@ pub async fn delete(app: &App, id: &str) -> Result<(), ApiError> {
 
 // ----- counters -----
 
-const COUNTER_SK: &str = "COUNT";
 pub const REQUEST_COUNT: &str = "requestCount";
 pub const DROPPED_COUNT: &str = "droppedCount";
-
-fn counter_pk(id: &str, shard: u32) -> String {
-    format!("KEY#{id}#COUNT#{shard}")
-}
 
 /// Adds one to a key's counter (`REQUEST_COUNT` or `DROPPED_COUNT`) on a
 /// random shard.
@@ -344,9 +240,8 @@ pub async fn count_by(app: &App, id: &str, counter: &str, delta: i64) -> Result<
     let mut b = [0u8; 4];
     crypto::fill_random(&mut b);
     let shard = u32::from_le_bytes(b) % app.config.counter_shards;
-    app.store
-        .add(&counter_pk(id, shard), COUNTER_SK, &[(counter, delta)])
-        .await
+    let key = table::key_counter(id, shard);
+    app.store.add(&key.pk, &key.sk, &[(counter, delta)]).await
 }
 
 /// The summed counters of each key: `(requestCount, droppedCount)`.
@@ -356,9 +251,9 @@ pub async fn counts(app: &App, ids: &[&str]) -> Result<HashMap<String, (i64, i64
     let mut keys = Vec::new();
     for id in ids {
         for n in 0..shards {
-            let pk = counter_pk(id, n);
-            index.insert(pk.clone(), (*id).to_owned());
-            keys.push((pk, COUNTER_SK.to_owned()));
+            let shard = table::key_counter(id, n);
+            index.insert(shard.pk.clone(), (*id).to_owned());
+            keys.push((shard.pk, shard.sk));
         }
     }
     let mut totals: HashMap<String, (i64, i64)> =
@@ -382,47 +277,6 @@ pub async fn counts(app: &App, ids: &[&str]) -> Result<HashMap<String, (i64, i64
         }
     }
     Ok(totals)
-}
-
-// ----- the API view -----
-
-/// A key as the admin API shows it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyView {
-    pub id: String,
-    pub name: String,
-    pub url: String,
-    pub token: String,
-    pub allowed_domains: Vec<String>,
-    pub honeypot_field: Option<String>,
-    pub default_status: String,
-    pub default_tags: Vec<String>,
-    pub request_count: i64,
-    pub dropped_count: i64,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl KeyView {
-    /// The view of `key`; `token` is the token in clear where it may be
-    /// shown (creation, rotation, `?reveal=true`), else the hint is.
-    pub fn new(key: WebhookKey, token: Option<&str>, counts: (i64, i64), base_url: &str) -> Self {
-        KeyView {
-            url: format!("{base_url}/v1/hooks/{}", key.id),
-            token: token.map(str::to_owned).unwrap_or(key.token_hint),
-            id: key.id,
-            name: key.name,
-            allowed_domains: key.allowed_domains,
-            honeypot_field: key.honeypot_field,
-            default_status: key.default_status,
-            default_tags: key.default_tags,
-            request_count: counts.0,
-            dropped_count: counts.1,
-            created_at: key.created_at,
-            updated_at: key.updated_at,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Leads: the clean, de-duplicated people Leadpipe keeps (CONTRACT §6,
-//! Leads), their identities (one item per normalised email and per E.164
-//! phone, pointing at the lead) and their history (the domain events
-//! `lead.created`, `lead.re_engaged`, `lead.updated` that deliveries fan out).
+//! Leads), and their identities (one item per normalised email and per
+//! E.164 phone, pointing at the lead). Their history is in
+//! [`super::history`].
 
 use std::collections::BTreeMap;
 
@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::aws::pagination::{Page, PageRequest};
-use crate::aws::resources::{GSI1, GSI2};
-use crate::errors::{ApiError, Error};
+use crate::aws::store::{Filter, s};
+use crate::aws::table::{self, GSI1, GSI2, Key};
+use crate::error::{DataError, Error};
 use crate::model::events::{LeadDefaults, Source};
 use crate::rules::ids::{self, IdKind};
 use crate::rules::inbound::LeadInput;
@@ -51,16 +52,6 @@ pub struct LeadRecord {
     pub version: i64,
 }
 
-pub fn pk(id: &str) -> String {
-    format!("LEAD#{id}")
-}
-pub const SK: &str = "LEAD";
-const COLLECTION: &str = "LEADS";
-
-fn status_partition(status: &str) -> String {
-    format!("LEADS#status#{status}")
-}
-
 /// The identity item of a normalised email or phone.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -70,21 +61,11 @@ pub struct Identity {
     pub lead_id: String,
 }
 
-pub const IDENTITY_SK: &str = "IDENT";
-
-pub fn email_identity(email: &str) -> String {
-    format!("IDENT#email#{email}")
-}
-
-pub fn phone_identity(phone: &str) -> String {
-    format!("IDENT#phone#{phone}")
-}
-
 impl Identity {
-    pub fn new(pk: String, lead_id: &str) -> Self {
+    pub fn new(key: Key, lead_id: &str) -> Self {
         Identity {
-            pk,
-            sk: IDENTITY_SK.into(),
+            pk: key.pk,
+            sk: key.sk,
             lead_id: lead_id.to_owned(),
         }
     }
@@ -117,12 +98,13 @@ impl LeadRecord {
         } else {
             defaults.status.clone()
         };
+        let key = table::lead(&id);
         LeadRecord {
-            pk: pk(&id),
-            sk: SK.into(),
-            gsi1pk: COLLECTION.into(),
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: table::LEADS.into(),
             gsi1sk: id.clone(),
-            gsi2pk: status_partition(&status),
+            gsi2pk: table::leads_by_status(&status),
             gsi2sk: id.clone(),
             id,
             email: input.email.clone(),
@@ -182,7 +164,7 @@ impl LeadRecord {
     /// Sets the status (moving the lead between status listings).
     pub fn set_status(&mut self, status: &str) {
         self.status = status.to_owned();
-        self.gsi2pk = status_partition(status);
+        self.gsi2pk = table::leads_by_status(status);
     }
 }
 
@@ -199,71 +181,6 @@ pub fn union_tags(tags: &mut Vec<String>, more: &[String]) {
             tags.push(t.clone());
         }
     }
-}
-
-/// The kinds of domain event a lead has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum LeadEventType {
-    #[serde(rename = "lead.created")]
-    Created,
-    #[serde(rename = "lead.updated")]
-    Updated,
-    #[serde(rename = "lead.re_engaged")]
-    ReEngaged,
-}
-
-impl LeadEventType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LeadEventType::Created => "lead.created",
-            LeadEventType::Updated => "lead.updated",
-            LeadEventType::ReEngaged => "lead.re_engaged",
-        }
-    }
-}
-
-/// One entry of a lead's history: a domain event, keyed by what caused it
-/// (the inbound event id), so recording it twice is impossible.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LeadEvent {
-    pub pk: String,
-    pub sk: String,
-    pub lead_id: String,
-    #[serde(rename = "type")]
-    pub kind: LeadEventType,
-    /// The inbound event (or admin change) that caused it.
-    pub cause_id: String,
-    pub occurred_at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_seen_at: Option<String>,
-    /// `lead.updated`: what changed, as JSON text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changes: Option<String>,
-    /// Set once its deliveries exist and are queued.
-    #[serde(default)]
-    pub fanned_out: bool,
-}
-
-impl LeadEvent {
-    pub fn new(lead_id: &str, kind: LeadEventType, cause_id: &str, occurred_at: &str) -> Self {
-        LeadEvent {
-            pk: pk(lead_id),
-            sk: format!("HIST#{cause_id}#{}", kind.as_str()),
-            lead_id: lead_id.to_owned(),
-            kind,
-            cause_id: cause_id.to_owned(),
-            occurred_at: occurred_at.to_owned(),
-            previous_seen_at: None,
-            changes: None,
-            fanned_out: false,
-        }
-    }
-}
-
-/// A lead's history, oldest first.
-pub async fn history(app: &App, lead_id: &str) -> Result<Vec<LeadEvent>, Error> {
-    app.store.query_prefix(&pk(lead_id), "HIST#").await
 }
 
 /// A lead as the API (and the default webhook body) shows it.
@@ -309,12 +226,17 @@ pub async fn get(app: &App, id: &str) -> Result<Option<LeadRecord>, Error> {
     if !ids::is_valid(IdKind::Lead, id) {
         return Ok(None);
     }
-    app.store.get(&pk(id), SK).await
+    let key = table::lead(id);
+    app.store.get(&key.pk, &key.sk).await
 }
 
 /// The lead an identity points at.
-pub async fn by_identity(app: &App, identity_pk: &str) -> Result<Option<LeadRecord>, Error> {
-    match app.store.get::<Identity>(identity_pk, IDENTITY_SK).await? {
+pub async fn by_identity(app: &App, identity: &Key) -> Result<Option<LeadRecord>, Error> {
+    match app
+        .store
+        .get::<Identity>(&identity.pk, &identity.sk)
+        .await?
+    {
         Some(identity) => get(app, &identity.lead_id).await,
         None => Ok(None),
     }
@@ -334,11 +256,11 @@ pub async fn list(
     app: &App,
     filter: &LeadFilter,
     page: &PageRequest,
-) -> Result<Page<LeadRecord>, ApiError> {
+) -> Result<Page<LeadRecord>, DataError> {
     // Email and phone are exact, normalised look-ups through the identities.
     let identity = match (&filter.email, &filter.phone) {
-        (Some(e), _) => Some(email_identity(e)),
-        (None, Some(p)) => Some(phone_identity(p)),
+        (Some(e), _) => Some(table::email_identity(e)),
+        (None, Some(p)) => Some(table::phone_identity(p)),
         _ => None,
     };
     if let Some(identity) = identity {
@@ -365,8 +287,8 @@ pub async fn list(
         });
     }
     let (gsi, partition) = match &filter.status {
-        Some(s) => (GSI2, status_partition(s)),
-        None => (GSI1, COLLECTION.to_owned()),
+        Some(s) => (GSI2, table::leads_by_status(s)),
+        None => (GSI1, table::LEADS.to_owned()),
     };
     match &filter.tag {
         None => app.store.query_page(gsi, &partition, page, true).await,
@@ -377,9 +299,9 @@ pub async fn list(
                     &partition,
                     page,
                     true,
-                    crate::aws::store::Filter {
+                    Filter {
                         expression: "contains(tags, :v)",
-                        value: crate::aws::store::s(tag),
+                        value: s(tag),
                         name: None,
                     },
                 )
@@ -457,193 +379,4 @@ mod tests {
         l.merge(&input(json!({})), &d, "2025-01-01T00:00:00.000Z");
         assert_eq!(l.last_seen_at, "2026-02-01T00:00:00.000Z");
     }
-
-    #[test]
-    fn event_types_serialise_as_the_contract_names() {
-        assert_eq!(
-            serde_json::to_value(LeadEventType::ReEngaged).unwrap(),
-            json!("lead.re_engaged")
-        );
-        let e = LeadEvent::new("lead_1", LeadEventType::Created, "evt_1", "t");
-        assert_eq!(e.sk, "HIST#evt_1#lead.created");
-    }
-}
-
-// ----- CSV export -----
-
-pub const CSV_COLUMNS: [&str; 14] = [
-    "id",
-    "email",
-    "phone",
-    "firstName",
-    "lastName",
-    "name",
-    "status",
-    "tags",
-    "sourceType",
-    "keyId",
-    "createdAt",
-    "updatedAt",
-    "lastSeenAt",
-    "customFields",
-];
-
-/// One CSV field: quoted when it must be, and defused when a spreadsheet
-/// would read it as a formula (`=`, `+`, `-`, `@`, tab, CR at the start).
-pub fn csv_field(value: &str, out: &mut String) {
-    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let needs_quotes = risky || value.contains([',', '"', '\n', '\r']);
-    if needs_quotes {
-        out.push('"');
-        if risky {
-            out.push('\'');
-        }
-        out.push_str(&value.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(value);
-    }
-}
-
-/// Appends one lead as a CSV line.
-pub fn csv_row(lead: &LeadRecord, out: &mut String) {
-    let (source_type, key_id) = match &lead.source {
-        Source::Webhook { key_id } => ("webhook", key_id.as_str()),
-        Source::MetaLeadAds { .. } => ("meta_lead_ads", ""),
-    };
-    let tags = lead.tags.join(";");
-    let fields: [&str; 14] = [
-        &lead.id,
-        lead.email.as_deref().unwrap_or(""),
-        lead.phone.as_deref().unwrap_or(""),
-        lead.first_name.as_deref().unwrap_or(""),
-        lead.last_name.as_deref().unwrap_or(""),
-        lead.name.as_deref().unwrap_or(""),
-        &lead.status,
-        &tags,
-        source_type,
-        key_id,
-        &lead.created_at,
-        &lead.updated_at,
-        &lead.last_seen_at,
-        &lead.custom_fields,
-    ];
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        // Phones are E.164 (`+…`) by construction: keep them as they are.
-        if i == 2 {
-            out.push_str(f);
-        } else {
-            csv_field(f, out);
-        }
-    }
-    out.push_str("\r\n");
-}
-
-#[cfg(test)]
-mod csv_tests {
-    use super::*;
-
-    #[test]
-    fn fields_are_quoted_and_defused() {
-        let mut s = String::new();
-        csv_field("plain", &mut s);
-        s.push('|');
-        csv_field("a,b \"c\"", &mut s);
-        s.push('|');
-        csv_field("=HYPERLINK(\"x\")", &mut s);
-        assert_eq!(s, "plain|\"a,b \"\"c\"\"\"|\"'=HYPERLINK(\"\"x\"\")\"");
-    }
-}
-
-/// Edits a lead (status, tags, custom fields) and records `lead.updated`
-/// with what changed; its deliveries are fanned out at once. No change, no
-/// event.
-pub async fn update(
-    app: &App,
-    id: &str,
-    status: Option<String>,
-    tags: Option<Vec<String>>,
-    fields: Option<serde_json::Map<String, Value>>,
-) -> Result<LeadRecord, ApiError> {
-    use crate::aws::store::{Tx, n};
-    for _ in 0..5 {
-        let mut lead = get(app, id).await?.ok_or(ApiError::NotFound("lead"))?;
-        let previous_version = lead.version;
-        let mut changes = serde_json::Map::new();
-        if let Some(s) = &status
-            && *s != lead.status
-        {
-            changes.insert(
-                "status".into(),
-                serde_json::json!({"from": lead.status, "to": s}),
-            );
-            lead.set_status(s);
-        }
-        if let Some(t) = &tags
-            && *t != lead.tags
-        {
-            changes.insert(
-                "tags".into(),
-                serde_json::json!({"from": lead.tags, "to": t}),
-            );
-            lead.tags = t.clone();
-        }
-        if let Some(f) = &fields {
-            let mut custom = lead.custom_fields();
-            let mut field_changes = serde_json::Map::new();
-            for (k, v) in f {
-                let before = custom.get(k).cloned().unwrap_or(Value::Null);
-                if before == *v {
-                    continue;
-                }
-                field_changes.insert(k.clone(), serde_json::json!({"from": before, "to": v}));
-                if v.is_null() {
-                    custom.remove(k);
-                } else {
-                    custom.insert(k.clone(), v.clone());
-                }
-            }
-            if !field_changes.is_empty() {
-                changes.insert("fields".into(), Value::Object(field_changes));
-                lead.custom_fields = serde_json::to_string(&custom).unwrap_or_else(|_| "{}".into());
-            }
-        }
-        if changes.is_empty() {
-            return Ok(lead);
-        }
-        let now = crate::rules::clock::now_rfc3339();
-        lead.updated_at = now.clone();
-        lead.version += 1;
-        let cause = ids::new_id(IdKind::Change);
-        let mut entry = LeadEvent::new(&lead.id, LeadEventType::Updated, &cause, &now);
-        entry.changes = Some(Value::Object(changes).to_string());
-        let items = vec![
-            app.store.tx_put(
-                &lead,
-                Some("version = :v"),
-                vec![(":v", n(previous_version))],
-            )?,
-            app.store
-                .tx_put(&entry, Some("attribute_not_exists(pk)"), vec![])?,
-        ];
-        if app.store.transact(items).await? == Tx::Done {
-            if let Err(e) = crate::deliver::fan_out(app, &lead.id, &cause).await {
-                // The edit stands; `process` makes its deliveries, retrying.
-                tracing::warn!(error = %e, lead_id = %lead.id, "lead.updated fan-out failed; queued for process");
-                let retry = crate::aws::queue::FanOutMessage {
-                    lead_id: lead.id.clone(),
-                    cause_id: cause.clone(),
-                };
-                if let Err(e) = app.queue.send(&app.config.leads_queue_url, &retry).await {
-                    tracing::error!(error = %e, lead_id = %lead.id, cause_id = %cause,
-                        "lead.updated deliveries not made: fan-out and its queueing failed");
-                }
-            }
-            return Ok(lead);
-        }
-    }
-    Err(ApiError::Conflict("the lead kept changing; retry".into()))
 }

@@ -1,7 +1,9 @@
 //! The stored entities: one file each, with the record as stored, the view
 //! the API shows, and the functions that read and write it.
 
+pub mod deliveries;
 pub mod events;
+pub mod history;
 pub mod keys;
 pub mod leads;
 pub mod subscriptions;

@@ -16,12 +16,11 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::aws::store::{Tx, Values, n};
-use crate::errors::Error;
+use crate::aws::table::{self, Key};
+use crate::error::Error;
 use crate::model::events::{self, EventRecord, EventStatus};
-use crate::model::leads::{
-    self, IDENTITY_SK, Identity, LeadEvent, LeadEventType, LeadRecord, email_identity,
-    phone_identity,
-};
+use crate::model::history::{HistoryEntry, LeadEventType};
+use crate::model::leads::{self, Identity, LeadRecord};
 use crate::rules::clock;
 use crate::rules::ids::{IdKind, new_id};
 use crate::rules::inbound::LeadInput;
@@ -49,9 +48,8 @@ async fn owners(app: &App, input: &LeadInput) -> Result<(Option<String>, Option<
     let email = async {
         match &input.email {
             Some(e) => {
-                app.store
-                    .get::<Identity>(&email_identity(e), IDENTITY_SK)
-                    .await
+                let key = table::email_identity(e);
+                app.store.get::<Identity>(&key.pk, &key.sk).await
             }
             None => Ok(None),
         }
@@ -59,9 +57,8 @@ async fn owners(app: &App, input: &LeadInput) -> Result<(Option<String>, Option<
     let phone = async {
         match &input.phone {
             Some(p) => {
-                app.store
-                    .get::<Identity>(&phone_identity(p), IDENTITY_SK)
-                    .await
+                let key = table::phone_identity(p);
+                app.store.get::<Identity>(&key.pk, &key.sk).await
             }
             None => Ok(None),
         }
@@ -139,11 +136,11 @@ pub async fn resolve(
 
 fn claim(
     app: &App,
-    identity_pk: String,
+    identity: Key,
     lead_id: &str,
 ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
     app.store.tx_put(
-        &Identity::new(identity_pk, lead_id),
+        &Identity::new(identity, lead_id),
         Some("attribute_not_exists(pk)"),
         vec![],
     )
@@ -164,16 +161,16 @@ async fn try_create(
     );
     let mut items = Vec::with_capacity(5);
     if let Some(e) = &lead.email {
-        items.push(claim(app, email_identity(e), &lead.id)?);
+        items.push(claim(app, table::email_identity(e), &lead.id)?);
     }
     if let Some(p) = &lead.phone {
-        items.push(claim(app, phone_identity(p), &lead.id)?);
+        items.push(claim(app, table::phone_identity(p), &lead.id)?);
     }
     items.push(
         app.store
             .tx_put(&lead, Some("attribute_not_exists(pk)"), vec![])?,
     );
-    let history = LeadEvent::new(&lead.id, LeadEventType::Created, &event.id, &at);
+    let history = HistoryEntry::new(&lead.id, LeadEventType::Created, &event.id, &at);
     items.push(
         app.store
             .tx_put(&history, Some("attribute_not_exists(pk)"), vec![])?,
@@ -212,13 +209,13 @@ async fn try_merge(
     let version: Values = vec![(":v", n(previous_version))];
     items.push(app.store.tx_put(&lead, Some("version = :v"), version)?);
     if let Some(e) = merge.new_email.as_ref().filter(|_| claim_email) {
-        items.push(claim(app, email_identity(e), &lead.id)?);
+        items.push(claim(app, table::email_identity(e), &lead.id)?);
     }
     if let Some(p) = merge.new_phone.as_ref().filter(|_| claim_phone) {
-        items.push(claim(app, phone_identity(p), &lead.id)?);
+        items.push(claim(app, table::phone_identity(p), &lead.id)?);
     }
     if re_engaged {
-        let mut entry = LeadEvent::new(
+        let mut entry = HistoryEntry::new(
             &lead.id,
             LeadEventType::ReEngaged,
             &event.id,

@@ -11,6 +11,7 @@
 //!   no delay, so it reaches the DLQ after `maxReceiveCount` receives.
 
 pub mod dedupe;
+pub mod fan_out;
 
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use crate::app::App;
 use crate::aws::batch;
 pub use crate::aws::batch::Outcome;
 use crate::aws::queue::{FanOutMessage, LeadMessage};
-use crate::deliver;
+
 use crate::model::events::{self, EventRecord, EventStatus};
 use crate::providers::meta::{self, GraphError};
 use crate::rules::clock;
@@ -72,7 +73,7 @@ async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
 /// [`FanOutMessage`]); a fan-out is safe to run again.
 async fn fan_out_again(app: &App, m: &FanOutMessage, attempt: u32) -> Outcome {
     tracing::Span::current().record("lead_id", m.lead_id.as_str());
-    match deliver::fan_out(app, &m.lead_id, &m.cause_id).await {
+    match fan_out::fan_out(app, &m.lead_id, &m.cause_id).await {
         Ok(n) => {
             tracing::info!(deliveries = n, cause_id = %m.cause_id, "fan-out finished");
             Outcome::Done
@@ -104,7 +105,7 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
         // may have been cut short, then stop.
         tracing::info!(status = event.status.as_str(), "already processed");
         return match &event.lead_id {
-            Some(lead_id) => match deliver::fan_out(app, lead_id, &event.id).await {
+            Some(lead_id) => match fan_out::fan_out(app, lead_id, &event.id).await {
                 Ok(_) => Outcome::Done,
                 Err(e) => backoff(e.to_string(), None),
             },
@@ -134,7 +135,7 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
         },
         Err(e) => return backoff(e.to_string(), None),
     };
-    match deliver::fan_out(app, &lead_id, &event.id).await {
+    match fan_out::fan_out(app, &lead_id, &event.id).await {
         Ok(_) => Outcome::Done,
         // The event is finished; the retry finds it so and fans out again.
         Err(e) => backoff(e.to_string(), None),

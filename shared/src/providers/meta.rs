@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::errors::ApiError;
+use crate::http::error::ApiError;
 use crate::rules::inbound::RawFields;
 
 /// Largest notification body accepted (1000 updates fit comfortably).

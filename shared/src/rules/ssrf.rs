@@ -10,13 +10,15 @@
 //!   an IPv4 address (mapped, compatible, NAT64, 6to4) are judged by it. The
 //!   WHATWG URL parser turns `2130706433`, `0x7f000001`, `127.1` into
 //!   `127.0.0.1` before the check sees them.
-//! * At send time the HTTP client resolves through [`GuardedResolver`], which
-//!   drops every refused address, so a name that changes its answer after
-//!   the check (DNS rebinding) still cannot reach one.
+//! * At send time the HTTP client resolves through
+//!   [`crate::http::resolver::GuardedResolver`], which drops every refused
+//!   address, so a name that changes its answer after the check (DNS
+//!   rebinding) still cannot reach one.
+//!
+//! This module is the rules alone, with no I/O; resolving names is
+//! [`crate::http::resolver`]'s.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use url::{Host, Url};
 
@@ -98,7 +100,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     None
 }
 
-fn internal_name(host: &str) -> bool {
+pub fn internal_name(host: &str) -> bool {
     let h = host.trim_end_matches('.');
     h == "localhost"
         || h.ends_with(".localhost")
@@ -137,85 +139,6 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<Target, Unsafe> {
         }
     }
     Ok(Target { url, host })
-}
-
-/// Name resolution with optional fixed answers (tests use these to point a
-/// public-looking name at loopback).
-#[derive(Debug, Clone, Default)]
-pub struct Dns {
-    overrides: Arc<HashMap<String, Vec<IpAddr>>>,
-}
-
-impl Dns {
-    pub fn with_overrides(overrides: HashMap<String, Vec<IpAddr>>) -> Self {
-        Dns {
-            overrides: Arc::new(overrides),
-        }
-    }
-
-    /// Every address of `host`.
-    pub async fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
-        if let Some(ips) = self.overrides.get(&host.to_ascii_lowercase()) {
-            return Ok(ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect());
-        }
-        Ok(tokio::net::lookup_host((host, port)).await?.collect())
-    }
-}
-
-/// The save-time check: the static checks, then every address the name
-/// resolves to. A name that does not resolve (yet) is accepted: the send-time
-/// guard judges what it resolves to then.
-pub async fn check_url_resolved(
-    raw: &str,
-    allow_private: bool,
-    dns: &Dns,
-) -> Result<Target, Unsafe> {
-    let target = check_url(raw, allow_private)?;
-    if allow_private {
-        return Ok(target);
-    }
-    if let Host::Domain(d) = &target.host {
-        let port = target.url.port_or_known_default().unwrap_or(443);
-        if let Ok(addrs) = dns.lookup(d, port).await
-            && let Some(bad) = addrs.iter().find(|a| forbidden_ip(a.ip()))
-        {
-            return Err(Unsafe::Address(bad.ip()));
-        }
-    }
-    Ok(target)
-}
-
-/// reqwest's resolver for webhook sends: resolves, then keeps only the
-/// addresses the guard allows (all of them when private targets are allowed).
-#[derive(Debug, Clone)]
-pub struct GuardedResolver {
-    pub dns: Dns,
-    pub allow_private: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0} resolves only to addresses that are not publicly routable")]
-struct Refused(String);
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let this = self.clone();
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            if !this.allow_private && internal_name(&host) {
-                return Err(Box::new(Refused(host)) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            let addrs = this.dns.lookup(&host, 0).await?;
-            let allowed: Vec<SocketAddr> = addrs
-                .into_iter()
-                .filter(|a| this.allow_private || !forbidden_ip(a.ip()))
-                .collect();
-            if allowed.is_empty() {
-                return Err(Box::new(Refused(host)) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
 }
 
 #[cfg(test)]
@@ -295,46 +218,5 @@ mod tests {
         );
         assert_eq!(check_url("not a url", false).unwrap_err(), Unsafe::Invalid);
         assert!(check_url("http://127.0.0.1:8080/hook", true).is_ok());
-    }
-
-    #[tokio::test]
-    async fn resolved_addresses_are_checked() {
-        let dns = Dns::with_overrides(HashMap::from([
-            (
-                "rebind.example.test".to_owned(),
-                vec!["127.0.0.1".parse().unwrap()],
-            ),
-            (
-                "mixed.example.test".to_owned(),
-                vec![
-                    "93.184.216.34".parse().unwrap(),
-                    "10.0.0.1".parse().unwrap(),
-                ],
-            ),
-            (
-                "public.example.test".to_owned(),
-                vec!["93.184.216.34".parse().unwrap()],
-            ),
-        ]));
-        assert!(
-            check_url_resolved("https://rebind.example.test/", false, &dns)
-                .await
-                .is_err()
-        );
-        assert!(
-            check_url_resolved("https://mixed.example.test/", false, &dns)
-                .await
-                .is_err()
-        );
-        assert!(
-            check_url_resolved("https://public.example.test/", false, &dns)
-                .await
-                .is_ok()
-        );
-        assert!(
-            check_url_resolved("https://rebind.example.test/", true, &dns)
-                .await
-                .is_ok()
-        );
     }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::body::RawFields;
 use super::normalise::{self, Region};
-use crate::errors::FieldIssue;
+use crate::error::FieldIssue;
 
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_TAGS: usize = 50;

@@ -1,6 +1,5 @@
-//! Errors. [`Error`] is what goes wrong inside (AWS calls, configuration,
-//! stored data); [`ApiError`] is what a caller sees. Every error response on
-//! every route is produced by [`ApiError::into_response`], in the contract's
+//! What a caller sees when a request fails. Every error response on every
+//! route is produced by [`ApiError::into_response`], in the contract's
 //! envelope:
 //!
 //! ```json
@@ -11,76 +10,9 @@ use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
-
+use crate::error::FieldIssue;
+use crate::error::{DataError, Error, chain};
 use crate::rules::crypto::CryptoError;
-
-/// Something that went wrong inside Leadpipe. Never shown to callers as is.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("configuration: {0}")]
-    Config(String),
-    #[error("dynamodb {op}: {message}")]
-    Store { op: &'static str, message: String },
-    #[error("sqs {op}: {message}")]
-    Queue { op: &'static str, message: String },
-    #[error("secrets manager: {0}")]
-    Secrets(String),
-    #[error("stored data: {0}")]
-    Data(String),
-    #[error("crypto: {0}")]
-    Crypto(#[from] CryptoError),
-}
-
-impl Error {
-    /// A failed DynamoDB call. The SDK's own display is terse ("service
-    /// error"); its context display says what really happened.
-    pub fn store<E: std::error::Error>(op: &'static str, err: E) -> Self {
-        Error::Store {
-            op,
-            message: format!("{}", DisplayErrorContext(err)),
-        }
-    }
-
-    /// A failed SQS call.
-    pub fn queue<E: std::error::Error>(op: &'static str, err: E) -> Self {
-        Error::Queue {
-            op,
-            message: format!("{}", DisplayErrorContext(err)),
-        }
-    }
-}
-
-/// Flattens an error with its source chain into one line, for logs.
-pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
-/// One problem with one field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldIssue {
-    pub field: String,
-    pub issue: String,
-}
-
-impl FieldIssue {
-    pub fn new(field: impl Into<String>, issue: impl Into<String>) -> Self {
-        FieldIssue {
-            field: field.into(),
-            issue: issue.into(),
-        }
-    }
-}
 
 /// What a caller sees when a request fails. One variant per contract code.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +43,17 @@ pub enum ApiError {
     RateLimited { retry_after_s: u64 },
     #[error("internal error")]
     Internal(#[from] Error),
+}
+
+impl From<DataError> for ApiError {
+    fn from(e: DataError) -> Self {
+        match e {
+            DataError::NotFound(what) => ApiError::NotFound(what),
+            DataError::Conflict(message) => ApiError::Conflict(message),
+            DataError::Invalid(issues) => ApiError::Validation(issues),
+            DataError::Internal(err) => ApiError::Internal(err),
+        }
+    }
 }
 
 impl From<CryptoError> for ApiError {

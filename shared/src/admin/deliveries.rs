@@ -1,0 +1,143 @@
+//! `/v1/deliveries` and `/v1/dlq`: every delivery with its attempts,
+//! manual retries, and moving the dead-letter queues back to work.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use super::dlq;
+use super::input::page_request;
+use crate::app::App;
+use crate::aws::queue::DeliveryMessage;
+use crate::http::error::ApiError;
+use crate::http::{self as h, routes::Matched};
+use crate::model::deliveries::{self, Attempt, Delivery, DeliveryStatus};
+use crate::model::history::LeadEventType;
+use crate::rules::ids::{self, IdKind};
+
+pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
+    let sub = h::query_param(query, "subscriptionId").filter(|s| !s.is_empty());
+    if let Some(s) = sub
+        && !ids::is_valid(IdKind::Subscription, s)
+    {
+        return Err(ApiError::invalid(
+            "subscriptionId",
+            "is not a subscription id",
+        ));
+    }
+    let status = match h::query_param(query, "status").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            DeliveryStatus::parse(s)
+                .ok_or_else(|| ApiError::invalid("status", "must be pending, delivered or dead"))?,
+        ),
+    };
+    let page = deliveries::list(app, sub, status, &page_request(query)?).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for d in page.items {
+        let attempts = deliveries::attempts(app, &d.id).await?;
+        items.push(DeliveryView::new(d, attempts, false));
+    }
+    Ok(h::json(
+        StatusCode::OK,
+        &json!({"items": items, "nextCursor": page.next_cursor}),
+    ))
+}
+
+pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let d = deliveries::get(app, m.param("id"))
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    let attempts = deliveries::attempts(app, &d.id).await?;
+    Ok(h::json(
+        StatusCode::OK,
+        &DeliveryView::new(d, attempts, true),
+    ))
+}
+
+pub async fn retry(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let d = deliveries::get(app, m.param("id"))
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    if d.status == DeliveryStatus::Pending {
+        return Err(ApiError::Conflict("the delivery is already pending".into()));
+    }
+    let d = deliveries::reopen(app, &d.id)
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    app.queue
+        .send(
+            &app.config.deliveries_queue_url,
+            &DeliveryMessage {
+                delivery_id: d.id.clone(),
+            },
+        )
+        .await?;
+    let attempts = deliveries::attempts(app, &d.id).await?;
+    Ok(h::json(
+        StatusCode::ACCEPTED,
+        &DeliveryView::new(d, attempts, false),
+    ))
+}
+
+pub async fn redrive(app: &App) -> Result<Response<Body>, ApiError> {
+    let moved = dlq::redrive(app).await?;
+    tracing::info!(
+        leads = moved.leads,
+        deliveries = moved.deliveries,
+        "dlq redriven"
+    );
+    Ok(h::json(StatusCode::OK, &json!({"moved": moved})))
+}
+
+/// A delivery as the admin API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub id: String,
+    pub subscription_id: String,
+    pub event_type: LeadEventType,
+    pub lead_id: String,
+    pub status: DeliveryStatus,
+    pub attempts: Vec<AttemptView>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptView {
+    pub n: u32,
+    pub at: String,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+}
+
+impl DeliveryView {
+    pub fn new(d: Delivery, attempts: Vec<Attempt>, with_responses: bool) -> Self {
+        DeliveryView {
+            id: d.id,
+            subscription_id: d.subscription_id,
+            event_type: d.event_type,
+            lead_id: d.lead_id,
+            status: d.status,
+            attempts: attempts
+                .into_iter()
+                .map(|a| AttemptView {
+                    n: a.n,
+                    at: a.at,
+                    status_code: a.status_code,
+                    duration_ms: a.duration_ms,
+                    error: a.error,
+                    response: if with_responses { a.response } else { None },
+                })
+                .collect(),
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}

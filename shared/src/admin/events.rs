@@ -1,0 +1,59 @@
+//! `/v1/events`: the inbound events and what became of each.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use super::input::page_request;
+use crate::app::App;
+use crate::http::error::ApiError;
+use crate::http::{self as h, query_param, routes::Matched};
+use crate::model::events::{self, EventRecord, EventStatus, Source};
+
+pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let event = events::get(app, m.param("eventId"))
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    Ok(h::json(StatusCode::OK, &EventView::from(event)))
+}
+
+pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
+    let status = match query_param(query, "status") {
+        None | Some("") => None,
+        Some(s) => Some(EventStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid("status", "must be RECEIVED, PROCESSED, DUPLICATE or FAILED")
+        })?),
+    };
+    let page = events::list(app, status, &page_request(query)?).await?;
+    Ok(h::json(StatusCode::OK, &page.map(EventView::from)))
+}
+
+/// An event as the admin API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    pub id: String,
+    pub status: EventStatus,
+    pub source: Source,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
+    pub received_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processed_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl From<EventRecord> for EventView {
+    fn from(e: EventRecord) -> Self {
+        EventView {
+            id: e.id,
+            status: e.status,
+            source: e.source,
+            lead_id: e.lead_id,
+            received_at: e.received_at,
+            processed_at: e.processed_at,
+            error: e.error,
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! `/v1/leads`: search, read and edit leads. An edit records
+//! `lead.updated` with what changed and fans it out at once.
+
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+
+use super::input::{JsonInput, non_empty, page_request};
+use crate::app::App;
+use crate::aws::queue::FanOutMessage;
+use crate::aws::store::{Tx, n};
+use crate::http::error::ApiError;
+use crate::http::{self as h, routes::Matched};
+use crate::model::history::{HistoryEntry, LeadEventType};
+use crate::model::leads::{self, LeadFilter, LeadRecord, LeadView};
+use crate::process::fan_out::fan_out;
+use crate::rules::clock;
+use crate::rules::ids::{self, IdKind};
+use crate::rules::inbound::{fields::clean_tags, normalise};
+
+pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
+    let filter = filter(app, query)?;
+    let page = leads::list(app, &filter, &page_request(query)?).await?;
+    Ok(h::json(StatusCode::OK, &page.map(LeadView::from)))
+}
+
+pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let lead = leads::get(app, m.param("id"))
+        .await?
+        .ok_or(ApiError::NotFound("lead"))?;
+    Ok(h::json(StatusCode::OK, &LeadView::from(lead)))
+}
+
+/// `PATCH /v1/leads/{id}`: status, tags, custom fields; fires `lead.updated`.
+pub async fn update(app: &App, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let mut input = JsonInput::parse(req)?;
+    input.allow_only(&["status", "tags", "fields"]);
+    let status = input.string("status");
+    if let Some(s) = &status
+        && (s.is_empty() || s.chars().count() > 64)
+    {
+        input.issue("status", "must be 1 to 64 characters");
+    }
+    let tags = input.string_list("tags");
+    let mut issues = Vec::new();
+    let tags = tags.map(|t| clean_tags(t, "tags", &mut issues));
+    for i in issues {
+        input.issue(i.field, i.issue);
+    }
+    let fields = match input.raw("fields").cloned() {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Object(map)) => Some(map),
+        Some(_) => {
+            input.issue("fields", "must be an object (a null value removes a field)");
+            None
+        }
+    };
+    input.finish()?;
+    let lead = edit(app, m.param("id"), status, tags, fields).await?;
+    Ok(h::json(StatusCode::OK, &LeadView::from(lead)))
+}
+
+/// Edits a lead (status, tags, custom fields) and records `lead.updated`
+/// with what changed; its deliveries are fanned out at once. No change, no
+/// event.
+pub async fn edit(
+    app: &App,
+    id: &str,
+    status: Option<String>,
+    tags: Option<Vec<String>>,
+    fields: Option<serde_json::Map<String, Value>>,
+) -> Result<LeadRecord, ApiError> {
+    for _ in 0..5 {
+        let mut lead = leads::get(app, id)
+            .await?
+            .ok_or(ApiError::NotFound("lead"))?;
+        let previous_version = lead.version;
+        let mut changes = serde_json::Map::new();
+        if let Some(s) = &status
+            && *s != lead.status
+        {
+            changes.insert(
+                "status".into(),
+                serde_json::json!({"from": lead.status, "to": s}),
+            );
+            lead.set_status(s);
+        }
+        if let Some(t) = &tags
+            && *t != lead.tags
+        {
+            changes.insert(
+                "tags".into(),
+                serde_json::json!({"from": lead.tags, "to": t}),
+            );
+            lead.tags = t.clone();
+        }
+        if let Some(f) = &fields {
+            let mut custom = lead.custom_fields();
+            let mut field_changes = serde_json::Map::new();
+            for (k, v) in f {
+                let before = custom.get(k).cloned().unwrap_or(Value::Null);
+                if before == *v {
+                    continue;
+                }
+                field_changes.insert(k.clone(), serde_json::json!({"from": before, "to": v}));
+                if v.is_null() {
+                    custom.remove(k);
+                } else {
+                    custom.insert(k.clone(), v.clone());
+                }
+            }
+            if !field_changes.is_empty() {
+                changes.insert("fields".into(), Value::Object(field_changes));
+                lead.custom_fields = serde_json::to_string(&custom).unwrap_or_else(|_| "{}".into());
+            }
+        }
+        if changes.is_empty() {
+            return Ok(lead);
+        }
+        let now = clock::now_rfc3339();
+        lead.updated_at = now.clone();
+        lead.version += 1;
+        let cause = ids::new_id(IdKind::Change);
+        let mut entry = HistoryEntry::new(&lead.id, LeadEventType::Updated, &cause, &now);
+        entry.changes = Some(Value::Object(changes).to_string());
+        let items = vec![
+            app.store.tx_put(
+                &lead,
+                Some("version = :v"),
+                vec![(":v", n(previous_version))],
+            )?,
+            app.store
+                .tx_put(&entry, Some("attribute_not_exists(pk)"), vec![])?,
+        ];
+        if app.store.transact(items).await? == Tx::Done {
+            if let Err(e) = fan_out(app, &lead.id, &cause).await {
+                // The edit stands; `process` makes its deliveries, retrying.
+                tracing::warn!(error = %e, lead_id = %lead.id, "lead.updated fan-out failed; queued for process");
+                let retry = FanOutMessage {
+                    lead_id: lead.id.clone(),
+                    cause_id: cause.clone(),
+                };
+                if let Err(e) = app.queue.send(&app.config.leads_queue_url, &retry).await {
+                    tracing::error!(error = %e, lead_id = %lead.id, cause_id = %cause,
+                        "lead.updated deliveries not made: fan-out and its queueing failed");
+                }
+            }
+            return Ok(lead);
+        }
+    }
+    Err(ApiError::Conflict("the lead kept changing; retry".into()))
+}
+
+pub fn filter(app: &App, query: &[(String, String)]) -> Result<LeadFilter, ApiError> {
+    let non_empty = |name: &str| non_empty(query, name);
+    let email = non_empty("email")
+        .map(|e| normalise::email(e).map_err(|issue| ApiError::invalid("email", issue)))
+        .transpose()?;
+    let phone = non_empty("phone")
+        .map(|p| {
+            normalise::phone(p, app.config.default_region)
+                .map_err(|issue| ApiError::invalid("phone", issue))
+        })
+        .transpose()?;
+    Ok(LeadFilter {
+        status: non_empty("status").map(str::to_owned),
+        tag: non_empty("tag").map(str::to_owned),
+        email,
+        phone,
+    })
+}

@@ -1,0 +1,437 @@
+//! `/v1/subscriptions`: where leads go. Bodies are checked here (URL
+//! through the SSRF guard, template against a sample lead); secrets, header
+//! and auth values are masked on every read.
+
+use std::collections::BTreeMap;
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::input::{JsonInput, page_request};
+use crate::app::App;
+use crate::deliver::send;
+use crate::http::error::ApiError;
+use crate::http::resolver;
+use crate::http::{self as h, routes::Matched};
+use crate::model::events::Source;
+use crate::model::history::LeadEventType;
+use crate::model::subscriptions::{
+    self, AuthKind, MAX_MAX_ATTEMPTS, StoredAuth, SubChanges, Subscription,
+};
+use crate::rules::clock;
+use crate::rules::ids::{self, IdKind};
+use crate::rules::signing::SigningKey;
+use crate::rules::templates;
+
+const MAX_HEADERS: usize = 20;
+const MASK: &str = "********";
+
+pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let changes = changes(JsonInput::parse(req)?, true, app).await?;
+    let (sub, secret) = subscriptions::create(app, changes).await?;
+    tracing::info!(subscription_id = %sub.id, "subscription created");
+    let location = format!("/v1/subscriptions/{}", sub.id);
+    let mut resp = h::json(
+        StatusCode::CREATED,
+        &SubscriptionView::new(sub, Some(&secret)),
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
+    let page = subscriptions::list(app, &page_request(query)?).await?;
+    Ok(h::json(
+        StatusCode::OK,
+        &page.map(|s| SubscriptionView::new(s, None)),
+    ))
+}
+
+pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let sub = subscriptions::get(app, m.param("id"))
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    Ok(h::json(StatusCode::OK, &SubscriptionView::new(sub, None)))
+}
+
+pub async fn update(app: &App, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let changes = changes(JsonInput::parse(req)?, false, app).await?;
+    let sub = subscriptions::update(app, m.param("id"), changes).await?;
+    Ok(h::json(StatusCode::OK, &SubscriptionView::new(sub, None)))
+}
+
+pub async fn delete(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
+    subscriptions::delete(app, m.param("id")).await?;
+    Ok(h::empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn rotate_secret(
+    app: &App,
+    req: &Request,
+    m: &Matched,
+) -> Result<Response<Body>, ApiError> {
+    let mut input = JsonInput::parse(req)?;
+    input.allow_only(&["graceSeconds"]);
+    let grace = match input.raw("graceSeconds") {
+        None | Some(serde_json::Value::Null) => 86_400,
+        Some(v) => match v.as_u64() {
+            Some(g) if g <= 7 * 86_400 => g,
+            _ => {
+                input.issue(
+                    "graceSeconds",
+                    "must be a whole number of seconds from 0 to 604800",
+                );
+                0
+            }
+        },
+    };
+    input.finish()?;
+    let (sub, secret) = subscriptions::rotate_secret(app, m.param("id"), grace).await?;
+    tracing::info!(subscription_id = %sub.id, grace, "signing secret rotated");
+    Ok(h::json(
+        StatusCode::OK,
+        &SubscriptionView::new(sub, Some(&secret)),
+    ))
+}
+
+/// Sends a synthetic, signed `lead.created` now and reports what happened.
+pub async fn test(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let sub = subscriptions::get(app, m.param("id"))
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    let id = ids::new_id(IdKind::Delivery);
+    let mut payload = sample_context();
+    payload["deliveryId"] = json!(id);
+    payload["occurredAt"] = json!(clock::now_rfc3339());
+    let source = Source::Webhook {
+        key_id: "key_sample".into(),
+    };
+    let result = send::send(
+        app,
+        &sub,
+        &id,
+        LeadEventType::Created,
+        &source,
+        &payload.to_string(),
+        1,
+    )
+    .await;
+    Ok(h::json(
+        StatusCode::OK,
+        &json!({
+            "delivered": result.delivered(),
+            "statusCode": result.status_code,
+            "durationMs": result.duration.as_millis() as u64,
+            "error": result.error,
+        }),
+    ))
+}
+
+/// Headers a subscription may not set: the signature headers and those the
+/// HTTP client owns.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "transfer-encoding",
+    "connection",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
+const FIELDS: &[&str] = &[
+    "url",
+    "events",
+    "sources",
+    "secret",
+    "headers",
+    "auth",
+    "template",
+    "enabled",
+    "maxAttempts",
+];
+
+fn header_name_issue(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name.len() > 100 || http::HeaderName::from_bytes(name.as_bytes()).is_err()
+    {
+        return Some("is not a valid header name");
+    }
+    let lower = name.to_ascii_lowercase();
+    if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-leadpipe-") {
+        return Some("is set by Leadpipe and cannot be overridden");
+    }
+    None
+}
+
+fn header_value_ok(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 4096 && http::HeaderValue::from_str(value).is_ok()
+}
+
+/// A sample context for checking templates at save time.
+pub fn sample_context() -> Value {
+    json!({
+        "type": "lead.created", "deliveryId": "dlv_sample", "occurredAt": "2026-04-22T10:15:00.000Z",
+        "previousSeenAt": "2026-03-01T09:00:00.000Z",
+        "lead": {"id": "lead_sample", "email": "alex@example.com", "phone": "+14155550123",
+                 "firstName": "Alex \"AJ\"", "lastName": "Customer", "name": "Alex \"AJ\" Customer",
+                 "status": "unassigned", "tags": ["webinar", "vip"], "customFields": {"company": "Acme, Inc.", "budget": 5000},
+                 "source": {"type": "webhook", "keyId": "key_sample"},
+                 "createdAt": "2026-04-22T10:15:00.000Z", "updatedAt": "2026-04-22T10:15:00.000Z", "lastSeenAt": "2026-04-22T10:15:00.000Z"}
+    })
+}
+
+/// Reads and checks a body. URL problems are `unsafe_url`; everything
+/// else `validation_failed` with every issue listed.
+pub async fn changes(
+    mut input: JsonInput,
+    creating: bool,
+    app: &App,
+) -> Result<SubChanges, ApiError> {
+    input.allow_only(FIELDS);
+    let mut out = SubChanges::default();
+
+    let url = input.string("url");
+    if creating && url.is_none() {
+        input.issue("url", "is required");
+    }
+    let mut unsafe_url = None;
+    if let Some(u) = url {
+        if u.len() > 2048 {
+            input.issue("url", "is longer than 2048 characters");
+        } else {
+            match resolver::check_url_resolved(&u, app.config.allow_private_targets, app.dns())
+                .await
+            {
+                Ok(t) => out.url = Some(t.url.to_string()),
+                Err(e) => unsafe_url = Some(e),
+            }
+        }
+    }
+
+    if let Some(events) = input.string_list("events") {
+        if events.is_empty() {
+            input.issue("events", "must list at least one event type, or \"*\"");
+        }
+        for e in &events {
+            if e != "*"
+                && !["lead.created", "lead.updated", "lead.re_engaged"].contains(&e.as_str())
+            {
+                input.issue(
+                    "events",
+                    format!(
+                        "unknown event type {:?}",
+                        e.chars().take(40).collect::<String>()
+                    ),
+                );
+            }
+        }
+        out.events = Some(events);
+    } else if creating {
+        out.events = Some(vec!["*".into()]);
+    }
+
+    if input.has("sources") {
+        match input.string_list("sources") {
+            None => out.sources = Some(None),
+            Some(list) => {
+                for s in &list {
+                    let ok = s == "meta_lead_ads"
+                        || s.strip_prefix("key:")
+                            .is_some_and(|k| ids::is_valid(IdKind::Key, k));
+                    if !ok {
+                        input.issue(
+                            "sources",
+                            "entries are \"key:{keyId}\" or \"meta_lead_ads\"",
+                        );
+                    }
+                }
+                out.sources = Some(Some(list));
+            }
+        }
+    }
+
+    if let Some(secret) = input.string("secret") {
+        if !creating {
+            input.issue(
+                "secret",
+                "cannot be changed here; use POST /v1/subscriptions/{id}/rotate-secret",
+            );
+        } else if let Err(e) = SigningKey::parse(&secret) {
+            input.issue("secret", e.to_string());
+        } else {
+            out.secret = Some(secret);
+        }
+    }
+
+    if input.has("headers") {
+        out.headers = Some(read_headers(&mut input));
+    }
+    if input.has("auth") {
+        out.auth = Some(read_auth(&mut input));
+    }
+
+    if input.has("template") {
+        match input.nullable_string("template") {
+            Some(Some(t)) => {
+                if let Err(issue) = templates::check(&t, &sample_context()) {
+                    input.issue("template", issue);
+                }
+                out.template = Some(Some(t));
+            }
+            Some(None) => out.template = Some(None),
+            None => {}
+        }
+    }
+
+    out.enabled = input.bool("enabled");
+    if input.has("maxAttempts") {
+        match input.raw("maxAttempts").and_then(Value::as_u64) {
+            Some(n) if (1..=u64::from(MAX_MAX_ATTEMPTS)).contains(&n) => {
+                out.max_attempts = Some(n as u32)
+            }
+            _ => input.issue(
+                "maxAttempts",
+                format!("must be a whole number from 1 to {MAX_MAX_ATTEMPTS}"),
+            ),
+        }
+    }
+    if let Some(e) = unsafe_url {
+        return Err(ApiError::UnsafeUrl(format!("url refused: {e}")));
+    }
+    input.finish()?;
+    Ok(out)
+}
+
+fn read_headers(input: &mut JsonInput) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    match input.raw("headers").cloned() {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            if map.len() > MAX_HEADERS {
+                input.issue("headers", format!("at most {MAX_HEADERS} headers"));
+            }
+            for (name, value) in map {
+                if let Some(issue) = header_name_issue(&name) {
+                    input.issue(
+                        format!("headers.{}", name.chars().take(60).collect::<String>()),
+                        issue,
+                    );
+                    continue;
+                }
+                match value.as_str() {
+                    Some(v) if header_value_ok(v) => out.push((name, v.to_owned())),
+                    _ => input.issue(
+                        format!("headers.{name}"),
+                        "must be a non-empty string without line breaks",
+                    ),
+                }
+            }
+        }
+        Some(_) => input.issue("headers", "must be an object of header names to values"),
+    }
+    out
+}
+
+fn read_auth(input: &mut JsonInput) -> Option<(AuthKind, String)> {
+    let auth = input.raw("auth").cloned()?;
+    if auth.is_null() {
+        return None;
+    }
+    let kind = auth["type"].as_str().unwrap_or("");
+    match kind {
+        "bearer" => match auth["token"].as_str() {
+            Some(t) if header_value_ok(t) => Some((AuthKind::Bearer, t.to_owned())),
+            _ => {
+                input.issue(
+                    "auth.token",
+                    "is required: a non-empty string without line breaks",
+                );
+                None
+            }
+        },
+        "header" => {
+            let name = auth["name"].as_str().unwrap_or("");
+            let value = auth["value"].as_str().unwrap_or("");
+            if let Some(issue) = header_name_issue(name) {
+                input.issue("auth.name", issue);
+                return None;
+            }
+            if !header_value_ok(value) {
+                input.issue(
+                    "auth.value",
+                    "is required: a non-empty string without line breaks",
+                );
+                return None;
+            }
+            Some((AuthKind::Header(name.to_owned()), value.to_owned()))
+        }
+        _ => {
+            input.issue("auth.type", "must be \"bearer\" or \"header\"");
+            None
+        }
+    }
+}
+
+/// A subscription as the admin API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionView {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub sources: Option<Vec<String>>,
+    pub secret: String,
+    pub headers: BTreeMap<String, String>,
+    pub auth: Option<Value>,
+    pub template: Option<String>,
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    pub max_attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl SubscriptionView {
+    /// `secret` in clear where it may be shown (creation, rotation); header
+    /// and auth values are always masked.
+    pub fn new(sub: Subscription, secret: Option<&str>) -> Self {
+        let now = clock::now_ms();
+        SubscriptionView {
+            secret: secret.map(str::to_owned).unwrap_or(sub.secret_hint),
+            headers: sub
+                .headers
+                .into_iter()
+                .map(|h| (h.name, MASK.to_owned()))
+                .collect(),
+            auth: sub.auth.map(|a| match a {
+                StoredAuth::Bearer { .. } => json!({"type": "bearer", "token": MASK}),
+                StoredAuth::Header { name, .. } => {
+                    json!({"type": "header", "name": name, "value": MASK})
+                }
+            }),
+            previous_secret_expires_at: sub
+                .previous_secret_expires_ms
+                .filter(|t| *t > now && sub.previous_secret_sealed.is_some())
+                .map(clock::rfc3339),
+            id: sub.id,
+            url: sub.url,
+            events: sub.events,
+            sources: sub.sources,
+            template: sub.template,
+            enabled: sub.enabled,
+            disabled_reason: sub.disabled_reason,
+            max_attempts: sub.max_attempts,
+            created_at: sub.created_at,
+            updated_at: sub.updated_at,
+        }
+    }
+}

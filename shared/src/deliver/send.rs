@@ -1,0 +1,152 @@
+//! One signed attempt: the body (the subscription's template, or the
+//! default body frozen at fan-out), the Standard Webhooks and
+//! `X-Leadpipe-*` headers, the POST through the SSRF-guarded client, and
+//! what came back.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::app::App;
+use crate::error::chain;
+use crate::model::events::Source;
+use crate::model::history::LeadEventType;
+use crate::model::subscriptions::Subscription;
+use crate::rules::{clock, retry, signing, ssrf, templates};
+
+/// How much of a receiver's answer is kept with an attempt.
+pub const RESPONSE_SNIPPET_BYTES: usize = 4096;
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptResult {
+    pub status_code: Option<u16>,
+    pub duration: Duration,
+    pub error: Option<String>,
+    pub response: Option<String>,
+    pub retry_after: Option<Duration>,
+}
+
+impl AttemptResult {
+    pub fn delivered(&self) -> bool {
+        self.status_code.is_some_and(|c| (200..300).contains(&c))
+    }
+}
+
+/// The body for a subscription: its template rendered, or the default body.
+pub fn body_for(sub: &Subscription, payload: &str) -> String {
+    match &sub.template {
+        Some(t) => {
+            let ctx: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
+            templates::render(t, &ctx)
+        }
+        None => payload.to_owned(),
+    }
+}
+
+/// Sends one signed attempt. Never fails: every problem is in the result.
+pub async fn send(
+    app: &App,
+    sub: &Subscription,
+    delivery_id: &str,
+    kind: LeadEventType,
+    source: &Source,
+    payload: &str,
+    attempt: u32,
+) -> AttemptResult {
+    let started = Instant::now();
+    let fail = |error: String| AttemptResult {
+        status_code: None,
+        duration: started.elapsed(),
+        error: Some(error),
+        response: None,
+        retry_after: None,
+    };
+    let target = match ssrf::check_url(&sub.url, app.config.allow_private_targets) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("url refused: {e}")),
+    };
+    let secrets = match app.secrets.get().await {
+        Ok(s) => s,
+        Err(e) => return fail(format!("secrets unavailable: {e}")),
+    };
+    let creds = match sub.credentials(&secrets.data_key, clock::now_ms()) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("subscription secrets unreadable: {e}")),
+    };
+    let body = body_for(sub, payload);
+    let timestamp = clock::now_s();
+    let (standard, body_sig) = signing::sign(&creds.keys, delivery_id, timestamp, body.as_bytes());
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in creds.headers.iter().chain(creds.auth.iter()) {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            headers.insert(n, v);
+        }
+    }
+    // Inserted last: nothing configured can override them.
+    let fixed: [(&str, String); 9] = [
+        ("content-type", "application/json".into()),
+        ("webhook-id", delivery_id.to_owned()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", standard),
+        ("x-leadpipe-signature", body_sig),
+        ("x-leadpipe-event", kind.as_str().to_owned()),
+        ("x-leadpipe-source", source.type_name().to_owned()),
+        ("x-leadpipe-delivery-id", delivery_id.to_owned()),
+        ("x-leadpipe-attempt", attempt.to_string()),
+    ];
+    for (name, value) in fixed {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    let result = app
+        .webhook_client()
+        .post(target.url)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let what = if e.is_timeout() {
+                "timed out after 10 s".to_owned()
+            } else if e.is_connect() {
+                format!(
+                    "could not connect: {}",
+                    chain(&e).split(": ").last().unwrap_or("refused")
+                )
+            } else {
+                format!("request failed: {}", chain(&e))
+            };
+            return fail(what);
+        }
+    };
+    let status = resp.status().as_u16();
+    let retry_after = retry::retry_after(resp.headers());
+    let mut snippet = Vec::new();
+    while snippet.len() < RESPONSE_SNIPPET_BYTES {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => snippet.extend_from_slice(
+                &chunk[..chunk.len().min(RESPONSE_SNIPPET_BYTES - snippet.len())],
+            ),
+            _ => break,
+        }
+    }
+    let error = match status {
+        200..=299 => None,
+        300..=399 => Some(format!("HTTP {status}: redirects are not followed")),
+        _ => Some(format!("HTTP {status}")),
+    };
+    AttemptResult {
+        status_code: Some(status),
+        duration: started.elapsed(),
+        error,
+        response: (!snippet.is_empty()).then(|| String::from_utf8_lossy(&snippet).into_owned()),
+        retry_after,
+    }
+}

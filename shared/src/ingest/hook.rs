@@ -1,0 +1,248 @@
+//! `POST /v1/hooks/{keyId}` and its CORS preflight (CONTRACT §3).
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use super::idempotency::{self, Answer, Claim};
+use crate::app::App;
+use crate::aws::queue::LeadMessage;
+use crate::aws::store::Write;
+use crate::http::error::ApiError;
+use crate::http::{self as h, header as get_header};
+use crate::model::events::{self, EventRecord, LeadDefaults, RequestMeta, Source};
+use crate::model::keys::{self, WebhookKey};
+use crate::rules::clock;
+use crate::rules::ids::{IdKind, new_id};
+use crate::rules::inbound::{self, LeadInput, fields, origin};
+
+const ALLOW_HEADERS: &str = "Content-Type, X-Webhook-Token, Authorization, Idempotency-Key";
+
+/// The token from `X-Webhook-Token`, else `Authorization: Bearer`.
+fn presented_token(req: &Request) -> Option<&str> {
+    let headers = req.headers();
+    get_header(headers, "x-webhook-token").or_else(|| {
+        let auth = get_header(headers, "authorization")?;
+        let (scheme, token) = auth.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    })
+}
+
+/// Loads the key named in the path and checks the presented token. An
+/// unknown key and a wrong token answer alike.
+async fn authenticate(app: &App, req: &Request, key_id: &str) -> Result<WebhookKey, ApiError> {
+    let token = presented_token(req).ok_or(ApiError::Unauthorized)?;
+    let (key, secrets) = tokio::join!(keys::get(app, key_id), app.secrets.get());
+    let (key, secrets) = (key?, secrets?);
+    let key = key.ok_or(ApiError::Unauthorized)?;
+    if !key.token_matches(&secrets.data_key, token)? {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(key)
+}
+
+/// Checks the origin against the key's list; returns the `Origin` to echo in
+/// CORS headers when the request came from a browser.
+fn check_origin(req: &Request, key: &WebhookKey) -> Result<Option<HeaderValue>, ApiError> {
+    let origin = get_header(req.headers(), "origin");
+    let referer = get_header(req.headers(), "referer");
+    if !origin::allowed(&key.domain_patterns(), origin, referer) {
+        return Err(ApiError::OriginNotAllowed);
+    }
+    Ok(origin
+        .filter(|o| *o != "null")
+        .and_then(|o| HeaderValue::from_str(o).ok()))
+}
+
+pub async fn preflight(
+    app: &App,
+    req: &Request,
+    key_id: &str,
+    cors: &mut Option<HeaderValue>,
+) -> Result<Response<Body>, ApiError> {
+    let key = keys::get(app, key_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    *cors = check_origin(req, &key)?;
+    let mut resp = h::empty(StatusCode::NO_CONTENT);
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOW_HEADERS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    Ok(resp)
+}
+
+fn accepted(event_id: &str) -> Answer {
+    Answer {
+        status: 202,
+        body: json!({"eventId": event_id, "status": "RECEIVED"}).to_string(),
+        location: Some(format!("/v1/events/{event_id}")),
+    }
+}
+
+fn respond(answer: &Answer) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(answer.body.clone()));
+    *resp.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED);
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(loc) = answer
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        headers.insert(header::LOCATION, loc);
+    }
+    resp
+}
+
+fn request_meta(req: &Request) -> RequestMeta {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    let headers = req.headers();
+    let ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+    .or_else(|| {
+        get_header(headers, "x-forwarded-for")
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned())
+    });
+    let short = |v: &str| v.chars().take(256).collect::<String>();
+    RequestMeta {
+        ip: ip.map(|v| short(&v)),
+        user_agent: get_header(headers, "user-agent").map(short),
+        origin: get_header(headers, "origin")
+            .or_else(|| get_header(headers, "referer"))
+            .map(short),
+    }
+}
+
+pub async fn accept(
+    app: &App,
+    req: &Request,
+    key_id: &str,
+    cors: &mut Option<HeaderValue>,
+) -> Result<Response<Body>, ApiError> {
+    let key = authenticate(app, req, key_id).await?;
+    *cors = check_origin(req, &key)?;
+
+    let body = req.body().as_ref();
+    let content_type = get_header(req.headers(), "content-type");
+    let raw = inbound::parse_body(content_type, body)?;
+
+    if let Some(field) = key.honeypot_field.as_deref()
+        && fields::honeypot_tripped(&raw, field)
+    {
+        // Indistinguishable from success; only the dropped count moves.
+        tracing::info!("honeypot filled; dropped");
+        if let Err(e) = keys::count(app, &key.id, keys::DROPPED_COUNT).await {
+            tracing::warn!(error = %e, "could not count a dropped request");
+        }
+        return Ok(respond(&accepted(&new_id(IdKind::Event))));
+    }
+
+    let input = LeadInput::from_fields(
+        raw,
+        app.config.default_region,
+        key.honeypot_field.as_deref(),
+    )
+    .map_err(ApiError::Validation)?;
+
+    let idempotency_key = match req.headers().get("idempotency-key") {
+        Some(v) => Some(idempotency::parse_header(v.to_str().unwrap_or("\u{0}"))?),
+        None => None,
+    };
+    let fingerprint = idempotency::fingerprint(body);
+    if let Some(ik) = idempotency_key
+        && let Claim::Replay(answer) = idempotency::claim(app, &key.id, ik, &fingerprint).await?
+    {
+        tracing::info!("idempotent replay");
+        return Ok(respond(&answer));
+    }
+
+    let result = record_and_enqueue(app, req, &key, &input).await;
+    match (result, idempotency_key) {
+        (Ok(event_id), ik) => {
+            let answer = accepted(&event_id);
+            if let Some(ik) = ik
+                && let Err(e) =
+                    idempotency::complete(app, &key.id, ik, &fingerprint, answer.clone()).await
+            {
+                tracing::warn!(error = %e, "could not store the idempotent answer");
+            }
+            tracing::info!(event_id = %event_id, "accepted");
+            Ok(respond(&answer))
+        }
+        (Err(err), Some(ik)) => {
+            if let Err(e) = idempotency::release(app, &key.id, ik).await {
+                tracing::warn!(error = %e, "could not release an idempotency claim");
+            }
+            Err(err)
+        }
+        (Err(err), None) => Err(err),
+    }
+}
+
+/// Writes the `RECEIVED` event, then queues it (and counts the request).
+/// If queueing fails the event is deleted again.
+async fn record_and_enqueue(
+    app: &App,
+    req: &Request,
+    key: &WebhookKey,
+    input: &LeadInput,
+) -> Result<String, ApiError> {
+    let event_id = new_id(IdKind::Event);
+    let event = EventRecord::received(
+        event_id.clone(),
+        Source::Webhook {
+            key_id: key.id.clone(),
+        },
+        input,
+        LeadDefaults {
+            status: key.default_status.clone(),
+            tags: key.default_tags.clone(),
+        },
+        request_meta(req),
+        clock::now_rfc3339(),
+    )?;
+    if app.store.put_new(&event).await? == Write::Conflict {
+        return Err(ApiError::Conflict("event id collision; retry".into()));
+    }
+    let message = LeadMessage {
+        event_id: event_id.clone(),
+    };
+    let (sent, counted) = tokio::join!(
+        app.queue.send(&app.config.leads_queue_url, &message),
+        keys::count(app, &key.id, keys::REQUEST_COUNT),
+    );
+    if let Err(e) = &counted {
+        tracing::warn!(error = %e, "could not count a request");
+    }
+    if let Err(err) = sent {
+        // Not accepted after all: take the count back (it ran alongside the
+        // send to keep the accepted path one round trip shorter).
+        if counted.is_ok()
+            && let Err(e) = keys::count_by(app, &key.id, keys::REQUEST_COUNT, -1).await
+        {
+            tracing::warn!(error = %e, "could not take back a request count");
+        }
+        if let Err(e) = events::remove(app, &event_id).await {
+            tracing::error!(error = %e, event_id = %event_id, "enqueue failed and the event could not be removed");
+        }
+        return Err(err.into());
+    }
+    Ok(event_id)
+}

@@ -1,0 +1,294 @@
+//! Deliveries: one per (history entry, subscription), with a stable id sent
+//! as `webhook-id` on every attempt, and a log of every attempt beside it.
+//! [`crate::process::fan_out`] makes them; [`crate::deliver`] moves them on.
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::aws::pagination::{Page, PageRequest};
+use crate::aws::store::{Filter, Write, n, s};
+use crate::aws::table::{self, GSI1, GSI2};
+use crate::error::{DataError, Error};
+use crate::model::events::Source;
+use crate::model::history::LeadEventType;
+use crate::rules::clock;
+use crate::rules::ids::{self, IdKind};
+
+/// Attempt logs are kept this long.
+const ATTEMPT_RETENTION_S: i64 = 30 * 86_400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 3] = [Self::Pending, Self::Delivered, Self::Dead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A delivery as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    pub gsi2pk: String,
+    pub gsi2sk: String,
+    pub id: String,
+    pub subscription_id: String,
+    pub event_type: LeadEventType,
+    pub lead_id: String,
+    pub source: Source,
+    /// The default body, fixed when the delivery was made, so every attempt
+    /// sends the same thing.
+    pub payload: String,
+    pub status: DeliveryStatus,
+    pub attempt_count: u32,
+    /// The number of the first attempt of the current round.
+    pub round_start: u32,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Delivery {
+    /// A new, pending delivery with its id and frozen body.
+    pub fn new(
+        id: String,
+        subscription_id: &str,
+        event_type: LeadEventType,
+        lead_id: &str,
+        source: Source,
+        payload: String,
+    ) -> Self {
+        let key = table::delivery(&id);
+        let now = clock::now_rfc3339();
+        Delivery {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: table::DELIVERIES.into(),
+            gsi1sk: id.clone(),
+            gsi2pk: table::deliveries_by_subscription(subscription_id),
+            gsi2sk: id.clone(),
+            subscription_id: subscription_id.to_owned(),
+            event_type,
+            lead_id: lead_id.to_owned(),
+            source,
+            payload,
+            status: DeliveryStatus::Pending,
+            attempt_count: 0,
+            round_start: 1,
+            last_error: None,
+            created_at: now.clone(),
+            updated_at: now,
+            id,
+        }
+    }
+}
+
+/// One attempt, stored beside its delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub pk: String,
+    pub sk: String,
+    pub n: u32,
+    pub at: String,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    #[serde(default)]
+    pub response: Option<String>,
+    pub expires_at: i64,
+}
+
+pub async fn get(app: &App, id: &str) -> Result<Option<Delivery>, Error> {
+    if !ids::is_valid(IdKind::Delivery, id) {
+        return Ok(None);
+    }
+    let key = table::delivery(id);
+    app.store.get(&key.pk, &key.sk).await
+}
+
+/// Writes a new delivery; `Conflict` when it exists already.
+pub async fn put_new(app: &App, delivery: &Delivery) -> Result<Write, Error> {
+    app.store.put_new(delivery).await
+}
+
+pub async fn attempts(app: &App, id: &str) -> Result<Vec<Attempt>, Error> {
+    app.store
+        .query_prefix(&table::delivery(id).pk, table::ATTEMPT_PREFIX)
+        .await
+}
+
+/// Deliveries, newest first, by subscription and/or status.
+pub async fn list(
+    app: &App,
+    subscription_id: Option<&str>,
+    status: Option<DeliveryStatus>,
+    page: &PageRequest,
+) -> Result<Page<Delivery>, DataError> {
+    let (gsi, partition) = match subscription_id {
+        Some(sub) => (GSI2, table::deliveries_by_subscription(sub)),
+        None => (GSI1, table::DELIVERIES.to_owned()),
+    };
+    match status {
+        None => app.store.query_page(gsi, &partition, page, true).await,
+        Some(st) => {
+            let filter = Filter {
+                expression: "#st = :v",
+                value: s(st.as_str()),
+                name: Some(("#st", "status")),
+            };
+            app.store
+                .query_page_filtered(gsi, &partition, page, true, filter)
+                .await
+        }
+    }
+}
+
+/// What one attempt came to, as the log keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord<'a> {
+    pub n: u32,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<&'a str>,
+    pub response: Option<&'a str>,
+}
+
+/// Stores attempt `n`, then moves the delivery on from attempt `n - 1` to
+/// `status`; false when it had already moved (a duplicate message raced
+/// this one and made the same attempt). Two writes, not a transaction: a
+/// transaction bills each item, and each index copy, twice, and nothing
+/// here needs one. The attempt is keyed by its number, so a crash between
+/// the writes leaves a record that the retry of that same attempt
+/// overwrites.
+pub async fn record_attempt(
+    app: &App,
+    d: &Delivery,
+    attempt: AttemptRecord<'_>,
+    status: DeliveryStatus,
+) -> Result<bool, Error> {
+    let now = clock::now_rfc3339();
+    let key = table::attempt(&d.id, attempt.n);
+    let item = Attempt {
+        pk: key.pk,
+        sk: key.sk,
+        n: attempt.n,
+        at: now.clone(),
+        status_code: attempt.status_code,
+        duration_ms: attempt.duration_ms,
+        error: attempt.error.map(str::to_owned),
+        response: attempt.response.map(str::to_owned),
+        expires_at: clock::now_s() + ATTEMPT_RETENTION_S,
+    };
+    app.store.put(&item).await?;
+    let moved = app
+        .store
+        .update_if(
+            &d.pk,
+            &d.sk,
+            "SET attemptCount = :n, #st = :s, updatedAt = :now, lastError = :e",
+            Some("attemptCount = :prev"),
+            vec![("#st", "status")],
+            vec![
+                (":n", n(i64::from(attempt.n))),
+                (":prev", n(i64::from(attempt.n - 1))),
+                (":s", s(status.as_str())),
+                (":now", s(now)),
+                (
+                    ":e",
+                    attempt
+                        .error
+                        .map(s)
+                        .unwrap_or(aws_sdk_dynamodb::types::AttributeValue::Null(true)),
+                ),
+            ],
+        )
+        .await?;
+    Ok(moved == Write::Done)
+}
+
+/// Ends a delivery without an attempt (its subscription is gone or off).
+pub async fn finish(
+    app: &App,
+    d: &Delivery,
+    status: DeliveryStatus,
+    reason: &str,
+) -> Result<(), Error> {
+    app.store
+        .update_if(
+            &d.pk,
+            &d.sk,
+            "SET #st = :s, updatedAt = :now, lastError = :e",
+            None,
+            vec![("#st", "status")],
+            vec![
+                (":s", s(status.as_str())),
+                (":now", s(clock::now_rfc3339())),
+                (":e", s(reason)),
+            ],
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Starts a new round of attempts for a delivery (retry, redrive): status
+/// `pending`, the next attempt counts from where the last left off.
+pub async fn reopen(app: &App, id: &str) -> Result<Option<Delivery>, Error> {
+    let Some(d) = get(app, id).await? else {
+        return Ok(None);
+    };
+    app.store
+        .update_if(
+            &d.pk,
+            &d.sk,
+            "SET #st = :p, roundStart = :r, updatedAt = :now",
+            Some("attemptCount = :c"),
+            vec![("#st", "status")],
+            vec![
+                (":p", s(DeliveryStatus::Pending.as_str())),
+                (":r", n(i64::from(d.attempt_count + 1))),
+                (":now", s(clock::now_rfc3339())),
+                (":c", n(i64::from(d.attempt_count))),
+            ],
+        )
+        .await?;
+    get(app, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_as_the_contract_spells_them() {
+        for st in DeliveryStatus::ALL {
+            assert_eq!(DeliveryStatus::parse(st.as_str()), Some(st));
+            assert_eq!(
+                serde_json::to_value(st).unwrap(),
+                serde_json::json!(st.as_str())
+            );
+        }
+        assert_eq!(DeliveryStatus::parse("DEAD"), None);
+    }
+}

@@ -1,0 +1,118 @@
+//! Fan-out: a lead's new history entries become deliveries, one per
+//! enabled subscription that wants the entry's type and source, each with
+//! its body frozen and a message on the deliveries queue.
+//!
+//! Idempotent: a delivery's id is derived from the entry and the
+//! subscription and written only once, and an entry is marked once its
+//! deliveries are queued; running it again after a crash finishes the job
+//! without a second copy.
+
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::aws::queue::DeliveryMessage;
+use crate::aws::store::Write;
+use crate::error::Error;
+use crate::model::deliveries::{self, Delivery, DeliveryStatus};
+use crate::model::history::{self, HistoryEntry, LeadEventType};
+use crate::model::leads::{self, LeadRecord, LeadView};
+use crate::model::subscriptions::{self, Subscription};
+use crate::rules::clock;
+use crate::rules::ids::{self, IdKind};
+
+/// Fans out every history entry of `lead_id` caused by `cause_id` that has
+/// not been fanned out yet; returns how many deliveries it queued.
+pub async fn fan_out(app: &App, lead_id: &str, cause_id: &str) -> Result<usize, Error> {
+    let entries = history::of_cause(app, lead_id, cause_id).await?;
+    let pending: Vec<HistoryEntry> = entries.into_iter().filter(|e| !e.fanned_out).collect();
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let Some(lead) = leads::get(app, lead_id).await? else {
+        return Ok(0);
+    };
+    let subs = subscriptions::all(app).await?;
+    let mut messages = Vec::new();
+    for entry in &pending {
+        for sub in subs.iter().filter(|s| s.wants(entry.kind, &lead.source)) {
+            let delivery = delivery_for(entry, &lead, sub);
+            let queue_it = match deliveries::put_new(app, &delivery).await? {
+                Write::Done => true,
+                // Made by an earlier run that may have stopped before
+                // queueing it: queue it again unless it was already tried.
+                Write::Conflict => deliveries::get(app, &delivery.id)
+                    .await?
+                    .is_some_and(|d| d.status == DeliveryStatus::Pending && d.attempt_count == 0),
+            };
+            if queue_it {
+                messages.push(DeliveryMessage {
+                    delivery_id: delivery.id.clone(),
+                });
+            }
+        }
+    }
+    app.queue
+        .send_all(&app.config.deliveries_queue_url, &messages)
+        .await?;
+    for entry in &pending {
+        history::mark_fanned_out(app, entry).await?;
+    }
+    if !messages.is_empty() {
+        tracing::info!(lead_id, deliveries = messages.len(), "fanned out");
+    }
+    Ok(messages.len())
+}
+
+/// The delivery of `entry` to `sub`: the same id every time.
+fn delivery_for(entry: &HistoryEntry, lead: &LeadRecord, sub: &Subscription) -> Delivery {
+    let ms = clock::parse_rfc3339(&entry.occurred_at)
+        .unwrap_or_else(clock::now_ms)
+        .max(0) as u64;
+    let id = ids::derived_id(
+        IdKind::Delivery,
+        ms,
+        &format!("{}|{}|{}", entry.pk, entry.sk, sub.id),
+    );
+    let view = LeadView::from(lead.clone());
+    let payload = default_body(entry.kind, &id, &entry.occurred_at, &view, Some(entry)).to_string();
+    Delivery::new(
+        id,
+        &sub.id,
+        entry.kind,
+        &lead.id,
+        lead.source.clone(),
+        payload,
+    )
+}
+
+/// The default webhook body (CONTRACT §7).
+pub fn default_body(
+    kind: LeadEventType,
+    delivery_id: &str,
+    occurred_at: &str,
+    lead: &LeadView,
+    entry: Option<&HistoryEntry>,
+) -> Value {
+    let mut body = json!({
+        "type": kind.as_str(),
+        "deliveryId": delivery_id,
+        "occurredAt": occurred_at,
+        "lead": lead,
+    });
+    if let Some(e) = entry {
+        if kind == LeadEventType::ReEngaged
+            && let Some(p) = &e.previous_seen_at
+        {
+            body["previousSeenAt"] = json!(p);
+        }
+        if kind == LeadEventType::Updated
+            && let Some(c) = e
+                .changes
+                .as_deref()
+                .and_then(|c| serde_json::from_str::<Value>(c).ok())
+        {
+            body["changes"] = c;
+        }
+    }
+    body
+}
