@@ -2,9 +2,10 @@
 //! `process` against the emulator: clean leads, de-duplication under races
 //! and redelivery, re-engagement, the poison path, and the leads admin API.
 
+use leadpipe::aws::batch::Outcome;
 use leadpipe::model::history::{self, LeadEventType};
 use leadpipe::model::leads;
-use leadpipe::process::{self, Outcome};
+use leadpipe::process;
 use leadpipe_tests::{TestStack, leadpipe};
 use serde_json::{Value, json};
 

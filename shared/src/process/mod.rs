@@ -12,6 +12,7 @@
 
 pub mod dedupe;
 pub mod fan_out;
+pub mod outcome;
 
 use std::time::Duration;
 
@@ -19,16 +20,16 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::aws::batch;
-pub use crate::aws::batch::Outcome;
+use crate::aws::batch::{self, Outcome};
 use crate::aws::queue::{FanOutMessage, LeadMessage};
 
 use crate::model::events::{self, EventRecord, EventStatus};
-use crate::providers::meta::{self, GraphError};
+use crate::providers::meta;
 use crate::rules::clock;
 use crate::rules::inbound::LeadInput;
 use crate::rules::retry;
 use dedupe::Resolution;
+use outcome::{Backoff, Failure};
 
 /// The `process` function's handler.
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
@@ -87,10 +88,11 @@ async fn fan_out_again(app: &App, m: &FanOutMessage, attempt: u32) -> Outcome {
 
 /// Processes one event, exactly once in effect.
 pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
-    let backoff = |reason: String, hint: Option<Duration>| Outcome::Retry {
-        delay: retry::backoff_with_hint(attempt, app.config.retry_base, app.config.retry_max, hint),
-        reason,
+    let policy = Backoff {
+        base: app.config.retry_base,
+        max: app.config.retry_max,
     };
+    let backoff = |reason: String, hint: Option<Duration>| policy.retry(attempt, reason, hint);
     let event = match events::get(app, event_id).await {
         Ok(Some(e)) => e,
         Ok(None) => {
@@ -115,7 +117,10 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
     let input = match lead_input(app, &event).await {
         Ok(input) => input,
         Err(Failure::Permanent(reason)) => return fail(app, &event, &reason, attempt).await,
-        Err(Failure::Transient(reason, hint)) => return backoff(reason, hint),
+        Err(Failure::Transient {
+            reason,
+            retry_after,
+        }) => return backoff(reason, retry_after),
     };
     let lead_id = match dedupe::resolve(app, &event, &input).await {
         Ok(Resolution::Created { lead }) => {
@@ -142,11 +147,6 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
     }
 }
 
-enum Failure {
-    Permanent(String),
-    Transient(String, Option<Duration>),
-}
-
 /// The cleaned submission: stored by ingest, or fetched from the Graph API.
 async fn lead_input(app: &App, event: &EventRecord) -> Result<LeadInput, Failure> {
     if let Some(text) = &event.input {
@@ -162,11 +162,10 @@ async fn lead_input(app: &App, event: &EventRecord) -> Result<LeadInput, Failure
         .secrets
         .get()
         .await
-        .map_err(|e| Failure::Transient(e.to_string(), None))?;
+        .map_err(|e| Failure::transient(e.to_string()))?;
     let Some(token) = secrets.meta_page_token.as_deref() else {
-        return Err(Failure::Transient(
-            "metaPageToken is not set in the deployment secret".into(),
-            None,
+        return Err(Failure::transient(
+            "metaPageToken is not set in the deployment secret",
         ));
     };
     let fields = meta::fetch_lead(
@@ -175,24 +174,9 @@ async fn lead_input(app: &App, event: &EventRecord) -> Result<LeadInput, Failure
         token,
         &leadgen.leadgen_id,
     )
-    .await
-    .map_err(|e| match e {
-        GraphError::Transient {
-            reason,
-            retry_after,
-        } => Failure::Transient(reason, retry_after),
-        GraphError::Permanent(reason) => Failure::Permanent(reason),
-    })?;
-    LeadInput::from_fields(fields, app.config.default_region, None).map_err(|issues| {
-        let list: Vec<String> = issues
-            .iter()
-            .map(|i| format!("{}: {}", i.field, i.issue))
-            .collect();
-        Failure::Permanent(format!(
-            "the lead from Meta is not valid ({})",
-            list.join("; ")
-        ))
-    })
+    .await?;
+    LeadInput::from_fields(fields, app.config.default_region, None)
+        .map_err(|issues| Failure::invalid_meta_lead(&issues))
 }
 
 async fn fail(app: &App, event: &EventRecord, reason: &str, attempt: u32) -> Outcome {
