@@ -81,4 +81,4 @@ infra-check:
 	@[ -x $(CHECKOV_VENV)/bin/checkov ] && $(CHECKOV_VENV)/bin/checkov --version | grep -qx '$(CHECKOV_VERSION)' || \
 	  { $(PYTHON) -m venv $(CHECKOV_VENV) && $(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'; }
 	$(CHECKOV_VENV)/bin/checkov -d infra --skip-download --compact --quiet
-	$(CARGO) test -p leadpipe-tests --test infra --locked
+	$(CARGO) test -p leadpipe-tests --test it --locked infra::

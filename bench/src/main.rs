@@ -517,36 +517,10 @@ async fn make_events(
 
 /// Empties a queue; returns the message bodies.
 async fn drain(app: &App, queue_url: &str) -> Vec<Value> {
-    let sqs = app.queue.client().await;
-    let mut out = Vec::new();
-    loop {
-        let Ok(r) = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-        else {
-            return out;
-        };
-        let msgs = r.messages.unwrap_or_default();
-        if msgs.is_empty() {
-            return out;
-        }
-        for m in msgs {
-            if let Some(b) = m.body.as_deref().and_then(|b| serde_json::from_str(b).ok()) {
-                out.push(b);
-            }
-            if let Some(h) = m.receipt_handle {
-                let _ = sqs
-                    .delete_message()
-                    .queue_url(queue_url)
-                    .receipt_handle(h)
-                    .send()
-                    .await;
-            }
-        }
-    }
+    use leadpipe_local::poller::{Taken, take_all};
+    take_all(app, queue_url, Taken::Delete)
+        .await
+        .unwrap_or_default()
 }
 
 /// Criterion's point estimates (ns) from `target/criterion/**/new/estimates.json`.

@@ -109,3 +109,61 @@ pub async fn run<F, Fut>(
         }
     }
 }
+
+/// What [`take_all`] does with the messages it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// Delete them: the queue is emptied.
+    Delete,
+    /// Leave them in flight for `visibility` seconds (a test reads what was
+    /// queued, and nothing else consumes it meanwhile).
+    Hide { visibility: i32 },
+}
+
+/// Receives every visible message of a queue and returns their JSON bodies
+/// (a body that is not JSON is `null`). One helper for the tests, the bench
+/// and anything else that must look inside a queue.
+pub async fn take_all(
+    app: &App,
+    queue_url: &str,
+    taken: Taken,
+) -> Result<Vec<serde_json::Value>, String> {
+    let sqs = app.queue.client().await;
+    let mut out = Vec::new();
+    loop {
+        let mut receive = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10);
+        if let Taken::Hide { visibility } = taken {
+            receive = receive.visibility_timeout(visibility);
+        }
+        let messages = receive
+            .send()
+            .await
+            .map_err(|e| leadpipe::Error::queue("ReceiveMessage", e).to_string())?
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(out);
+        }
+        for m in messages {
+            out.push(
+                m.body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str(b).ok())
+                    .unwrap_or(serde_json::Value::Null),
+            );
+            if taken == Taken::Delete
+                && let Some(handle) = m.receipt_handle
+            {
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .map_err(|e| leadpipe::Error::queue("DeleteMessage", e).to_string())?;
+            }
+        }
+    }
+}

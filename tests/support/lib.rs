@@ -153,25 +153,10 @@ impl TestStack {
 
     /// Every message now on the leads queue (received and left in flight).
     pub async fn drain_leads_queue(&self) -> Vec<Value> {
-        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
-        let mut out = Vec::new();
-        loop {
-            let r = sqs
-                .receive_message()
-                .queue_url(&self.stack.leads_queue_url)
-                .max_number_of_messages(10)
-                .visibility_timeout(60)
-                .send()
-                .await
-                .expect("receive");
-            let msgs = r.messages.unwrap_or_default();
-            if msgs.is_empty() {
-                return out;
-            }
-            for m in msgs {
-                out.push(serde_json::from_str(m.body().unwrap_or("null")).unwrap_or(Value::Null));
-            }
-        }
+        let hide = leadpipe_local::poller::Taken::Hide { visibility: 60 };
+        leadpipe_local::poller::take_all(&self.app, &self.stack.leads_queue_url, hide)
+            .await
+            .expect("receive")
     }
 
     /// Every item of the table, as DynamoDB holds it (for "nothing stored in

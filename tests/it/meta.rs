@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Meta Lead Ads against the emulator and a real local Graph API stand-in:
 //! the handshake, signed notifications, batching, exact ids, Graph retries
 //! and failures.

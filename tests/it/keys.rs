@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Webhook keys through the admin API (CONTRACT §6, Keys), against the emulator.
 
 use leadpipe_tests::TestStack;

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Infra parity: `infra/*.tf` (parsed with hcl-rs) against the code. Routes
 //! and their functions, the functions, the environment they read, the
 //! table's keys, GSIs and TTL, the queues' redrive and mappings, and IAM

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Every sample in `events/` (what `cargo lambda invoke --data-file` sends)
 //! parses as the Lambda event it claims to be and runs through its function.
 

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The local stack as `make dev` runs it, over real HTTP: start, health,
 //! the printed curl line, reading the event back, CORS, shutdown.
 

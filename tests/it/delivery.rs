@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Subscriptions and outbound webhooks against the emulator and real local
 //! receivers: signatures, templates, filters, retries, the DLQ, timeouts,
 //! 410, rotation, the SSRF guard, and secrets kept out of reads and logs.

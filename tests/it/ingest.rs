@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `POST /v1/hooks/{keyId}` (CONTRACT §3) against the emulator: every
 //! success path and every bad input.
 

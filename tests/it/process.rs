@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `process` against the emulator: clean leads, de-duplication under races
 //! and redelivery, re-engagement, the poison path, and the leads admin API.
 

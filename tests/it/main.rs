@@ -1,0 +1,14 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The integration tests, one binary (one link of the crate and the SDK,
+//! one emulator): each module drives one part of Leadpipe against moto's
+//! server and real local HTTP servers, through the same handlers Lambda
+//! runs. `cargo test -p leadpipe-tests --test it <module>::` runs one part.
+
+mod delivery;
+mod events;
+mod infra;
+mod ingest;
+mod keys;
+mod local_stack;
+mod meta;
+mod process;
