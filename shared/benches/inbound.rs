@@ -51,7 +51,7 @@ fn process_pure_path(c: &mut Criterion) {
     )
     .unwrap();
     let existing = LeadRecord::new(
-        "lead_01m821j0admzq24kmv73teegtk".into(),
+        leadpipe::rules::ids::LeadId::generate(),
         &first,
         &defaults,
         source,

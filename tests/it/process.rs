@@ -53,7 +53,7 @@ async fn a_lead_comes_out_normalised() {
         .unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].kind, LeadEventType::Created);
-    assert_eq!(history[0].cause_id, evt);
+    assert_eq!(history[0].cause_id.as_str(), evt);
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::{self as h, query_param, routes::Matched};
 use crate::model::events::{self, EventRecord, EventStatus, Source};
+use crate::rules::ids::{EventId, LeadId};
 
 pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
     let event = events::get(app, m.param("eventId"))
@@ -32,11 +33,11 @@ pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
-    pub id: String,
+    pub id: EventId,
     pub status: EventStatus,
     pub source: Source,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lead_id: Option<String>,
+    pub lead_id: Option<LeadId>,
     pub received_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub processed_at: Option<String>,

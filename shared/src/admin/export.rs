@@ -90,7 +90,7 @@ fn csv_row(lead: &LeadRecord, out: &mut String) {
     let key_id = lead.source.key_id().unwrap_or("");
     let tags = lead.tags.join(";");
     let fields: [&str; 14] = [
-        &lead.id,
+        lead.id.as_str(),
         lead.email.as_deref().unwrap_or(""),
         lead.phone.as_deref().unwrap_or(""),
         lead.first_name.as_deref().unwrap_or(""),

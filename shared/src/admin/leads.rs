@@ -15,7 +15,7 @@ use crate::model::history::{HistoryEntry, LeadEventType};
 use crate::model::leads::{self, LeadFilter, LeadRecord, LeadView};
 use crate::process::fan_out::fan_out;
 use crate::rules::clock;
-use crate::rules::ids::{self, IdKind};
+use crate::rules::ids::{CauseId, ChangeId};
 use crate::rules::inbound::{fields::clean_tags, normalise};
 
 pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
@@ -120,7 +120,7 @@ pub async fn edit(
         let now = clock::now_rfc3339();
         lead.updated_at = now.clone();
         lead.version += 1;
-        let cause = ids::new_id(IdKind::Change);
+        let cause = CauseId::from(&ChangeId::generate());
         let mut entry = HistoryEntry::new(&lead.id, LeadEventType::Updated, &cause, &now);
         entry.changes = Some(Value::Object(changes).to_string());
         let items = vec![

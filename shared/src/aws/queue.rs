@@ -7,12 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::LazyClient;
 use crate::error::{AwsErrorKind, Error};
+use crate::rules::ids::{CauseId, EventId, LeadId};
 
 /// The message `ingest` puts on the leads queue: which event to process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadMessage {
-    pub event_id: String,
+    pub event_id: EventId,
 }
 
 /// The message that hands `process` a fan-out that failed where it started:
@@ -21,8 +22,8 @@ pub struct LeadMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FanOutMessage {
-    pub lead_id: String,
-    pub cause_id: String,
+    pub lead_id: LeadId,
+    pub cause_id: CauseId,
 }
 
 /// The message on the deliveries queue: which delivery to attempt.

@@ -13,7 +13,7 @@ use crate::http::{self as h, header as get_header};
 use crate::model::events::{self, EventRecord, LeadDefaults, RequestMeta, Source};
 use crate::model::keys::{self, WebhookKey};
 use crate::rules::clock;
-use crate::rules::ids::{IdKind, new_id};
+use crate::rules::ids::{EventId, IdKind, new_id};
 use crate::rules::inbound::{self, LeadInput, fields, origin};
 
 const ALLOW_HEADERS: &str = "Content-Type, X-Webhook-Token, Authorization, Idempotency-Key";
@@ -176,7 +176,7 @@ pub async fn accept(
     let result = record_and_enqueue(app, req, &key, &input).await;
     match (result, idempotency_key) {
         (Ok(event_id), ik) => {
-            let answer = accepted(&event_id);
+            let answer = accepted(event_id.as_str());
             if let Some(ik) = ik
                 && let Err(e) =
                     idempotency::complete(app, &key.id, ik, &fingerprint, answer.clone()).await
@@ -203,8 +203,8 @@ async fn record_and_enqueue(
     req: &Request,
     key: &WebhookKey,
     input: &LeadInput,
-) -> Result<String, ApiError> {
-    let event_id = new_id(IdKind::Event);
+) -> Result<EventId, ApiError> {
+    let event_id = EventId::generate();
     let event = EventRecord::received(
         event_id.clone(),
         Source::Webhook {
@@ -239,7 +239,7 @@ async fn record_and_enqueue(
         {
             tracing::warn!(error = %e, "could not take back a request count");
         }
-        if let Err(e) = events::remove(app, &event_id).await {
+        if let Err(e) = events::remove(app, event_id.as_str()).await {
             tracing::error!(error = %e, event_id = %event_id, "enqueue failed and the event could not be removed");
         }
         return Err(err.into());

@@ -15,7 +15,7 @@ use crate::http::{self as h, header as get_header};
 use crate::model::events::{self, EventRecord, LeadgenMarker};
 use crate::providers::meta::{self, Leadgen};
 use crate::rules::clock;
-use crate::rules::ids::{IdKind, new_id};
+use crate::rules::ids::EventId;
 
 /// Records one `leadgen` change as an event, unless its `leadgen_id` was
 /// seen before (the marker and the event are written together or not at
@@ -24,10 +24,10 @@ async fn record_leadgen(
     app: &App,
     leadgen: Leadgen,
     received_at: &str,
-) -> Result<Option<String>, ApiError> {
-    let event = EventRecord::from_leadgen(new_id(IdKind::Event), leadgen, received_at.to_owned());
+) -> Result<Option<EventId>, ApiError> {
+    let event = EventRecord::from_leadgen(EventId::generate(), leadgen, received_at.to_owned());
     let leadgen_id = event.leadgen.as_ref().map(|l| l.leadgen_id.as_str());
-    let marker = LeadgenMarker::new(leadgen_id.unwrap_or(""), &event.id);
+    let marker = LeadgenMarker::new(leadgen_id.unwrap_or(""), event.id.as_str());
     let items = vec![
         app.store
             .tx_put(&marker, Some("attribute_not_exists(pk)"), vec![])?,
@@ -66,7 +66,7 @@ pub async fn notification(app: &App, req: &Request) -> Result<Response<Body>, Ap
     let changes = meta::leadgen_changes(body)?;
     let total = changes.len();
     let received_at = clock::now_rfc3339();
-    let results: Vec<Result<Option<String>, ApiError>> = futures::stream::iter(changes)
+    let results: Vec<Result<Option<EventId>, ApiError>> = futures::stream::iter(changes)
         .map(|lg| record_leadgen(app, lg, &received_at))
         .buffer_unordered(16)
         .collect()
@@ -110,15 +110,15 @@ pub async fn notification(app: &App, req: &Request) -> Result<Response<Body>, Ap
     ))
 }
 
-async fn remove_leadgen_events(app: &App, event_ids: &[String]) {
+async fn remove_leadgen_events(app: &App, event_ids: &[EventId]) {
     for id in event_ids {
-        if let Ok(Some(event)) = events::get(app, id).await {
+        if let Ok(Some(event)) = events::get(app, id.as_str()).await {
             if let Some(lg) = &event.leadgen
                 && let Err(e) = events::remove_leadgen_marker(app, &lg.leadgen_id).await
             {
                 tracing::error!(error = %e, event_id = %id, "could not remove a leadgen marker");
             }
-            if let Err(e) = events::remove(app, id).await {
+            if let Err(e) = events::remove(app, id.as_str()).await {
                 tracing::error!(error = %e, event_id = %id, "could not remove an event");
             }
         }

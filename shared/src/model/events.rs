@@ -9,7 +9,7 @@ use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, s};
 use crate::aws::table::{self, GSI1, GSI2};
 use crate::error::{DataError, Error};
-use crate::rules::ids::{self, IdKind};
+use crate::rules::ids::{self, EventId, IdKind, LeadId};
 use crate::rules::inbound::LeadInput;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,14 +112,14 @@ pub struct EventRecord {
     pub gsi1sk: String,
     pub gsi2pk: String,
     pub gsi2sk: String,
-    pub id: String,
+    pub id: EventId,
     pub status: EventStatus,
     pub source: Source,
     pub received_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processed_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lead_id: Option<String>,
+    pub lead_id: Option<LeadId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The cleaned submission, as JSON text.
@@ -137,7 +137,7 @@ pub struct EventRecord {
 impl EventRecord {
     /// A new `RECEIVED` event.
     pub fn received(
-        id: String,
+        id: EventId,
         source: Source,
         input: &LeadInput,
         defaults: LeadDefaults,
@@ -154,7 +154,7 @@ impl EventRecord {
 
     /// A new `RECEIVED` event for a Meta `leadgen` change.
     pub fn from_leadgen(
-        id: String,
+        id: EventId,
         leadgen: crate::providers::meta::Leadgen,
         received_at: String,
     ) -> Self {
@@ -172,15 +172,15 @@ impl EventRecord {
         event
     }
 
-    fn base(id: String, source: Source, received_at: String) -> Self {
-        let key = table::event(&id);
+    fn base(id: EventId, source: Source, received_at: String) -> Self {
+        let key = table::event(id.as_str());
         EventRecord {
             pk: key.pk,
             sk: key.sk,
             gsi1pk: table::EVENTS.into(),
-            gsi1sk: id.clone(),
+            gsi1sk: id.to_string(),
             gsi2pk: table::events_by_status(EventStatus::Received.as_str()),
-            gsi2sk: id.clone(),
+            gsi2sk: id.to_string(),
             id,
             status: EventStatus::Received,
             source,
@@ -228,12 +228,12 @@ const ONLY_RECEIVED: &str = "#s = :received";
 /// what makes processing exactly-once in effect.
 pub fn tx_finish(
     app: &App,
-    event_id: &str,
+    event_id: &EventId,
     status: EventStatus,
-    lead_id: &str,
+    lead_id: &LeadId,
     at: &str,
 ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
-    let key = table::event(event_id);
+    let key = table::event(event_id.as_str());
     app.store.tx_update(
         &key.pk,
         &key.sk,
@@ -244,7 +244,7 @@ pub fn tx_finish(
             (":s", s(status.as_str())),
             (":g", s(table::events_by_status(status.as_str()))),
             (":at", s(at)),
-            (":lead", s(lead_id)),
+            (":lead", s(lead_id.as_str())),
             (":received", s(EventStatus::Received.as_str())),
         ],
     )
@@ -253,12 +253,12 @@ pub fn tx_finish(
 /// Marks an event `FAILED` with its reason (only from `RECEIVED`).
 pub async fn mark_failed(
     app: &App,
-    event_id: &str,
+    event_id: &EventId,
     reason: &str,
     at: &str,
 ) -> Result<Write, Error> {
     let reason: String = reason.chars().take(1000).collect();
-    let key = table::event(event_id);
+    let key = table::event(event_id.as_str());
     app.store
         .update_if(
             &key.pk,

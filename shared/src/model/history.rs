@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::aws::table;
 use crate::error::Error;
+use crate::rules::ids::{CauseId, LeadId};
 
 /// The kinds of domain event a lead has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,11 +37,11 @@ impl LeadEventType {
 pub struct HistoryEntry {
     pub pk: String,
     pub sk: String,
-    pub lead_id: String,
+    pub lead_id: LeadId,
     #[serde(rename = "type")]
     pub kind: LeadEventType,
     /// The inbound event (or admin change) that caused it.
-    pub cause_id: String,
+    pub cause_id: CauseId,
     pub occurred_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_seen_at: Option<String>,
@@ -53,14 +54,19 @@ pub struct HistoryEntry {
 }
 
 impl HistoryEntry {
-    pub fn new(lead_id: &str, kind: LeadEventType, cause_id: &str, occurred_at: &str) -> Self {
-        let key = table::history_entry(lead_id, cause_id, kind.as_str());
+    pub fn new(
+        lead_id: &LeadId,
+        kind: LeadEventType,
+        cause_id: &CauseId,
+        occurred_at: &str,
+    ) -> Self {
+        let key = table::history_entry(lead_id.as_str(), cause_id.as_str(), kind.as_str());
         HistoryEntry {
             pk: key.pk,
             sk: key.sk,
-            lead_id: lead_id.to_owned(),
+            lead_id: lead_id.clone(),
             kind,
-            cause_id: cause_id.to_owned(),
+            cause_id: cause_id.clone(),
             occurred_at: occurred_at.to_owned(),
             previous_seen_at: None,
             changes: None,
@@ -80,11 +86,14 @@ pub async fn history(app: &App, lead_id: &str) -> Result<Vec<HistoryEntry>, Erro
 /// made.
 pub async fn of_cause(
     app: &App,
-    lead_id: &str,
-    cause_id: &str,
+    lead_id: &LeadId,
+    cause_id: &CauseId,
 ) -> Result<Vec<HistoryEntry>, Error> {
     app.store
-        .query_prefix(&table::lead(lead_id).pk, &table::history_of_cause(cause_id))
+        .query_prefix(
+            &table::lead(lead_id.as_str()).pk,
+            &table::history_of_cause(cause_id.as_str()),
+        )
         .await
 }
 
@@ -114,7 +123,9 @@ mod tests {
             serde_json::to_value(LeadEventType::ReEngaged).unwrap(),
             json!("lead.re_engaged")
         );
-        let e = HistoryEntry::new("lead_1", LeadEventType::Created, "evt_1", "t");
-        assert_eq!(e.sk, "HIST#evt_1#lead.created");
+        let lead = LeadId::parse("lead_01jsaaaaaaaaaaaaaaaaaaaaaa").unwrap();
+        let evt = crate::rules::ids::EventId::parse("evt_01jsaaaaaaaaaaaaaaaaaaaaaa").unwrap();
+        let e = HistoryEntry::new(&lead, LeadEventType::Created, &(&evt).into(), "t");
+        assert_eq!(e.sk, "HIST#evt_01jsaaaaaaaaaaaaaaaaaaaaaa#lead.created");
     }
 }

@@ -14,7 +14,7 @@ use crate::aws::store::{Filter, s};
 use crate::aws::table::{self, GSI1, GSI2, Key};
 use crate::error::{DataError, Error};
 use crate::model::events::{LeadDefaults, Source};
-use crate::rules::ids::{self, IdKind};
+use crate::rules::ids::{self, IdKind, LeadId};
 use crate::rules::inbound::LeadInput;
 
 /// A lead as stored.
@@ -27,7 +27,7 @@ pub struct LeadRecord {
     pub gsi1sk: String,
     pub gsi2pk: String,
     pub gsi2sk: String,
-    pub id: String,
+    pub id: LeadId,
     #[serde(default)]
     pub email: Option<String>,
     #[serde(default)]
@@ -58,15 +58,15 @@ pub struct LeadRecord {
 pub struct Identity {
     pub pk: String,
     pub sk: String,
-    pub lead_id: String,
+    pub lead_id: LeadId,
 }
 
 impl Identity {
-    pub fn new(key: Key, lead_id: &str) -> Self {
+    pub fn new(key: Key, lead_id: &LeadId) -> Self {
         Identity {
             pk: key.pk,
             sk: key.sk,
-            lead_id: lead_id.to_owned(),
+            lead_id: lead_id.clone(),
         }
     }
 }
@@ -85,7 +85,7 @@ pub struct Merge {
 impl LeadRecord {
     /// A new lead from a submission.
     pub fn new(
-        id: String,
+        id: LeadId,
         input: &LeadInput,
         defaults: &LeadDefaults,
         source: Source,
@@ -98,14 +98,14 @@ impl LeadRecord {
         } else {
             defaults.status.clone()
         };
-        let key = table::lead(&id);
+        let key = table::lead(id.as_str());
         LeadRecord {
             pk: key.pk,
             sk: key.sk,
             gsi1pk: table::LEADS.into(),
-            gsi1sk: id.clone(),
+            gsi1sk: id.to_string(),
             gsi2pk: table::leads_by_status(&status),
-            gsi2sk: id.clone(),
+            gsi2sk: id.to_string(),
             id,
             email: input.email.clone(),
             phone: input.phone.clone(),
@@ -187,7 +187,7 @@ pub fn union_tags(tags: &mut Vec<String>, more: &[String]) {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeadView {
-    pub id: String,
+    pub id: LeadId,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub first_name: Option<String>,
@@ -237,7 +237,7 @@ pub async fn by_identity(app: &App, identity: &Key) -> Result<Option<LeadRecord>
         .get::<Identity>(&identity.pk, &identity.sk)
         .await?
     {
-        Some(identity) => get(app, &identity.lead_id).await,
+        Some(identity) => get(app, identity.lead_id.as_str()).await,
         None => Ok(None),
     }
 }
@@ -332,7 +332,7 @@ mod tests {
             tags: vec!["lp".into()],
         };
         let l = LeadRecord::new(
-            "lead_1".into(),
+            LeadId::generate(),
             &input(json!({"email": "a@b.co", "tags": ["LP", "vip"]})),
             &d,
             source(),
@@ -351,7 +351,7 @@ mod tests {
     fn merge_fills_gaps_and_unions() {
         let d = LeadDefaults::default();
         let mut l = LeadRecord::new(
-            "lead_1".into(),
+            LeadId::generate(),
             &input(json!({"email": "a@b.co", "firstName": "Ann", "customFields": {"x": 1}})),
             &d,
             source(),

@@ -22,7 +22,7 @@ use crate::model::events::{self, EventRecord, EventStatus};
 use crate::model::history::{HistoryEntry, LeadEventType};
 use crate::model::leads::{self, Identity, LeadRecord};
 use crate::rules::clock;
-use crate::rules::ids::{IdKind, new_id};
+use crate::rules::ids::LeadId;
 use crate::rules::inbound::LeadInput;
 
 /// How many times a contended resolution is retried before the message is
@@ -44,7 +44,7 @@ pub enum Resolution {
 }
 
 /// The owners of an input's email and phone identities.
-async fn owners(app: &App, input: &LeadInput) -> Result<(Option<String>, Option<String>), Error> {
+async fn owners(app: &App, input: &LeadInput) -> Result<(Option<LeadId>, Option<LeadId>), Error> {
     let email = async {
         match &input.email {
             Some(e) => {
@@ -95,7 +95,7 @@ pub async fn resolve(
         let attempt = match target {
             None => try_create(app, event, input).await?,
             Some(lead_id) => {
-                let Some(lead) = leads::get(app, &lead_id).await? else {
+                let Some(lead) = leads::get(app, lead_id.as_str()).await? else {
                     return Err(Error::Data(format!(
                         "identity points at {lead_id}, which does not exist"
                     )));
@@ -123,7 +123,7 @@ pub async fn resolve(
             return Ok(resolution);
         }
         // Cancelled: was it because the event is already finished?
-        match events::get(app, &event.id).await? {
+        match events::get(app, event.id.as_str()).await? {
             Some(e) if e.status != EventStatus::Received => return Ok(Resolution::AlreadyDone),
             None => return Ok(Resolution::AlreadyDone),
             _ => {}
@@ -137,7 +137,7 @@ pub async fn resolve(
 fn claim(
     app: &App,
     identity: Key,
-    lead_id: &str,
+    lead_id: &LeadId,
 ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
     app.store.tx_put(
         &Identity::new(identity, lead_id),
@@ -153,7 +153,7 @@ async fn try_create(
 ) -> Result<Option<Resolution>, Error> {
     let at = event.received_at.clone();
     let lead = LeadRecord::new(
-        new_id(IdKind::Lead),
+        LeadId::generate(),
         input,
         &event.defaults,
         event.source.clone(),
@@ -170,7 +170,7 @@ async fn try_create(
         app.store
             .tx_put(&lead, Some("attribute_not_exists(pk)"), vec![])?,
     );
-    let history = HistoryEntry::new(&lead.id, LeadEventType::Created, &event.id, &at);
+    let history = HistoryEntry::new(&lead.id, LeadEventType::Created, &(&event.id).into(), &at);
     items.push(
         app.store
             .tx_put(&history, Some("attribute_not_exists(pk)"), vec![])?,
@@ -218,7 +218,7 @@ async fn try_merge(
         let mut entry = HistoryEntry::new(
             &lead.id,
             LeadEventType::ReEngaged,
-            &event.id,
+            &(&event.id).into(),
             &event.received_at,
         );
         entry.previous_seen_at = Some(merge.previous_seen_at.clone());

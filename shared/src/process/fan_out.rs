@@ -18,17 +18,17 @@ use crate::model::history::{self, HistoryEntry, LeadEventType};
 use crate::model::leads::{self, LeadRecord, LeadView};
 use crate::model::subscriptions::{self, Subscription};
 use crate::rules::clock;
-use crate::rules::ids::{self, IdKind};
+use crate::rules::ids::{self, CauseId, IdKind, LeadId};
 
 /// Fans out every history entry of `lead_id` caused by `cause_id` that has
 /// not been fanned out yet; returns how many deliveries it queued.
-pub async fn fan_out(app: &App, lead_id: &str, cause_id: &str) -> Result<usize, Error> {
+pub async fn fan_out(app: &App, lead_id: &LeadId, cause_id: &CauseId) -> Result<usize, Error> {
     let entries = history::of_cause(app, lead_id, cause_id).await?;
     let pending: Vec<HistoryEntry> = entries.into_iter().filter(|e| !e.fanned_out).collect();
     if pending.is_empty() {
         return Ok(0);
     }
-    let Some(lead) = leads::get(app, lead_id).await? else {
+    let Some(lead) = leads::get(app, lead_id.as_str()).await? else {
         return Ok(0);
     };
     let subs = subscriptions::all(app).await?;
@@ -58,7 +58,7 @@ pub async fn fan_out(app: &App, lead_id: &str, cause_id: &str) -> Result<usize, 
         history::mark_fanned_out(app, entry).await?;
     }
     if !messages.is_empty() {
-        tracing::info!(lead_id, deliveries = messages.len(), "fanned out");
+        tracing::info!(lead_id = %lead_id, deliveries = messages.len(), "fanned out");
     }
     Ok(messages.len())
 }
@@ -79,7 +79,7 @@ fn delivery_for(entry: &HistoryEntry, lead: &LeadRecord, sub: &Subscription) -> 
         id,
         &sub.id,
         entry.kind,
-        &lead.id,
+        lead.id.as_str(),
         lead.source.clone(),
         payload,
     )

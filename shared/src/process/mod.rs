@@ -57,7 +57,7 @@ async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
             };
         };
         tracing::Span::current().record("event_id", message.event_id.as_str());
-        let outcome = process_event(app, &message.event_id, attempt).await;
+        let outcome = process_event(app, message.event_id.as_str(), attempt).await;
         match &outcome {
             Outcome::Done => {}
             Outcome::Retry { delay, reason } => {
@@ -107,7 +107,7 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
         // may have been cut short, then stop.
         tracing::info!(status = event.status.as_str(), "already processed");
         return match &event.lead_id {
-            Some(lead_id) => match fan_out::fan_out(app, lead_id, &event.id).await {
+            Some(lead_id) => match fan_out::fan_out(app, lead_id, &(&event.id).into()).await {
                 Ok(_) => Outcome::Done,
                 Err(e) => backoff(e.to_string(), None),
             },
@@ -131,7 +131,7 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
             tracing::info!(lead_id = %lead.id, re_engaged, "duplicate merged");
             lead.id
         }
-        Ok(Resolution::AlreadyDone) => match events::get(app, &event.id).await {
+        Ok(Resolution::AlreadyDone) => match events::get(app, event.id.as_str()).await {
             Ok(Some(EventRecord {
                 lead_id: Some(id), ..
             })) => id,
@@ -140,7 +140,7 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
         },
         Err(e) => return backoff(e.to_string(), None),
     };
-    match fan_out::fan_out(app, &lead_id, &event.id).await {
+    match fan_out::fan_out(app, &lead_id, &(&event.id).into()).await {
         Ok(_) => Outcome::Done,
         // The event is finished; the retry finds it so and fans out again.
         Err(e) => backoff(e.to_string(), None),

@@ -108,3 +108,112 @@ mod tests {
         }
     }
 }
+
+/// One id type per entity: a `LeadId` cannot be passed where an `EventId`
+/// is wanted. Stored and sent as the plain string (serde transparent).
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $kind:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A fresh id, created now.
+            pub fn generate() -> Self {
+                $name(new_id($kind))
+            }
+
+            /// `text` when it is a well-formed id of this kind.
+            pub fn parse(text: &str) -> Option<Self> {
+                is_valid($kind, text).then(|| $name(text.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A lead (`lead_…`).
+    LeadId,
+    IdKind::Lead
+);
+id_type!(
+    /// An inbound event (`evt_…`).
+    EventId,
+    IdKind::Event
+);
+id_type!(
+    /// An admin change to a lead (`chg_…`).
+    ChangeId,
+    IdKind::Change
+);
+
+/// What caused a lead's history entry: an inbound event, or an admin
+/// change. Stored as the id itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct CauseId(String);
+
+impl CauseId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&EventId> for CauseId {
+    fn from(id: &EventId) -> Self {
+        CauseId(id.0.clone())
+    }
+}
+
+impl From<&ChangeId> for CauseId {
+    fn from(id: &ChangeId) -> Self {
+        CauseId(id.0.clone())
+    }
+}
+
+impl std::fmt::Display for CauseId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod typed_tests {
+    use super::*;
+
+    #[test]
+    fn typed_ids_parse_only_their_kind_and_stay_plain_strings() {
+        let lead = LeadId::generate();
+        assert_eq!(LeadId::parse(lead.as_str()), Some(lead.clone()));
+        assert_eq!(EventId::parse(lead.as_str()), None);
+        assert_eq!(
+            serde_json::to_value(&lead).unwrap(),
+            serde_json::json!(lead.as_str())
+        );
+        let evt = EventId::generate();
+        assert_eq!(CauseId::from(&evt).as_str(), evt.as_str());
+    }
+}
