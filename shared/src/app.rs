@@ -23,8 +23,7 @@ use crate::http::resolver::{Dns, GuardedResolver};
 /// connection opens while `admin` fetches its secret; the secret arrives
 /// while `deliver` reads its delivery. Not started in `main`: Lambda counts
 /// init up to the runtime's first `GET /next`, and work running beside it
-/// delays that request (measured: init ×2.7 the empty function with the
-/// warm-up in `main`, ×1.3 without; BENCHMARKS.md).
+/// delays that request (measured in BENCHMARKS.md).
 #[derive(Clone, Copy, Debug)]
 pub struct WarmUp {
     /// Fetch the deployment secret (token, admin and sealing keys).

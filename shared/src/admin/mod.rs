@@ -1,4 +1,4 @@
-//! `admin`: the management API (CONTRACT §6), one file per resource:
+//! `admin`: the management API (docs/CONTRACT.md §6), one file per resource:
 //! [`keys`], [`events`], [`leads`] (and their CSV [`export`]),
 //! [`subscriptions`], [`deliveries`] (with the [`dlq`] redrive). Every
 //! route but `/healthz` needs `Authorization: Bearer <admin token>`;

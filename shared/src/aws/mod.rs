@@ -1,7 +1,8 @@
 //! The AWS SDK, set up on first use rather than in `main`.
 //!
 //! Loading the SDK configuration (credential and region chains, the TLS
-//! trust store) takes ~4 ms of a cold start and each client ~0.3 ms (see
+//! trust store) and building clients is most of what a cold start would
+//! do in `main` (BENCHMARKS.md, "Where a cold start goes", measured by
 //! `bench/src/bin/init-phases.rs`), while a function's first `GET /next`
 //! is what Lambda reports as its init. So `main` only reads the environment;
 //! the first call to AWS loads the configuration once (concurrent callers
@@ -10,6 +11,7 @@
 //! API's unauthenticated answers never pay for clients they do not use.
 
 pub mod batch;
+pub mod listing;
 pub mod pagination;
 pub mod permissions;
 pub mod queue;

@@ -15,9 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::aws::LazyClient;
-use crate::aws::pagination::{Cursor, Page, PageRequest};
-use crate::aws::table::{Gsi, Item, PK, SK};
-use crate::error::{AwsErrorKind, DataError, Error};
+use crate::aws::table::{Item, PK, SK};
+use crate::error::{AwsErrorKind, Error};
 
 /// The outcome of a conditional write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,19 +40,11 @@ pub enum Tx {
 pub type Names = Vec<(&'static str, &'static str)>;
 pub type Values = Vec<(&'static str, AttributeValue)>;
 
-/// A filter on a listing: `expression` with `:v` bound to `value`, and
-/// optionally one attribute name placeholder (`("#st", "status")`).
-pub struct Filter<'a> {
-    pub expression: &'a str,
-    pub value: AttributeValue,
-    pub name: Option<(&'a str, &'a str)>,
-}
-
 /// The table, with the client built on first use and kept.
 #[derive(Clone, Debug)]
 pub struct Store {
     client: LazyClient<Client>,
-    table: String,
+    pub(crate) table: String,
 }
 
 pub fn s(v: impl Into<String>) -> AttributeValue {
@@ -77,7 +68,7 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, Error> {
 }
 
 impl Store {
-    async fn client(&self) -> &Client {
+    pub(crate) async fn client(&self) -> &Client {
         self.client.get().await
     }
 
@@ -358,89 +349,6 @@ impl Store {
                 None => return Ok(out),
             }
         }
-    }
-
-    /// One page of a GSI partition, in sort-key order.
-    pub async fn query_page<T: DeserializeOwned>(
-        &self,
-        gsi: Gsi,
-        partition: &str,
-        page: &PageRequest,
-        newest_first: bool,
-    ) -> Result<Page<T>, DataError> {
-        self.query_gsi(gsi, partition, page, newest_first, None)
-            .await
-    }
-
-    /// One page of a GSI partition, keeping only items where `filter`
-    /// holds. A page may hold fewer than `limit` items and still have a next
-    /// cursor.
-    pub async fn query_page_filtered<T: DeserializeOwned>(
-        &self,
-        gsi: Gsi,
-        partition: &str,
-        page: &PageRequest,
-        newest_first: bool,
-        filter: Filter<'_>,
-    ) -> Result<Page<T>, DataError> {
-        self.query_gsi(gsi, partition, page, newest_first, Some(filter))
-            .await
-    }
-
-    async fn query_gsi<T: DeserializeOwned>(
-        &self,
-        gsi: Gsi,
-        partition: &str,
-        page: &PageRequest,
-        newest_first: bool,
-        filter: Option<Filter<'_>>,
-    ) -> Result<Page<T>, DataError> {
-        let start = match &page.cursor {
-            Some(cursor) => Some(cursor.to_key(gsi, partition)?),
-            None => None,
-        };
-        let out = self
-            .client()
-            .await
-            .query()
-            .table_name(&self.table)
-            .index_name(gsi.name)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", gsi.pk)
-            .expression_attribute_values(":p", s(partition))
-            .limit(page.limit as i32)
-            .scan_index_forward(!newest_first)
-            .set_exclusive_start_key(start);
-        let out = match filter {
-            Some(Filter {
-                expression,
-                value,
-                name,
-            }) => {
-                let out = out
-                    .filter_expression(expression)
-                    .expression_attribute_values(":v", value);
-                match name {
-                    Some((placeholder, attr)) => out.expression_attribute_names(placeholder, attr),
-                    None => out,
-                }
-            }
-            None => out,
-        }
-        .send()
-        .await
-        .map_err(|e| Error::store("Query", e))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<T>, _>>()?;
-        let next_cursor = out
-            .last_evaluated_key
-            .map(|k| Cursor::from_key(gsi, &k))
-            .transpose()?;
-        Ok(Page { items, next_cursor })
     }
 }
 

@@ -1,4 +1,4 @@
-//! `POST /v1/hooks/{keyId}` and its CORS preflight (CONTRACT §3).
+//! `POST /v1/hooks/{keyId}` and its CORS preflight (docs/CONTRACT.md §3).
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};

@@ -1,5 +1,5 @@
 //! `POST /v1/providers/meta/webhook`: Meta Lead Ads notifications
-//! (CONTRACT §4). The handshake is [`crate::meta_verify`]; the Graph API
+//! (docs/CONTRACT.md §4). The handshake is [`crate::meta_verify`]; the Graph API
 //! look-up of each lead happens later, in [`crate::process`].
 
 use futures::StreamExt;

@@ -1,4 +1,4 @@
-//! `ingest`: every lead that enters Leadpipe (CONTRACT §3 and §4).
+//! `ingest`: every lead that enters Leadpipe (docs/CONTRACT.md §3 and §4).
 //!
 //! * [`hook`] — `POST /v1/hooks/{keyId}` and its CORS preflight:
 //!   authenticate → check origin → parse → honeypot → validate →

@@ -5,8 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::aws::listing::Filter;
 use crate::aws::pagination::{Page, PageRequest};
-use crate::aws::store::{Filter, Write, n, s};
+use crate::aws::store::{Write, n, s};
 use crate::aws::table::{self, GSI1, GSI2};
 use crate::error::{DataError, Error};
 use crate::model::events::Source;

@@ -1,6 +1,6 @@
 //! Inbound events: one per accepted lead submission (or Meta leadgen
 //! change), with its status as it moves through the pipeline
-//! (CONTRACT §5): `RECEIVED` → `PROCESSED` | `DUPLICATE` | `FAILED`.
+//! (docs/CONTRACT.md §5): `RECEIVED` → `PROCESSED` | `DUPLICATE` | `FAILED`.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! Webhook keys: the credentials a form or a Zapier step uses to push leads
-//! in (CONTRACT §6, Keys). A key's token is stored encrypted under the data
+//! in (docs/CONTRACT.md §6, Keys). A key's token is stored encrypted under the data
 //! key, shown in full only on creation, rotation and `?reveal=true`, and
 //! compared in constant time.
 //!

@@ -1,4 +1,4 @@
-//! Leads: the clean, de-duplicated people Leadpipe keeps (CONTRACT §6,
+//! Leads: the clean, de-duplicated people Leadpipe keeps (docs/CONTRACT.md §6,
 //! Leads), and their identities (one item per normalised email and per
 //! E.164 phone, pointing at the lead). Their history is in
 //! [`super::history`].
@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::app::App;
+use crate::aws::listing::Filter;
 use crate::aws::pagination::{Page, PageRequest};
-use crate::aws::store::{Filter, s};
+use crate::aws::store::s;
 use crate::aws::table::{self, GSI1, GSI2, Key};
 use crate::error::{DataError, Error};
 use crate::model::events::{LeadDefaults, Source};

@@ -1,4 +1,4 @@
-//! Subscriptions: where leads go (CONTRACT §6, Subscriptions). A subscription
+//! Subscriptions: where leads go (docs/CONTRACT.md §6, Subscriptions). A subscription
 //! names a URL, which event types and sources it wants, how to sign, which
 //! headers and auth to add, an optional payload template, and how many
 //! attempts a delivery gets. Its signing secret, header values and auth

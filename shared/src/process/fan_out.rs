@@ -85,7 +85,7 @@ fn delivery_for(entry: &HistoryEntry, lead: &LeadRecord, sub: &Subscription) -> 
     )
 }
 
-/// The default webhook body (CONTRACT §7).
+/// The default webhook body (docs/CONTRACT.md §7).
 pub fn default_body(
     kind: LeadEventType,
     delivery_id: &str,

@@ -1,4 +1,4 @@
-//! Meta Lead Ads (CONTRACT §4): the `hub.challenge` handshake, the signed
+//! Meta Lead Ads (docs/CONTRACT.md §4): the `hub.challenge` handshake, the signed
 //! `leadgen` notifications, and the Graph API look-up of each lead.
 //!
 //! Ids are kept exactly as strings: Meta sends them as strings or as JSON

@@ -1,4 +1,4 @@
-//! The field rules of CONTRACT §3: which sent field means what, and the
+//! The field rules of docs/CONTRACT.md §3: which sent field means what, and the
 //! normalised lead input that comes out.
 //!
 //! Field names are matched without regard to case or separators, so `email`,

@@ -4,8 +4,8 @@
 //! local part of at most 64 characters, a domain of at least two labels
 //! (letters, digits, hyphens; Unicode letters allowed) ending in an
 //! alphabetic TLD, 254 characters in all. A phone number is parsed with
-//! libphonenumber's rules and metadata (`rlibphonenumber`, which loads its
-//! metadata in ~15 ms where the `phonenumber` crate took ~125 ms on a cold
+//! libphonenumber's rules and metadata (`rlibphonenumber`, whose metadata
+//! loads several times faster than the `phonenumber` crate's on a cold
 //! start; see BENCHMARKS.md) in the default region when it has no `+`, must
 //! be a valid number, and is stored in E.164.
 
@@ -25,7 +25,7 @@ MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PR PS PT
 RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TA TC TD TG TH TJ TK TL \
 TM TN TO TR TT TV TW TZ UA UG US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
 
-/// Loads libphonenumber's metadata (~15 ms of CPU) if no number has yet;
+/// Loads libphonenumber's metadata (milliseconds of CPU) if no number has yet;
 /// `App::warm_up` runs it on a blocking thread at a cold start.
 pub fn load_metadata() {
     std::sync::LazyLock::force(&PHONE_NUMBER_UTIL);

@@ -1,0 +1,103 @@
+//! Listings: one page of an index partition, newest or oldest first,
+//! optionally filtered, with the cursor to the next page.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+
+use crate::aws::pagination::{Cursor, Page, PageRequest};
+use crate::aws::store::{Store, from_item, s};
+use crate::aws::table::Gsi;
+use crate::error::{DataError, Error};
+
+/// A filter on a listing: `expression` with `:v` bound to `value`, and
+/// optionally one attribute name placeholder (`("#st", "status")`).
+pub struct Filter<'a> {
+    pub expression: &'a str,
+    pub value: AttributeValue,
+    pub name: Option<(&'a str, &'a str)>,
+}
+
+impl Store {
+    /// One page of a GSI partition, in sort-key order.
+    pub async fn query_page<T: DeserializeOwned>(
+        &self,
+        gsi: Gsi,
+        partition: &str,
+        page: &PageRequest,
+        newest_first: bool,
+    ) -> Result<Page<T>, DataError> {
+        self.query_gsi(gsi, partition, page, newest_first, None)
+            .await
+    }
+
+    /// One page of a GSI partition, keeping only items where `filter`
+    /// holds. A page may hold fewer than `limit` items and still have a next
+    /// cursor.
+    pub async fn query_page_filtered<T: DeserializeOwned>(
+        &self,
+        gsi: Gsi,
+        partition: &str,
+        page: &PageRequest,
+        newest_first: bool,
+        filter: Filter<'_>,
+    ) -> Result<Page<T>, DataError> {
+        self.query_gsi(gsi, partition, page, newest_first, Some(filter))
+            .await
+    }
+
+    async fn query_gsi<T: DeserializeOwned>(
+        &self,
+        gsi: Gsi,
+        partition: &str,
+        page: &PageRequest,
+        newest_first: bool,
+        filter: Option<Filter<'_>>,
+    ) -> Result<Page<T>, DataError> {
+        let start = match &page.cursor {
+            Some(cursor) => Some(cursor.to_key(gsi, partition)?),
+            None => None,
+        };
+        let out = self
+            .client()
+            .await
+            .query()
+            .table_name(&self.table)
+            .index_name(gsi.name)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", gsi.pk)
+            .expression_attribute_values(":p", s(partition))
+            .limit(page.limit as i32)
+            .scan_index_forward(!newest_first)
+            .set_exclusive_start_key(start);
+        let out = match filter {
+            Some(Filter {
+                expression,
+                value,
+                name,
+            }) => {
+                let out = out
+                    .filter_expression(expression)
+                    .expression_attribute_values(":v", value);
+                match name {
+                    Some((placeholder, attr)) => out.expression_attribute_names(placeholder, attr),
+                    None => out,
+                }
+            }
+            None => out,
+        }
+        .send()
+        .await
+        .map_err(|e| Error::store("Query", e))?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        let next_cursor = out
+            .last_evaluated_key
+            .map(|k| Cursor::from_key(gsi, &k))
+            .transpose()?;
+        Ok(Page { items, next_cursor })
+    }
+}
