@@ -219,9 +219,7 @@ pub async fn changes(
             input.issue("events", "must list at least one event type, or \"*\"");
         }
         for e in &events {
-            if e != "*"
-                && !["lead.created", "lead.updated", "lead.re_engaged"].contains(&e.as_str())
-            {
+            if e != "*" && LeadEventType::parse(e).is_none() {
                 input.issue(
                     "events",
                     format!(

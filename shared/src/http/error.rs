@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::error::FieldIssue;
 use crate::error::{DataError, Error, chain};
 use crate::rules::crypto::CryptoError;
+use crate::rules::inbound::BodyError;
 
 /// What a caller sees when a request fails. One variant per contract code.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,17 @@ impl From<DataError> for ApiError {
             DataError::Conflict(message) => ApiError::Conflict(message),
             DataError::Invalid(issues) => ApiError::Validation(issues),
             DataError::Internal(err) => ApiError::Internal(err),
+        }
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::UnsupportedMediaType(message) => ApiError::UnsupportedMediaType(message),
+            BodyError::TooLarge { limit } => ApiError::PayloadTooLarge { limit },
+            BodyError::Malformed(message) => ApiError::MalformedBody(message),
+            BodyError::Invalid(issue) => ApiError::Validation(vec![issue]),
         }
     }
 }
@@ -224,6 +236,19 @@ mod tests {
         for (err, status, code) in cases {
             assert_eq!(err.status().as_u16(), status);
             assert_eq!(err.code(), code);
+        }
+    }
+
+    #[test]
+    fn body_errors_answer_with_their_own_code() {
+        for e in [
+            BodyError::UnsupportedMediaType("x".into()),
+            BodyError::TooLarge { limit: 1 },
+            BodyError::Malformed("x".into()),
+            BodyError::Invalid(FieldIssue::new("f", "x")),
+        ] {
+            let code = e.code();
+            assert_eq!(ApiError::from(e).code(), code);
         }
     }
 }

@@ -148,7 +148,7 @@ pub async fn accept(
     {
         // Indistinguishable from success; only the dropped count moves.
         tracing::info!("honeypot filled; dropped");
-        if let Err(e) = keys::count(app, &key.id, keys::DROPPED_COUNT).await {
+        if let Err(e) = keys::count(app, &key.id, keys::Counter::Dropped).await {
             tracing::warn!(error = %e, "could not count a dropped request");
         }
         return Ok(respond(&accepted(&new_id(IdKind::Event))));
@@ -226,7 +226,7 @@ async fn record_and_enqueue(
     };
     let (sent, counted) = tokio::join!(
         app.queue.send(&app.config.leads_queue_url, &message),
-        keys::count(app, &key.id, keys::REQUEST_COUNT),
+        keys::count(app, &key.id, keys::Counter::Requests),
     );
     if let Err(e) = &counted {
         tracing::warn!(error = %e, "could not count a request");
@@ -235,7 +235,7 @@ async fn record_and_enqueue(
         // Not accepted after all: take the count back (it ran alongside the
         // send to keep the accepted path one round trip shorter).
         if counted.is_ok()
-            && let Err(e) = keys::count_by(app, &key.id, keys::REQUEST_COUNT, -1).await
+            && let Err(e) = keys::count_by(app, &key.id, keys::Counter::Requests, -1).await
         {
             tracing::warn!(error = %e, "could not take back a request count");
         }

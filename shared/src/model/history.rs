@@ -21,6 +21,17 @@ pub enum LeadEventType {
 }
 
 impl LeadEventType {
+    pub const ALL: [LeadEventType; 3] = [
+        LeadEventType::Created,
+        LeadEventType::Updated,
+        LeadEventType::ReEngaged,
+    ];
+
+    /// The type as the contract spells it (`lead.created`…), exactly.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             LeadEventType::Created => "lead.created",
@@ -127,5 +138,10 @@ mod tests {
         let evt = crate::rules::ids::EventId::parse("evt_01jsaaaaaaaaaaaaaaaaaaaaaa").unwrap();
         let e = HistoryEntry::new(&lead, LeadEventType::Created, &(&evt).into(), "t");
         assert_eq!(e.sk, "HIST#evt_01jsaaaaaaaaaaaaaaaaaaaaaa#lead.created");
+        for t in LeadEventType::ALL {
+            assert_eq!(LeadEventType::parse(t.as_str()), Some(t));
+            assert_eq!(serde_json::to_value(t).unwrap(), json!(t.as_str()));
+        }
+        assert_eq!(LeadEventType::parse("lead.deleted"), None);
     }
 }

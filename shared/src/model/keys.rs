@@ -225,23 +225,41 @@ pub async fn delete(app: &App, id: &str) -> Result<(), DataError> {
 
 // ----- counters -----
 
-pub const REQUEST_COUNT: &str = "requestCount";
-pub const DROPPED_COUNT: &str = "droppedCount";
+/// A key's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// Requests accepted (`requestCount`).
+    Requests,
+    /// Requests dropped by the honeypot (`droppedCount`).
+    Dropped,
+}
 
-/// Adds one to a key's counter (`REQUEST_COUNT` or `DROPPED_COUNT`) on a
+impl Counter {
+    /// The attribute it is kept in.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Counter::Requests => "requestCount",
+            Counter::Dropped => "droppedCount",
+        }
+    }
+}
+
+/// Adds one to a key's counter on a
 /// random shard.
-pub async fn count(app: &App, id: &str, counter: &str) -> Result<(), Error> {
+pub async fn count(app: &App, id: &str, counter: Counter) -> Result<(), Error> {
     count_by(app, id, counter, 1).await
 }
 
 /// Adds `delta` to a key's counter on a random shard (reads sum the shards,
 /// so a correction may land on any of them).
-pub async fn count_by(app: &App, id: &str, counter: &str, delta: i64) -> Result<(), Error> {
+pub async fn count_by(app: &App, id: &str, counter: Counter, delta: i64) -> Result<(), Error> {
     let mut b = [0u8; 4];
     crypto::fill_random(&mut b);
     let shard = u32::from_le_bytes(b) % app.config.counter_shards;
     let key = table::key_counter(id, shard);
-    app.store.add(&key.pk, &key.sk, &[(counter, delta)]).await
+    app.store
+        .add(&key.pk, &key.sk, &[(counter.attribute(), delta)])
+        .await
 }
 
 /// The summed counters of each key: `(requestCount, droppedCount)`.

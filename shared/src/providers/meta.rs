@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::http::error::ApiError;
+use crate::error::FieldIssue;
+use crate::rules::inbound::BodyError;
 use crate::rules::inbound::RawFields;
 
 /// Largest notification body accepted (1000 updates fit comfortably).
@@ -149,9 +150,9 @@ struct LeadgenValue {
 
 /// Every `leadgen` change of a notification, in order; other fields are
 /// ignored. A notification that is not the expected JSON is a 400.
-pub fn leadgen_changes(body: &[u8]) -> Result<Vec<Leadgen>, ApiError> {
+pub fn leadgen_changes(body: &[u8]) -> Result<Vec<Leadgen>, BodyError> {
     let n: Notification = serde_json::from_slice(body)
-        .map_err(|e| ApiError::MalformedBody(format!("not a Meta webhook notification: {e}")))?;
+        .map_err(|e| BodyError::Malformed(format!("not a Meta webhook notification: {e}")))?;
     let mut out = Vec::new();
     for (i, entry) in n.entry.into_iter().enumerate() {
         for (j, change) in entry.changes.into_iter().enumerate() {
@@ -159,7 +160,10 @@ pub fn leadgen_changes(body: &[u8]) -> Result<Vec<Leadgen>, ApiError> {
                 continue;
             }
             let v: LeadgenValue = serde_json::from_value(change.value).map_err(|e| {
-                ApiError::invalid(format!("entry[{i}].changes[{j}].value"), e.to_string())
+                BodyError::Invalid(FieldIssue::new(
+                    format!("entry[{i}].changes[{j}].value"),
+                    e.to_string(),
+                ))
             })?;
             out.push(Leadgen {
                 leadgen_id: v.leadgen_id.0,

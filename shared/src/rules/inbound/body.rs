@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::http::error::ApiError;
+use crate::error::FieldIssue;
 
 /// The largest body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -14,6 +14,33 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Fields in the order they were sent. Values are JSON values (form fields
 /// are strings).
 pub type RawFields = Vec<(String, Value)>;
+
+/// Why a body cannot be read. The HTTP edge answers each with its status
+/// (415, 413, 400, 422) in the contract's envelope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    Malformed(String),
+    /// Readable, but one part of it is not acceptable.
+    #[error("{}: {}", .0.field, .0.issue)]
+    Invalid(FieldIssue),
+}
+
+impl BodyError {
+    /// The contract's error code for it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BodyError::UnsupportedMediaType(_) => "unsupported_media_type",
+            BodyError::TooLarge { .. } => "payload_too_large",
+            BodyError::Malformed(_) => "malformed_body",
+            BodyError::Invalid(_) => "validation_failed",
+        }
+    }
+}
 
 /// The body's format, from `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +52,7 @@ pub enum Format {
 /// Reads `Content-Type`: JSON (`application/json`, `…+json`) or a form;
 /// anything else is 415. Without a header the body is sniffed: `{` is JSON,
 /// else a form (what `curl -d` sends).
-pub fn format(content_type: Option<&str>, body: &[u8]) -> Result<Format, ApiError> {
+pub fn format(content_type: Option<&str>, body: &[u8]) -> Result<Format, BodyError> {
     let Some(ct) = content_type else {
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         return Ok(if first == Some(&b'{') {
@@ -49,14 +76,14 @@ pub fn format(content_type: Option<&str>, body: &[u8]) -> Result<Format, ApiErro
         m if m.starts_with("application/") && m.ends_with("+json") => Format::Json,
         "application/x-www-form-urlencoded" => Format::Form,
         _ => {
-            return Err(ApiError::UnsupportedMediaType(format!(
+            return Err(BodyError::UnsupportedMediaType(format!(
                 "send application/json or application/x-www-form-urlencoded, not {}",
                 truncate(&media, 60)
             )));
         }
     };
     if !charset_ok {
-        return Err(ApiError::UnsupportedMediaType(
+        return Err(BodyError::UnsupportedMediaType(
             "only UTF-8 bodies are accepted".into(),
         ));
     }
@@ -65,9 +92,9 @@ pub fn format(content_type: Option<&str>, body: &[u8]) -> Result<Format, ApiErro
 
 /// Decodes a body of the given format (size already checked by the caller
 /// through [`parse_body`]).
-pub fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<RawFields, ApiError> {
+pub fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<RawFields, BodyError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge {
+        return Err(BodyError::TooLarge {
             limit: MAX_BODY_BYTES,
         });
     }
@@ -77,18 +104,18 @@ pub fn parse_body(content_type: Option<&str>, body: &[u8]) -> Result<RawFields, 
     }
 }
 
-fn parse_json(body: &[u8]) -> Result<RawFields, ApiError> {
+fn parse_json(body: &[u8]) -> Result<RawFields, BodyError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let mut de = serde_json::Deserializer::from_slice(body);
     let fields = match Fields::deserialize(&mut de).and_then(|f| de.end().map(|_| f)) {
         Ok(Fields(f)) => f,
         Err(e) if e.is_data() => {
-            return Err(ApiError::MalformedBody(
+            return Err(BodyError::Malformed(
                 "the body must be a JSON object".into(),
             ));
         }
         Err(e) => {
-            return Err(ApiError::MalformedBody(format!(
+            return Err(BodyError::Malformed(format!(
                 "the body is not valid JSON (line {}, column {})",
                 e.line(),
                 e.column()
@@ -121,9 +148,9 @@ impl<'de> de::Deserialize<'de> for Fields {
     }
 }
 
-fn parse_form(body: &[u8]) -> Result<RawFields, ApiError> {
+fn parse_form(body: &[u8]) -> Result<RawFields, BodyError> {
     let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::MalformedBody("the form is not valid UTF-8".into()))?;
+        .map_err(|_| BodyError::Malformed("the form is not valid UTF-8".into()))?;
     let mut out = Vec::new();
     for pair in text.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -134,12 +161,12 @@ fn parse_form(body: &[u8]) -> Result<RawFields, ApiError> {
     Ok(out)
 }
 
-fn decode_component(raw: &str) -> Result<String, ApiError> {
+fn decode_component(raw: &str) -> Result<String, BodyError> {
     let plus = raw.replace('+', " ");
     percent_encoding::percent_decode_str(&plus)
         .decode_utf8()
         .map(|c| c.into_owned())
-        .map_err(|_| ApiError::MalformedBody("a form field is not valid UTF-8 once decoded".into()))
+        .map_err(|_| BodyError::Malformed("a form field is not valid UTF-8 once decoded".into()))
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -8,5 +8,5 @@ pub mod fields;
 pub mod normalise;
 pub mod origin;
 
-pub use body::{MAX_BODY_BYTES, RawFields, parse_body};
+pub use body::{BodyError, MAX_BODY_BYTES, RawFields, parse_body};
 pub use fields::LeadInput;
