@@ -11,7 +11,9 @@ use crate::aws::store::{Write, n, s};
 use crate::aws::table::{self, GSI1, GSI2};
 use crate::error::{DataError, Error};
 use crate::model::events::Source;
-use crate::model::history::LeadEventType;
+use crate::model::history::{HistoryEntry, LeadEventType};
+use crate::model::leads::LeadRecord;
+use crate::model::subscriptions::Subscription;
 use crate::rules::clock;
 use crate::rules::ids::{self, IdKind};
 
@@ -71,13 +73,13 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// A new, pending delivery with its id and frozen body.
+    /// A new, pending delivery of `entry` (about `lead`) to `sub`, with
+    /// its id and its body frozen.
     pub fn new(
         id: String,
-        subscription_id: &str,
-        event_type: LeadEventType,
-        lead_id: &str,
-        source: Source,
+        entry: &HistoryEntry,
+        lead: &LeadRecord,
+        sub: &Subscription,
         payload: String,
     ) -> Self {
         let key = table::delivery(&id);
@@ -87,12 +89,12 @@ impl Delivery {
             sk: key.sk,
             gsi1pk: table::DELIVERIES.into(),
             gsi1sk: id.clone(),
-            gsi2pk: table::deliveries_by_subscription(subscription_id),
+            gsi2pk: table::deliveries_by_subscription(&sub.id),
             gsi2sk: id.clone(),
-            subscription_id: subscription_id.to_owned(),
-            event_type,
-            lead_id: lead_id.to_owned(),
-            source,
+            subscription_id: sub.id.clone(),
+            event_type: entry.kind,
+            lead_id: lead.id.to_string(),
+            source: lead.source.clone(),
             payload,
             status: DeliveryStatus::Pending,
             attempt_count: 0,

@@ -75,14 +75,7 @@ fn delivery_for(entry: &HistoryEntry, lead: &LeadRecord, sub: &Subscription) -> 
     );
     let view = LeadView::from(lead.clone());
     let payload = default_body(entry.kind, &id, &entry.occurred_at, &view, Some(entry)).to_string();
-    Delivery::new(
-        id,
-        &sub.id,
-        entry.kind,
-        lead.id.as_str(),
-        lead.source.clone(),
-        payload,
-    )
+    Delivery::new(id, entry, lead, sub, payload)
 }
 
 /// The default webhook body (docs/CONTRACT.md §7).
