@@ -192,7 +192,7 @@ fn table_matches_the_resource_definitions() {
         .collect();
     assert_eq!(
         gsis, code,
-        "infra/table.tf GSIs differ from shared/src/aws/resources.rs"
+        "infra/table.tf GSIs differ from shared/src/aws/table.rs"
     );
     let mut keys: BTreeSet<String> = [PK, SK].iter().map(|s| s.to_string()).collect();
     for g in GSIS {

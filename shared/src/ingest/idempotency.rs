@@ -14,9 +14,11 @@ use sha2::{Digest, Sha256};
 
 use crate::app::App;
 use crate::aws::store::{Write, n};
+use crate::aws::table;
 use crate::error::Error;
 use crate::http::error::ApiError;
 use crate::rules::clock;
+use crate::rules::crypto::encode_hex;
 
 /// How long an answer is kept.
 pub const RETENTION_S: i64 = 24 * 3600;
@@ -68,15 +70,12 @@ pub fn parse_header(value: &str) -> Result<&str, ApiError> {
 }
 
 fn pk(scope: &str, key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("IDEM#{scope}#{hex}")
+    table::idempotency(scope, &encode_hex(&Sha256::digest(key.as_bytes()))).pk
 }
 
 /// Fingerprint of a request body.
 pub fn fingerprint(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    encode_hex(&Sha256::digest(body))
 }
 
 /// Claims `key` within `scope` (a webhook key id) for a request whose body

@@ -42,11 +42,7 @@ pub fn sign(app_secret: &str, body: &[u8]) -> String {
         Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).unwrap_or_else(|_| unreachable!());
     mac.update(body);
     let digest = mac.finalize().into_bytes();
-    format!("sha256={}", encode_hex(&digest))
-}
-
-pub fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    format!("sha256={}", crate::rules::crypto::encode_hex(&digest))
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {

@@ -127,6 +127,11 @@ pub fn generate_data_key() -> String {
     STANDARD.encode(key)
 }
 
+/// Lower-case hex of `bytes`.
+pub fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,7 +70,7 @@ impl SigningKey {
         mac.update(body);
         format!(
             "sha256={}",
-            crate::providers::meta::encode_hex(&mac.finalize().into_bytes())
+            crate::rules::crypto::encode_hex(&mac.finalize().into_bytes())
         )
     }
 }
