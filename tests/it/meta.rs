@@ -229,7 +229,7 @@ async fn a_batched_notification_makes_one_event_per_lead() {
     assert_eq!(r.status, 200);
     assert_eq!(
         r.json(),
-        json!({"received": 3, "accepted": 3, "duplicates": 0})
+        json!({"received": 3, "accepted": 3, "duplicates": 0, "requeued": 0})
     );
     t.process_queue().await;
     let processed = t
@@ -328,4 +328,85 @@ async fn graph_500_then_200_is_retried_and_400_fails_the_event() {
         .await
         .json();
     assert_eq!(failed["items"].as_array().unwrap().len(), 1);
+}
+
+/// Zero loss, issue 11 §1: a transaction cancelled by throttling or a
+/// conflicting transaction is not "seen before": Meta gets a 5xx, sends
+/// again, and the lead is recorded then.
+#[tokio::test]
+async fn a_throttled_marker_write_is_a_5xx_not_a_duplicate() {
+    use leadpipe_tests::Fault;
+    let graph = ScriptedServer::start().await;
+    let url = format!("{}/v25.0", graph.base_url);
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |c| c.meta_graph_url = url).await;
+    let leadgen = "9000000000000000001";
+    graph.script(
+        &format!("/v25.0/{leadgen}"),
+        &[(200, &graph_lead("throttled@example.com"))],
+    );
+    let body = notification(&[leadgen]);
+    let signature = meta::sign(&app_secret(&t), body.as_bytes());
+    for codes in [["ThrottlingError", "None"], ["TransactionConflict", "None"]] {
+        proxy.inject(
+            "TransactWriteItems",
+            Some("META#leadgen#"),
+            1,
+            Fault::tx_cancelled(&codes),
+        );
+        let r = post(&t, &body, Some(&signature)).await;
+        assert_eq!(r.status, 500, "{codes:?}: {}", r.text());
+    }
+    assert_eq!(proxy.injected(), 2);
+    // Meta's retry records it.
+    let r = post(&t, &body, Some(&signature)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["accepted"], 1);
+    t.process_queue().await;
+    let leads = t
+        .admin("GET", "/v1/leads?email=throttled@example.com", None)
+        .await
+        .json();
+    assert_eq!(leads["items"].as_array().unwrap().len(), 1, "{leads}");
+}
+
+/// Zero loss, issue 11 §2: the marker and event were committed but the
+/// message was never sent; Meta's retry must queue the event again, not
+/// answer "duplicate".
+#[tokio::test]
+async fn a_recorded_leadgen_whose_message_was_lost_is_queued_again() {
+    use leadpipe_tests::Fault;
+    let graph = ScriptedServer::start().await;
+    let url = format!("{}/v25.0", graph.base_url);
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |c| c.meta_graph_url = url).await;
+    let leadgen = "9000000000000000002";
+    graph.script(
+        &format!("/v25.0/{leadgen}"),
+        &[(200, &graph_lead("lostmsg@example.com"))],
+    );
+    let body = notification(&[leadgen]);
+    let signature = meta::sign(&app_secret(&t), body.as_bytes());
+    // Every send fails (past the SDK's own retries), and so would any
+    // clean-up: the marker stays.
+    proxy.inject("SendMessageBatch", None, 10, Fault::server_error());
+    proxy.inject("SendMessage", None, 10, Fault::server_error());
+    proxy.inject("DeleteItem", None, 10, Fault::server_error());
+    let r = post(&t, &body, Some(&signature)).await;
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(t.drain_leads_queue().await.len(), 0);
+    // Sends work again; Meta retries.
+    proxy.clear();
+    let r = post(&t, &body, Some(&signature)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["requeued"], 1, "{}", r.text());
+    t.process_queue().await;
+    let leads = t
+        .admin("GET", "/v1/leads?email=lostmsg@example.com", None)
+        .await
+        .json();
+    assert_eq!(leads["items"].as_array().unwrap().len(), 1, "{leads}");
+    // Processed now: a third notification is a plain duplicate.
+    let r = post(&t, &body, Some(&signature)).await;
+    assert_eq!(r.json()["requeued"], 0, "{}", r.text());
+    assert_eq!(r.json()["duplicates"], 1, "{}", r.text());
+    assert_eq!(t.drain_leads_queue().await.len(), 0);
 }

@@ -401,3 +401,244 @@ impl ScriptedServer {
             .collect()
     }
 }
+
+/// What a [`FaultProxy`] does to a matching call.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answers this instead of forwarding: the call never happened.
+    Reply { status: u16, body: String },
+    /// Forwards the call (it takes effect), then answers this instead of
+    /// the real answer — how a timeout after the write looks.
+    AfterForward { status: u16, body: String },
+}
+
+impl Fault {
+    /// DynamoDB's throttling error.
+    pub fn ddb_throttled() -> Self {
+        Fault::Reply {
+            status: 400,
+            body: r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#.into(),
+        }
+    }
+
+    /// A cancelled transaction, one reason code per item (`"None"` for
+    /// items that were not the cause).
+    pub fn tx_cancelled(codes: &[&str]) -> Self {
+        let reasons: Vec<Value> = codes
+            .iter()
+            .map(|c| serde_json::json!({"Code": c, "Message": c}))
+            .collect();
+        Fault::Reply {
+            status: 400,
+            body: serde_json::json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons {codes:?}"),
+                "CancellationReasons": reasons,
+            })
+            .to_string(),
+        }
+    }
+
+    /// An internal error from the service.
+    pub fn server_error() -> Self {
+        Fault::Reply {
+            status: 500,
+            body: r#"{"__type":"InternalFailure","message":"injected"}"#.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FaultRule {
+    /// The `x-amz-target` operation (`TransactWriteItems`, `SendMessageBatch`…).
+    operation: String,
+    /// Only calls whose body contains this.
+    body_contains: Option<String>,
+    remaining: usize,
+    fault: Fault,
+}
+
+/// An HTTP proxy in front of the emulator that injects faults into chosen
+/// AWS calls and forwards the rest. Point an `App` at [`FaultProxy::endpoint`].
+#[derive(Clone)]
+pub struct FaultProxy {
+    pub endpoint: String,
+    rules: std::sync::Arc<std::sync::Mutex<Vec<FaultRule>>>,
+    injected: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: String) -> Self {
+        use http_body_util::{BodyExt, Full};
+        use hyper::service::service_fn;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let rules: std::sync::Arc<std::sync::Mutex<Vec<FaultRule>>> = Default::default();
+        let injected = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let (shared_rules, shared_count) = (rules.clone(), injected.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (rules, injected, client, upstream) = (
+                    shared_rules.clone(),
+                    shared_count.clone(),
+                    client.clone(),
+                    upstream.clone(),
+                );
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let (rules, injected, client, upstream) = (
+                            rules.clone(),
+                            injected.clone(),
+                            client.clone(),
+                            upstream.clone(),
+                        );
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let target = parts
+                                .headers
+                                .get("x-amz-target")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned();
+                            let operation = target.rsplit('.').next().unwrap_or("").to_owned();
+                            let fault = {
+                                let text = String::from_utf8_lossy(&body);
+                                let mut rules = rules.lock().expect("lock");
+                                rules
+                                    .iter_mut()
+                                    .find(|r| {
+                                        r.remaining > 0
+                                            && r.operation == operation
+                                            && r.body_contains
+                                                .as_deref()
+                                                .is_none_or(|b| text.contains(b))
+                                    })
+                                    .map(|r| {
+                                        r.remaining -= 1;
+                                        r.fault.clone()
+                                    })
+                            };
+                            if fault.is_some() {
+                                injected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            let canned = |status: u16, body: String| {
+                                let mut resp =
+                                    hyper::Response::new(Full::new(bytes::Bytes::from(body)));
+                                *resp.status_mut() =
+                                    http::StatusCode::from_u16(status).expect("status");
+                                resp.headers_mut().insert(
+                                    "content-type",
+                                    http::HeaderValue::from_static("application/x-amz-json-1.0"),
+                                );
+                                resp
+                            };
+                            if let Some(Fault::Reply { status, body }) = fault {
+                                return Ok::<_, std::convert::Infallible>(canned(status, body));
+                            }
+                            let uri = format!(
+                                "{upstream}{}",
+                                parts
+                                    .uri
+                                    .path_and_query()
+                                    .map(|p| p.as_str())
+                                    .unwrap_or("/")
+                            );
+                            let mut forward = client.request(parts.method.clone(), uri);
+                            for (name, value) in &parts.headers {
+                                if name != http::header::HOST
+                                    && name != http::header::CONTENT_LENGTH
+                                {
+                                    forward = forward.header(name, value);
+                                }
+                            }
+                            let answer = match forward.body(body).send().await {
+                                Ok(a) => a,
+                                Err(e) => {
+                                    return Ok(canned(502, format!("{{\"message\":\"{e}\"}}")));
+                                }
+                            };
+                            if let Some(Fault::AfterForward { status, body }) = fault {
+                                return Ok(canned(status, body));
+                            }
+                            let status = answer.status().as_u16();
+                            let headers = answer.headers().clone();
+                            let bytes = answer.bytes().await.unwrap_or_default();
+                            let mut resp = hyper::Response::new(Full::new(bytes));
+                            *resp.status_mut() =
+                                http::StatusCode::from_u16(status).expect("status");
+                            for (name, value) in &headers {
+                                if name != http::header::TRANSFER_ENCODING
+                                    && name != http::header::CONTENT_LENGTH
+                                {
+                                    resp.headers_mut().insert(name, value.clone());
+                                }
+                            }
+                            Ok(resp)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FaultProxy {
+            endpoint: format!("http://{addr}"),
+            rules,
+            injected,
+        }
+    }
+
+    /// The next `times` calls of `operation` (whose body contains
+    /// `body_contains`, when given) get `fault`.
+    pub fn inject(&self, operation: &str, body_contains: Option<&str>, times: usize, fault: Fault) {
+        self.rules.lock().expect("lock").push(FaultRule {
+            operation: operation.to_owned(),
+            body_contains: body_contains.map(str::to_owned),
+            remaining: times,
+            fault,
+        });
+    }
+
+    /// Drops every rule not yet used up.
+    pub fn clear(&self) {
+        self.rules.lock().expect("lock").clear();
+    }
+
+    /// How many faults were injected so far.
+    pub fn injected(&self) -> usize {
+        self.injected.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl TestStack {
+    /// A fresh stack whose `App` talks to the emulator through a
+    /// [`FaultProxy`] (resources are created directly).
+    pub async fn behind_proxy(
+        secrets: SecretOverrides,
+        tweak: impl FnOnce(&mut Config),
+    ) -> (Self, FaultProxy) {
+        let mut stack = Self::with_options(secrets, tweak).await;
+        let upstream = tokio::task::spawn_blocking(endpoint)
+            .await
+            .expect("emulator");
+        let proxy = FaultProxy::start(upstream).await;
+        let sdk = leadpipe_local::sdk_config(&proxy.endpoint).await;
+        stack.app = App::new(stack.app.config.clone(), &sdk);
+        (stack, proxy)
+    }
+}

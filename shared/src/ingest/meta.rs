@@ -1,6 +1,16 @@
 //! `POST /v1/providers/meta/webhook`: Meta Lead Ads notifications
 //! (docs/CONTRACT.md §4). The handshake is [`crate::meta_verify`]; the Graph API
 //! look-up of each lead happens later, in [`crate::process`].
+//!
+//! Zero loss: a `leadgen_id` is recorded with a marker and a `RECEIVED`
+//! event in one transaction, then queued. Only a failed *condition* on the
+//! marker means "seen before"; any other cancellation (throttling, a
+//! conflicting transaction) answers 500 so Meta sends again. A marker whose
+//! event is still `RECEIVED` (its message may never have been sent) is
+//! queued again — `process` is idempotent — and the sweeper does the same
+//! for events nobody asks about again.
+
+use std::collections::HashSet;
 
 use futures::StreamExt;
 use http::StatusCode;
@@ -9,40 +19,119 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::aws::queue::LeadMessage;
-use crate::aws::store::Tx;
+use crate::aws::store::{Tx, Write};
+use crate::error::{AwsErrorKind, Error};
 use crate::http::error::ApiError;
 use crate::http::{self as h, header as get_header};
-use crate::model::events::{self, EventRecord, LeadgenMarker};
+use crate::model::events::{self, EventRecord, EventStatus, LeadgenMarker};
 use crate::providers::meta::{self, Leadgen};
 use crate::rules::clock;
 use crate::rules::ids::EventId;
 
+/// What became of one `leadgen` change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Recorded {
+    /// A new event, to queue.
+    New(EventId),
+    /// Seen before, but its event was never processed: queue it again.
+    Requeue(EventId),
+    /// Seen and processed (or failed) before: nothing to do.
+    Seen,
+}
+
+impl Recorded {
+    fn to_queue(&self) -> Option<&EventId> {
+        match self {
+            Recorded::New(id) | Recorded::Requeue(id) => Some(id),
+            Recorded::Seen => None,
+        }
+    }
+}
+
+/// Why a marker-and-event transaction was cancelled, from DynamoDB's
+/// reasons (marker first): only a failed condition on the marker means the
+/// `leadgen_id` was recorded before.
+fn seen_before(reasons: &[Option<AwsErrorKind>]) -> bool {
+    matches!(
+        reasons.first(),
+        Some(Some(AwsErrorKind::ConditionalCheckFailed))
+    ) && reasons
+        .iter()
+        .skip(1)
+        .all(|r| r.is_none() || *r == Some(AwsErrorKind::ConditionalCheckFailed))
+}
+
 /// Records one `leadgen` change as an event, unless its `leadgen_id` was
 /// seen before (the marker and the event are written together or not at
-/// all). Returns the new event's id.
-async fn record_leadgen(
-    app: &App,
-    leadgen: Leadgen,
-    received_at: &str,
-) -> Result<Option<EventId>, ApiError> {
+/// all).
+async fn record_leadgen(app: &App, leadgen: Leadgen, received_at: &str) -> Result<Recorded, Error> {
+    let leadgen_id = leadgen.leadgen_id.clone();
     let event = EventRecord::from_leadgen(EventId::generate(), leadgen, received_at.to_owned());
-    let leadgen_id = event.leadgen.as_ref().map(|l| l.leadgen_id.as_str());
-    let marker = LeadgenMarker::new(leadgen_id.unwrap_or(""), event.id.as_str());
+    let marker = LeadgenMarker::new(&leadgen_id, &event.id);
     let items = vec![
         app.store
             .tx_put(&marker, Some("attribute_not_exists(pk)"), vec![])?,
         app.store
             .tx_put(&event, Some("attribute_not_exists(pk)"), vec![])?,
     ];
-    Ok(match app.store.transact(items).await? {
-        Tx::Done => Some(event.id),
-        Tx::Cancelled(_) => None,
-    })
+    match app.store.transact(items).await? {
+        Tx::Done => Ok(Recorded::New(event.id)),
+        Tx::Cancelled(reasons) if seen_before(&reasons) => {
+            already_recorded(app, event.leadgen.as_ref(), received_at).await
+        }
+        Tx::Cancelled(reasons) => Err(Error::Aws {
+            service: "dynamodb",
+            op: "TransactWriteItems",
+            kind: reasons
+                .iter()
+                .flatten()
+                .find(|k| **k != AwsErrorKind::ConditionalCheckFailed)
+                .copied()
+                .unwrap_or(AwsErrorKind::Other),
+            message: format!("recording leadgen {leadgen_id} was cancelled: {reasons:?}"),
+        }),
+    }
+}
+
+/// The marker exists. Its event decides: still `RECEIVED` → queue it again;
+/// missing (an older clean-up removed it) → write it again under the
+/// marker's id; anything else → seen.
+async fn already_recorded(
+    app: &App,
+    leadgen: Option<&Leadgen>,
+    received_at: &str,
+) -> Result<Recorded, Error> {
+    let Some(leadgen) = leadgen else {
+        return Ok(Recorded::Seen);
+    };
+    let Some(marker) = events::leadgen_marker(app, &leadgen.leadgen_id).await? else {
+        // The marker went away between the write and this read: let Meta
+        // send again rather than guess.
+        return Err(Error::Aws {
+            service: "dynamodb",
+            op: "GetItem",
+            kind: AwsErrorKind::TransactionConflict,
+            message: format!("leadgen {} changed while recording", leadgen.leadgen_id),
+        });
+    };
+    let id = marker.event_id;
+    match events::get(app, id.as_str()).await? {
+        Some(e) if e.status == EventStatus::Received => Ok(Recorded::Requeue(id)),
+        Some(_) => Ok(Recorded::Seen),
+        None => {
+            let event =
+                EventRecord::from_leadgen(id.clone(), leadgen.clone(), received_at.to_owned());
+            match app.store.put_new(&event).await? {
+                Write::Done | Write::Conflict => Ok(Recorded::Requeue(id)),
+            }
+        }
+    }
 }
 
 /// `POST /v1/providers/meta/webhook`: verify, split into one event per
-/// `leadgen` change, queue them, answer 200. If anything fails the events of
-/// this request are removed again and Meta, seeing a 500, sends it again.
+/// `leadgen` change, queue them, answer 200. If recording or queueing fails
+/// the answer is 500 and Meta sends the notification again: what was
+/// recorded is then queued again (see [`already_recorded`]).
 pub async fn notification(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body = req.body().as_ref();
     if body.len() > meta::MAX_NOTIFICATION_BYTES {
@@ -65,62 +154,78 @@ pub async fn notification(app: &App, req: &Request) -> Result<Response<Body>, Ap
     }
     let changes = meta::leadgen_changes(body)?;
     let total = changes.len();
+    // The same leadgen twice in one notification is one lead.
+    let mut ids = HashSet::new();
+    let changes: Vec<Leadgen> = changes
+        .into_iter()
+        .filter(|lg| ids.insert(lg.leadgen_id.clone()))
+        .collect();
     let received_at = clock::now_rfc3339();
-    let results: Vec<Result<Option<EventId>, ApiError>> = futures::stream::iter(changes)
+    let results: Vec<Result<Recorded, Error>> = futures::stream::iter(changes)
         .map(|lg| record_leadgen(app, lg, &received_at))
         .buffer_unordered(16)
         .collect()
         .await;
-    let mut created = Vec::new();
+    let mut recorded = Vec::with_capacity(results.len());
     let mut failure = None;
     for r in results {
         match r {
-            Ok(Some(id)) => created.push(id),
-            Ok(None) => {}
+            Ok(r) => recorded.push(r),
             Err(e) => failure = Some(e),
         }
     }
-    if failure.is_none() {
-        let messages: Vec<LeadMessage> = created
-            .iter()
-            .map(|id| LeadMessage {
-                event_id: id.clone(),
-            })
-            .collect();
-        if let Err(e) = app
-            .queue
-            .send_all(&app.config.leads_queue_url, &messages)
-            .await
-        {
-            failure = Some(e.into());
-        }
-    }
+    // Queue what was recorded even when another change failed: Meta's
+    // retry finds those `RECEIVED` and queues them again, harmlessly.
+    let messages: Vec<LeadMessage> = recorded
+        .iter()
+        .filter_map(Recorded::to_queue)
+        .map(|id| LeadMessage {
+            event_id: id.clone(),
+        })
+        .collect();
+    app.queue
+        .send_all(&app.config.leads_queue_url, &messages)
+        .await?;
     if let Some(err) = failure {
-        remove_leadgen_events(app, &created).await;
-        return Err(err);
+        return Err(err.into());
     }
+    let new = recorded
+        .iter()
+        .filter(|r| matches!(r, Recorded::New(_)))
+        .count();
+    let requeued = messages.len() - new;
     tracing::info!(
         changes = total,
-        accepted = created.len(),
+        accepted = new,
+        requeued,
         "meta notification"
     );
     Ok(h::json(
         StatusCode::OK,
-        &json!({"received": total, "accepted": created.len(), "duplicates": total - created.len()}),
+        &json!({"received": total, "accepted": new, "duplicates": total - new, "requeued": requeued}),
     ))
 }
 
-async fn remove_leadgen_events(app: &App, event_ids: &[EventId]) {
-    for id in event_ids {
-        if let Ok(Some(event)) = events::get(app, id.as_str()).await {
-            if let Some(lg) = &event.leadgen
-                && let Err(e) = events::remove_leadgen_marker(app, &lg.leadgen_id).await
-            {
-                tracing::error!(error = %e, event_id = %id, "could not remove a leadgen marker");
-            }
-            if let Err(e) = events::remove(app, id.as_str()).await {
-                tracing::error!(error = %e, event_id = %id, "could not remove an event");
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_failed_condition_on_the_marker_means_seen() {
+        use AwsErrorKind::*;
+        assert!(seen_before(&[Some(ConditionalCheckFailed), None]));
+        assert!(seen_before(&[
+            Some(ConditionalCheckFailed),
+            Some(ConditionalCheckFailed)
+        ]));
+        assert!(!seen_before(&[Some(Throttling), None]));
+        assert!(!seen_before(&[Some(TransactionConflict), None]));
+        assert!(!seen_before(&[None, Some(Throttling)]));
+        assert!(!seen_before(&[
+            Some(ConditionalCheckFailed),
+            Some(Throttling)
+        ]));
+        assert!(!seen_before(&[Some(Validation), None]));
+        assert!(!seen_before(&[]));
     }
 }

@@ -287,29 +287,28 @@ pub async fn mark_failed(
 pub struct LeadgenMarker {
     pub pk: String,
     pub sk: String,
-    pub event_id: String,
+    pub event_id: EventId,
 }
 
 impl LeadgenMarker {
-    pub fn new(leadgen_id: &str, event_id: &str) -> Self {
+    pub fn new(leadgen_id: &str, event_id: &EventId) -> Self {
         let key = table::leadgen_marker(leadgen_id);
         LeadgenMarker {
             pk: key.pk,
             sk: key.sk,
-            event_id: event_id.to_owned(),
+            event_id: event_id.clone(),
         }
     }
+}
+
+/// The marker of a Meta `leadgen_id`, naming the event that recorded it.
+pub async fn leadgen_marker(app: &App, leadgen_id: &str) -> Result<Option<LeadgenMarker>, Error> {
+    let key = table::leadgen_marker(leadgen_id);
+    app.store.get(&key.pk, &key.sk).await
 }
 
 /// Removes an event (ingest takes back one whose message was never queued).
 pub async fn remove(app: &App, id: &str) -> Result<(), Error> {
     let key = table::event(id);
-    app.store.delete(&key.pk, &key.sk, None).await.map(|_| ())
-}
-
-/// Removes a leadgen marker (with the event it named, when that event's
-/// message was never queued).
-pub async fn remove_leadgen_marker(app: &App, leadgen_id: &str) -> Result<(), Error> {
-    let key = table::leadgen_marker(leadgen_id);
     app.store.delete(&key.pk, &key.sk, None).await.map(|_| ())
 }
