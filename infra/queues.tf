@@ -5,11 +5,11 @@ locals {
   queues = {
     leads = {
       consumer          = "process"
-      max_receive_count = 5
+      max_receive_count = 20 # LEADS_MAX_RECEIVES: 1 s doubling to 15 min outlasts an hour
     }
     deliveries = {
       consumer          = "deliver"
-      max_receive_count = 10
+      max_receive_count = 30 # DELIVERIES_MAX_RECEIVES: MAX_MAX_ATTEMPTS (20) + 10
     }
   }
   message_retention_seconds = 1209600

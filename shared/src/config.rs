@@ -24,6 +24,8 @@ pub mod vars {
     pub const REENGAGE_DAYS: &str = "LEADPIPE_REENGAGE_DAYS";
     pub const RETRY_BASE_MS: &str = "LEADPIPE_RETRY_BASE_MS";
     pub const RETRY_MAX_MS: &str = "LEADPIPE_RETRY_MAX_MS";
+    pub const LEAD_RETRY_MAX_MS: &str = "LEADPIPE_LEAD_RETRY_MAX_MS";
+    pub const SWEEP_GRACE_S: &str = "LEADPIPE_SWEEP_GRACE_SECONDS";
     pub const META_GRAPH_URL: &str = "LEADPIPE_META_GRAPH_URL";
     pub const SECRET_TTL_S: &str = "LEADPIPE_SECRET_TTL_SECONDS";
     pub const COUNTER_SHARDS: &str = "LEADPIPE_COUNTER_SHARDS";
@@ -86,12 +88,33 @@ pub struct Config {
     /// Delivery back-off base and cap.
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// Cap of the back-off between tries of one event in `process` (Graph
+    /// API outages, throttling): long, so an outage of an hour is waited out
+    /// within the leads queue's receives.
+    pub lead_retry_max: Duration,
+    /// An event still `RECEIVED` this long after it arrived is queued again
+    /// by the sweeper.
+    pub sweep_grace: Duration,
     /// Meta Graph API base URL.
     pub meta_graph_url: String,
     /// How long the deployment secret is cached in memory.
     pub secret_ttl: Duration,
     /// How many items a hot counter is spread over.
     pub counter_shards: u32,
+}
+
+/// The default cap of `process`'s back-off: 15 minutes.
+pub const DEFAULT_LEAD_RETRY_MAX: Duration = Duration::from_secs(900);
+
+/// The longest an event can rightly stay `RECEIVED`: every back-off of the
+/// leads queue's receives, plus five minutes. Past it the event's message
+/// is gone (lost, or dead-lettered) and the sweeper queues it again.
+pub fn default_sweep_grace(base: Duration, cap: Duration) -> Duration {
+    let receives = crate::aws::resources::LEADS_MAX_RECEIVES;
+    (1..receives)
+        .map(|n| crate::rules::retry::backoff_ceiling(n, base, cap))
+        .sum::<Duration>()
+        + Duration::from_secs(300)
 }
 
 impl Config {
@@ -133,6 +156,21 @@ impl Config {
                 vars::RETRY_MAX_MS
             )));
         }
+        let lead_retry_max = Duration::from_millis(number(
+            vars::LEAD_RETRY_MAX_MS,
+            DEFAULT_LEAD_RETRY_MAX.as_millis() as u64,
+        )?);
+        if lead_retry_max < retry_base {
+            return Err(Error::Config(format!(
+                "{} must be at least {}",
+                vars::LEAD_RETRY_MAX_MS,
+                vars::RETRY_BASE_MS
+            )));
+        }
+        let sweep_grace = match get(vars::SWEEP_GRACE_S) {
+            Some(_) => Duration::from_secs(number(vars::SWEEP_GRACE_S, 0)?),
+            None => default_sweep_grace(retry_base, lead_retry_max),
+        };
         let counter_shards = number(vars::COUNTER_SHARDS, 8)?;
         if !(1..=64).contains(&counter_shards) {
             return Err(Error::Config(format!(
@@ -156,6 +194,8 @@ impl Config {
             reengage_after: Duration::from_secs(86_400 * number(vars::REENGAGE_DAYS, 30)?),
             retry_base,
             retry_max,
+            lead_retry_max,
+            sweep_grace,
             meta_graph_url: get(vars::META_GRAPH_URL)
                 .unwrap_or_else(|| "https://graph.facebook.com/v25.0".into())
                 .trim_end_matches('/')

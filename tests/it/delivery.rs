@@ -897,6 +897,8 @@ async fn two_copies_of_a_message_record_one_attempt() {
         .json();
     assert_eq!(d["status"], "delivered");
     assert_eq!(d["attempts"].as_array().unwrap().len(), 1, "{d}");
+    // Only the copy that claimed the attempt sent it (issue 11 §6).
+    assert_eq!(crm.requests_to("/twice").len(), 1, "one send per attempt");
     // A later copy finds the delivery finished and sends nothing.
     let sent = crm.requests_to("/twice").len();
     leadpipe::deliver::attempt_delivery(&t.app, &id)

@@ -12,3 +12,4 @@ mod keys;
 mod local_stack;
 mod meta;
 mod process;
+mod zero_loss;

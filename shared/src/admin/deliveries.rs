@@ -63,9 +63,10 @@ pub async fn retry(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
     if d.status == DeliveryStatus::Pending {
         return Err(ApiError::Conflict("the delivery is already pending".into()));
     }
-    let d = deliveries::reopen(app, &d.id)
-        .await?
-        .ok_or(ApiError::NotFound("delivery"))?;
+    // Of two concurrent retries exactly one reopens and queues it.
+    let d = deliveries::reopen(app, &d).await?.ok_or_else(|| {
+        ApiError::Conflict("the delivery was retried or redriven meanwhile".into())
+    })?;
     app.queue
         .send(
             &app.config.deliveries_queue_url,
@@ -82,13 +83,17 @@ pub async fn retry(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
 }
 
 pub async fn redrive(app: &App) -> Result<Response<Body>, ApiError> {
-    let moved = dlq::redrive(app).await?;
+    let run = dlq::redrive(app).await?;
     tracing::info!(
-        leads = moved.leads,
-        deliveries = moved.deliveries,
+        leads = run.moved.leads,
+        deliveries = run.moved.deliveries,
+        dropped = run.dropped,
         "dlq redriven"
     );
-    Ok(h::json(StatusCode::OK, &json!({"moved": moved})))
+    Ok(h::json(
+        StatusCode::OK,
+        &json!({"moved": run.moved, "dropped": run.dropped}),
+    ))
 }
 
 /// A delivery as the admin API shows it.

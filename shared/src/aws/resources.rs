@@ -14,6 +14,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use crate::aws::secrets::SecretDocument;
 use crate::aws::table::{GSIS, PK, SK, TTL_ATTRIBUTE};
 use crate::error::Error;
+use crate::model::subscriptions::MAX_MAX_ATTEMPTS;
 
 /// A work queue with its dead-letter queue.
 #[derive(Debug, Clone, Copy)]
@@ -30,9 +31,23 @@ pub struct QueueDef {
     pub consumer_timeout_s: u32,
 }
 
+/// Receives of one lead message before SQS gives up on it: enough that the
+/// back-off of `process` (1 s doubling, capped at
+/// [`crate::config::DEFAULT_LEAD_RETRY_MAX`]) outlasts a Graph API outage
+/// of an hour (checked by a test below).
+pub const LEADS_MAX_RECEIVES: u32 = 20;
+
+/// Receives of one delivery message: every attempt of the longest round
+/// ([`MAX_MAX_ATTEMPTS`]) plus room for waits behind another copy's claim
+/// and transient AWS errors. `deliver` ends a delivery `dead` and parks it
+/// itself at the last receive, so SQS never dead-letters a delivery that
+/// still says `pending`.
+pub const DELIVERIES_MAX_RECEIVES: u32 = MAX_MAX_ATTEMPTS + 10;
+const _: () = assert!(DELIVERIES_MAX_RECEIVES > MAX_MAX_ATTEMPTS + 1);
+
 pub const LEADS_QUEUE: QueueDef = QueueDef {
     suffix: "leads",
-    max_receive_count: 5,
+    max_receive_count: LEADS_MAX_RECEIVES,
     visibility_timeout_s: 180,
     batch_size: 10,
     consumer_timeout_s: 30,
@@ -40,7 +55,7 @@ pub const LEADS_QUEUE: QueueDef = QueueDef {
 
 pub const DELIVERIES_QUEUE: QueueDef = QueueDef {
     suffix: "deliveries",
-    max_receive_count: 10,
+    max_receive_count: DELIVERIES_MAX_RECEIVES,
     visibility_timeout_s: 180,
     batch_size: 10,
     consumer_timeout_s: 30,
@@ -351,4 +366,20 @@ async fn ensure_secret(
             .map_err(|e| secrets_err(&aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?;
     }
     Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_leads_queue_outlasts_an_hour_of_graph_outage() {
+        use crate::rules::retry::backoff_floor;
+        let base = Duration::from_secs(1);
+        let waited: Duration = (1..LEADS_QUEUE.max_receive_count)
+            .map(|n| backoff_floor(n, base, crate::config::DEFAULT_LEAD_RETRY_MAX))
+            .sum();
+        assert!(waited >= Duration::from_secs(3600), "{waited:?}");
+    }
 }

@@ -21,8 +21,9 @@ use tracing::Instrument;
 use crate::app::App;
 use crate::aws::batch::{self, Outcome};
 use crate::aws::queue::DeliveryMessage;
+use crate::aws::resources::DELIVERIES_QUEUE;
 use crate::error::Error;
-use crate::model::deliveries::{self, AttemptRecord, Delivery, DeliveryStatus};
+use crate::model::deliveries::{self, AttemptRecord, Claim, Claimed, Delivery, DeliveryStatus};
 use crate::model::subscriptions::{self, Subscription};
 use crate::rules::clock;
 use attempt::{Answered, Next, Policy};
@@ -51,36 +52,102 @@ async fn deliver_record(app: &App, record: &SqsMessage) -> Outcome {
             };
         };
         tracing::Span::current().record("delivery_id", message.delivery_id.as_str());
-        match attempt_delivery(app, &message.delivery_id).await {
+        let outcome = match attempt_delivery(app, &message.delivery_id).await {
             Ok(outcome) => outcome,
             Err(e) => Outcome::Retry {
                 delay: app.config.retry_base,
                 reason: e.to_string(),
             },
+        };
+        match outcome {
+            Outcome::Retry { reason, .. } if last_receive(record) => {
+                give_up(app, &message.delivery_id, &reason).await
+            }
+            outcome => outcome,
         }
     }
     .instrument(span)
     .await
 }
 
+/// How long a claimed attempt is held: past the consumer's timeout, so a
+/// copy of the message never sends while the claimant still may.
+pub const LEASE: Duration =
+    Duration::from_secs(crate::aws::resources::DELIVERIES_QUEUE.consumer_timeout_s as u64 + 10);
+
+/// A pending delivery untouched for this long has no message that will
+/// move it on (its longest wait is one back-off plus one lease): the
+/// sweeper and a redrive queue it again.
+pub fn stall_after(config: &crate::Config) -> Duration {
+    config.retry_max + LEASE + Duration::from_secs(60)
+}
+
+/// True on the last receive before SQS would dead-letter the message.
+fn last_receive(record: &SqsMessage) -> bool {
+    batch::receive_count(record) + 1 >= DELIVERIES_QUEUE.max_receive_count
+}
+
+/// The message cannot come back again: end the delivery `dead` and park
+/// it, so its status never says `pending` while SQS holds it in the DLQ.
+/// If even that fails SQS dead-letters the message, and the delivery,
+/// stalled, is queued again by the sweeper.
+async fn give_up(app: &App, delivery_id: &str, reason: &str) -> Outcome {
+    let reason = format!(
+        "gave up after {} receives: {reason}",
+        DELIVERIES_QUEUE.max_receive_count
+    );
+    let parked = async {
+        let Some(d) = deliveries::get(app, delivery_id).await? else {
+            return Ok(Outcome::Done);
+        };
+        if deliveries::finish(app, &d, DeliveryStatus::Dead, &reason).await? {
+            tracing::error!(reason = %reason, "delivery dead");
+        }
+        park(app, &d).await
+    };
+    match parked.await {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::Retry {
+            delay: Duration::ZERO,
+            reason: format!("{reason}; and could not park it: {e}"),
+        },
+    }
+}
+
 /// What preparing an attempt found.
 enum Prepared {
-    /// Send the next attempt of `delivery` to `sub`.
+    /// Send attempt `claim.n` of `delivery` to `sub`.
     Send {
         delivery: Box<Delivery>,
         sub: Box<Subscription>,
+        claim: Claim,
     },
-    /// Nothing to send (done already, or ended here).
+    /// Another copy is making an attempt: look again after it.
+    Wait(Duration),
+    /// Dead: make sure it is parked on the DLQ.
+    Park(Box<Delivery>),
+    /// Nothing to do (delivered, unknown, or another copy moved it).
     Nothing,
 }
 
 /// Makes the next attempt of a delivery and records it.
 pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, Error> {
-    let (delivery, sub) = match prepare(app, delivery_id).await? {
-        Prepared::Send { delivery, sub } => (delivery, sub),
+    let (delivery, sub, claim) = match prepare(app, delivery_id).await? {
+        Prepared::Send {
+            delivery,
+            sub,
+            claim,
+        } => (delivery, sub, claim),
+        Prepared::Wait(delay) => {
+            return Ok(Outcome::Retry {
+                delay,
+                reason: "another copy is making an attempt".into(),
+            });
+        }
+        Prepared::Park(delivery) => return park(app, &delivery).await,
         Prepared::Nothing => return Ok(Outcome::Done),
     };
-    let n = delivery.attempt_count + 1;
+    let n = claim.n;
     let result = send::send(
         app,
         &sub,
@@ -110,6 +177,13 @@ pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, E
         outcome = ?next.status(),
         "attempt"
     );
+    if next == Next::Gone {
+        // Disabled first: a crash after this finds the subscription off
+        // and ends the delivery dead, parked, all the same.
+        let reason = format!("the endpoint answered 410 Gone at {}", clock::now_rfc3339());
+        subscriptions::disable(app, &sub.id, &reason).await?;
+        tracing::warn!(subscription_id = %sub.id, "410 Gone: subscription disabled");
+    }
     let record = AttemptRecord {
         n,
         status_code: result.status_code,
@@ -117,8 +191,8 @@ pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, E
         error: result.error.as_deref(),
         response: result.response.as_deref(),
     };
-    if !deliveries::record_attempt(app, &delivery, record, next.status()).await? {
-        // Another copy of the message made this attempt first.
+    if !deliveries::record_attempt(app, &delivery, &claim, record, next.status()).await? {
+        // The lease ran out mid-attempt and another copy went on.
         return Ok(Outcome::Done);
     }
     match next {
@@ -127,31 +201,37 @@ pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, E
             delay,
             reason: result.error.unwrap_or_default(),
         }),
-        Next::Gone => {
-            let reason = format!("the endpoint answered 410 Gone at {}", clock::now_rfc3339());
-            subscriptions::disable(app, &sub.id, &reason).await?;
-            tracing::warn!(subscription_id = %sub.id, "410 Gone: subscription disabled");
-            park(app, &delivery).await
-        }
-        Next::Dead => park(app, &delivery).await,
+        // Dead is written first and the message kept until the DLQ has
+        // its copy: a crash in between brings the message back, and a
+        // message that finds its delivery dead parks it (see `prepare`).
+        Next::Gone | Next::Dead => park(app, &delivery).await,
     }
 }
 
-/// Reads the delivery and its subscription; ends the delivery here when its
-/// subscription is gone or off.
+/// Reads the delivery and its subscription, and claims the next attempt;
+/// ends the delivery here when its subscription is gone or off.
 async fn prepare(app: &App, delivery_id: &str) -> Result<Prepared, Error> {
     let Some(delivery) = deliveries::get(app, delivery_id).await? else {
         tracing::warn!("delivery not found; message dropped");
         return Ok(Prepared::Nothing);
     };
-    if delivery.status != DeliveryStatus::Pending {
-        return Ok(Prepared::Nothing);
+    match delivery.status {
+        DeliveryStatus::Delivered => return Ok(Prepared::Nothing),
+        DeliveryStatus::Dead => return Ok(Prepared::Park(Box::new(delivery))),
+        DeliveryStatus::Pending => {}
     }
     let reason = match subscriptions::get(app, &delivery.subscription_id).await? {
         Some(sub) if sub.enabled => {
-            return Ok(Prepared::Send {
-                delivery: Box::new(delivery),
-                sub: Box::new(sub),
+            return Ok(match deliveries::claim(app, &delivery, LEASE).await? {
+                Claimed::Yes(claim) => Prepared::Send {
+                    delivery: Box::new(delivery),
+                    sub: Box::new(sub),
+                    claim,
+                },
+                Claimed::Busy { until_ms } => Prepared::Wait(Duration::from_millis(
+                    u64::try_from(until_ms - clock::now_ms()).unwrap_or(0) + 1_000,
+                )),
+                Claimed::Moved => Prepared::Nothing,
             });
         }
         Some(sub) => format!(
@@ -160,11 +240,16 @@ async fn prepare(app: &App, delivery_id: &str) -> Result<Prepared, Error> {
         ),
         None => "subscription deleted".to_owned(),
     };
-    deliveries::finish(app, &delivery, DeliveryStatus::Dead, &reason).await?;
-    Ok(Prepared::Nothing)
+    if deliveries::finish(app, &delivery, DeliveryStatus::Dead, &reason).await? {
+        Ok(Prepared::Park(Box::new(delivery)))
+    } else {
+        Ok(Prepared::Nothing)
+    }
 }
 
 /// Parks a dead delivery where an operator sees it and can redrive it.
+/// A crash can park one twice; a redrive reopens it once (see
+/// [`deliveries::reopen`]).
 async fn park(app: &App, delivery: &Delivery) -> Result<Outcome, Error> {
     let message = DeliveryMessage {
         delivery_id: delivery.id.clone(),

@@ -68,6 +68,12 @@ pub struct Delivery {
     pub round_start: u32,
     #[serde(default)]
     pub last_error: Option<String>,
+    /// While an attempt is being made: who claimed it and until when
+    /// (Unix ms). Another copy of the message waits for it to end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until_ms: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -100,10 +106,25 @@ impl Delivery {
             attempt_count: 0,
             round_start: 1,
             last_error: None,
+            claim: None,
+            lease_until_ms: None,
             created_at: now.clone(),
             updated_at: now,
             id,
         }
+    }
+}
+
+impl Delivery {
+    /// Pending, with no attempt under way and no change for `quiet`: its
+    /// message was lost or dead-lettered, and nothing will move it on
+    /// unless it is queued again.
+    pub fn stalled(&self, now_ms: i64, quiet: std::time::Duration) -> bool {
+        let quiet_ms = i64::try_from(quiet.as_millis()).unwrap_or(i64::MAX);
+        self.status == DeliveryStatus::Pending
+            && self.lease_until_ms.is_none_or(|until| until < now_ms)
+            && clock::parse_rfc3339(&self.updated_at)
+                .is_some_and(|at| now_ms.saturating_sub(at) > quiet_ms)
     }
 }
 
@@ -178,25 +199,89 @@ pub struct AttemptRecord<'a> {
     pub response: Option<&'a str>,
 }
 
-/// Stores attempt `n`, then moves the delivery on from attempt `n - 1` to
-/// `status`; false when it had already moved (a duplicate message raced
-/// this one and made the same attempt). Two writes, not a transaction: a
-/// transaction bills each item, and each index copy, twice, and nothing
-/// here needs one. The attempt is keyed by its number, so a crash between
-/// the writes leaves a record that the retry of that same attempt
-/// overwrites.
+/// The right to make attempt `n` of a delivery, held until `lease_until_ms`.
+/// Only the holder sends attempt `n` and writes its log entry, so a
+/// duplicate message never sends the same attempt twice and the log never
+/// shows an attempt that another copy made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub n: u32,
+    token: String,
+    pub lease_until_ms: i64,
+}
+
+/// What claiming the next attempt found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// This copy makes attempt `claim.n`.
+    Yes(Claim),
+    /// Another copy is making an attempt until this time (Unix ms).
+    Busy { until_ms: i64 },
+    /// The delivery moved on (ended, or another copy claimed first).
+    Moved,
+}
+
+/// Claims attempt `attempt_count + 1` of `d` for `lease`: only while it is
+/// `pending`, nobody moved it since `d` was read, and no other lease runs.
+pub async fn claim(app: &App, d: &Delivery, lease: std::time::Duration) -> Result<Claimed, Error> {
+    let now = clock::now_ms();
+    if let Some(until) = d.lease_until_ms
+        && until > now
+    {
+        return Ok(Claimed::Busy { until_ms: until });
+    }
+    let next = d.attempt_count + 1;
+    let token = ids::new_id(IdKind::Request);
+    let until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+    let moved = app
+        .store
+        .update_if(
+            &d.pk,
+            &d.sk,
+            "SET attemptCount = :n, claim = :c, leaseUntilMs = :l, updatedAt = :now",
+            Some(
+                "#st = :pending AND attemptCount = :prev \
+                 AND (attribute_not_exists(leaseUntilMs) OR leaseUntilMs < :nowms)",
+            ),
+            vec![("#st", "status")],
+            vec![
+                (":n", n(i64::from(next))),
+                (":prev", n(i64::from(d.attempt_count))),
+                (":c", s(token.clone())),
+                (":l", n(until)),
+                (":nowms", n(now)),
+                (":now", s(clock::now_rfc3339())),
+                (":pending", s(DeliveryStatus::Pending.as_str())),
+            ],
+        )
+        .await?;
+    Ok(match moved {
+        Write::Done => Claimed::Yes(Claim {
+            n: next,
+            token,
+            lease_until_ms: until,
+        }),
+        Write::Conflict => Claimed::Moved,
+    })
+}
+
+/// Stores the attempt `claim` made, then moves the delivery to `status`
+/// and releases the claim; false when the claim was lost (its lease ran
+/// out and another copy claimed the next attempt) — the log entry is still
+/// true: this copy made that attempt.
 pub async fn record_attempt(
     app: &App,
     d: &Delivery,
+    claim: &Claim,
     attempt: AttemptRecord<'_>,
     status: DeliveryStatus,
 ) -> Result<bool, Error> {
     let now = clock::now_rfc3339();
-    let key = table::attempt(&d.id, attempt.n);
+    let key = table::attempt(&d.id, claim.n);
     let item = Attempt {
         pk: key.pk,
         sk: key.sk,
-        n: attempt.n,
+        n: claim.n,
         at: now.clone(),
         status_code: attempt.status_code,
         duration_ms: attempt.duration_ms,
@@ -210,12 +295,12 @@ pub async fn record_attempt(
         .update_if(
             &d.pk,
             &d.sk,
-            "SET attemptCount = :n, #st = :s, updatedAt = :now, lastError = :e",
-            Some("attemptCount = :prev"),
+            "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs",
+            Some("claim = :c AND attemptCount = :n"),
             vec![("#st", "status")],
             vec![
-                (":n", n(i64::from(attempt.n))),
-                (":prev", n(i64::from(attempt.n - 1))),
+                (":n", n(i64::from(claim.n))),
+                (":c", s(claim.token.clone())),
                 (":s", s(status.as_str())),
                 (":now", s(now)),
                 (
@@ -231,52 +316,63 @@ pub async fn record_attempt(
     Ok(moved == Write::Done)
 }
 
-/// Ends a delivery without an attempt (its subscription is gone or off).
+/// Ends a `pending` delivery without an attempt (its subscription is gone
+/// or off, or its message cannot be kept any longer); false when it was
+/// not pending any more — `delivered` is never overwritten.
 pub async fn finish(
     app: &App,
     d: &Delivery,
     status: DeliveryStatus,
     reason: &str,
-) -> Result<(), Error> {
-    app.store
+) -> Result<bool, Error> {
+    let moved = app
+        .store
         .update_if(
             &d.pk,
             &d.sk,
-            "SET #st = :s, updatedAt = :now, lastError = :e",
-            None,
+            "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs",
+            Some("#st = :pending"),
             vec![("#st", "status")],
             vec![
                 (":s", s(status.as_str())),
                 (":now", s(clock::now_rfc3339())),
                 (":e", s(reason)),
+                (":pending", s(DeliveryStatus::Pending.as_str())),
             ],
         )
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(moved == Write::Done)
 }
 
-/// Starts a new round of attempts for a delivery (retry, redrive): status
-/// `pending`, the next attempt counts from where the last left off.
-pub async fn reopen(app: &App, id: &str) -> Result<Option<Delivery>, Error> {
-    let Some(d) = get(app, id).await? else {
+/// Starts a new round of attempts (retry, redrive): `pending` again, the
+/// next attempt counting on from the last. Only from the state `d` was
+/// read in (status and attempt count), so of two concurrent retries or
+/// redrives exactly one reopens; `None` for the others.
+pub async fn reopen(app: &App, d: &Delivery) -> Result<Option<Delivery>, Error> {
+    if d.status == DeliveryStatus::Pending {
         return Ok(None);
-    };
-    app.store
+    }
+    let moved = app
+        .store
         .update_if(
             &d.pk,
             &d.sk,
-            "SET #st = :p, roundStart = :r, updatedAt = :now",
-            Some("attemptCount = :c"),
+            "SET #st = :p, roundStart = :r, updatedAt = :now REMOVE claim, leaseUntilMs",
+            Some("#st = :was AND attemptCount = :c"),
             vec![("#st", "status")],
             vec![
                 (":p", s(DeliveryStatus::Pending.as_str())),
+                (":was", s(d.status.as_str())),
                 (":r", n(i64::from(d.attempt_count + 1))),
                 (":now", s(clock::now_rfc3339())),
                 (":c", n(i64::from(d.attempt_count))),
             ],
         )
         .await?;
-    get(app, id).await
+    match moved {
+        Write::Done => get(app, &d.id).await,
+        Write::Conflict => Ok(None),
+    }
 }
 
 #[cfg(test)]

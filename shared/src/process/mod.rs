@@ -27,7 +27,6 @@ use crate::model::events::{self, EventRecord, EventStatus};
 use crate::providers::meta;
 use crate::rules::clock;
 use crate::rules::inbound::LeadInput;
-use crate::rules::retry;
 use dedupe::Resolution;
 use outcome::{Backoff, Failure};
 
@@ -79,19 +78,22 @@ async fn fan_out_again(app: &App, m: &FanOutMessage, attempt: u32) -> Outcome {
             tracing::info!(deliveries = n, cause_id = %m.cause_id, "fan-out finished");
             Outcome::Done
         }
-        Err(e) => Outcome::Retry {
-            delay: retry::backoff(attempt, app.config.retry_base, app.config.retry_max),
-            reason: e.to_string(),
-        },
+        Err(e) => backoff_policy(app).retry(attempt, e.to_string(), None),
+    }
+}
+
+/// The back-off between tries of one lead message: the delivery base,
+/// the long lead cap (an hour's Graph outage fits in the queue's receives).
+fn backoff_policy(app: &App) -> Backoff {
+    Backoff {
+        base: app.config.retry_base,
+        max: app.config.lead_retry_max,
     }
 }
 
 /// Processes one event, exactly once in effect.
 pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
-    let policy = Backoff {
-        base: app.config.retry_base,
-        max: app.config.retry_max,
-    };
+    let policy = backoff_policy(app);
     let backoff = |reason: String, hint: Option<Duration>| policy.retry(attempt, reason, hint);
     let event = match events::get(app, event_id).await {
         Ok(Some(e)) => e,
@@ -185,9 +187,6 @@ async fn fail(app: &App, event: &EventRecord, reason: &str, attempt: u32) -> Out
             tracing::warn!(reason, "event failed");
             Outcome::Done
         }
-        Err(e) => Outcome::Retry {
-            delay: retry::backoff(attempt, app.config.retry_base, app.config.retry_max),
-            reason: e.to_string(),
-        },
+        Err(e) => backoff_policy(app).retry(attempt, e.to_string(), None),
     }
 }

@@ -6,10 +6,22 @@
 
 use std::time::Duration;
 
+/// The delay after the `failures`-th failed attempt before jitter: the
+/// longest it can be.
+pub fn backoff_ceiling(failures: u32, base: Duration, max: Duration) -> Duration {
+    let exp = failures.saturating_sub(1).min(30);
+    base.saturating_mul(1u32 << exp).min(max)
+}
+
+/// The shortest the delay after the `failures`-th failure can be (jitter
+/// takes off at most a fifth).
+pub fn backoff_floor(failures: u32, base: Duration, max: Duration) -> Duration {
+    backoff_ceiling(failures, base, max).mul_f64(0.8)
+}
+
 /// The delay after the `failures`-th failed attempt (1-based).
 pub fn backoff(failures: u32, base: Duration, max: Duration) -> Duration {
-    let exp = failures.saturating_sub(1).min(30);
-    let raw = base.saturating_mul(1u32 << exp).min(max);
+    let raw = backoff_ceiling(failures, base, max);
     let mut b = [0u8; 2];
     crate::rules::crypto::fill_random(&mut b);
     let fraction = f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) * 0.2;
