@@ -15,6 +15,7 @@ locals {
     "POST /v1/keys/{id}/rotate"                 = "admin"
     "GET /v1/events"                            = "admin"
     "GET /v1/events/{eventId}"                  = "admin"
+    "POST /v1/events/{eventId}/replay"          = "admin"
     "GET /v1/leads"                             = "admin"
     "GET /v1/leads/export"                      = "admin"
     "GET /v1/leads/{id}"                        = "admin"

@@ -206,11 +206,44 @@ impl LocalStack {
             |app: App, event| async move { leadpipe::deliver::handle(&app, event).await },
             stop_rx.clone(),
         ));
+        let sweeper = tokio::spawn(sweep_every(
+            self.app.clone(),
+            sweep_interval(),
+            stop_rx.clone(),
+        ));
         server::serve(self.app.clone(), self.listener, shutdown).await;
         let _ = stop_tx.send(true);
-        let _ = tokio::join!(leads, deliveries);
+        let _ = tokio::join!(leads, deliveries, sweeper);
         if let Some(emu) = self.emulator {
             let _ = tokio::task::spawn_blocking(move || emu.stop()).await;
+        }
+    }
+}
+
+/// How often the local stack sweeps: `LEADPIPE_SWEEP_INTERVAL_SECONDS`,
+/// default 60 (the Terraform schedule runs every 5 minutes).
+fn sweep_interval() -> std::time::Duration {
+    let secs = std::env::var("LEADPIPE_SWEEP_INTERVAL_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(60);
+    std::time::Duration::from_secs(secs)
+}
+
+/// The sweeper's timer, as EventBridge Scheduler runs it on AWS.
+async fn sweep_every(
+    app: App,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = leadpipe::sweep::sweep(&app).await {
+            tracing::warn!(error = %e, "sweep failed; the next one tries again");
         }
     }
 }

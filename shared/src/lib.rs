@@ -9,6 +9,8 @@
 //!   de-duplicated exactly once, and fan it out into deliveries.
 //! * [`deliver`] — the deliveries queue: signed webhooks, retried.
 //! * [`admin`] — the management API, one file per resource.
+//! * [`sweep`] — the scheduled safety net: queues again what a lost
+//!   message left stuck.
 //!
 //! Under them the layers:
 //!
@@ -37,6 +39,7 @@ pub mod model;
 pub mod process;
 pub mod providers;
 pub mod rules;
+pub mod sweep;
 pub mod telemetry;
 
 pub use app::App;

@@ -222,3 +222,161 @@ async fn the_last_receive_ends_the_delivery_dead_and_parked() {
     assert_eq!(d["status"], "dead", "{d}");
     assert_eq!(t.queue_depth(&t.stack.deliveries_dlq_url).await, 1);
 }
+
+/// The sweeper: an event left `RECEIVED` with no message (the send and the
+/// clean-up both failed) is queued again, once, even by two sweepers.
+#[tokio::test]
+async fn the_sweeper_queues_a_stranded_event_once() {
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |c| {
+        c.allow_private_targets = true;
+    })
+    .await;
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    proxy.inject("SendMessage", Some("-leads"), 10, Fault::server_error());
+    proxy.inject("DeleteItem", None, 10, Fault::server_error());
+    let r = t
+        .hook(&key, &token, json!({"email": "stranded@example.com"}))
+        .await;
+    assert_eq!(r.status, 500, "{}", r.text());
+    proxy.clear();
+    assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 0);
+    let stuck = t
+        .admin("GET", "/v1/events?status=RECEIVED", None)
+        .await
+        .json();
+    assert_eq!(stuck["items"].as_array().unwrap().len(), 1, "{stuck}");
+
+    // Not yet past the grace period: nothing.
+    let now = leadpipe::rules::clock::now_ms();
+    let swept = leadpipe::sweep::sweep_at(&t.app, now).await.unwrap();
+    assert_eq!(swept.events, 0);
+    // Past it, two sweepers at once: one message.
+    let later = now + t.app.config.sweep_grace.as_millis() as i64 + 1_000;
+    let (a, b) = tokio::join!(
+        leadpipe::sweep::sweep_at(&t.app, later),
+        leadpipe::sweep::sweep_at(&t.app, later)
+    );
+    assert_eq!(a.unwrap().events + b.unwrap().events, 1);
+    assert_eq!(t.process_queue().await, 1);
+    let leads = t
+        .admin("GET", "/v1/leads?email=stranded@example.com", None)
+        .await
+        .json();
+    assert_eq!(leads["items"].as_array().unwrap().len(), 1, "{leads}");
+    // Processed: later sweeps leave it alone.
+    let swept = leadpipe::sweep::sweep_at(&t.app, later + 10_000_000)
+        .await
+        .unwrap();
+    assert_eq!(swept.events, 0);
+}
+
+/// The sweeper: a pending delivery whose message was lost is queued again
+/// once it has stalled, and delivered.
+#[tokio::test]
+async fn the_sweeper_queues_a_stalled_delivery() {
+    let t = stack().await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/crm", &[(200, "ok")]);
+    subscribe(&t, &crm, "/crm", json!({})).await;
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    t.post_lead(&key, &token, json!({"email": "stalled@example.com"}))
+        .await;
+    t.process_queue().await;
+    // The delivery's message is lost.
+    let lost = leadpipe_tests::leadpipe_local::poller::take_all(
+        &t.app,
+        &t.stack.deliveries_queue_url,
+        leadpipe_tests::leadpipe_local::poller::Taken::Delete,
+    )
+    .await
+    .unwrap();
+    assert_eq!(lost.len(), 1);
+    let now = leadpipe::rules::clock::now_ms();
+    assert_eq!(
+        leadpipe::sweep::sweep_at(&t.app, now)
+            .await
+            .unwrap()
+            .deliveries,
+        0
+    );
+    let stall = leadpipe::deliver::stall_after(&t.app.config).as_millis() as i64;
+    let later = now + stall + 1_000;
+    assert_eq!(
+        leadpipe::sweep::sweep_at(&t.app, later)
+            .await
+            .unwrap()
+            .deliveries,
+        1
+    );
+    t.deliver_queue().await;
+    assert_eq!(crm.requests_to("/crm").len(), 1);
+    let all = t.admin("GET", "/v1/deliveries", None).await.json();
+    assert_eq!(all["items"][0]["status"], "delivered", "{all}");
+    assert_eq!(
+        leadpipe::sweep::sweep_at(&t.app, later + stall * 2)
+            .await
+            .unwrap()
+            .deliveries,
+        0
+    );
+}
+
+/// `POST /v1/events/{id}/replay`: a FAILED event (a Graph 4xx, say) goes
+/// back through `process` once its cause is fixed; a processed one is 409.
+#[tokio::test]
+async fn a_failed_event_is_replayed() {
+    let graph = ScriptedServer::start().await;
+    let url = format!("{}/v25.0", graph.base_url);
+    let t = TestStack::with_config(|c| c.meta_graph_url = url).await;
+    let leadgen = "9000000000000000003";
+    graph.script(
+        &format!("/v25.0/{leadgen}"),
+        &[(400, r#"{"error":{"message":"bad token"}}"#)],
+    );
+    let body = format!(
+        r#"{{"object":"page","entry":[{{"id":"1","time":1,"changes":[{{"field":"leadgen","value":{{"leadgen_id":"{leadgen}","page_id":"1","form_id":"2"}}}}]}}]}}"#
+    );
+    let secret = t.stack.secret.meta_app_secret.clone().unwrap();
+    let sig = leadpipe::providers::meta::sign(&secret, body.as_bytes());
+    let r = t
+        .call(
+            "POST",
+            "/v1/providers/meta/webhook",
+            &[
+                ("content-type", "application/json"),
+                ("x-hub-signature-256", &sig),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    t.process_queue().await;
+    let failed = t
+        .admin("GET", "/v1/events?status=FAILED", None)
+        .await
+        .json();
+    let id = failed["items"][0]["id"].as_str().unwrap().to_owned();
+
+    graph.script(
+        &format!("/v25.0/{leadgen}"),
+        &[(
+            200,
+            r#"{"id":"1","field_data":[{"name":"email","values":["replayed@example.com"]}]}"#,
+        )],
+    );
+    let r = t
+        .admin("POST", &format!("/v1/events/{id}/replay"), None)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(r.json()["status"], "RECEIVED");
+    assert!(r.json().get("error").is_none(), "{}", r.text());
+    t.process_queue().await;
+    let event = t.event(&id).await;
+    assert_eq!(event["status"], "PROCESSED", "{event}");
+    let r = t
+        .admin("POST", &format!("/v1/events/{id}/replay"), None)
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    let r = t.admin("POST", "/v1/events/evt_nope/replay", None).await;
+    assert_eq!(r.status, 404);
+}

@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use super::input::page_request;
 use crate::app::App;
+use crate::aws::queue::LeadMessage;
+use crate::aws::store::Write;
 use crate::http::error::ApiError;
 use crate::http::{self as h, query_param, routes::Matched};
 use crate::model::events::{self, EventRecord, EventStatus, Source};
@@ -16,6 +18,45 @@ pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
         .await?
         .ok_or(ApiError::NotFound("event"))?;
     Ok(h::json(StatusCode::OK, &EventView::from(event)))
+}
+
+/// `POST /v1/events/{eventId}/replay`: queues one event again — a
+/// `FAILED` one (back to `RECEIVED`, after its cause was fixed: a Meta page
+/// token, a field rule) or one stuck `RECEIVED`. 202 with the event; 409
+/// when it was processed already.
+pub async fn replay(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let event = events::get(app, m.param("eventId"))
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    match event.status {
+        EventStatus::Received => {}
+        EventStatus::Failed => {
+            if events::reopen_failed(app, &event.id).await? == Write::Conflict {
+                return Err(ApiError::Conflict(
+                    "the event changed meanwhile; look again".into(),
+                ));
+            }
+        }
+        EventStatus::Processed | EventStatus::Duplicate => {
+            return Err(ApiError::Conflict(format!(
+                "the event is {} already; edit its lead instead",
+                event.status.as_str()
+            )));
+        }
+    }
+    app.queue
+        .send(
+            &app.config.leads_queue_url,
+            &LeadMessage {
+                event_id: event.id.clone(),
+            },
+        )
+        .await?;
+    tracing::info!(event_id = %event.id, was = event.status.as_str(), "event replayed");
+    let event = events::get(app, event.id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("event"))?;
+    Ok(h::json(StatusCode::ACCEPTED, &EventView::from(event)))
 }
 
 pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {

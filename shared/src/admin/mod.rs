@@ -72,6 +72,7 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         Action::KeyRotate => keys::rotate(app, req, &m).await,
         Action::EventGet => events::get(app, &m).await,
         Action::EventsList => events::list(app, &query).await,
+        Action::EventReplay => events::replay(app, &m).await,
         Action::LeadsList => leads::list(app, &query).await,
         Action::LeadGet => leads::get(app, &m).await,
         Action::LeadsExport => export::leads(app, &query).await,

@@ -100,4 +100,60 @@ impl Store {
             .transpose()?;
         Ok(Page { items, next_cursor })
     }
+
+    /// Up to `limit` items of a GSI partition whose sort key lies in
+    /// `[from, to)`, oldest first, keeping only items where `filter` holds.
+    /// For background sweeps over a time range of time-ordered ids.
+    pub async fn query_range<T: DeserializeOwned>(
+        &self,
+        gsi: Gsi,
+        partition: &str,
+        (from, to): (&str, &str),
+        filter: Option<Filter<'_>>,
+        limit: usize,
+    ) -> Result<Vec<T>, Error> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let query = self
+                .client()
+                .await
+                .query()
+                .table_name(&self.table)
+                .index_name(gsi.name)
+                .key_condition_expression("#p = :p AND #s BETWEEN :from AND :to")
+                .expression_attribute_names("#p", gsi.pk)
+                .expression_attribute_names("#s", gsi.sk)
+                .expression_attribute_values(":p", s(partition))
+                .expression_attribute_values(":from", s(from))
+                .expression_attribute_values(":to", s(to))
+                .scan_index_forward(true)
+                .set_exclusive_start_key(start);
+            let query = match &filter {
+                Some(f) => {
+                    let q = query
+                        .filter_expression(f.expression)
+                        .expression_attribute_values(":v", f.value.clone());
+                    match f.name {
+                        Some((placeholder, attr)) => {
+                            q.expression_attribute_names(placeholder, attr)
+                        }
+                        None => q,
+                    }
+                }
+                None => query,
+            };
+            let out = query.send().await.map_err(|e| Error::store("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                if found.len() == limit {
+                    return Ok(found);
+                }
+                found.push(from_item(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if found.len() < limit => start = Some(k),
+                _ => return Ok(found),
+            }
+        }
+    }
 }

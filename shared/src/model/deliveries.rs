@@ -344,6 +344,27 @@ pub async fn finish(
     Ok(moved == Write::Done)
 }
 
+/// Marks a stalled delivery as queued again now, unless it moved since
+/// `d` was read: of two sweepers exactly one queues it, and it is not
+/// queued again before it stalls again.
+pub async fn touch_stalled(app: &App, d: &Delivery) -> Result<Write, Error> {
+    app.store
+        .update_if(
+            &d.pk,
+            &d.sk,
+            "SET updatedAt = :now",
+            Some("#st = :pending AND updatedAt = :was AND attemptCount = :c"),
+            vec![("#st", "status")],
+            vec![
+                (":now", s(clock::now_rfc3339())),
+                (":was", s(d.updated_at.clone())),
+                (":c", n(i64::from(d.attempt_count))),
+                (":pending", s(DeliveryStatus::Pending.as_str())),
+            ],
+        )
+        .await
+}
+
 /// Starts a new round of attempts (retry, redrive): `pending` again, the
 /// next attempt counting on from the last. Only from the state `d` was
 /// read in (status and attempt count), so of two concurrent retries or

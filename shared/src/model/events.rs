@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::aws::pagination::{Page, PageRequest};
-use crate::aws::store::{Write, s};
+use crate::aws::store::{Write, n, s};
 use crate::aws::table::{self, GSI1, GSI2};
 use crate::error::{DataError, Error};
 use crate::rules::ids::{self, EventId, IdKind, LeadId};
@@ -274,6 +274,55 @@ pub async fn mark_failed(
                 ),
                 (":at", s(at)),
                 (":err", s(reason)),
+                (":received", s(EventStatus::Received.as_str())),
+            ],
+        )
+        .await
+}
+
+/// Puts a `FAILED` event back to `RECEIVED` so `process` takes it again
+/// (a replay, after the cause was fixed); `Conflict` when it is not
+/// `FAILED` any more.
+pub async fn reopen_failed(app: &App, event_id: &EventId) -> Result<Write, Error> {
+    let key = table::event(event_id.as_str());
+    app.store
+        .update_if(
+            &key.pk,
+            &key.sk,
+            "SET #s = :s, gsi2pk = :g REMOVE processedAt, #e",
+            Some("#s = :failed"),
+            vec![("#s", "status"), ("#e", "error")],
+            vec![
+                (":s", s(EventStatus::Received.as_str())),
+                (
+                    ":g",
+                    s(table::events_by_status(EventStatus::Received.as_str())),
+                ),
+                (":failed", s(EventStatus::Failed.as_str())),
+            ],
+        )
+        .await
+}
+
+/// Notes that the sweeper queued a stuck event again, unless it (or another
+/// sweeper) did so since `since_ms`: one re-queue per grace period.
+pub async fn mark_swept(
+    app: &App,
+    event_id: &EventId,
+    now_ms: i64,
+    since_ms: i64,
+) -> Result<Write, Error> {
+    let key = table::event(event_id.as_str());
+    app.store
+        .update_if(
+            &key.pk,
+            &key.sk,
+            "SET sweptAtMs = :now",
+            Some("#s = :received AND (attribute_not_exists(sweptAtMs) OR sweptAtMs < :since)"),
+            vec![("#s", "status")],
+            vec![
+                (":now", n(now_ms)),
+                (":since", n(since_ms)),
                 (":received", s(EventStatus::Received.as_str())),
             ],
         )

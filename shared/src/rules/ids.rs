@@ -59,6 +59,12 @@ fn encode(kind: IdKind, ms: u64, random: &[u8]) -> String {
     out
 }
 
+/// The smallest (`upper` false) or largest id of `kind` created at
+/// millisecond `ms`: bounds for a range of time-ordered ids.
+pub fn bound_at(kind: IdKind, ms: u64, upper: bool) -> String {
+    encode(kind, ms, &[if upper { 0xff } else { 0 }; 10])
+}
+
 /// An id of `kind` that is the same every time for the same `seed`: its
 /// time part is `ms`, its random part comes from SHA-256 of the seed. Used
 /// where a retried step must produce the same id (a delivery per event and
@@ -91,6 +97,15 @@ mod tests {
         assert!(is_valid(IdKind::Event, &a));
         assert!(!is_valid(IdKind::Lead, &a));
         assert!(a < b);
+    }
+
+    #[test]
+    fn bounds_enclose_every_id_of_their_millisecond() {
+        let id = new_id_at(IdKind::Delivery, 5_000);
+        assert!(bound_at(IdKind::Delivery, 5_000, false) <= id);
+        assert!(id <= bound_at(IdKind::Delivery, 5_000, true));
+        assert!(bound_at(IdKind::Delivery, 4_999, true) < id);
+        assert!(id < bound_at(IdKind::Delivery, 5_001, false));
     }
 
     #[test]

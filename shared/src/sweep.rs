@@ -1,0 +1,152 @@
+//! The sweeper: the safety net under the pipeline's messages. Every step
+//! of ingest → process → deliver hands work on through SQS, and a message
+//! can still go missing between a write and its send (a crash, a timeout
+//! after the write, a send that failed and a clean-up that failed too). A
+//! scheduled run (EventBridge Scheduler; a timer in the local stack) finds
+//!
+//! * events still `RECEIVED` past the grace period (every back-off of the
+//!   leads queue, see [`crate::config::default_sweep_grace`]), and
+//! * deliveries `pending` with no attempt and no change for longer than
+//!   any back-off ([`crate::deliver::stall_after`]),
+//!
+//! and queues them again. Idempotent: `process` finishes an event once and
+//! `deliver` claims each attempt, so an extra message costs a read; each
+//! find is marked with a conditional write, so two sweepers at once queue
+//! one message, and a stuck item is queued again once per grace period,
+//! not on every run.
+
+use std::time::Duration;
+
+use crate::app::App;
+use crate::aws::listing::Filter;
+use crate::aws::queue::{DeliveryMessage, LeadMessage};
+use crate::aws::store::{Write, s};
+use crate::aws::table::{self, GSI1, GSI2};
+use crate::error::Error;
+use crate::model::deliveries::{self, Delivery, DeliveryStatus};
+use crate::model::events::{self, EventRecord, EventStatus};
+use crate::rules::clock;
+use crate::rules::ids::{IdKind, bound_at};
+
+/// At most this many items of each kind are queued by one run; the next
+/// run takes the rest.
+pub const BATCH: usize = 500;
+
+/// Deliveries older than this are not looked at: their messages would have
+/// expired from SQS (14 days) and their attempt logs soon after.
+const DELIVERY_HORIZON: Duration = Duration::from_secs(14 * 86_400);
+
+/// What one run queued again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Swept {
+    pub events: usize,
+    pub deliveries: usize,
+}
+
+/// One sweep over events and deliveries.
+pub async fn sweep(app: &App) -> Result<Swept, Error> {
+    sweep_at(app, clock::now_ms()).await
+}
+
+/// One sweep as of `now` (Unix ms): tests look from the future instead of
+/// waiting for the grace period to pass.
+pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
+    let events = stuck_events(app, now).await?;
+    let deliveries = stalled_deliveries(app, now).await?;
+    let swept = Swept {
+        events: events.len(),
+        deliveries: deliveries.len(),
+    };
+    if swept != Swept::default() {
+        tracing::warn!(
+            events = swept.events,
+            deliveries = swept.deliveries,
+            "sweeper queued stuck work again"
+        );
+    }
+    Ok(swept)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn id_ms(now: i64, ago: Duration) -> u64 {
+    u64::try_from(now.saturating_sub(ms(ago))).unwrap_or(0)
+}
+
+/// Events `RECEIVED` before the grace period, each queued again (once per
+/// grace period).
+async fn stuck_events(app: &App, now: i64) -> Result<Vec<EventRecord>, Error> {
+    let grace = app.config.sweep_grace;
+    let range = (
+        bound_at(IdKind::Event, 0, false),
+        bound_at(IdKind::Event, id_ms(now, grace), true),
+    );
+    let found: Vec<EventRecord> = app
+        .store
+        .query_range(
+            GSI2,
+            &table::events_by_status(EventStatus::Received.as_str()),
+            (&range.0, &range.1),
+            None,
+            BATCH,
+        )
+        .await?;
+    let mut queued = Vec::new();
+    for event in found {
+        if events::mark_swept(app, &event.id, now, now - ms(grace)).await? == Write::Done {
+            queued.push(event);
+        }
+    }
+    let messages: Vec<LeadMessage> = queued
+        .iter()
+        .map(|e| LeadMessage {
+            event_id: e.id.clone(),
+        })
+        .collect();
+    app.queue
+        .send_all(&app.config.leads_queue_url, &messages)
+        .await?;
+    Ok(queued)
+}
+
+/// Pending deliveries that stalled, each queued again.
+async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error> {
+    let quiet = crate::deliver::stall_after(&app.config);
+    let range = (
+        bound_at(IdKind::Delivery, id_ms(now, DELIVERY_HORIZON), false),
+        bound_at(IdKind::Delivery, id_ms(now, quiet), true),
+    );
+    let pending = Filter {
+        expression: "#st = :v",
+        value: s(DeliveryStatus::Pending.as_str()),
+        name: Some(("#st", "status")),
+    };
+    let found: Vec<Delivery> = app
+        .store
+        .query_range(
+            GSI1,
+            table::DELIVERIES,
+            (&range.0, &range.1),
+            Some(pending),
+            BATCH,
+        )
+        .await?;
+    let mut queued = Vec::new();
+    for d in found {
+        if d.stalled(now, quiet) && deliveries::touch_stalled(app, &d).await? == Write::Done {
+            queued.push(d);
+        }
+    }
+    let messages: Vec<DeliveryMessage> = queued
+        .iter()
+        .map(|d| DeliveryMessage {
+            delivery_id: d.id.clone(),
+        })
+        .collect();
+    app.queue
+        .send_all(&app.config.deliveries_queue_url, &messages)
+        .await?;
+    Ok(queued)
+}
