@@ -380,3 +380,124 @@ async fn a_failed_event_is_replayed() {
     let r = t.admin("POST", "/v1/events/evt_nope/replay", None).await;
     assert_eq!(r.status, 404);
 }
+
+/// §7: a public key cannot poison a person's lead: eight posts of ~60 KiB
+/// of new custom fields each all end `DUPLICATE`, and the lead stays
+/// within its bounds.
+#[tokio::test]
+async fn big_merges_never_poison_a_lead() {
+    let t = stack().await;
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    for round in 0..8 {
+        let mut body = json!({"email": "poison@example.com"});
+        for i in 0..90 {
+            body[format!("r{round}_field{i:03}")] = json!("x".repeat(650));
+        }
+        t.post_lead(&key, &token, body).await;
+    }
+    t.process_queue().await;
+    let events = t.admin("GET", "/v1/events?limit=20", None).await.json();
+    let statuses: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 8);
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == "PROCESSED" || *s == "DUPLICATE"),
+        "{statuses:?}"
+    );
+    let leads = t
+        .admin("GET", "/v1/leads?email=poison@example.com", None)
+        .await
+        .json();
+    let custom = leads["items"][0]["customFields"].as_object().unwrap();
+    assert!(custom.len() <= leadpipe::model::leads::MAX_LEAD_CUSTOM_FIELDS);
+    assert!(custom.contains_key("r0_field000"), "first values are kept");
+}
+
+/// §7: a write DynamoDB refuses outright ends the event `FAILED` with its
+/// reason, not in the DLQ as "contention".
+#[tokio::test]
+async fn an_unwritable_lead_fails_its_event_with_the_reason() {
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |_| {}).await;
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    let id = t
+        .post_lead(&key, &token, json!({"email": "huge@example.com"}))
+        .await;
+    proxy.inject(
+        "TransactWriteItems",
+        None,
+        1,
+        Fault::tx_cancelled(&["None", "ValidationError", "None", "None"]),
+    );
+    t.process_queue().await;
+    let event = t.event(&id).await;
+    assert_eq!(event["status"], "FAILED", "{event}");
+    assert!(
+        event["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be stored"),
+        "{event}"
+    );
+    assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 0);
+}
+
+/// §8: a person found by phone with a second email is found by that email
+/// too, and a later event with only that email joins the same lead.
+#[tokio::test]
+async fn every_address_a_person_used_finds_them() {
+    let t = stack().await;
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    t.post_lead(
+        &key,
+        &token,
+        json!({"email": "first@example.com", "phone": "+14155550171"}),
+    )
+    .await;
+    t.process_queue().await;
+    t.post_lead(
+        &key,
+        &token,
+        json!({"email": "second@example.com", "phone": "+14155550171"}),
+    )
+    .await;
+    t.process_queue().await;
+    let by_first = t
+        .admin("GET", "/v1/leads?email=first@example.com", None)
+        .await
+        .json();
+    let by_second = t
+        .admin("GET", "/v1/leads?email=second@example.com", None)
+        .await
+        .json();
+    let id = by_first["items"][0]["id"].clone();
+    assert_eq!(by_second["items"][0]["id"], id, "{by_second}");
+    assert_eq!(
+        by_second["items"][0]["otherEmails"],
+        json!(["second@example.com"])
+    );
+
+    let third = t
+        .post_lead(
+            &key,
+            &token,
+            json!({"email": "second@example.com", "phone": "+14155550172"}),
+        )
+        .await;
+    t.process_queue().await;
+    let event = t.event(&third).await;
+    assert_eq!(event["status"], "DUPLICATE");
+    assert_eq!(event["leadId"], id);
+    let by_phone = t
+        .admin("GET", "/v1/leads?phone=%2B14155550172", None)
+        .await
+        .json();
+    assert_eq!(by_phone["items"][0]["id"], id, "{by_phone}");
+    let all = t.admin("GET", "/v1/leads", None).await.json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+}

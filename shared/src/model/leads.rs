@@ -33,6 +33,12 @@ pub struct LeadRecord {
     pub email: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
+    /// Every other email and phone the person was seen with (each is also
+    /// an identity that finds this lead), up to [`MAX_OTHER_ADDRESSES`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_emails: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_phones: Vec<String>,
     #[serde(default)]
     pub first_name: Option<String>,
     #[serde(default)]
@@ -72,15 +78,23 @@ impl Identity {
     }
 }
 
+/// Bounds of one stored lead, so merges can never grow it past what
+/// DynamoDB stores (400 KB an item), whoever posts to a public key: the
+/// first values win, and what does not fit is left out of the lead (the
+/// event keeps the submission as it came).
+pub const MAX_LEAD_CUSTOM_FIELDS: usize = crate::rules::inbound::fields::MAX_CUSTOM_FIELDS;
+/// Custom fields of one lead, as stored JSON.
+pub const MAX_LEAD_CUSTOM_BYTES: usize = 64 * 1024;
+/// Other emails, and other phones, kept on a lead.
+pub const MAX_OTHER_ADDRESSES: usize = 10;
+
 /// What merging a submission into a lead changed.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Merge {
-    /// An email or phone the lead did not have before (its identity must be
-    /// claimed).
-    pub new_email: Option<String>,
-    pub new_phone: Option<String>,
     /// `lastSeenAt` before this contact.
     pub previous_seen_at: String,
+    /// Custom fields left out to keep the lead within its bounds.
+    pub dropped_fields: usize,
 }
 
 impl LeadRecord {
@@ -100,7 +114,7 @@ impl LeadRecord {
             defaults.status.clone()
         };
         let key = table::lead(id.as_str());
-        LeadRecord {
+        let mut lead = LeadRecord {
             pk: key.pk,
             sk: key.sk,
             gsi1pk: table::LEADS.into(),
@@ -110,19 +124,24 @@ impl LeadRecord {
             id,
             email: input.email.clone(),
             phone: input.phone.clone(),
+            other_emails: Vec::new(),
+            other_phones: Vec::new(),
             first_name: input.first_name.clone(),
             last_name: input.last_name.clone(),
             name: input.name.clone(),
             status,
             tags,
-            custom_fields: serde_json::to_string(&input.custom_fields)
-                .unwrap_or_else(|_| "{}".into()),
+            custom_fields: String::new(),
             source,
             created_at: at.to_owned(),
             updated_at: at.to_owned(),
             last_seen_at: at.to_owned(),
             version: 1,
-        }
+        };
+        let mut custom = BTreeMap::new();
+        add_custom_fields(&mut custom, &input.custom_fields);
+        lead.custom_fields = serde_json::to_string(&custom).unwrap_or_else(|_| "{}".into());
+        lead
     }
 
     pub fn custom_fields(&self) -> BTreeMap<String, Value> {
@@ -136,23 +155,16 @@ impl LeadRecord {
             previous_seen_at: self.last_seen_at.clone(),
             ..Merge::default()
         };
-        if self.email.is_none() && input.email.is_some() {
-            self.email = input.email.clone();
-            merge.new_email = input.email.clone();
-        }
-        if self.phone.is_none() && input.phone.is_some() {
-            self.phone = input.phone.clone();
-            merge.new_phone = input.phone.clone();
-        }
+        add_address(&mut self.email, &mut self.other_emails, &input.email);
+        add_address(&mut self.phone, &mut self.other_phones, &input.phone);
         fill(&mut self.first_name, &input.first_name);
         fill(&mut self.last_name, &input.last_name);
         fill(&mut self.name, &input.name);
         union_tags(&mut self.tags, &defaults.tags);
         union_tags(&mut self.tags, &input.tags);
+        self.tags.truncate(crate::rules::inbound::fields::MAX_TAGS);
         let mut custom = self.custom_fields();
-        for (k, v) in &input.custom_fields {
-            custom.entry(k.clone()).or_insert_with(|| v.clone());
-        }
+        merge.dropped_fields = add_custom_fields(&mut custom, &input.custom_fields);
         self.custom_fields = serde_json::to_string(&custom).unwrap_or_else(|_| "{}".into());
         if at > self.last_seen_at.as_str() {
             self.last_seen_at = at.to_owned();
@@ -166,6 +178,50 @@ impl LeadRecord {
     pub fn set_status(&mut self, status: &str) {
         self.status = status.to_owned();
         self.gsi2pk = table::leads_by_status(status);
+    }
+}
+
+/// Adds the custom fields `custom` lacks, first come first kept, while
+/// the lead stays within [`MAX_LEAD_CUSTOM_FIELDS`] and
+/// [`MAX_LEAD_CUSTOM_BYTES`]; returns how many were left out.
+fn add_custom_fields(
+    custom: &mut BTreeMap<String, Value>,
+    more: &BTreeMap<String, Value>,
+) -> usize {
+    let entry_size = |k: &str, v: &Value| {
+        k.len() + 4 + serde_json::to_string(v).map_or(usize::MAX / 2, |t| t.len())
+    };
+    let mut size: usize = 2 + custom.iter().map(|(k, v)| entry_size(k, v)).sum::<usize>();
+    let mut dropped = 0;
+    for (k, v) in more {
+        if custom.contains_key(k) {
+            continue;
+        }
+        let adds = entry_size(k, v);
+        if custom.len() >= MAX_LEAD_CUSTOM_FIELDS
+            || size.saturating_add(adds) > MAX_LEAD_CUSTOM_BYTES
+        {
+            dropped += 1;
+            continue;
+        }
+        size += adds;
+        custom.insert(k.clone(), v.clone());
+    }
+    dropped
+}
+
+/// Records an email or phone: the first is the lead's, later different
+/// ones are kept beside it (up to [`MAX_OTHER_ADDRESSES`]).
+fn add_address(primary: &mut Option<String>, others: &mut Vec<String>, seen: &Option<String>) {
+    let Some(seen) = seen else { return };
+    match primary {
+        None => *primary = Some(seen.clone()),
+        Some(p) if p == seen => {}
+        Some(_) => {
+            if !others.contains(seen) && others.len() < MAX_OTHER_ADDRESSES {
+                others.push(seen.clone());
+            }
+        }
     }
 }
 
@@ -191,6 +247,10 @@ pub struct LeadView {
     pub id: LeadId,
     pub email: Option<String>,
     pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_emails: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_phones: Vec<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub name: Option<String>,
@@ -210,6 +270,8 @@ impl From<LeadRecord> for LeadView {
             id: l.id,
             email: l.email,
             phone: l.phone,
+            other_emails: l.other_emails,
+            other_phones: l.other_phones,
             first_name: l.first_name,
             last_name: l.last_name,
             name: l.name,
@@ -272,7 +334,7 @@ pub async fn list(
                 filter
                     .phone
                     .as_ref()
-                    .is_none_or(|p| l.phone.as_ref() == Some(p))
+                    .is_none_or(|p| l.phone.as_ref() == Some(p) || l.other_phones.contains(p))
             })
             .filter(|l| filter.status.as_ref().is_none_or(|s| &l.status == s))
             .filter(|l| {
@@ -348,6 +410,77 @@ mod tests {
         );
     }
 
+    fn fields(prefix: &str, n: usize, value_len: usize) -> Value {
+        let map: serde_json::Map<String, Value> = (0..n)
+            .map(|i| (format!("{prefix}{i:03}"), json!("v".repeat(value_len))))
+            .collect();
+        Value::Object(map)
+    }
+
+    #[test]
+    fn merges_can_never_grow_a_lead_past_its_bounds() {
+        let d = LeadDefaults::default();
+        let mut l = LeadRecord::new(
+            LeadId::generate(),
+            &input(json!({"email": "a@b.co", "customFields": fields("a", 60, 600)})),
+            &d,
+            source(),
+            "t1",
+        );
+        let mut dropped = 0;
+        for round in 0..8 {
+            let more = input(
+                json!({"email": "a@b.co", "customFields": fields(&format!("r{round}_"), 100, 600)}),
+            );
+            dropped += l.merge(&more, &d, "t2").dropped_fields;
+            assert!(
+                l.custom_fields.len() <= MAX_LEAD_CUSTOM_BYTES,
+                "{}",
+                l.custom_fields.len()
+            );
+            assert!(l.custom_fields().len() <= MAX_LEAD_CUSTOM_FIELDS);
+        }
+        assert_eq!(dropped, 800 - (l.custom_fields().len() - 60));
+        // The first values are kept.
+        assert!(l.custom_fields().contains_key("a000"));
+        let whole = serde_json::to_vec(&l).unwrap();
+        assert!(whole.len() < 100 * 1024, "{}", whole.len());
+    }
+
+    #[test]
+    fn every_address_is_kept_up_to_a_bound() {
+        let d = LeadDefaults::default();
+        let mut l = LeadRecord::new(
+            LeadId::generate(),
+            &input(json!({"phone": "+14155550100"})),
+            &d,
+            source(),
+            "t1",
+        );
+        l.merge(
+            &input(json!({"phone": "+14155550100", "email": "first@b.co"})),
+            &d,
+            "t2",
+        );
+        l.merge(
+            &input(json!({"phone": "+14155550100", "email": "second@b.co"})),
+            &d,
+            "t3",
+        );
+        l.merge(
+            &input(json!({"email": "second@b.co", "phone": "+14155550199"})),
+            &d,
+            "t4",
+        );
+        assert_eq!(l.email.as_deref(), Some("first@b.co"));
+        assert_eq!(l.other_emails, vec!["second@b.co"]);
+        assert_eq!(l.other_phones, vec!["+14155550199"]);
+        for i in 0..30 {
+            l.merge(&input(json!({"email": format!("x{i}@b.co")})), &d, "t5");
+        }
+        assert_eq!(l.other_emails.len(), MAX_OTHER_ADDRESSES);
+    }
+
     #[test]
     fn merge_fills_gaps_and_unions() {
         let d = LeadDefaults::default();
@@ -364,8 +497,8 @@ mod tests {
             &d,
             "2026-02-01T00:00:00.000Z",
         );
-        assert_eq!(m.new_phone.as_deref(), Some("+14155550123"));
-        assert_eq!(m.new_email, None);
+        assert_eq!(l.phone.as_deref(), Some("+14155550123"));
+        assert_eq!(m.dropped_fields, 0);
         assert_eq!(m.previous_seen_at, "2026-01-01T00:00:00.000Z");
         assert_eq!(l.first_name.as_deref(), Some("Ann"));
         assert_eq!(l.last_name.as_deref(), Some("Lee"));

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::app::App;
 use crate::aws::store::{Tx, Values, n};
 use crate::aws::table::{self, Key};
-use crate::error::Error;
+use crate::error::{AwsErrorKind, Error};
 use crate::model::events::{self, EventRecord, EventStatus};
 use crate::model::history::{HistoryEntry, LeadEventType};
 use crate::model::leads::{self, Identity, LeadRecord};
@@ -186,7 +186,7 @@ async fn try_create(
         Tx::Done => Ok(Some(Resolution::Created {
             lead: Box::new(lead),
         })),
-        Tx::Cancelled(_) => Ok(None),
+        Tx::Cancelled(reasons) => retry_unless_unwritable(&reasons),
     }
 }
 
@@ -208,10 +208,18 @@ async fn try_merge(
     let mut items = Vec::with_capacity(5);
     let version: Values = vec![(":v", n(previous_version))];
     items.push(app.store.tx_put(&lead, Some("version = :v"), version)?);
-    if let Some(e) = merge.new_email.as_ref().filter(|_| claim_email) {
+    if merge.dropped_fields > 0 {
+        tracing::warn!(
+            lead_id = %lead.id,
+            dropped = merge.dropped_fields,
+            "custom fields left out: the lead is at its bounds"
+        );
+    }
+    // Every address the person is seen with finds them from now on.
+    if let Some(e) = input.email.as_ref().filter(|_| claim_email) {
         items.push(claim(app, table::email_identity(e), &lead.id)?);
     }
-    if let Some(p) = merge.new_phone.as_ref().filter(|_| claim_phone) {
+    if let Some(p) = input.phone.as_ref().filter(|_| claim_phone) {
         items.push(claim(app, table::phone_identity(p), &lead.id)?);
     }
     if re_engaged {
@@ -239,8 +247,24 @@ async fn try_merge(
             lead: Box::new(lead),
             re_engaged,
         })),
-        Tx::Cancelled(_) => Ok(None),
+        Tx::Cancelled(reasons) => retry_unless_unwritable(&reasons),
     }
+}
+
+/// A cancelled transaction is retried (someone raced this event) unless
+/// DynamoDB refused an item outright: such a write can never succeed, and
+/// the event ends `FAILED` with the reason instead of dead-lettering as
+/// "contention".
+fn retry_unless_unwritable(reasons: &[Option<AwsErrorKind>]) -> Result<Option<Resolution>, Error> {
+    if reasons.contains(&Some(AwsErrorKind::Validation)) {
+        return Err(Error::Aws {
+            service: "dynamodb",
+            op: "TransactWriteItems",
+            kind: AwsErrorKind::Validation,
+            message: "DynamoDB refused to store the lead (an item too large or invalid)".into(),
+        });
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

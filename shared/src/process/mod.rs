@@ -22,6 +22,7 @@ use tracing::Instrument;
 use crate::app::App;
 use crate::aws::batch::{self, Outcome};
 use crate::aws::queue::{FanOutMessage, LeadMessage};
+use crate::error::AwsErrorKind;
 
 use crate::model::events::{self, EventRecord, EventStatus};
 use crate::providers::meta;
@@ -140,6 +141,16 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
             Ok(_) => return Outcome::Done,
             Err(e) => return backoff(e.to_string(), None),
         },
+        // A write DynamoDB refuses outright can never succeed.
+        Err(e) if e.aws_kind() == Some(AwsErrorKind::Validation) => {
+            return fail(
+                app,
+                &event,
+                &format!("the lead cannot be stored: {e}"),
+                attempt,
+            )
+            .await;
+        }
         Err(e) => return backoff(e.to_string(), None),
     };
     match fan_out::fan_out(app, &lead_id, &(&event.id).into()).await {
