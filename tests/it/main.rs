@@ -10,6 +10,7 @@ mod infra;
 mod ingest;
 mod keys;
 mod local_stack;
+mod logs;
 mod meta;
 mod process;
 mod zero_loss;
