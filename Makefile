@@ -8,7 +8,7 @@ ARCH      ?= arm64
 TRIPLE    := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 FUNCTIONS := ingest meta-verify process deliver admin
 
-.PHONY: dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-lambda package infra-check help
+.PHONY: dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-lambda deps-fuzz fuzz package infra-check help
 
 help:
 	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench  - cold start, warm cost, memory and size of every function vs an empty one (BENCHMARKS.md)"
 	@echo "make package - Lambda zips in target/lambda/<fn>/bootstrap.zip (ARCH=arm64|x86_64)"
 	@echo "make infra-check - terraform fmt, checkov and the infra parity test"
+	@echo "make fuzz   - every cargo-fuzz target for FUZZ_SECONDS (60) each"
 
 ## Installs what a fresh machine lacks: moto's server (with Flask).
 deps-moto:
@@ -82,3 +83,21 @@ infra-check:
 	  { $(PYTHON) -m venv $(CHECKOV_VENV) && $(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'; }
 	$(CHECKOV_VENV)/bin/checkov -d infra --skip-download --compact --quiet
 	$(CARGO) test -p leadpipe-tests --test it --locked infra::
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := inbound origin meta template ssrf cursor
+
+## cargo-fuzz needs a nightly toolchain and the cargo-fuzz command.
+deps-fuzz: deps-rust
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+
+## Every fuzz target for a bounded time; a crash fails the run (its input is
+## kept in fuzz/artifacts/<target>/).
+fuzz: deps-fuzz
+	@cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+	  cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | \
+	    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY|Done)' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
