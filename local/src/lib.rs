@@ -114,6 +114,9 @@ impl LocalStack {
         let base_url = format!("http://{addr}");
         let config = local_config(&stack, &base_url)?;
         let app = App::new(config, &sdk);
+        // Built now, as the functions' `main` does: no stack that cannot send.
+        app.webhook_client().map_err(|e| e.to_string())?;
+        app.http().map_err(|e| e.to_string())?;
         let (demo_key_id, demo_token) = demo_key(&app).await?;
         Ok(LocalStack {
             app,
