@@ -1,5 +1,5 @@
 //! The local stack behind `make dev`: the AWS emulator (unless
-//! `AWS_ENDPOINT_URL` points elsewhere), the table, queues and secret
+//! `AWS_ENDPOINT_URL` points elsewhere), the table, queues and secrets
 //! created idempotently from [`leadpipe::aws::resources`], and one HTTP server
 //! for every route. The integration tests start it the same way.
 
@@ -158,6 +158,7 @@ impl LocalStack {
     /// What `make dev` prints.
     pub fn banner(&self) -> String {
         let s = &self.stack.secret;
+        let admin = &self.stack.admin_secret;
         format!(
             "\nLeadpipe is running at {base}\n\n\
              \x20 emulator           {endpoint}\n\
@@ -178,7 +179,7 @@ impl LocalStack {
              Ctrl-C stops Leadpipe{stops}.\n",
             base = self.base_url,
             endpoint = self.endpoint,
-            admin = s.admin_token,
+            admin = admin.admin_token,
             verify = s.meta_verify_token.as_deref().unwrap_or("-"),
             app_secret = s.meta_app_secret.as_deref().unwrap_or("-"),
             key = self.demo_key_id,

@@ -14,10 +14,10 @@ use aws_config::SdkConfig;
 use serde_json::Value;
 
 use crate::aws::queue::Queue;
-use crate::aws::secrets::SecretStore;
+use crate::aws::secrets::{AdminSecret, SecretStore, Secrets};
 use crate::aws::store::Store;
 use crate::aws::{LazyClient, Sdk};
-use crate::config::Config;
+use crate::config::{Config, vars};
 use crate::error::Error;
 use crate::http::outbound;
 use crate::http::resolver::Dns;
@@ -32,7 +32,7 @@ use crate::http::resolver::Dns;
 /// delays that request (measured in BENCHMARKS.md).
 #[derive(Clone, Copy, Debug)]
 pub struct WarmUp {
-    /// Fetch the deployment secret (token, admin and sealing keys).
+    /// Fetch the deployment secret (data key, Meta secrets).
     pub secret: bool,
     /// Build the DynamoDB client and open its first connection with a read
     /// of an absent item (one read unit per cold start).
@@ -60,7 +60,10 @@ pub struct Inner {
     pub config: Config,
     pub store: Store,
     pub queue: Queue,
-    pub secrets: SecretStore,
+    /// The deployment secret: data key and Meta secrets.
+    pub secrets: SecretStore<Secrets>,
+    /// The admin secret: only `admin` is given its id (and may read it).
+    pub admin_secret: SecretStore<AdminSecret>,
     http: OnceLock<reqwest::Client>,
     webhooks: OnceLock<reqwest::Client>,
     warmed: OnceLock<()>,
@@ -103,9 +106,17 @@ impl App {
             config.table.clone(),
         );
         let queue = Queue::new(LazyClient::new(sdk.clone(), aws_sdk_sqs::Client::new));
+        let secrets_client = LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new);
         let secrets = SecretStore::new(
-            LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new),
-            config.secret_id.clone(),
+            secrets_client.clone(),
+            vars::SECRET_ID,
+            Some(config.secret_id.clone()),
+            config.secret_ttl,
+        );
+        let admin_secret = SecretStore::new(
+            secrets_client,
+            vars::ADMIN_SECRET_ID,
+            config.admin_secret_id.clone(),
             config.secret_ttl,
         );
         App(Arc::new(Inner {
@@ -113,6 +124,7 @@ impl App {
             store,
             queue,
             secrets,
+            admin_secret,
             http: OnceLock::new(),
             webhooks: OnceLock::new(),
             warmed: OnceLock::new(),
