@@ -19,6 +19,14 @@ locals {
     LEADPIPE_META_GRAPH_URL       = var.meta_graph_url
     RUST_LOG                      = var.log_level
   }
+
+  # What one function reads beside function_env: the admin secret's id is
+  # given to admin alone (its IAM grant is admin's alone too, iam.tf).
+  function_env_extra = {
+    admin = {
+      LEADPIPE_ADMIN_SECRET_ID = aws_secretsmanager_secret.admin.arn
+    }
+  }
 }
 
 resource "aws_cloudwatch_log_group" "fn" {
@@ -47,7 +55,7 @@ resource "aws_lambda_function" "fn" {
   timeout          = var.timeout_seconds[each.key]
 
   environment {
-    variables = local.function_env
+    variables = merge(local.function_env, lookup(local.function_env_extra, each.key, {}))
   }
 
   logging_config {

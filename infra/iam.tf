@@ -30,6 +30,7 @@ locals {
       leads_dlq      = ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
       deliveries_dlq = ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
       secret         = ["secretsmanager:GetSecretValue"]
+      admin_secret   = ["secretsmanager:GetSecretValue"]
     }
   }
 
@@ -40,6 +41,7 @@ locals {
     leads_dlq      = [aws_sqs_queue.dlq["leads"].arn]
     deliveries_dlq = [aws_sqs_queue.dlq["deliveries"].arn]
     secret         = [aws_secretsmanager_secret.deployment.arn]
+    admin_secret   = [aws_secretsmanager_secret.admin.arn]
   }
 }
 

@@ -30,8 +30,13 @@ output "deliveries_dlq_url" {
 }
 
 output "secret_arn" {
-  description = "Put the deployment secret's value here (see the README)."
+  description = "Put the deployment secret's value (dataKey, Meta secrets) here (see the README)."
   value       = aws_secretsmanager_secret.deployment.arn
+}
+
+output "admin_secret_arn" {
+  description = "Put the admin secret's value (adminToken) here (see the README)."
+  value       = aws_secretsmanager_secret.admin.arn
 }
 
 output "egress_ip" {

@@ -327,7 +327,7 @@ async fn run() -> Result<(), String> {
         warm: harness_warm,
     };
     let per_function = harness_cold + harness_warm + 1;
-    let admin_token = stack.secret.admin_token.clone();
+    let admin_token = stack.admin_secret.admin_token.clone();
 
     let mut results: Vec<(String, &'static str, Figures)> = Vec::new();
     let hook = |n: usize| {

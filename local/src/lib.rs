@@ -1,5 +1,5 @@
 //! The local stack behind `make dev`: the AWS emulator (unless
-//! `AWS_ENDPOINT_URL` points elsewhere), the table, queues and secret
+//! `AWS_ENDPOINT_URL` points elsewhere), the table, queues and secrets
 //! created idempotently from [`leadpipe::aws::resources`], and one HTTP server
 //! for every route. The integration tests start it the same way.
 
@@ -114,6 +114,9 @@ impl LocalStack {
         let base_url = format!("http://{addr}");
         let config = local_config(&stack, &base_url)?;
         let app = App::new(config, &sdk);
+        // Built now, as the functions' `main` does: no stack that cannot send.
+        app.webhook_client().map_err(|e| e.to_string())?;
+        app.http().map_err(|e| e.to_string())?;
         let (demo_key_id, demo_token) = demo_key(&app).await?;
         Ok(LocalStack {
             app,
@@ -155,6 +158,7 @@ impl LocalStack {
     /// What `make dev` prints.
     pub fn banner(&self) -> String {
         let s = &self.stack.secret;
+        let admin = &self.stack.admin_secret;
         format!(
             "\nLeadpipe is running at {base}\n\n\
              \x20 emulator           {endpoint}\n\
@@ -175,7 +179,7 @@ impl LocalStack {
              Ctrl-C stops Leadpipe{stops}.\n",
             base = self.base_url,
             endpoint = self.endpoint,
-            admin = s.admin_token,
+            admin = admin.admin_token,
             verify = s.meta_verify_token.as_deref().unwrap_or("-"),
             app_secret = s.meta_app_secret.as_deref().unwrap_or("-"),
             key = self.demo_key_id,

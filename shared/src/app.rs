@@ -1,20 +1,26 @@
 //! Everything a handler needs, shared by every invocation of a container:
 //! configuration read once per cold start, AWS and HTTP clients built on
 //! first use, and the warm-up a container's first event starts.
+//!
+//! The outbound HTTP clients are built by a fallible call, never replaced by
+//! a default client (see [`crate::http::outbound`]); a function that sends
+//! builds its client in `main`, so a failure stops it at cold start instead
+//! of surfacing on a request. Functions that never call out never pay for
+//! one (building a client reads the system's CA certificates).
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use aws_config::SdkConfig;
 use serde_json::Value;
 
 use crate::aws::queue::Queue;
-use crate::aws::secrets::SecretStore;
+use crate::aws::secrets::{AdminSecret, SecretStore, Secrets};
 use crate::aws::store::Store;
 use crate::aws::{LazyClient, Sdk};
-use crate::config::Config;
+use crate::config::{Config, vars};
 use crate::error::Error;
-use crate::http::resolver::{Dns, GuardedResolver};
+use crate::http::outbound;
+use crate::http::resolver::Dns;
 
 /// Work a function's first request would otherwise do in turn, started in
 /// the background when that request arrives (see [`App::warm_up`]), so that
@@ -26,7 +32,7 @@ use crate::http::resolver::{Dns, GuardedResolver};
 /// delays that request (measured in BENCHMARKS.md).
 #[derive(Clone, Copy, Debug)]
 pub struct WarmUp {
-    /// Fetch the deployment secret (token, admin and sealing keys).
+    /// Fetch the deployment secret (data key, Meta secrets).
     pub secret: bool,
     /// Build the DynamoDB client and open its first connection with a read
     /// of an absent item (one read unit per cold start).
@@ -54,7 +60,10 @@ pub struct Inner {
     pub config: Config,
     pub store: Store,
     pub queue: Queue,
-    pub secrets: SecretStore,
+    /// The deployment secret: data key and Meta secrets.
+    pub secrets: SecretStore<Secrets>,
+    /// The admin secret: only `admin` is given its id (and may read it).
+    pub admin_secret: SecretStore<AdminSecret>,
     http: OnceLock<reqwest::Client>,
     webhooks: OnceLock<reqwest::Client>,
     warmed: OnceLock<()>,
@@ -97,9 +106,17 @@ impl App {
             config.table.clone(),
         );
         let queue = Queue::new(LazyClient::new(sdk.clone(), aws_sdk_sqs::Client::new));
+        let secrets_client = LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new);
         let secrets = SecretStore::new(
-            LazyClient::new(sdk, aws_sdk_secretsmanager::Client::new),
-            config.secret_id.clone(),
+            secrets_client.clone(),
+            vars::SECRET_ID,
+            Some(config.secret_id.clone()),
+            config.secret_ttl,
+        );
+        let admin_secret = SecretStore::new(
+            secrets_client,
+            vars::ADMIN_SECRET_ID,
+            config.admin_secret_id.clone(),
             config.secret_ttl,
         );
         App(Arc::new(Inner {
@@ -107,6 +124,7 @@ impl App {
             store,
             queue,
             secrets,
+            admin_secret,
             http: OnceLock::new(),
             webhooks: OnceLock::new(),
             warmed: OnceLock::new(),
@@ -146,39 +164,41 @@ impl App {
         &self.dns
     }
 
-    /// The HTTP client for outbound webhooks: 10 s timeout, no redirects,
-    /// and name resolution through the SSRF guard, so no send can reach a
-    /// private address whatever the name resolves to. Built on first use and
-    /// kept for the container's life (connections are reused).
-    pub fn webhook_client(&self) -> &reqwest::Client {
-        self.webhooks.get_or_init(|| {
-            let resolver = GuardedResolver {
-                dns: self.dns.clone(),
-                allow_private: self.config.allow_private_targets,
-            };
-            reqwest::Client::builder()
-                .user_agent(concat!("leadpipe/", env!("CARGO_PKG_VERSION")))
-                .timeout(Duration::from_secs(10))
-                .connect_timeout(Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .pool_idle_timeout(Duration::from_secs(60))
-                .dns_resolver(Arc::new(resolver))
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new())
+    /// The HTTP client for outbound webhooks: timeouts, no redirects, no
+    /// proxy, and name resolution through the SSRF guard, so no send can
+    /// reach a private address whatever the name resolves to. Built on first
+    /// use (`main` of the functions that send) and kept for the container's
+    /// life (connections are reused).
+    pub fn webhook_client(&self) -> Result<&reqwest::Client, Error> {
+        built(&self.webhooks, || {
+            outbound::webhook_client(self.dns.clone(), self.config.allow_private_targets)
         })
     }
 
-    /// The HTTP client for the Graph API, built on first use (functions that
-    /// never call out never pay for it) and reused across invocations.
-    pub fn http(&self) -> &reqwest::Client {
-        self.http.get_or_init(|| {
-            reqwest::Client::builder()
-                .user_agent(concat!("leadpipe/", env!("CARGO_PKG_VERSION")))
-                .timeout(Duration::from_secs(10))
-                .connect_timeout(Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new())
-        })
+    /// The HTTP client for the Graph API, built on first use (`main` of
+    /// `process`) and reused across invocations.
+    pub fn http(&self) -> Result<&reqwest::Client, Error> {
+        built(&self.http, outbound::graph_client)
     }
+}
+
+/// For a function's `main`: logs why it cannot start (the runtime prints
+/// only the error's debug form) and hands the error back to return.
+pub fn cannot_start(e: Error) -> Error {
+    tracing::error!(error = %e, "cannot start");
+    e
+}
+
+/// The client in `cell`, built by `build` when there is none yet. A failed
+/// build leaves the cell empty and is returned as is: no default client.
+fn built(
+    cell: &OnceLock<reqwest::Client>,
+    build: impl FnOnce() -> Result<reqwest::Client, Error>,
+) -> Result<&reqwest::Client, Error> {
+    if let Some(client) = cell.get() {
+        return Ok(client);
+    }
+    let client = build()?;
+    // Two first calls at once may both build; one client is kept.
+    Ok(cell.get_or_init(|| client))
 }

@@ -2,8 +2,8 @@
 //!
 //! Every variable a function reads is named here (the infra parity test checks
 //! Terraform sets them). Deployment secrets (admin token, data key, Meta
-//! secrets) are not configuration: they live in Secrets Manager, see
-//! [`crate::aws::secrets`].
+//! secrets) are not configuration: they live in Secrets Manager, in two
+//! secrets named here, see [`crate::aws::secrets`].
 
 use std::time::Duration;
 
@@ -18,6 +18,8 @@ pub mod vars {
     pub const LEADS_DLQ_URL: &str = "LEADPIPE_LEADS_DLQ_URL";
     pub const DELIVERIES_DLQ_URL: &str = "LEADPIPE_DELIVERIES_DLQ_URL";
     pub const SECRET_ID: &str = "LEADPIPE_SECRET_ID";
+    /// The admin secret: set for the `admin` function only.
+    pub const ADMIN_SECRET_ID: &str = "LEADPIPE_ADMIN_SECRET_ID";
     pub const PUBLIC_URL: &str = "LEADPIPE_PUBLIC_URL";
     pub const DEFAULT_REGION: &str = "LEADPIPE_DEFAULT_REGION";
     pub const ALLOW_PRIVATE_TARGETS: &str = "LEADPIPE_ALLOW_PRIVATE_TARGETS";
@@ -41,13 +43,14 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 18] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
         LEADS_DLQ_URL,
         DELIVERIES_DLQ_URL,
         SECRET_ID,
+        ADMIN_SECRET_ID,
         PUBLIC_URL,
         DEFAULT_REGION,
         ALLOW_PRIVATE_TARGETS,
@@ -74,8 +77,11 @@ pub struct Config {
     /// The dead-letter queues (dead deliveries go here; `admin` redrives them).
     pub leads_dlq_url: String,
     pub deliveries_dlq_url: String,
-    /// Name or ARN of the deployment's secret.
+    /// Name or ARN of the deployment secret (data key, Meta secrets).
     pub secret_id: String,
+    /// Name or ARN of the admin secret (admin token); `None` everywhere but
+    /// in `admin`, which refuses to start without it.
+    pub admin_secret_id: Option<String>,
     /// Public base URL (`https://hooks.example.com`), used for the `url` of
     /// keys. When absent it is derived from the request's host.
     pub public_url: Option<String>,
@@ -97,7 +103,7 @@ pub struct Config {
     pub sweep_grace: Duration,
     /// Meta Graph API base URL.
     pub meta_graph_url: String,
-    /// How long the deployment secret is cached in memory.
+    /// How long each secret is cached in memory.
     pub secret_ttl: Duration,
     /// How many items a hot counter is spread over.
     pub counter_shards: u32,
@@ -185,6 +191,7 @@ impl Config {
             leads_dlq_url: required(vars::LEADS_DLQ_URL)?,
             deliveries_dlq_url: required(vars::DELIVERIES_DLQ_URL)?,
             secret_id: required(vars::SECRET_ID)?,
+            admin_secret_id: get(vars::ADMIN_SECRET_ID),
             public_url: get(vars::PUBLIC_URL).map(|u| u.trim_end_matches('/').to_owned()),
             default_region,
             allow_private_targets: matches!(

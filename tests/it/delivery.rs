@@ -973,3 +973,99 @@ async fn an_edit_whose_fan_out_fails_is_delivered_through_process() {
     pump(&t, 1, Duration::ZERO).await;
     assert_eq!(crm.requests_to("/updated").len(), 1);
 }
+
+/// A receiver that reads the request and hangs up without answering.
+async fn hang_up_receiver() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf).await;
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_secret_in_the_target_url_stays_out_of_attempts_and_logs() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Buf::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let t = stack().await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let hang_up = hang_up_receiver().await;
+    let targets = [
+        format!("http://127.0.0.1:{closed}/hook/PATHSECRET?token=SECRET123"),
+        format!("http://127.0.0.1:{hang_up}/hook/PATHSECRET?token=SECRET456"),
+    ];
+    for url in &targets {
+        let r = t
+            .admin("POST", "/v1/subscriptions", Some(json!({"url": url})))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    t.post_lead(&key, &token, json!({"email": "url@example.com"}))
+        .await;
+    let mut errors: Vec<String> = Vec::new();
+    for _ in 0..40 {
+        pump(&t, 1, Duration::from_millis(100)).await;
+        let list = t.admin("GET", "/v1/deliveries", None).await.json();
+        errors = Vec::new();
+        for d in list["items"].as_array().unwrap() {
+            let id = d["id"].as_str().unwrap();
+            let d = t
+                .admin("GET", &format!("/v1/deliveries/{id}"), None)
+                .await
+                .json();
+            for a in d["attempts"].as_array().unwrap() {
+                errors.push(a["error"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        if errors.len() >= 2 {
+            break;
+        }
+    }
+    assert!(errors.len() >= 2, "attempts: {errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("could not connect")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.starts_with("request failed")),
+        "{errors:?}"
+    );
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    for (what, text) in errors
+        .iter()
+        .map(|e| ("an attempt's error", e))
+        .chain([("the logs", &logs)])
+    {
+        for needle in ["SECRET123", "SECRET456", "PATHSECRET"] {
+            assert!(!text.contains(needle), "{needle} appears in {what}: {text}");
+        }
+    }
+}

@@ -144,7 +144,44 @@ fn functions_and_their_environment() {
             "Terraform sets {name}, which no function reads"
         );
     }
+    // The admin secret's id goes to admin alone, beside the shared variables.
+    assert!(
+        !env.contains_key(vars::ADMIN_SECRET_ID),
+        "{} must not be in the environment every function gets",
+        vars::ADMIN_SECRET_ID
+    );
+    let extra: BTreeMap<String, BTreeMap<String, Value>> =
+        serde_json::from_value(local(&body, "function_env_extra")).unwrap();
+    for (function, vars_of) in &extra {
+        assert!(
+            code.contains(function),
+            "function_env_extra names {function}"
+        );
+        for name in vars_of.keys() {
+            assert!(
+                vars::ALL.contains(&name.as_str()),
+                "Terraform sets {name} for {function}, which no function reads"
+            );
+        }
+    }
+    let admin_secret_readers: Vec<&String> = extra
+        .iter()
+        .filter(|(_, v)| v.contains_key(vars::ADMIN_SECRET_ID))
+        .map(|(f, _)| f)
+        .collect();
+    assert_eq!(admin_secret_readers, vec!["admin"]);
     let f = resource(&body, "aws_lambda_function", "fn");
+    let variables = f
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "environment")
+        .and_then(|b| b.body().attributes().find(|a| a.key() == "variables"))
+        .map(|a| a.expr().to_string())
+        .unwrap_or_default();
+    assert!(
+        variables.contains("local.function_env") && variables.contains("local.function_env_extra"),
+        "the functions' environment is not function_env merged with function_env_extra: {variables}"
+    );
     assert_eq!(attr(f, "runtime"), "provided.al2023");
     assert_eq!(attr(f, "handler"), "bootstrap");
     assert_eq!(variable_default(&body, "architecture"), "arm64");
@@ -269,6 +306,26 @@ fn iam_grants_exactly_what_the_code_calls() {
     assert_eq!(
         tf, code,
         "infra/iam.tf differs from shared/src/aws/permissions.rs"
+    );
+    // Each secret's grant is on its own secret.
+    let arns = local(&body, "resource_arns");
+    assert_eq!(
+        arns["secret"],
+        json!(["aws_secretsmanager_secret.deployment.arn"])
+    );
+    assert_eq!(
+        arns["admin_secret"],
+        json!(["aws_secretsmanager_secret.admin.arn"])
+    );
+    let readers: Vec<&String> = tf
+        .iter()
+        .filter(|(_, grants)| grants.contains_key("admin_secret"))
+        .map(|(f, _)| f)
+        .collect();
+    assert_eq!(
+        readers,
+        vec!["admin"],
+        "only admin may read the admin secret"
     );
 }
 

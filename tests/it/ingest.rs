@@ -246,6 +246,75 @@ async fn origin_allow_list_and_cors() {
 }
 
 #[tokio::test]
+async fn an_unreadable_stored_allow_list_refuses_every_origin() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let t = TestStack::new().await;
+    let (key, token) = t
+        .create_key(json!({"name": "site", "allowedDomains": ["example.com"]}))
+        .await;
+    // The stored list no longer parses (edited by hand, another version…).
+    let item_key = leadpipe::aws::table::webhook_key(&key);
+    aws_sdk_dynamodb::Client::new(&t.sdk)
+        .update_item()
+        .table_name(&t.stack.config().table)
+        .key("pk", AttributeValue::S(item_key.pk.clone()))
+        .key("sk", AttributeValue::S(item_key.sk.clone()))
+        .update_expression("SET allowedDomains = :d")
+        .expression_attribute_values(":d", AttributeValue::L(vec![AttributeValue::S("*".into())]))
+        .send()
+        .await
+        .unwrap();
+    let path = format!("/v1/hooks/{key}");
+    let body = json!({"email": "a@b.co"}).to_string();
+    for origin in [Some("https://example.com"), Some("https://evil.test"), None] {
+        let mut headers = vec![
+            ("x-webhook-token", token.as_str()),
+            ("content-type", "application/json"),
+        ];
+        headers.extend(origin.map(|o| ("origin", o)));
+        let r = t.call("POST", &path, &headers, body.clone()).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (403, "allow_list_unreadable"),
+            "{origin:?}: {}",
+            r.text()
+        );
+        assert!(r.json()["requestId"].is_string());
+    }
+    let pre = t
+        .call("OPTIONS", &path, &[("origin", "https://evil.test")], "")
+        .await;
+    assert_eq!(
+        (pre.status, pre.code().as_str()),
+        (403, "allow_list_unreadable")
+    );
+    assert_eq!(pre.header("access-control-allow-origin"), None);
+    assert!(t.drain_leads_queue().await.is_empty());
+    // Saving the list again restores the key.
+    let r = t
+        .admin(
+            "PATCH",
+            &format!("/v1/keys/{key}"),
+            Some(json!({"allowedDomains": ["example.com"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = t
+        .call(
+            "POST",
+            &path,
+            &[
+                ("x-webhook-token", token.as_str()),
+                ("content-type", "application/json"),
+                ("origin", "https://example.com"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+}
+
+#[tokio::test]
 async fn bad_bodies() {
     let t = TestStack::new().await;
     let (key, token) = t.create_key(json!({"name": "k"})).await;

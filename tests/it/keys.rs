@@ -1,7 +1,7 @@
 //! Webhook keys through the admin API (CONTRACT §6, Keys), against the emulator.
 
-use leadpipe_tests::TestStack;
-use serde_json::json;
+use leadpipe_tests::{TestStack, leadpipe};
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn create_get_list_reveal() {
@@ -306,13 +306,9 @@ async fn admin_auth_and_routing() {
 #[tokio::test]
 async fn a_missing_deployment_secret_is_a_clear_500_not_a_panic() {
     let t = TestStack::with_config(|c| c.secret_id = "leadpipe-missing/deployment".into()).await;
+    // Authorised by the admin secret, then the data key is missing.
     let r = t
-        .call(
-            "GET",
-            "/v1/keys",
-            &[("authorization", "Bearer whatever")],
-            "",
-        )
+        .admin("POST", "/v1/keys", Some(json!({"name": "k"})))
         .await;
     assert_eq!((r.status, r.code().as_str()), (500, "internal"));
     assert!(
@@ -323,4 +319,83 @@ async fn a_missing_deployment_secret_is_a_clear_500_not_a_panic() {
     assert!(err.contains("cannot read the deployment secret"), "{err}");
     // Health needs no secret.
     assert_eq!(t.call("GET", "/healthz", &[], "").await.status, 200);
+}
+
+#[tokio::test]
+async fn the_admin_token_lives_in_the_admin_secret_alone() {
+    // What ingest and meta-verify get in the cloud: no admin secret id.
+    let t = TestStack::with_config(|c| c.admin_secret_id = None).await;
+    let changes = leadpipe::model::keys::KeyChanges {
+        name: Some("k".into()),
+        ..Default::default()
+    };
+    let (key, token) = leadpipe::model::keys::create(&t.app, changes)
+        .await
+        .unwrap();
+    let key = key.id;
+    // Ingest works without it…
+    let r = t.hook(&key, &token, json!({"email": "a@b.co"})).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    // …and the deployment secret holds no admin token.
+    let deployment = aws_sdk_secretsmanager::Client::new(&t.sdk)
+        .get_secret_value()
+        .secret_id(&t.stack.secret_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(!deployment.secret_string().unwrap().contains("adminToken"));
+    assert!(!deployment.secret_string().unwrap().contains(&t.admin_token));
+    // The admin API cannot authorise anyone there, even with the right token.
+    let r = t.admin("GET", "/v1/keys", None).await;
+    assert_eq!((r.status, r.code().as_str()), (500, "internal"));
+    let err = t.app.admin_secret.get().await.unwrap_err().to_string();
+    assert!(err.contains("LEADPIPE_ADMIN_SECRET_ID"), "{err}");
+    assert!(t.app.admin_secret.ensure_configured().is_err());
+}
+
+#[tokio::test]
+async fn bootstrap_moves_a_legacy_admin_token_out_of_the_deployment_secret() {
+    use leadpipe::aws::resources::{SecretOverrides, StackNames, bootstrap};
+    let endpoint = tokio::task::spawn_blocking(leadpipe_tests::endpoint)
+        .await
+        .unwrap();
+    let sdk = leadpipe_tests::leadpipe_local::sdk_config(&endpoint).await;
+    let names = StackNames::new(leadpipe_tests::unique_stack());
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+    let legacy = json!({
+        "adminToken": "adm_legacy_0123456789abcdef",
+        "dataKey": leadpipe::rules::crypto::generate_data_key(),
+    });
+    sm.create_secret()
+        .name(names.secret())
+        .secret_string(legacy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let stack = bootstrap(&sdk, &names, SecretOverrides::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        stack.admin_secret.admin_token,
+        "adm_legacy_0123456789abcdef"
+    );
+    assert_eq!(stack.secret.data_key, legacy["dataKey"]);
+    let read = |id: String| {
+        let sm = sm.clone();
+        async move {
+            let out = sm.get_secret_value().secret_id(id).send().await.unwrap();
+            serde_json::from_str::<Value>(out.secret_string().unwrap()).unwrap()
+        }
+    };
+    let deployment = read(names.secret()).await;
+    assert!(deployment.get("adminToken").is_none(), "{deployment}");
+    assert_eq!(deployment["dataKey"], legacy["dataKey"]);
+    assert_eq!(
+        read(names.admin_secret()).await,
+        json!({"adminToken": "adm_legacy_0123456789abcdef"})
+    );
+    // The admin API answers to the moved token.
+    let app = leadpipe::App::new(stack.config(), &sdk);
+    let secret = app.admin_secret.get().await.unwrap();
+    assert_eq!(secret.admin_token, "adm_legacy_0123456789abcdef");
 }

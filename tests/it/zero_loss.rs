@@ -416,7 +416,11 @@ async fn big_merges_never_poison_a_lead() {
         .json();
     let custom = leads["items"][0]["customFields"].as_object().unwrap();
     assert!(custom.len() <= leadpipe::model::leads::MAX_LEAD_CUSTOM_FIELDS);
-    assert!(custom.contains_key("r0_field000"), "first values are kept");
+    // The events race; the one that created the lead keeps all its fields.
+    assert!(
+        (0..8).any(|r| (0..90).all(|i| custom.contains_key(&format!("r{r}_field{i:03}")))),
+        "the first values are kept"
+    );
 }
 
 /// §7: a write DynamoDB refuses outright ends the event `FAILED` with its

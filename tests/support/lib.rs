@@ -71,7 +71,7 @@ impl TestStack {
         tweak(&mut config);
         let app = App::new(config, &sdk);
         TestStack {
-            admin_token: stack.secret.admin_token.clone(),
+            admin_token: stack.admin_secret.admin_token.clone(),
             app,
             stack,
             sdk,

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use leadpipe::app::{App, WarmUp};
+use leadpipe::app::{App, WarmUp, cannot_start};
 
 /// Started by a container's first event, beside it: the signing secret arrives
 /// while the delivery is read.
@@ -19,7 +19,9 @@ const WARM_UP: WarmUp = WarmUp {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadpipe::telemetry::init();
-    let app = App::from_env()?;
+    let app = App::from_env().map_err(cannot_start)?;
+    // Built now, so a function that cannot send does not start.
+    app.webhook_client().map_err(cannot_start)?;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let app = app.clone();
         async move {

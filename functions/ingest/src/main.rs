@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 
 use lambda_http::{Error, Request, run, service_fn};
-use leadpipe::app::{App, WarmUp};
+use leadpipe::app::{App, WarmUp, cannot_start};
 
 /// Started by a container's first event, beside it: libphonenumber's metadata
 /// loads while the key and secret are read.
@@ -16,7 +16,7 @@ const WARM_UP: WarmUp = WarmUp {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadpipe::telemetry::init();
-    let app = App::from_env()?;
+    let app = App::from_env().map_err(cannot_start)?;
     run(service_fn(move |req: Request| {
         let app = app.clone();
         async move {

@@ -6,12 +6,12 @@
 use std::convert::Infallible;
 
 use lambda_http::{Error, Request, run, service_fn};
-use leadpipe::App;
+use leadpipe::app::{App, cannot_start};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadpipe::telemetry::init();
-    let app = App::from_env()?;
+    let app = App::from_env().map_err(cannot_start)?;
     run(service_fn(move |req: Request| {
         let app = app.clone();
         async move { Ok::<_, Infallible>(leadpipe::meta_verify::handle(&app, req).await) }

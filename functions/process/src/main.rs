@@ -6,7 +6,7 @@ use std::convert::Infallible;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use leadpipe::app::{App, WarmUp};
+use leadpipe::app::{App, WarmUp, cannot_start};
 
 /// Started by a container's first event, beside it: libphonenumber's metadata
 /// loads while the event is read.
@@ -18,7 +18,9 @@ const WARM_UP: WarmUp = WarmUp {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     leadpipe::telemetry::init();
-    let app = App::from_env()?;
+    let app = App::from_env().map_err(cannot_start)?;
+    // Built now, so a function that cannot send does not start.
+    app.http().map_err(cannot_start)?;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let app = app.clone();
         async move {

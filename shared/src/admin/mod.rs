@@ -96,15 +96,16 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     }
 }
 
-/// Checks the bearer token against the deployment's admin token.
+/// Checks the bearer token against the admin token (from the admin secret,
+/// which only this function can read).
 async fn authorize(app: &App, req: &Request) -> Result<(), ApiError> {
     let presented = h::header(req.headers(), "authorization")
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .ok_or(ApiError::Unauthorized)?;
-    let secrets = app.secrets.get().await?;
-    if constant_time_eq(presented.as_bytes(), secrets.admin_token.as_bytes()) {
+    let admin = app.admin_secret.get().await?;
+    if constant_time_eq(presented.as_bytes(), admin.admin_token.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::Unauthorized)

@@ -16,7 +16,10 @@ pub enum Resource {
     LeadsDlq,
     DeliveriesQueue,
     DeliveriesDlq,
+    /// The deployment secret: data key and Meta secrets.
     Secret,
+    /// The admin secret: the admin token, for `admin` alone.
+    AdminSecret,
 }
 
 impl Resource {
@@ -29,6 +32,7 @@ impl Resource {
             Resource::DeliveriesQueue => "deliveries",
             Resource::DeliveriesDlq => "deliveries_dlq",
             Resource::Secret => "secret",
+            Resource::AdminSecret => "admin_secret",
         }
     }
 }
@@ -124,4 +128,22 @@ pub const PERMISSIONS: &[(Function, Resource, &[&str])] = &[
         &["sqs:DeleteMessage", "sqs:ReceiveMessage"],
     ),
     (Function::Admin, Resource::Secret, SECRET),
+    (Function::Admin, Resource::AdminSecret, SECRET),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The functions the internet reaches without a credential (and every
+    /// other but admin) cannot read the admin token.
+    #[test]
+    fn only_admin_reads_the_admin_secret() {
+        let readers: Vec<Function> = PERMISSIONS
+            .iter()
+            .filter(|(_, r, _)| *r == Resource::AdminSecret)
+            .map(|(f, _, _)| *f)
+            .collect();
+        assert_eq!(readers, vec![Function::Admin]);
+    }
+}

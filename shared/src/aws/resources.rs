@@ -11,10 +11,11 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::aws::secrets::SecretDocument;
+use crate::aws::secrets::{AdminSecretDocument, SecretDocument};
 use crate::aws::table::{GSIS, PK, SK, TTL_ATTRIBUTE};
 use crate::error::Error;
 use crate::model::subscriptions::MAX_MAX_ATTEMPTS;
+use serde::Serialize;
 
 /// A work queue with its dead-letter queue.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +89,9 @@ impl StackNames {
     pub fn secret(&self) -> String {
         format!("{}/deployment", self.stack)
     }
+    pub fn admin_secret(&self) -> String {
+        format!("{}/admin", self.stack)
+    }
 }
 
 /// What [`bootstrap`] created or found.
@@ -99,8 +103,12 @@ pub struct Stack {
     pub deliveries_queue_url: String,
     pub deliveries_dlq_url: String,
     pub secret_id: String,
-    /// The secret in force (the existing one, with `overrides` applied).
+    /// The deployment secret in force (the existing one, with `overrides`
+    /// applied).
     pub secret: SecretDocument,
+    pub admin_secret_id: String,
+    /// The admin secret in force.
+    pub admin_secret: AdminSecretDocument,
 }
 
 impl Stack {
@@ -122,12 +130,15 @@ impl Stack {
             (vars::LEADS_DLQ_URL, self.leads_dlq_url.clone()),
             (vars::DELIVERIES_DLQ_URL, self.deliveries_dlq_url.clone()),
             (vars::SECRET_ID, self.secret_id.clone()),
+            // The local stack runs every function in one process, admin
+            // included; in the cloud only admin is given this one.
+            (vars::ADMIN_SECRET_ID, self.admin_secret_id.clone()),
         ]
     }
 }
 
-/// Values to put into the deployment secret; `None` keeps what is there (or
-/// generates a value when the secret is new).
+/// Values to put into the deployment and admin secrets; `None` keeps what is
+/// there (or generates a value when the secret is new).
 #[derive(Debug, Clone, Default)]
 pub struct SecretOverrides {
     pub admin_token: Option<String>,
@@ -136,7 +147,7 @@ pub struct SecretOverrides {
     pub meta_page_token: Option<String>,
 }
 
-/// Creates the table, queues and secret when missing; idempotent.
+/// Creates the table, queues and both secrets when missing; idempotent.
 pub async fn bootstrap(
     sdk: &SdkConfig,
     names: &StackNames,
@@ -145,12 +156,12 @@ pub async fn bootstrap(
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
-    let (table_name, secret_name) = (names.table(), names.secret());
-    let (table, leads, deliveries, secret) = tokio::try_join!(
+    let table_name = names.table();
+    let (table, leads, deliveries, (secret, admin_secret)) = tokio::try_join!(
         ensure_table(&ddb, &table_name),
         ensure_queue(&sqs, names, &LEADS_QUEUE),
         ensure_queue(&sqs, names, &DELIVERIES_QUEUE),
-        ensure_secret(&sm, &secret_name, overrides),
+        ensure_secrets(&sm, names, overrides),
     )?;
     Ok(Stack {
         table,
@@ -160,6 +171,8 @@ pub async fn bootstrap(
         deliveries_dlq_url: deliveries.1,
         secret_id: names.secret(),
         secret,
+        admin_secret_id: names.admin_secret(),
+        admin_secret,
     })
 }
 
@@ -317,28 +330,33 @@ async fn create_or_update_queue(
     }
 }
 
-async fn ensure_secret(
+/// Both secrets. A deployment secret written before the split may still
+/// hold `adminToken`: it moves to the admin secret (unless one exists) and
+/// leaves the deployment secret, which every function can read.
+async fn ensure_secrets(
     sm: &aws_sdk_secretsmanager::Client,
-    name: &str,
+    names: &StackNames,
     overrides: SecretOverrides,
-) -> Result<SecretDocument, Error> {
-    let existing = match sm.get_secret_value().secret_id(name).send().await {
-        Ok(out) => out
-            .secret_string()
-            .and_then(|s| serde_json::from_str::<SecretDocument>(s).ok()),
-        Err(_) => None,
-    };
-    let is_new = existing.is_none();
-    let mut doc = existing.clone().unwrap_or_else(|| SecretDocument {
-        admin_token: format!("adm_{}", crate::rules::crypto::random_token(24)),
-        data_key: crate::rules::crypto::generate_data_key(),
-        meta_app_secret: Some(crate::rules::crypto::random_token(16)),
-        meta_verify_token: Some(crate::rules::crypto::random_token(16)),
-        meta_page_token: Some("dev-page-token".into()),
-    });
-    if let Some(v) = overrides.admin_token {
-        doc.admin_token = v;
-    }
+) -> Result<(SecretDocument, AdminSecretDocument), Error> {
+    let (deployment_name, admin_name) = (names.secret(), names.admin_secret());
+    let (existing, existing_admin) = tokio::join!(
+        read_secret(sm, &deployment_name),
+        read_secret(sm, &admin_name),
+    );
+    let legacy_token = existing
+        .as_ref()
+        .and_then(|v| v.get("adminToken"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let mut doc = existing
+        .clone()
+        .and_then(|v| serde_json::from_value::<SecretDocument>(v).ok())
+        .unwrap_or_else(|| SecretDocument {
+            data_key: crate::rules::crypto::generate_data_key(),
+            meta_app_secret: Some(crate::rules::crypto::random_token(16)),
+            meta_verify_token: Some(crate::rules::crypto::random_token(16)),
+            meta_page_token: Some("dev-page-token".into()),
+        });
     if let Some(v) = overrides.meta_app_secret {
         doc.meta_app_secret = Some(v);
     }
@@ -348,24 +366,59 @@ async fn ensure_secret(
     if let Some(v) = overrides.meta_page_token {
         doc.meta_page_token = Some(v);
     }
-    let text = serde_json::to_string(&doc).map_err(|e| Error::Secrets(e.to_string()))?;
-    let secrets_err = |e: &dyn std::fmt::Display| Error::Secrets(format!("bootstrap {name}: {e}"));
-    if is_new {
-        sm.create_secret()
-            .name(name)
-            .secret_string(text)
-            .send()
-            .await
-            .map_err(|e| secrets_err(&aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?;
-    } else if serde_json::to_string(&existing).ok() != serde_json::to_string(&Some(&doc)).ok() {
-        sm.put_secret_value()
-            .secret_id(name)
-            .secret_string(text)
-            .send()
-            .await
-            .map_err(|e| secrets_err(&aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?;
+    let mut admin = existing_admin
+        .clone()
+        .and_then(|v| serde_json::from_value::<AdminSecretDocument>(v).ok())
+        .unwrap_or_else(|| AdminSecretDocument {
+            admin_token: legacy_token
+                .unwrap_or_else(|| format!("adm_{}", crate::rules::crypto::random_token(24))),
+        });
+    if let Some(v) = overrides.admin_token {
+        admin.admin_token = v;
     }
-    Ok(doc)
+    // Admin first: a legacy token leaves the deployment secret only once it
+    // is safe in the admin secret.
+    write_secret(sm, &admin_name, existing_admin, &admin).await?;
+    write_secret(sm, &deployment_name, existing, &doc).await?;
+    Ok((doc, admin))
+}
+
+/// A secret's current JSON value, if it exists and is JSON.
+async fn read_secret(sm: &aws_sdk_secretsmanager::Client, name: &str) -> Option<serde_json::Value> {
+    let out = sm.get_secret_value().secret_id(name).send().await.ok()?;
+    serde_json::from_str(out.secret_string()?).ok()
+}
+
+/// Creates the secret with `doc`, or puts `doc` when it differs from
+/// `existing`.
+async fn write_secret<T: Serialize>(
+    sm: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    existing: Option<serde_json::Value>,
+    doc: &T,
+) -> Result<(), Error> {
+    let value = serde_json::to_value(doc).map_err(|e| Error::Secrets(e.to_string()))?;
+    let secrets_err = |e: &dyn std::fmt::Display| Error::Secrets(format!("bootstrap {name}: {e}"));
+    match existing {
+        None => {
+            sm.create_secret()
+                .name(name)
+                .secret_string(value.to_string())
+                .send()
+                .await
+                .map_err(|e| secrets_err(&aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?;
+        }
+        Some(old) if old != value => {
+            sm.put_secret_value()
+                .secret_id(name)
+                .secret_string(value.to_string())
+                .send()
+                .await
+                .map_err(|e| secrets_err(&aws_sdk_secretsmanager::error::DisplayErrorContext(e)))?;
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]

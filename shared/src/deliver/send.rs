@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::app::App;
-use crate::error::chain;
+use crate::http::outbound::{self, REQUEST_TIMEOUT};
 use crate::model::events::Source;
 use crate::model::history::LeadEventType;
 use crate::model::subscriptions::Subscription;
@@ -41,6 +41,25 @@ pub fn body_for(sub: &Subscription, payload: &str) -> String {
             templates::render(t, &ctx)
         }
         None => payload.to_owned(),
+    }
+}
+
+/// What an attempt's record says of a request that got no answer. Never
+/// the URL: a webhook URL may carry a secret in its path or query (see
+/// [`crate::http::outbound`]).
+fn failure_text(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        return format!("timed out after {} s", REQUEST_TIMEOUT.as_secs());
+    }
+    let connect = e.is_connect();
+    let text = outbound::error_text(e);
+    if connect {
+        format!(
+            "could not connect: {}",
+            text.rsplit(": ").next().unwrap_or("refused")
+        )
+    } else {
+        format!("request failed: {text}")
     }
 }
 
@@ -103,8 +122,11 @@ pub async fn send(
             headers.insert(name, v);
         }
     }
-    let result = app
-        .webhook_client()
+    let client = match app.webhook_client() {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let result = client
         .post(target.url)
         .headers(headers)
         .body(body)
@@ -112,19 +134,7 @@ pub async fn send(
         .await;
     let mut resp = match result {
         Ok(r) => r,
-        Err(e) => {
-            let what = if e.is_timeout() {
-                "timed out after 10 s".to_owned()
-            } else if e.is_connect() {
-                format!(
-                    "could not connect: {}",
-                    chain(&e).split(": ").last().unwrap_or("refused")
-                )
-            } else {
-                format!("request failed: {}", chain(&e))
-            };
-            return fail(what);
-        }
+        Err(e) => return fail(failure_text(e)),
     };
     let status = resp.status().as_u16();
     let retry_after = retry::retry_after(resp.headers());

@@ -24,6 +24,10 @@ pub enum ApiError {
     Forbidden(String),
     #[error("origin is not allowed for this key")]
     OriginNotAllowed,
+    /// The key's stored allow-list cannot be read: nothing is allowed until
+    /// an admin saves the list again.
+    #[error("this key's allowed domains cannot be read; an admin must set them again")]
+    AllowListUnreadable,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("method not allowed")]
@@ -98,7 +102,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::OriginNotAllowed | ApiError::AllowListUnreadable => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -116,6 +122,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::OriginNotAllowed => "origin_not_allowed",
+            ApiError::AllowListUnreadable => "allow_list_unreadable",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",

@@ -2,6 +2,7 @@
 //! HTTP handler (on Lambda and in the local stack alike).
 
 pub mod error;
+pub mod outbound;
 pub mod resolver;
 pub mod routes;
 

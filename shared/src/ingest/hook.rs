@@ -46,7 +46,12 @@ async fn authenticate(app: &App, req: &Request, key_id: &str) -> Result<WebhookK
 fn check_origin(req: &Request, key: &WebhookKey) -> Result<Option<HeaderValue>, ApiError> {
     let origin = get_header(req.headers(), "origin");
     let referer = get_header(req.headers(), "referer");
-    if !origin::allowed(&key.domain_patterns(), origin, referer) {
+    // Fail closed: a list that cannot be read allows nothing, not everything.
+    let patterns = key.domain_patterns().map_err(|e| {
+        tracing::error!(key_id = %key.id, error = %e, "stored allow-list unreadable; request refused");
+        ApiError::AllowListUnreadable
+    })?;
+    if !origin::allowed(&patterns, origin, referer) {
         return Err(ApiError::OriginNotAllowed);
     }
     Ok(origin

@@ -23,6 +23,15 @@ use crate::rules::inbound::origin::DomainPattern;
 
 pub const TOKEN_PREFIX: &str = "wh_live_";
 
+/// A key's stored allow-list holds an entry that does not parse; requests
+/// with that key are refused until the list is saved again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("entry {entry} of the key's stored allowedDomains does not parse")]
+pub struct UnreadableAllowList {
+    /// Its index (the value is not repeated: it came from storage, unchecked).
+    pub entry: usize,
+}
+
 /// A webhook key as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -67,12 +76,16 @@ impl WebhookKey {
         Ok(key.open(&token_context(&self.id), &self.token_sealed)?)
     }
 
-    /// The allow-list, parsed. Entries were checked at save time; one that
-    /// no longer parses is skipped (and never widens the list to "any").
-    pub fn domain_patterns(&self) -> Vec<DomainPattern> {
+    /// The allow-list, parsed. Entries were checked at save time, so one
+    /// that no longer parses means the stored list is not what was saved
+    /// (edited by hand, written by another version): the whole list is
+    /// unreadable. Skipping such entries instead would turn a list of only
+    /// bad entries into the empty list, which allows every origin.
+    pub fn domain_patterns(&self) -> Result<Vec<DomainPattern>, UnreadableAllowList> {
         self.allowed_domains
             .iter()
-            .filter_map(|d| DomainPattern::parse(d).ok())
+            .enumerate()
+            .map(|(i, d)| DomainPattern::parse(d).map_err(|_| UnreadableAllowList { entry: i }))
             .collect()
     }
 
@@ -311,5 +324,45 @@ mod tests {
         assert_eq!(m.chars().count(), 8 + 4 + 1);
         assert!(m.ends_with('…'));
         assert!(t.starts_with(m.trim_end_matches('…')));
+    }
+
+    fn key_with(allowed: &[&str]) -> WebhookKey {
+        WebhookKey {
+            pk: "KEY#k".into(),
+            sk: "KEY".into(),
+            gsi1pk: "KEYS".into(),
+            gsi1sk: "k".into(),
+            id: "k".into(),
+            name: "k".into(),
+            token_sealed: String::new(),
+            token_hint: String::new(),
+            allowed_domains: allowed.iter().map(|d| d.to_string()).collect(),
+            honeypot_field: None,
+            default_status: "new".into(),
+            default_tags: Vec::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn an_unreadable_stored_allow_list_is_an_error_not_an_empty_list() {
+        assert_eq!(key_with(&[]).domain_patterns(), Ok(Vec::new()));
+        assert_eq!(
+            key_with(&["example.com", "*.shop.example"])
+                .domain_patterns()
+                .map(|p| p.len()),
+            Ok(2)
+        );
+        for list in [&["*"][..], &["a*b.com"], &["example.com", "*.*.com"], &[""]] {
+            let err = key_with(list).domain_patterns().unwrap_err();
+            assert!(err.entry < list.len(), "{list:?}");
+        }
+        // The error names the position, not the stored value.
+        let err = key_with(&["ok.example", "<script>"])
+            .domain_patterns()
+            .unwrap_err();
+        assert_eq!(err, UnreadableAllowList { entry: 1 });
+        assert!(!err.to_string().contains("script"));
     }
 }

@@ -181,13 +181,9 @@ async fn lead_input(app: &App, event: &EventRecord) -> Result<LeadInput, Failure
             "metaPageToken is not set in the deployment secret",
         ));
     };
-    let fields = meta::fetch_lead(
-        app.http(),
-        &app.config.meta_graph_url,
-        token,
-        &leadgen.leadgen_id,
-    )
-    .await?;
+    let http = app.http().map_err(|e| Failure::transient(e.to_string()))?;
+    let fields =
+        meta::fetch_lead(http, &app.config.meta_graph_url, token, &leadgen.leadgen_id).await?;
     LeadInput::from_fields(fields, app.config.default_region, None)
         .map_err(|issues| Failure::invalid_meta_lead(&issues))
 }

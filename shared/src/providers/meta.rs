@@ -250,11 +250,12 @@ pub async fn fetch_lead(
             });
         }
         Err(e) => {
+            let stage = if e.is_connect() { "connect" } else { "request" };
+            // Without the URL (it carries the page token); the token is also
+            // masked in case a cause ever quotes it.
+            let text = crate::http::outbound::error_text(e).replace(page_token, "***");
             return Err(GraphError::Transient {
-                reason: format!(
-                    "graph api unreachable ({})",
-                    if e.is_connect() { "connect" } else { "request" }
-                ),
+                reason: format!("graph api unreachable ({stage}): {text}"),
                 retry_after: None,
             });
         }

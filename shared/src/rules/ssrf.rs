@@ -6,8 +6,10 @@
 //! * Host names `localhost`, `*.localhost`, `*.internal`, `*.local` refused.
 //! * Addresses refused, literal or resolved: loopback, private, link-local
 //!   (cloud metadata included), CGNAT, unique-local, multicast, unspecified,
-//!   broadcast, reserved and documentation ranges, and IPv6 forms that embed
-//!   an IPv4 address (mapped, compatible, NAT64, 6to4) are judged by it. The
+//!   broadcast, reserved and documentation ranges. IPv6 forms that embed an
+//!   IPv4 address (mapped, SIIT-translated, compatible, NAT64, 6to4, Teredo)
+//!   are judged by it: refused when any address they carry is; local-use
+//!   NAT64 and the rest of `::/8` are refused whole. The
 //!   WHATWG URL parser turns `2130706433`, `0x7f000001`, `127.1` into
 //!   `127.0.0.1` before the check sees them.
 //! * At send time the HTTP client resolves through
@@ -62,13 +64,17 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = embedded_v4(ip) {
-        return forbidden_v4(v4);
+    if let Some(embedded) = embedded_v4(ip) {
+        // Judged by what it carries: a translator or relay on the path would
+        // deliver to that IPv4 address. Both of Teredo's must be public.
+        return embedded.into_iter().flatten().any(forbidden_v4);
     }
     let s = ip.segments();
     ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
+        || s[0] <= 0x00ff // the rest of ::/8: reserved by the IETF, never routed
+        || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001) // local-use NAT64 64:ff9b:1::/48
         || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
         || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
         || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
@@ -76,28 +82,41 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
         || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0) // discard-only
 }
 
-/// The IPv4 address inside an IPv6 one, for the forms that carry one.
-fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+/// The IPv4 address(es) inside an IPv6 one, for the forms that carry one
+/// where the check can find it; `None` for every other address.
+///
+/// Local-use NAT64 (`64:ff9b:1::/48`, RFC 8215) is not here: its operator
+/// picks the prefix length, so the IPv4 address may sit at any of RFC 6052's
+/// positions; the range is not globally reachable and [`forbidden_v6`]
+/// refuses all of it.
+fn embedded_v4(ip: Ipv6Addr) -> Option<[Option<Ipv4Addr>; 2]> {
     let s = ip.segments();
-    let tail = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return Some(v4); // ::ffff:a.b.c.d
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    let one = |a: Ipv4Addr| Some([Some(a), None]);
+    let tail = v4(s[6], s[7]);
+    match s {
+        // IPv4-mapped ::ffff:a.b.c.d (::ffff:0:0/96)
+        [0, 0, 0, 0, 0, 0xffff, ..] => one(tail),
+        // IPv4-translated (SIIT, RFC 2765) ::ffff:0:a.b.c.d (::ffff:0:0:0/96)
+        [0, 0, 0, 0, 0xffff, 0, ..] => one(tail),
+        // :: and ::1 are the unspecified and loopback addresses, not IPv4.
+        [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None,
+        // IPv4-compatible ::a.b.c.d (::/96, deprecated)
+        [0, 0, 0, 0, 0, 0, ..] => one(tail),
+        // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052); bits 32-95 of
+        // the /96 are zero, but any address of 64:ff9b::/32 outside the
+        // local-use /48 is judged by its last 32 bits, as a translator would.
+        [0x0064, 0xff9b, second, ..] if second != 0x0001 => one(tail),
+        // 6to4 2002:V4HI:V4LO::/48 (RFC 3056)
+        [0x2002, hi, lo, ..] => one(v4(hi, lo)),
+        // Teredo 2001:0::/32 (RFC 4380): the server's address in bits 32-63,
+        // the client's in the last 32 bits, inverted.
+        [0x2001, 0, server_hi, server_lo, _, _, client_hi, client_lo] => Some([
+            Some(v4(server_hi, server_lo)),
+            Some(v4(!client_hi, !client_lo)),
+        ]),
+        _ => None,
     }
-    if s[..6] == [0, 0, 0, 0, 0, 0] && !(s[6] == 0 && s[7] <= 1) {
-        return Some(tail()); // ::a.b.c.d (deprecated compatible)
-    }
-    if s[0] == 0x0064 && s[1] == 0xff9b {
-        return Some(tail()); // NAT64 64:ff9b::/96 (and /48)
-    }
-    if s[0] == 0x2002 {
-        return Some(Ipv4Addr::new(
-            (s[1] >> 8) as u8,
-            s[1] as u8,
-            (s[2] >> 8) as u8,
-            s[2] as u8,
-        )); // 6to4
-    }
-    None
 }
 
 pub fn internal_name(host: &str) -> bool {
@@ -144,6 +163,7 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<Target, Unsafe> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn every_spelling_of_loopback_and_friends_is_refused() {
@@ -199,6 +219,94 @@ mod tests {
             "https://api.hubapi.com:8443/crm/v3/objects/contacts?x=1",
         ] {
             assert!(check_url(url, false).is_ok(), "{url} refused");
+        }
+    }
+
+    #[test]
+    fn ipv6_forms_carrying_a_private_ipv4_are_refused() {
+        for ip in [
+            "::ffff:0:127.0.0.1",                   // SIIT-translated (RFC 2765)
+            "::ffff:0:a9fe:a9fe",                   // SIIT: 169.254.169.254
+            "::ffff:0:0:10.0.0.1",                  // elsewhere in ::/8
+            "::10.0.0.1",                           // IPv4-compatible
+            "64:ff9b::a9fe:a9fe",                   // NAT64: 169.254.169.254
+            "64:ff9b::192.168.0.1",                 // NAT64, dotted
+            "64:ff9b:1::a00:1",                     // local-use NAT64
+            "64:ff9b:1:a00:1::",                    // local-use NAT64, /48 position
+            "2002:a00:1::1",                        // 6to4 of 10.0.0.1
+            "2002:a9fe:a9fe::",                     // 6to4 of 169.254.169.254
+            "2001:0:4136:e378:8000:63bf:80ff:fffe", // Teredo client 127.0.0.1
+            "2001:0:a00:1:8000:63bf:a2de:a2fb",     // Teredo server 10.0.0.1
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(forbidden_ip(ip), "{ip} accepted");
+            assert!(
+                check_url(&format!("https://[{ip}]/x"), false).is_err(),
+                "[{ip}] accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn ipv6_forms_carrying_a_public_ipv4_pass() {
+        for ip in [
+            "::ffff:0:5db8:d822",                   // SIIT: 93.184.216.34
+            "64:ff9b::93.184.216.34",               // NAT64
+            "2002:5db8:d822::1",                    // 6to4
+            "2001:0:4136:e378:8000:63bf:a247:2ddd", // Teredo, both public
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(!forbidden_ip(ip), "{ip} refused");
+        }
+    }
+
+    /// Every way an IPv6 address can carry `v4`, at every position a
+    /// translator or relay reads it from.
+    fn carriers(v4: Ipv4Addr, filler: u16) -> Vec<Ipv6Addr> {
+        let o = v4.octets();
+        let hi = u16::from_be_bytes([o[0], o[1]]);
+        let lo = u16::from_be_bytes([o[2], o[3]]);
+        let f = filler;
+        let w = |a: u8, b: u8| u16::from_be_bytes([a, b]);
+        vec![
+            Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, hi, lo), // mapped
+            Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, hi, lo), // SIIT-translated
+            Ipv6Addr::new(0, 0, 0, 0, 0, 0, hi, lo),      // compatible
+            Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, hi, lo), // NAT64 /96
+            // Local-use NAT64 at RFC 6052's positions for /48, /56, /64 and
+            // /96 (bits 64-71 are zero).
+            Ipv6Addr::new(0x64, 0xff9b, 1, hi, w(0, o[2]), w(o[3], 0), f, f),
+            Ipv6Addr::new(0x64, 0xff9b, 1, w(0, o[0]), w(0, o[1]), lo, f, f),
+            Ipv6Addr::new(0x64, 0xff9b, 1, f, w(0, o[0]), w(o[1], o[2]), w(o[3], 0), f),
+            Ipv6Addr::new(0x64, 0xff9b, 1, f, 0, 0, hi, lo),
+            Ipv6Addr::new(0x2002, hi, lo, f, f, f, f, f), // 6to4
+            Ipv6Addr::new(0x2001, 0, hi, lo, f, f, 0x5db8, 0xd822), // Teredo server
+            Ipv6Addr::new(0x2001, 0, 0x5db8, 0xd822, f, f, !hi, !lo), // Teredo client
+        ]
+    }
+
+    fn private_v4() -> impl Strategy<Value = Ipv4Addr> {
+        prop_oneof![
+            any::<u32>().prop_map(|n| Ipv4Addr::from((10 << 24) | (n & 0x00ff_ffff))),
+            any::<u32>().prop_map(|n| Ipv4Addr::from((127 << 24) | (n & 0x00ff_ffff))),
+            any::<u32>().prop_map(|n| Ipv4Addr::from(0xac10_0000 | (n & 0x000f_ffff))),
+            any::<u32>().prop_map(|n| Ipv4Addr::from(0xc0a8_0000 | (n & 0x0000_ffff))),
+            any::<u32>().prop_map(|n| Ipv4Addr::from(0xa9fe_0000 | (n & 0x0000_ffff))),
+            any::<u32>().prop_map(|n| Ipv4Addr::from(0x6440_0000 | (n & 0x003f_ffff))),
+            any::<u32>().prop_map(|n| Ipv4Addr::from(n & 0x00ff_ffff)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_private_ipv4_embedded_in_any_form_is_refused(
+            v4 in private_v4(),
+            filler in any::<u16>(),
+        ) {
+            prop_assert!(forbidden_v4(v4));
+            for ip in carriers(v4, filler) {
+                prop_assert!(forbidden_ip(IpAddr::V6(ip)), "{ip} (carrying {v4}) accepted");
+            }
         }
     }
 
