@@ -6,7 +6,7 @@ PYTHON ?= python3
 
 ARCH      ?= arm64
 TRIPLE    := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
-FUNCTIONS := ingest meta-verify process deliver admin
+FUNCTIONS := ingest meta-verify process deliver admin sweep
 
 .PHONY: dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-lambda deps-fuzz fuzz package infra-check help
 

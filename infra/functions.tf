@@ -1,6 +1,6 @@
-# The five functions, on provided.al2023, built by `make package`.
+# The six functions, on provided.al2023, built by `make package`.
 locals {
-  functions = toset(["ingest", "meta-verify", "process", "deliver", "admin"])
+  functions = toset(["ingest", "meta-verify", "process", "deliver", "admin", "sweep"])
 
   # One environment for every function (the names are the code's
   # shared/src/config.rs vars; the parity test checks them).
@@ -16,6 +16,7 @@ locals {
     LEADPIPE_REENGAGE_DAYS        = tostring(var.reengage_days)
     LEADPIPE_RETRY_BASE_MS        = tostring(var.retry_base_ms)
     LEADPIPE_RETRY_MAX_MS         = tostring(var.retry_max_ms)
+    LEADPIPE_LEAD_RETRY_MAX_MS    = tostring(var.lead_retry_max_ms)
     LEADPIPE_META_GRAPH_URL       = var.meta_graph_url
     RUST_LOG                      = var.log_level
   }

@@ -32,6 +32,11 @@ locals {
       secret         = ["secretsmanager:GetSecretValue"]
       admin_secret   = ["secretsmanager:GetSecretValue"]
     }
+    sweep = {
+      table      = ["dynamodb:Query", "dynamodb:UpdateItem"]
+      leads      = ["sqs:SendMessage"]
+      deliveries = ["sqs:SendMessage"]
+    }
   }
 
   resource_arns = {

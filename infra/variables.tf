@@ -40,6 +40,7 @@ variable "memory_mb" {
     process       = 256
     deliver       = 256
     admin         = 256
+    sweep         = 128
   }
 
   validation {
@@ -57,6 +58,7 @@ variable "timeout_seconds" {
     process       = 30
     deliver       = 30
     admin         = 29
+    sweep         = 60
   }
 
   validation {
@@ -209,4 +211,21 @@ variable "tags" {
   description = "Extra tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "lead_retry_max_ms" {
+  description = "Cap of the back-off between tries of one lead (Graph API outages), ms. With the leads queue's 20 receives the default waits out more than an hour."
+  type        = number
+  default     = 900000
+
+  validation {
+    condition     = var.lead_retry_max_ms >= 1000 && var.lead_retry_max_ms <= 43200000
+    error_message = "lead_retry_max_ms must be between 1000 and 43200000 (SQS's 12 h visibility limit)."
+  }
+}
+
+variable "sweep_schedule" {
+  description = "How often the sweeper queues again what a lost message left stuck (an EventBridge Scheduler expression)."
+  type        = string
+  default     = "rate(5 minutes)"
 }

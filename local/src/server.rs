@@ -26,8 +26,8 @@ pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
             Function::Ingest => ingest::handle(app, req).await,
             Function::MetaVerify => meta_verify::handle(app, req).await,
             Function::Admin => admin::handle(app, req).await,
-            // Queue consumers serve no route.
-            Function::Process | Function::Deliver => {
+            // Queue consumers and the sweeper serve no route.
+            Function::Process | Function::Deliver | Function::Sweep => {
                 ApiError::NotFound("route").into_response(&h::request_id(&req))
             }
         },

@@ -43,7 +43,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 18] = [
+    pub const ALL: [&str; 20] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -57,6 +57,8 @@ pub mod vars {
         REENGAGE_DAYS,
         RETRY_BASE_MS,
         RETRY_MAX_MS,
+        LEAD_RETRY_MAX_MS,
+        SWEEP_GRACE_S,
         META_GRAPH_URL,
         SECRET_TTL_S,
         COUNTER_SHARDS,

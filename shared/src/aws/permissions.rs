@@ -129,6 +129,17 @@ pub const PERMISSIONS: &[(Function, Resource, &[&str])] = &[
     ),
     (Function::Admin, Resource::Secret, SECRET),
     (Function::Admin, Resource::AdminSecret, SECRET),
+    (
+        Function::Sweep,
+        Resource::Table,
+        &["dynamodb:Query", "dynamodb:UpdateItem"],
+    ),
+    (Function::Sweep, Resource::LeadsQueue, &["sqs:SendMessage"]),
+    (
+        Function::Sweep,
+        Resource::DeliveriesQueue,
+        &["sqs:SendMessage"],
+    ),
 ];
 
 #[cfg(test)]

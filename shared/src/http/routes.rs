@@ -5,7 +5,7 @@
 use crate::http::error::ApiError;
 
 /// Leadpipe's Lambda functions (the HTTP ones serve routes; `process` and
-/// `deliver` consume queues).
+/// `deliver` consume queues; `sweep` runs on a schedule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     Ingest,
@@ -13,15 +13,17 @@ pub enum Function {
     Process,
     Deliver,
     Admin,
+    Sweep,
 }
 
 impl Function {
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 6] = [
         Function::Ingest,
         Function::MetaVerify,
         Function::Process,
         Function::Deliver,
         Function::Admin,
+        Function::Sweep,
     ];
 
     /// The function's name (its crate under `functions/`).
@@ -32,6 +34,7 @@ impl Function {
             Function::Process => "process",
             Function::Deliver => "deliver",
             Function::Admin => "admin",
+            Function::Sweep => "sweep",
         }
     }
 }
