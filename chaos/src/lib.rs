@@ -118,13 +118,13 @@ impl Config {
         }
     }
 
-    /// The test's run: 150 leads, every fault for seconds.
+    /// The test's run: 120 leads, every fault for seconds.
     pub fn short(out_dir: PathBuf, runner_program: PathBuf, runner_args: Vec<String>) -> Self {
         Config {
             name: "short",
-            leads: 150,
-            window: Duration::from_secs(20),
-            settle: Duration::from_secs(30),
+            leads: 120,
+            window: Duration::from_secs(18),
+            settle: Duration::from_secs(45),
             concurrency: 8,
             runner_kills: vec![0.3, 0.65],
             emulator_restarts: vec![0.45],
@@ -446,6 +446,12 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
             );
         }
         last_depths = (total[0], total[1]);
+        log(&format!(
+            "settling: leads queue {}, deliveries queue {}, calls in flight at the proxy {:?}",
+            total[0],
+            total[1],
+            proxy.in_flight()
+        ));
         if total.iter().all(|n| *n == 0) {
             quiet += 1;
             if quiet >= 2 {
@@ -469,10 +475,9 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
         last_depths.1
     ));
 
-    // The reckoning: the admin API's view while the runner still runs,
-    // then the queues once it stopped.
-    let sub_ids: Vec<String> = subscriptions.iter().map(|s| s.0.clone()).collect();
-    let views = reconcile::read_views(&admin, &sub_ids).await?;
+    // The reckoning on a still picture: the runner stops, the queues are
+    // read (which hides their messages for 15 minutes), then a last runner
+    // serves the admin API with nothing left for its pollers to move.
     if let Some(r) = runner.take() {
         r.kill().await;
     }
@@ -482,6 +487,21 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
         deliveries: reconcile::peek_queue(&direct, &stack.deliveries_queue_url).await?,
         deliveries_dlq: reconcile::peek_queue(&direct, &stack.deliveries_dlq_url).await?,
     };
+    generation += 1;
+    let last = spec.start(generation, Duration::from_secs(90)).await?;
+    let sub_ids: Vec<String> = subscriptions.iter().map(|s| s.0.clone()).collect();
+    let views = reconcile::read_views(&admin, &sub_ids).await;
+    last.kill().await;
+    let views = views?;
+    log(&format!(
+        "read {} events, {} leads; queues: leads {}, leads DLQ {}, deliveries {}, deliveries DLQ {}",
+        views.events.len(),
+        views.leads.len(),
+        queues.leads.len(),
+        queues.leads_dlq.len(),
+        queues.deliveries.len(),
+        queues.deliveries_dlq.len()
+    ));
     let mut reconciled = reconcile::reconcile(
         reconcile::Inputs {
             run: &run_id,
@@ -494,6 +514,7 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
         &views,
     )
     .await?;
+    log("reconciled");
     if !settled {
         reconciled.notes.push(format!(
             "not settled within {:?}: queue depths {last_depths:?}",

@@ -17,7 +17,7 @@ use leadpipe_chaos::{Config, run, runner};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: leadpipe-chaos [--short] [--leads N] [--window SECS] [--settle SECS] [--out DIR] | local"
+        "usage: leadpipe-chaos [--short] [--leads N] [--window SECS] [--settle SECS] [--out DIR] [--no-emulator-restart] | local"
     );
     ExitCode::from(2)
 }
@@ -44,6 +44,7 @@ async fn main() -> ExitCode {
     let mut leads = None;
     let mut window = None;
     let mut settle = None;
+    let mut no_restart = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut num = |name: &str| -> Option<u64> {
@@ -55,6 +56,7 @@ async fn main() -> ExitCode {
         };
         match a.as_str() {
             "--short" => {}
+            "--no-emulator-restart" => no_restart = true,
             "--leads" => match num("--leads") {
                 Some(n) => leads = Some(n as usize),
                 None => return usage(),
@@ -87,6 +89,9 @@ async fn main() -> ExitCode {
     }
     if let Some(s) = settle {
         cfg.settle = s;
+    }
+    if no_restart {
+        cfg.emulator_restarts.clear();
     }
     match run(cfg).await {
         Ok(outcome) => {

@@ -37,6 +37,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// How long a forwarded call may wait for the emulator.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Shares of calls (0.0–1.0) that get each fault. Checked in this order,
 /// each on the calls the previous ones left.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,6 +103,7 @@ struct State {
     counts: Mutex<BTreeMap<String, u64>>,
     by_op: Mutex<BTreeMap<String, u64>>,
     forwarded: Mutex<u64>,
+    in_flight: Mutex<BTreeMap<String, i64>>,
     refused_in_outage: Mutex<u64>,
     receive_visibility: Option<i64>,
     client: reqwest::Client,
@@ -134,6 +138,7 @@ impl Proxy {
             counts: Mutex::new(BTreeMap::new()),
             by_op: Mutex::new(BTreeMap::new()),
             forwarded: Mutex::new(0),
+            in_flight: Mutex::new(BTreeMap::new()),
             refused_in_outage: Mutex::new(0),
             receive_visibility,
             client,
@@ -166,6 +171,15 @@ impl Proxy {
 
     pub fn forwarded(&self) -> u64 {
         *lock(&self.state.forwarded)
+    }
+
+    /// Calls waiting for the emulator now, by operation.
+    pub fn in_flight(&self) -> BTreeMap<String, i64> {
+        lock(&self.state.in_flight)
+            .iter()
+            .filter(|(_, n)| **n != 0)
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
     }
 
     pub fn failed_in_outage(&self) -> u64 {
@@ -303,10 +317,28 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Reply {
             forward = forward.header(name, value);
         }
     }
-    let resp = forward.body(body).send().await?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.bytes().await?;
+    *lock(&state.in_flight).entry(op.clone()).or_default() += 1;
+    let result = async {
+        let resp = forward.body(body).timeout(UPSTREAM_TIMEOUT).send().await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await?;
+        Ok::<_, reqwest::Error>((status, headers, bytes))
+    }
+    .await;
+    *lock(&state.in_flight).entry(op.clone()).or_default() -= 1;
+    let (status, headers, bytes) = match result {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => {
+            // The emulator never answered: a real endpoint does not hang
+            // for ever, and the SDK clients have no timeout of their own.
+            *lock(&state.counts)
+                .entry("emulator_hung_500".to_owned())
+                .or_default() += 1;
+            return Ok(internal_error());
+        }
+        Err(e) => return Err(e.into()),
+    };
     *lock(&state.forwarded) += 1;
     match fault {
         Some(Fault::After500) => return Ok(internal_error()),

@@ -37,7 +37,7 @@ impl Admin {
                 .no_proxy()
                 .timeout(Duration::from_secs(30))
                 .build()
-                .expect("an HTTP client for the admin API"),
+                .unwrap_or_else(|_| reqwest::Client::new()),
         }
     }
 
@@ -258,6 +258,27 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
         ));
     }
 
+    if !inp.queues.leads.is_empty() {
+        let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+        for id in &leads_queued_events {
+            let st = match events::get(inp.app, id).await {
+                Ok(Some(e)) => e.status.as_str().to_owned(),
+                Ok(None) => "missing".to_owned(),
+                Err(e) => format!("unreadable ({e})"),
+            };
+            *by_status.entry(st).or_default() += 1;
+        }
+        r.notes.push(format!(
+            "the leads queue still held {} message(s) at the end; their events: {by_status:?}",
+            inp.queues.leads.len()
+        ));
+    }
+    if !inp.queues.deliveries.is_empty() {
+        r.notes.push(format!(
+            "the deliveries queue still held {} message(s) at the end",
+            inp.queues.deliveries.len()
+        ));
+    }
     let lead_ids: HashSet<&str> = views
         .leads
         .iter()

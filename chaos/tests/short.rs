@@ -1,4 +1,4 @@
-//! The short chaos run of `make test`: ~150 leads, every fault kind for
+//! The short chaos run of `make test`: ~120 leads, every fault kind for
 //! seconds, under a minute. The runner is this package's own binary
 //! (`leadpipe-chaos local`), which cargo builds before this test.
 
