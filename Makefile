@@ -8,13 +8,14 @@ ARCH      ?= arm64
 TRIPLE    := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 FUNCTIONS := ingest meta-verify process deliver admin sweep
 
-.PHONY: dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-lambda deps-fuzz fuzz package infra-check help
+.PHONY: chaos dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-lambda deps-fuzz fuzz package infra-check help
 
 help:
 	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000"
 	@echo "make test   - every test, unit and integration (starts its own emulator)"
 	@echo "make lint   - rustfmt and clippy, as CI runs them"
 	@echo "make bench-criterion - criterion benches of the pure hot paths"
+	@echo "make chaos  - fault-injection run (2,000 leads, kills, emulator restart, outages; ≤ 15 min) that reckons every lead"
 	@echo "make bench  - cold start, warm cost, memory and size of every function vs an empty one (BENCHMARKS.md)"
 	@echo "make package - Lambda zips in target/lambda/<fn>/bootstrap.zip (ARCH=arm64|x86_64)"
 	@echo "make infra-check - terraform fmt, checkov and the infra parity test"
@@ -56,6 +57,15 @@ bench-criterion:
 bench: deps-rust deps-moto bench-criterion
 	$(CARGO) build --release --locked $(addprefix -p ,$(FUNCTIONS)) -p leadpipe-bench
 	./target/release/leadpipe-bench
+
+## A bounded fault-injection run against the local stack (leadpipe-local,
+## SIGKILLed and restarted) that reckons every accepted lead. Prints
+## `accepted N, leads N, failed N, dlq N, lost N, duplicate sends D …` and
+## exits non-zero on a loss; what was injected: target/chaos/summary-full.json.
+## CHAOS_ARGS: e.g. --leads 3000, --window 420, --settle 300, --short.
+chaos: deps-rust deps-moto
+	$(CARGO) build --locked -p leadpipe-local -p leadpipe-chaos
+	T=$${CARGO_TARGET_DIR:-$(CURDIR)/target}; LEADPIPE_LOCAL_BIN=$$T/debug/leadpipe-local timeout 900 $$T/debug/leadpipe-chaos $(CHAOS_ARGS)
 
 ## cargo-lambda (with zig) from PyPI, and the rustup target for ARCH.
 deps-lambda: deps-rust

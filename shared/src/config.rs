@@ -28,6 +28,7 @@ pub mod vars {
     pub const RETRY_MAX_MS: &str = "LEADPIPE_RETRY_MAX_MS";
     pub const LEAD_RETRY_MAX_MS: &str = "LEADPIPE_LEAD_RETRY_MAX_MS";
     pub const SWEEP_GRACE_S: &str = "LEADPIPE_SWEEP_GRACE_SECONDS";
+    pub const DELIVERY_STALL_S: &str = "LEADPIPE_DELIVERY_STALL_SECONDS";
     pub const META_GRAPH_URL: &str = "LEADPIPE_META_GRAPH_URL";
     pub const SECRET_TTL_S: &str = "LEADPIPE_SECRET_TTL_SECONDS";
     pub const COUNTER_SHARDS: &str = "LEADPIPE_COUNTER_SHARDS";
@@ -43,7 +44,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 21] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -59,6 +60,7 @@ pub mod vars {
         RETRY_MAX_MS,
         LEAD_RETRY_MAX_MS,
         SWEEP_GRACE_S,
+        DELIVERY_STALL_S,
         META_GRAPH_URL,
         SECRET_TTL_S,
         COUNTER_SHARDS,
@@ -103,6 +105,10 @@ pub struct Config {
     /// An event still `RECEIVED` this long after it arrived is queued again
     /// by the sweeper.
     pub sweep_grace: Duration,
+    /// A pending delivery untouched this long is queued again by the
+    /// sweeper; `None` derives it from the back-off and the claim lease
+    /// (see `deliver::stall_after`).
+    pub delivery_stall: Option<Duration>,
     /// Meta Graph API base URL.
     pub meta_graph_url: String,
     /// How long each secret is cached in memory.
@@ -205,6 +211,10 @@ impl Config {
             retry_max,
             lead_retry_max,
             sweep_grace,
+            delivery_stall: match get(vars::DELIVERY_STALL_S) {
+                Some(_) => Some(Duration::from_secs(number(vars::DELIVERY_STALL_S, 0)?)),
+                None => None,
+            },
             meta_graph_url: get(vars::META_GRAPH_URL)
                 .unwrap_or_else(|| "https://graph.facebook.com/v25.0".into())
                 .trim_end_matches('/')

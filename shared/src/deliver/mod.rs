@@ -78,8 +78,12 @@ pub const LEASE: Duration =
 /// A pending delivery untouched for this long has no message that will
 /// move it on (its longest wait is one back-off plus one lease): the
 /// sweeper and a redrive queue it again.
+/// `LEADPIPE_DELIVERY_STALL_SECONDS` sets it outright (a shorter one only
+/// costs extra messages: a claim keeps a copy from sending twice).
 pub fn stall_after(config: &crate::Config) -> Duration {
-    config.retry_max + LEASE + Duration::from_secs(60)
+    config
+        .delivery_stall
+        .unwrap_or(config.retry_max + LEASE + Duration::from_secs(60))
 }
 
 /// True on the last receive before SQS would dead-letter the message.
