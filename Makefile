@@ -15,7 +15,7 @@ help:
 	@echo "make test   - every test, unit and integration (starts its own emulator)"
 	@echo "make lint   - rustfmt and clippy, as CI runs them"
 	@echo "make bench-criterion - criterion benches of the pure hot paths"
-	@echo "make chaos  - fault-injection run (2,000 leads, kills, emulator restart, outages; ≤ 15 min) that reckons every lead"
+	@echo "make chaos  - fault-injection run (2,000 leads, kills, emulator restart, outages; ≤ 45 min) that reckons every lead"
 	@echo "make bench  - cold start, warm cost, memory and size of every function vs an empty one (BENCHMARKS.md)"
 	@echo "make package - Lambda zips in target/lambda/<fn>/bootstrap.zip (ARCH=arm64|x86_64)"
 	@echo "make infra-check - terraform fmt, checkov and the infra parity test"
@@ -65,7 +65,7 @@ bench: deps-rust deps-moto bench-criterion
 ## CHAOS_ARGS: e.g. --leads 3000, --window 420, --settle 300, --short.
 chaos: deps-rust deps-moto
 	$(CARGO) build --locked -p leadpipe-local -p leadpipe-chaos
-	T=$${CARGO_TARGET_DIR:-$(CURDIR)/target}; LEADPIPE_LOCAL_BIN=$$T/debug/leadpipe-local timeout 900 $$T/debug/leadpipe-chaos $(CHAOS_ARGS)
+	T=$${CARGO_TARGET_DIR:-$(CURDIR)/target}; LEADPIPE_LOCAL_BIN=$$T/debug/leadpipe-local timeout 2700 $$T/debug/leadpipe-chaos $(CHAOS_ARGS)
 
 ## cargo-lambda (with zig) from PyPI, and the rustup target for ARCH.
 deps-lambda: deps-rust

@@ -83,13 +83,14 @@ impl Config {
     /// `make chaos`: 2,000 leads, a 6-minute fault window with receiver
     /// outages of about a minute, three runner kills, one emulator restart
     /// (early: its replay takes ~15 ms a call, and every message ever sent
-    /// comes back); at most 4 minutes to settle.
+    /// comes back); up to 30 minutes to settle (it ends when drained: moto
+    /// manages a few leads a second on a small machine).
     pub fn full(out_dir: PathBuf, runner_program: PathBuf, runner_args: Vec<String>) -> Self {
         Config {
             name: "full",
             leads: 2000,
             window: Duration::from_secs(360),
-            settle: Duration::from_secs(240),
+            settle: Duration::from_secs(1800),
             meta_share: 0.3,
             duplicate_share: 0.03,
             concurrency: 24,
@@ -322,6 +323,7 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
             ),
             ("LEADPIPE_SWEEP_INTERVAL_SECONDS".into(), "5".into()),
             ("LEADPIPE_DELIVERY_STALL_SECONDS".into(), "15".into()),
+            ("LEADPIPE_POLLERS".into(), "3".into()),
             ("RUST_LOG".into(), "warn".into()),
         ],
         dir: cfg.out_dir.clone(),

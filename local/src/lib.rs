@@ -196,20 +196,30 @@ impl LocalStack {
     /// event source mappings, then stops the emulator it started.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let leads = tokio::spawn(poller::run(
-            self.app.clone(),
-            self.stack.leads_queue_url.clone(),
-            resources::LEADS_QUEUE.batch_size as i32,
-            |app: App, event| async move { leadpipe::process::handle(&app, event).await },
-            stop_rx.clone(),
-        ));
-        let deliveries = tokio::spawn(poller::run(
-            self.app.clone(),
-            self.stack.deliveries_queue_url.clone(),
-            resources::DELIVERIES_QUEUE.batch_size as i32,
-            |app: App, event| async move { leadpipe::deliver::handle(&app, event).await },
-            stop_rx.clone(),
-        ));
+        // Like an event source mapping's concurrency: `LEADPIPE_POLLERS`
+        // batches of each queue at once (default 1).
+        let pollers = std::env::var("LEADPIPE_POLLERS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|n| (1..=16).contains(n))
+            .unwrap_or(1);
+        let mut consumers = Vec::new();
+        for _ in 0..pollers {
+            consumers.push(tokio::spawn(poller::run(
+                self.app.clone(),
+                self.stack.leads_queue_url.clone(),
+                resources::LEADS_QUEUE.batch_size as i32,
+                |app: App, event| async move { leadpipe::process::handle(&app, event).await },
+                stop_rx.clone(),
+            )));
+            consumers.push(tokio::spawn(poller::run(
+                self.app.clone(),
+                self.stack.deliveries_queue_url.clone(),
+                resources::DELIVERIES_QUEUE.batch_size as i32,
+                |app: App, event| async move { leadpipe::deliver::handle(&app, event).await },
+                stop_rx.clone(),
+            )));
+        }
         let sweeper = tokio::spawn(sweep_every(
             self.app.clone(),
             sweep_interval(),
@@ -217,7 +227,10 @@ impl LocalStack {
         ));
         server::serve(self.app.clone(), self.listener, shutdown).await;
         let _ = stop_tx.send(true);
-        let _ = tokio::join!(leads, deliveries, sweeper);
+        for consumer in consumers {
+            let _ = consumer.await;
+        }
+        let _ = sweeper.await;
         if let Some(emu) = self.emulator {
             let _ = tokio::task::spawn_blocking(move || emu.stop()).await;
         }
