@@ -20,96 +20,17 @@
 //!   (a redrive is no `SendMessage`); the deliveries DLQ is rebuilt, since
 //!   `deliver` parks dead deliveries there with `SendMessage`.
 //!
-//! The server is moto's `ThreadedMotoServer` with the same lock around table
-//! operations as the local stack's emulator (`leadpipe-local`,
-//! `local/src/emulator.rs`): without it moto's TransactWriteItems can wipe
-//! other threads' writes, which would show up here as losses that are
-//! moto's, not Leadpipe's. It also backs a transaction up by the items it
-//! touches rather than by copying whole tables (see the script): moto's own
-//! way costs O(table size) per TransactWriteItems and makes a 2,000-lead
-//! run crawl.
+//! The server is the local stack's patched moto (`leadpipe-local`,
+//! `local/src/moto.py`): atomic transactions (without the lock, moto's
+//! TransactWriteItems can wipe other threads' writes, which would show up
+//! here as losses that are moto's, not Leadpipe's), and neither transactions
+//! nor receives that slow down as the table and queues grow.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use leadpipe_local::Emulator;
 use serde_json::Value;
-
-const SCRIPT: &str = r#"
-import sys, threading
-try:
-    from moto.server import ThreadedMotoServer
-    from moto.dynamodb.models import DynamoDBBackend
-except ImportError:
-    print("moto is not installed: pip install 'moto[server]'", flush=True)
-    sys.exit(3)
-
-_lock = threading.RLock()
-def _serialised(name):
-    original = getattr(DynamoDBBackend, name)
-    def wrapper(self, *args, **kwargs):
-        with _lock:
-            return original(self, *args, **kwargs)
-    setattr(DynamoDBBackend, name, wrapper)
-
-# moto backs a transaction up by deep-copying the whole table once per item
-# of the transaction: O(table size) per TransactWriteItems, which crawls once
-# the table holds a few thousand items. Under the lock above nothing else
-# writes meanwhile, so backing up the items the transaction touches is
-# enough: the table copy becomes a no-op and a cancelled transaction puts
-# back (or removes) exactly those items.
-import copy as _copy
-import moto.dynamodb.models as _models
-from moto.dynamodb.models.table import Table as _Table
-class _NoTableCopy:
-    @staticmethod
-    def deepcopy(x, memo=None):
-        return x if isinstance(x, _Table) else _copy.deepcopy(x, memo)
-_models.copy = _NoTableCopy
-_original_tx = DynamoDBBackend.transact_write_items
-def _tx(self, transact_items):
-    backup = []
-    for item in transact_items:
-        try:
-            op_type, op = next(iter(item.items()))
-            name = op["TableName"]
-            table = self.get_table(name)
-            if op_type == "Put":
-                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
-                if table.range_key_attr is not None:
-                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
-            else:
-                key = op["Key"]
-            current = self.get_item(name, key)
-            backup.append((name, key, current.to_json()["Attributes"] if current else None))
-        except Exception:
-            pass
-    try:
-        return _original_tx(self, transact_items)
-    except Exception:
-        for name, key, attrs in reversed(backup):
-            try:
-                if attrs is None:
-                    if self.get_item(name, key) is not None:
-                        self.delete_item(name, key)
-                else:
-                    self.put_item(name, attrs)
-            except Exception:
-                pass
-        raise
-DynamoDBBackend.transact_write_items = _tx
-
-for _name in ("put_item", "get_item", "update_item", "delete_item", "query", "scan",
-              "transact_write_items", "transact_get_items", "batch_get_item", "batch_write_item"):
-    _serialised(_name)
-
-server = ThreadedMotoServer(ip_address=sys.argv[1], port=int(sys.argv[2]), verbose=False)
-server.start()
-print("ready", flush=True)
-sys.stdin.read()
-server.stop()
-"#;
 
 /// Operations whose replay rebuilds the state.
 const STATE_CHANGING: &[&str] = &[
@@ -132,7 +53,7 @@ const STATE_CHANGING: &[&str] = &[
 /// A running moto server.
 pub struct Moto {
     pub port: u16,
-    child: Child,
+    emulator: Emulator,
     http: reqwest::Client,
 }
 
@@ -140,39 +61,17 @@ impl Moto {
     /// Starts moto on 127.0.0.1:`port`, its recorder logging to
     /// `recording`. Blocking (about a second).
     pub fn start(port: u16, recording: &Path) -> Result<Self, String> {
-        let python = std::env::var("LEADPIPE_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut child = Command::new(&python)
-            .arg("-c")
-            .arg(SCRIPT)
-            .arg("127.0.0.1")
-            .arg(port.to_string())
-            .env("MOTO_RECORDER_FILEPATH", recording)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {python}: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout from moto")?;
-        let mut reader = BufReader::new(stdout);
-        let mut first = String::new();
-        reader
-            .read_line(&mut first)
-            .map_err(|e| format!("moto did not start: {e}"))?;
-        if first.trim() != "ready" {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("moto did not start: {:?}", first.trim()));
-        }
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = reader.read_to_end(&mut sink);
-        });
+        let emulator = Emulator::start_recording("127.0.0.1", port, Some(recording))?;
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(600))
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Moto { port, child, http })
+        Ok(Moto {
+            port,
+            emulator,
+            http,
+        })
     }
 
     pub fn url(&self) -> String {
@@ -227,15 +126,13 @@ impl Moto {
 
     /// Kills the server (SIGKILL) and waits for it.
     pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.emulator.kill();
     }
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.emulator.kill();
     }
 }
 

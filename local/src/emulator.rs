@@ -1,41 +1,16 @@
 //! The AWS emulator: moto's server, started as a child process that dies
-//! with us, with its DynamoDB transactions made atomic (see the script). It reads its standard input until end-of-file, so whichever way
-//! this process ends (Ctrl-C, a panic, `kill -9`), the pipe closes and the
-//! emulator stops.
+//! with us, patched (`moto.py`) so that DynamoDB transactions are atomic
+//! and isolated and neither transactions nor SQS receives slow down as
+//! tables and queues grow. It reads its standard input until end-of-file,
+//! so whichever way this process ends (Ctrl-C, a panic, `kill -9`), the
+//! pipe closes and the emulator stops.
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-const SCRIPT: &str = r#"
-import sys, threading
-try:
-    from moto.server import ThreadedMotoServer
-    from moto.dynamodb.models import DynamoDBBackend
-except ImportError:
-    print("moto is not installed: pip install 'moto[server]'", flush=True)
-    sys.exit(3)
-
-# moto runs TransactWriteItems by deep-copying the table and restoring the
-# copy when a condition fails, without a lock: a transaction cancelled on one
-# thread can wipe another thread's committed writes. DynamoDB is atomic and
-# isolated; one lock around the table operations makes moto so too.
-_lock = threading.RLock()
-def _serialised(name):
-    original = getattr(DynamoDBBackend, name)
-    def wrapper(self, *args, **kwargs):
-        with _lock:
-            return original(self, *args, **kwargs)
-    setattr(DynamoDBBackend, name, wrapper)
-for _name in ("put_item", "get_item", "update_item", "delete_item", "query", "scan",
-              "transact_write_items", "transact_get_items", "batch_get_item", "batch_write_item"):
-    _serialised(_name)
-
-server = ThreadedMotoServer(ip_address=sys.argv[1], port=int(sys.argv[2]), verbose=False)
-server.start()
-print("ready", flush=True)
-sys.stdin.read()
-server.stop()
-"#;
+/// The patched server (the patches and why: see the script).
+const SCRIPT: &str = include_str!("moto.py");
 
 /// A running emulator.
 pub struct Emulator {
@@ -47,17 +22,32 @@ impl Emulator {
     /// Starts moto on `host:port` and waits until it answers (about a
     /// second). Blocking: call it at start-up, or from `spawn_blocking`.
     pub fn start(host: &str, port: u16) -> Result<Self, String> {
+        Self::start_recording(host, port, None)
+    }
+
+    /// [`Emulator::start`], with moto's recorder logging to `recording`
+    /// when given (its `/moto-api/recorder/…` routes then work).
+    pub fn start_recording(
+        host: &str,
+        port: u16,
+        recording: Option<&Path>,
+    ) -> Result<Self, String> {
         if std::net::TcpStream::connect((host, port)).is_ok() {
             return Err(format!(
                 "{host}:{port} is already in use: stop what runs there, or set AWS_ENDPOINT_URL to use it"
             ));
         }
         let python = std::env::var("LEADPIPE_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut child = Command::new(&python)
+        let mut command = Command::new(&python);
+        command
             .arg("-c")
             .arg(SCRIPT)
             .arg(host)
-            .arg(port.to_string())
+            .arg(port.to_string());
+        if let Some(path) = recording {
+            command.env("MOTO_RECORDER_FILEPATH", path);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -86,6 +76,12 @@ impl Emulator {
             endpoint: format!("http://{host}:{port}"),
             child,
         })
+    }
+
+    /// Kills the emulator (SIGKILL) and waits for it: a crash, not a stop.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Stops the emulator and waits (up to 5 s) for it to go.
