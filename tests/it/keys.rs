@@ -399,3 +399,83 @@ async fn bootstrap_moves_a_legacy_admin_token_out_of_the_deployment_secret() {
     let secret = app.admin_secret.get().await.unwrap();
     assert_eq!(secret.admin_token, "adm_legacy_0123456789abcdef");
 }
+
+/// A key's `rateLimitPerMinute`: over it the hook answers 429 with
+/// `Retry-After` and writes nothing; `null` lifts it.
+#[tokio::test]
+async fn a_rate_limited_key_answers_429_and_writes_nothing() {
+    let t = TestStack::new().await;
+    let (id, token) = t
+        .create_key(json!({"name": "limited", "rateLimitPerMinute": 3}))
+        .await;
+    let got = t.admin("GET", &format!("/v1/keys/{id}"), None).await.json();
+    assert_eq!(got["rateLimitPerMinute"], 3);
+
+    // A minute boundary between the posts would open a new window: start
+    // early in one (the window is the clock minute).
+    let into_minute = leadpipe::rules::clock::now_ms().rem_euclid(60_000);
+    if into_minute > 40_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(
+            (60_000 - into_minute + 200) as u64,
+        ))
+        .await;
+    }
+    for n in 0..3 {
+        let r = t
+            .hook(&id, &token, json!({"email": format!("r{n}@example.com")}))
+            .await;
+        assert_eq!(r.status, 202, "post {n}: {}", r.text());
+    }
+    let before = t.drain_leads_queue().await.len();
+    assert_eq!(before, 3);
+    let r = t
+        .hook(&id, &token, json!({"email": "over@example.com"}))
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.code(), "rate_limited");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    // Nothing written: no event, no message, no request counted.
+    assert!(t.drain_leads_queue().await.is_empty());
+    assert!(!t.raw_table_dump().await.contains("over@example.com"));
+    let got = t.admin("GET", &format!("/v1/keys/{id}"), None).await.json();
+    assert_eq!(got["requestCount"], 3);
+
+    // Lifted: accepted again.
+    let r = t
+        .admin(
+            "PATCH",
+            &format!("/v1/keys/{id}"),
+            Some(json!({"rateLimitPerMinute": null})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["rateLimitPerMinute"], json!(null));
+    let r = t
+        .hook(&id, &token, json!({"email": "after@example.com"}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+}
+
+#[tokio::test]
+async fn bad_rate_limits_are_422() {
+    let t = TestStack::new().await;
+    for bad in [
+        json!(0),
+        json!(-1),
+        json!(30001),
+        json!(1.5),
+        json!("60"),
+        json!(true),
+    ] {
+        let r = t
+            .admin(
+                "POST",
+                "/v1/keys",
+                Some(json!({"name": "k", "rateLimitPerMinute": bad})),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+        assert!(r.text().contains("rateLimitPerMinute"), "{}", r.text());
+    }
+}

@@ -3,6 +3,7 @@
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
+use serde_json::Value;
 
 use super::input::{JsonInput, page_request, reveal};
 use crate::app::App;
@@ -12,6 +13,7 @@ use crate::http::{self as h, routes::Matched};
 use crate::model::keys::{self, KeyChanges, WebhookKey};
 use crate::rules::inbound::fields::clean_tags;
 use crate::rules::inbound::origin::DomainPattern;
+use crate::rules::rate;
 
 const MAX_DOMAINS: usize = 100;
 
@@ -114,6 +116,7 @@ const FIELDS: &[&str] = &[
     "honeypotField",
     "defaultStatus",
     "defaultTags",
+    "rateLimitPerMinute",
 ];
 
 /// Reads and checks a create (`creating`) or patch body.
@@ -190,6 +193,23 @@ pub fn changes(mut input: JsonInput, creating: bool) -> Result<KeyChanges, ApiEr
     for i in issues {
         input.issue(i.field, i.issue);
     }
+    // Absent: unchanged; null: no limit; else 1 to rate::MAX_PER_MINUTE.
+    let rate_limit = input.raw("rateLimitPerMinute").map(|v| match v {
+        Value::Null => Ok(None),
+        v => v
+            .as_u64()
+            .ok_or_else(|| rate::LIMIT_RULE.to_owned())
+            .and_then(rate::check_limit)
+            .map(Some),
+    });
+    let rate_limit_per_minute = match rate_limit {
+        None => None,
+        Some(Ok(limit)) => Some(limit),
+        Some(Err(issue)) => {
+            input.issue("rateLimitPerMinute", issue);
+            None
+        }
+    };
     input.finish()?;
     Ok(KeyChanges {
         name,
@@ -197,6 +217,7 @@ pub fn changes(mut input: JsonInput, creating: bool) -> Result<KeyChanges, ApiEr
         honeypot_field,
         default_status,
         default_tags,
+        rate_limit_per_minute,
     })
 }
 
@@ -212,6 +233,8 @@ pub struct KeyView {
     pub honeypot_field: Option<String>,
     pub default_status: String,
     pub default_tags: Vec<String>,
+    /// `null`: no limit.
+    pub rate_limit_per_minute: Option<u32>,
     pub request_count: i64,
     pub dropped_count: i64,
     pub created_at: String,
@@ -231,6 +254,7 @@ impl KeyView {
             honeypot_field: key.honeypot_field,
             default_status: key.default_status,
             default_tags: key.default_tags,
+            rate_limit_per_minute: key.rate_limit_per_minute,
             request_count: counts.0,
             dropped_count: counts.1,
             created_at: key.created_at,

@@ -9,6 +9,7 @@
 //! | identity              | `IDENT#email#{email}` or `IDENT#phone#{e164}` | `IDENT`      |                       |                                         |
 //! | webhook key           | `KEY#{keyId}`                 | `KEY`                        | `KEYS` / id           |                                         |
 //! | key counter shard     | `KEY#{keyId}#COUNT#{n}`       | `COUNT`                      |                       |                                         |
+//! | key rate window       | `KEY#{keyId}#RATE#{minute}`   | `RATE`                       |                       |                                         |
 //! | subscription          | `SUB#{subId}`                 | `SUB`                        | `SUBS` / id           |                                         |
 //! | delivery              | `DLV#{deliveryId}`            | `DLV`                        | `DELIVERIES` / id     | `DELIVERIES#sub#{subId}` / id           |
 //! | delivery attempt      | `DLV#{deliveryId}`            | `ATT#{n:06}`                 |                       |                                         |
@@ -16,7 +17,7 @@
 //! | idempotency record    | `IDEM#{keyId}#{sha256(key)}`  | `IDEM`                       |                       |                                         |
 //!
 //! Items that expire carry [`TTL_ATTRIBUTE`] (attempts, idempotency
-//! records). Ids sort by creation time, so every index lists oldest first
+//! records, rate windows). Ids sort by creation time, so every index lists oldest first
 //! and is read backwards for "newest first".
 
 use std::collections::HashMap;
@@ -115,6 +116,11 @@ pub fn key_counter(key_id: &str, shard: u32) -> Key {
     Key::new(format!("KEY#{key_id}#COUNT#{shard}"), "COUNT")
 }
 
+/// A key's request count in one minute (see [`crate::rules::rate`]).
+pub fn rate_window(key_id: &str, minute: i64) -> Key {
+    Key::new(format!("KEY#{key_id}#RATE#{minute}"), "RATE")
+}
+
 pub fn subscription(id: &str) -> Key {
     Key::new(format!("SUB#{id}"), "SUB")
 }
@@ -199,6 +205,7 @@ mod tests {
             phone_identity("x").pk,
             webhook_key("x").pk,
             key_counter("x", 0).pk,
+            rate_window("x", 0).pk,
             subscription("x").pk,
             delivery("x").pk,
             leadgen_marker("x").pk,

@@ -44,7 +44,7 @@ pub enum ApiError {
     UnsafeUrl(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("too many requests")]
+    #[error("too many requests: the rate limit is reached, retry after {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     #[error("internal error")]
     Internal(#[from] Error),

@@ -143,6 +143,10 @@ pub async fn accept(
 ) -> Result<Response<Body>, ApiError> {
     let key = authenticate(app, req, key_id).await?;
     *cors = check_origin(req, &key)?;
+    if let keys::Admission::Limited { retry_after_s } = keys::admit(app, &key).await? {
+        tracing::info!(retry_after_s, "over the key's rate limit");
+        return Err(ApiError::RateLimited { retry_after_s });
+    }
 
     let body = req.body().as_ref();
     let content_type = get_header(req.headers(), "content-type");

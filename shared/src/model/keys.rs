@@ -20,6 +20,7 @@ use crate::rules::clock;
 use crate::rules::crypto::{self, DataKey};
 use crate::rules::ids::{self, IdKind};
 use crate::rules::inbound::origin::DomainPattern;
+use crate::rules::rate;
 
 pub const TOKEN_PREFIX: &str = "wh_live_";
 
@@ -50,6 +51,10 @@ pub struct WebhookKey {
     pub honeypot_field: Option<String>,
     pub default_status: String,
     pub default_tags: Vec<String>,
+    /// At most this many requests a minute (see [`crate::rules::rate`]);
+    /// absent on keys saved before limits existed, which is "no limit".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_minute: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -107,6 +112,8 @@ pub struct KeyChanges {
     pub honeypot_field: Option<Option<String>>,
     pub default_status: Option<String>,
     pub default_tags: Option<Vec<String>>,
+    /// `Some(None)` removes the limit.
+    pub rate_limit_per_minute: Option<Option<u32>>,
 }
 
 impl KeyChanges {
@@ -126,6 +133,9 @@ impl KeyChanges {
         }
         if let Some(v) = self.default_tags {
             key.default_tags = v;
+        }
+        if let Some(v) = self.rate_limit_per_minute {
+            key.rate_limit_per_minute = v;
         }
     }
 }
@@ -150,6 +160,7 @@ pub async fn create(app: &App, changes: KeyChanges) -> Result<(WebhookKey, Strin
         honeypot_field: None,
         default_status: "unassigned".into(),
         default_tags: vec![],
+        rate_limit_per_minute: None,
         created_at: now.clone(),
         updated_at: now,
     };
@@ -234,6 +245,39 @@ pub async fn delete(app: &App, id: &str) -> Result<(), DataError> {
         }
     }
     Ok(())
+}
+
+// ----- rate limit -----
+
+/// Whether a request may go on under its key's rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted,
+    /// Over the limit: try again in this many seconds (nothing was written).
+    Limited {
+        retry_after_s: u64,
+    },
+}
+
+/// Counts a request against its key's limit for this minute; a key without
+/// a limit is admitted without a call. One conditional write per admitted
+/// request; a refused one writes nothing.
+pub async fn admit(app: &App, key: &WebhookKey) -> Result<Admission, Error> {
+    let Some(limit) = key.rate_limit_per_minute else {
+        return Ok(Admission::Admitted);
+    };
+    let window = rate::Window::at(clock::now_ms());
+    let item = table::rate_window(&key.id, window.index);
+    match app
+        .store
+        .add_below(&item.pk, &item.sk, "n", limit, window.expires_at_s)
+        .await?
+    {
+        Write::Done => Ok(Admission::Admitted),
+        Write::Conflict => Ok(Admission::Limited {
+            retry_after_s: window.retry_after_s,
+        }),
+    }
 }
 
 // ----- counters -----
@@ -340,6 +384,7 @@ mod tests {
             honeypot_field: None,
             default_status: "new".into(),
             default_tags: Vec::new(),
+            rate_limit_per_minute: None,
             created_at: String::new(),
             updated_at: String::new(),
         }

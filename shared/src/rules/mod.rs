@@ -5,6 +5,7 @@ pub mod clock;
 pub mod crypto;
 pub mod ids;
 pub mod inbound;
+pub mod rate;
 pub mod retry;
 pub mod signing;
 pub mod ssrf;
