@@ -275,7 +275,9 @@ pub async fn edit(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                     fields.insert(k.clone(), Value::Null);
                 }
                 // Unchanged non-string values keep their type.
-                Some(Value::String(new)) if !v.is_string() && new.as_str() == v.to_string().as_str() => {
+                Some(Value::String(new))
+                    if !v.is_string() && new.as_str() == v.to_string().as_str() =>
+                {
                     fields.insert(k.clone(), v.clone());
                 }
                 _ => {}

@@ -154,7 +154,8 @@ impl Ctx<'_> {
             .body(body)
             .map_err(|_| ApiError::MalformedBody("bad console request".into()))?;
         let m = routes::resolve(method, req.uri().path(), Some(Function::Admin))?;
-        crate::admin::act(self.app, &req, m).await
+        // On the heap: the admin actions are large futures.
+        Box::pin(crate::admin::act(self.app, &req, m)).await
     }
 }
 
