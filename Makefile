@@ -8,11 +8,11 @@ ARCH      ?= arm64
 TRIPLE    := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 FUNCTIONS := ingest meta-verify process deliver admin sweep
 
-.PHONY: chaos dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-lambda deps-fuzz fuzz package infra-check help
+.PHONY: chaos dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-browser deps-lambda deps-fuzz fuzz package infra-check help
 
 help:
 	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000"
-	@echo "make test   - every test, unit and integration (starts its own emulator)"
+	@echo "make test   - every test, unit and integration (starts its own emulator), and the console in Chromium"
 	@echo "make lint   - rustfmt and clippy, as CI runs them"
 	@echo "make bench-criterion - criterion benches of the pure hot paths"
 	@echo "make chaos  - fault-injection run (2,000 leads, kills, emulator restart, outages; ≤ 45 min) that reckons every lead"
@@ -35,10 +35,41 @@ dev: deps-rust deps-moto
 	@$(CARGO) build --quiet -p leadpipe-local
 	@exec ./target/debug/leadpipe-local
 
+BROWSER_DEPS ?= $(HOME)/.cache/leadpipe-browser
+CHROMIUM     ?= /usr/bin/chromium
+
+## The console's browser test: Chromium from Debian's packages (apt), node,
+## and playwright-core + axe-core from npm into BROWSER_DEPS (a cache).
+deps-browser:
+	@SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	if ! [ -x $(CHROMIUM) ] || ! command -v npm >/dev/null; then \
+	  if command -v apt-get >/dev/null; then \
+	    echo "installing chromium and node (apt)…"; \
+	    $$SUDO apt-get install -y -qq chromium nodejs npm >/dev/null 2>&1 || \
+	      { $$SUDO apt-get update -qq >/dev/null && $$SUDO apt-get install -y -qq chromium nodejs npm >/dev/null; } || true; \
+	  fi; \
+	fi; \
+	if [ -x $(CHROMIUM) ] && command -v npm >/dev/null; then \
+	  mkdir -p $(BROWSER_DEPS); \
+	  if ! cmp -s tests/browser/package.json $(BROWSER_DEPS)/package.json || \
+	     ! [ -d $(BROWSER_DEPS)/node_modules/playwright-core ] || ! [ -d $(BROWSER_DEPS)/node_modules/axe-core ]; then \
+	    echo "installing playwright-core and axe-core into $(BROWSER_DEPS)…"; \
+	    cp tests/browser/package.json $(BROWSER_DEPS)/ && \
+	    (cd $(BROWSER_DEPS) && npm install --no-audit --no-fund --loglevel=error); \
+	  fi; \
+	else \
+	  echo "!!!!!!!! chromium or npm cannot be installed: the console's browser test will be SKIPPED !!!!!!!!"; \
+	fi
+
 ## Every test. Test binaries start their own emulator on a free port, or use
-## AWS_ENDPOINT_URL when it is set.
-test: deps-rust deps-moto
-	@set -o pipefail; $(CARGO) test --workspace --locked 2>&1 | awk '{ print } \
+## AWS_ENDPOINT_URL when it is set. With the browser dependencies present the
+## console's Chromium test must run (LEADPIPE_REQUIRE_BROWSER).
+test: deps-rust deps-moto deps-browser
+	@set -o pipefail; \
+	if [ -x $(CHROMIUM) ] && [ -d $(BROWSER_DEPS)/node_modules/playwright-core ] && [ -d $(BROWSER_DEPS)/node_modules/axe-core ]; then \
+	  export LEADPIPE_REQUIRE_BROWSER=1; fi; \
+	LEADPIPE_BROWSER_DEPS=$(BROWSER_DEPS) LEADPIPE_CHROMIUM=$(CHROMIUM) \
+	$(CARGO) test --workspace --locked 2>&1 | awk '{ print } \
 	  /^test result:/ { passed += $$4; failed += $$6 } \
 	  END { printf "\ntests: %d passed, %d failed\n", passed, failed }'
 

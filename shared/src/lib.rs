@@ -8,7 +8,8 @@
 //! * [`process`] — the leads queue: clean the event into a lead,
 //!   de-duplicated exactly once, and fan it out into deliveries.
 //! * [`deliver`] — the deliveries queue: signed webhooks, retried.
-//! * [`admin`] — the management API, one file per resource.
+//! * [`admin`] — the management API, one file per resource, and the
+//!   [`console`] it serves: server-rendered pages over the same handlers.
 //! * [`sweep`] — the scheduled safety net: queues again what a lost
 //!   message left stuck.
 //!
@@ -30,6 +31,7 @@ pub mod admin;
 pub mod app;
 pub mod aws;
 pub mod config;
+pub mod console;
 pub mod deliver;
 pub mod error;
 pub mod http;

@@ -61,7 +61,20 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
         ));
     }
+    if let Action::Console(page) = m.route.action {
+        // The console signs in with a session cookie, not the bearer token.
+        return Ok(crate::console::handle(app, req, &m, page).await);
+    }
     authorize(app, req).await?;
+    act(app, req, m).await
+}
+
+/// Runs an authorised admin API action (the console calls it in-process).
+pub(crate) async fn act(
+    app: &App,
+    req: &Request,
+    m: routes::Matched,
+) -> Result<Response<Body>, ApiError> {
     let query = h::query(req);
     match m.route.action {
         Action::KeysCreate => keys::create(app, req).await,
@@ -92,7 +105,8 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         | Action::HookPreflight
         | Action::MetaNotification
         | Action::MetaHandshake
-        | Action::Health => Err(ApiError::NotFound("route")),
+        | Action::Health
+        | Action::Console(_) => Err(ApiError::NotFound("route")),
     }
 }
 

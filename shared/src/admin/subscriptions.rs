@@ -127,6 +127,8 @@ pub async fn test(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
             "statusCode": result.status_code,
             "durationMs": result.duration.as_millis() as u64,
             "error": result.error,
+            // Beyond the contract: the first bytes of the answer (the console shows them).
+            "response": result.response.map(|r| r.chars().take(1024).collect::<String>()),
         }),
     ))
 }

@@ -2,6 +2,7 @@
 //! function dispatches on it, and the infra parity test checks API Gateway's
 //! routes against it.
 
+use crate::console::Page;
 use crate::http::error::ApiError;
 
 /// Leadpipe's Lambda functions (the HTTP ones serve routes; `process` and
@@ -71,6 +72,8 @@ pub enum Action {
     DeliveryGet,
     DeliveryRetry,
     DlqRedrive,
+    /// A page or form of the console (`/console`, see [`crate::console`]).
+    Console(Page),
 }
 
 /// One route: method and API Gateway path template.
@@ -128,6 +131,36 @@ pub const ROUTES: &[Route] = &[
     route("GET",     "/v1/deliveries/{id}",         Function::Admin,      Action::DeliveryGet),
     route("POST",    "/v1/deliveries/{id}/retry",   Function::Admin,      Action::DeliveryRetry),
     route("POST",    "/v1/dlq/redrive",             Function::Admin,      Action::DlqRedrive),
+    route("GET",     "/console",                    Function::Admin,      Action::Console(Page::Home)),
+    route("GET",     "/console/sign-in",            Function::Admin,      Action::Console(Page::SignInForm)),
+    route("POST",    "/console/sign-in",            Function::Admin,      Action::Console(Page::SignIn)),
+    route("POST",    "/console/sign-out",           Function::Admin,      Action::Console(Page::SignOut)),
+    route("GET",     "/console/assets/{file}",      Function::Admin,      Action::Console(Page::Asset)),
+    route("GET",     "/console/keys",               Function::Admin,      Action::Console(Page::Keys)),
+    route("POST",    "/console/keys",               Function::Admin,      Action::Console(Page::KeyCreate)),
+    route("GET",     "/console/keys/{id}",          Function::Admin,      Action::Console(Page::Key)),
+    route("POST",    "/console/keys/{id}",          Function::Admin,      Action::Console(Page::KeyEdit)),
+    route("POST",    "/console/keys/{id}/reveal",   Function::Admin,      Action::Console(Page::KeyReveal)),
+    route("POST",    "/console/keys/{id}/rotate",   Function::Admin,      Action::Console(Page::KeyRotate)),
+    route("POST",    "/console/keys/{id}/delete",   Function::Admin,      Action::Console(Page::KeyDelete)),
+    route("GET",     "/console/destinations",       Function::Admin,      Action::Console(Page::Destinations)),
+    route("POST",    "/console/destinations",       Function::Admin,      Action::Console(Page::DestinationCreate)),
+    route("GET",     "/console/destinations/{id}",  Function::Admin,      Action::Console(Page::Destination)),
+    route("POST",    "/console/destinations/{id}",  Function::Admin,      Action::Console(Page::DestinationEdit)),
+    route("POST",    "/console/destinations/{id}/test",   Function::Admin, Action::Console(Page::DestinationTest)),
+    route("POST",    "/console/destinations/{id}/rotate", Function::Admin, Action::Console(Page::DestinationRotate)),
+    route("POST",    "/console/destinations/{id}/toggle", Function::Admin, Action::Console(Page::DestinationToggle)),
+    route("POST",    "/console/destinations/{id}/delete", Function::Admin, Action::Console(Page::DestinationDelete)),
+    route("GET",     "/console/leads",              Function::Admin,      Action::Console(Page::Leads)),
+    route("GET",     "/console/leads/export.csv",   Function::Admin,      Action::Console(Page::LeadsExport)),
+    route("GET",     "/console/leads/{id}",         Function::Admin,      Action::Console(Page::Lead)),
+    route("POST",    "/console/leads/{id}",         Function::Admin,      Action::Console(Page::LeadEdit)),
+    route("GET",     "/console/events",             Function::Admin,      Action::Console(Page::Events)),
+    route("POST",    "/console/events/{id}/replay", Function::Admin,      Action::Console(Page::EventReplay)),
+    route("GET",     "/console/deliveries",         Function::Admin,      Action::Console(Page::Deliveries)),
+    route("GET",     "/console/deliveries/{id}",    Function::Admin,      Action::Console(Page::Delivery)),
+    route("POST",    "/console/deliveries/{id}/retry", Function::Admin,   Action::Console(Page::DeliveryRetry)),
+    route("POST",    "/console/dlq/redrive",        Function::Admin,      Action::Console(Page::DlqRedrive)),
 ];
 
 /// A request matched to its route, with the path parameters.

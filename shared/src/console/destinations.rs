@@ -1,0 +1,629 @@
+//! Destinations (subscriptions): where leads go. URL (SSRF refusals in
+//! words), event and source filters, secret shown once and rotated with
+//! grace, custom headers and auth masked, a template editor with a preview
+//! on a sample lead, Test (status, timing, first bytes), enable/disable.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use maud::{Markup, html};
+use serde_json::{Map, Value, json};
+
+use super::layout::{self, Nav};
+use super::{Ctx, Form, Problems, html as page_html, redirect, safe_id, split_list};
+use crate::admin::subscriptions::sample_context;
+use crate::http::error::ApiError;
+use crate::rules::templates;
+
+const EVENT_TYPES: [&str; 3] = ["lead.created", "lead.updated", "lead.re_engaged"];
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or("")
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const SSRF_WORDS: &str = "Leadpipe sends only to public HTTPS addresses. Names like localhost, *.internal \
+or *.local, and addresses that are loopback, private (10.x, 172.16–31.x, 192.168.x), link-local, \
+carrier-grade NAT, multicast or a cloud metadata service are refused, here and again at send time, \
+so that a destination can never be used to reach machines inside your network.";
+
+/// Values of the destination form, from a stored subscription or a
+/// submitted form.
+#[derive(Default)]
+struct Values {
+    url: String,
+    all_events: bool,
+    events: Vec<String>,
+    sources: String,
+    headers: String,
+    auth_kind: String,
+    auth_name: String,
+    template: String,
+    max_attempts: String,
+    enabled: bool,
+}
+
+impl Values {
+    fn from_sub(sub: &Value) -> Self {
+        let events = strings(&sub["events"]);
+        Values {
+            url: s(sub, "url").to_owned(),
+            all_events: events.iter().any(|e| e == "*"),
+            events,
+            sources: strings(&sub["sources"]).join(", "),
+            headers: String::new(),
+            auth_kind: "keep".into(),
+            auth_name: String::new(),
+            template: s(sub, "template").to_owned(),
+            max_attempts: sub["maxAttempts"].as_u64().unwrap_or(4).to_string(),
+            enabled: sub["enabled"].as_bool().unwrap_or(true),
+        }
+    }
+
+    fn from_form(f: &Form) -> Self {
+        let events: Vec<String> = f.all("events").into_iter().map(str::to_owned).collect();
+        Values {
+            url: f.get("url").to_owned(),
+            all_events: events.iter().any(|e| e == "*"),
+            events,
+            sources: f.get("sources").to_owned(),
+            headers: f.get("headers").to_owned(),
+            auth_kind: f.get("authKind").to_owned(),
+            auth_name: f.get("authName").to_owned(),
+            template: f.get("template").to_owned(),
+            max_attempts: f.get("maxAttempts").to_owned(),
+            enabled: f.has("enabled"),
+        }
+    }
+}
+
+/// Reads the form into an API body. `creating` decides what "empty"
+/// means for headers and auth (on edit: keep the stored ones).
+fn body_of(f: &Form, creating: bool) -> Result<Value, Problems> {
+    let mut issues = Vec::new();
+    let mut body = Map::new();
+    body.insert("url".into(), json!(f.get("url")));
+    let mut events: Vec<&str> = f.all("events");
+    if events.contains(&"*") {
+        events = vec!["*"];
+    }
+    body.insert("events".into(), json!(events));
+    let sources = split_list(f.get("sources"));
+    body.insert(
+        "sources".into(),
+        if sources.is_empty() {
+            Value::Null
+        } else {
+            json!(sources)
+        },
+    );
+    let headers_text = f.get("headers");
+    if !headers_text.is_empty() || f.has("clearHeaders") {
+        let mut headers = Map::new();
+        for line in headers_text.lines().filter(|l| !l.trim().is_empty()) {
+            match line.split_once(':') {
+                Some((n, v)) => {
+                    headers.insert(n.trim().to_owned(), json!(v.trim()));
+                }
+                None => issues.push(crate::error::FieldIssue::new(
+                    "headers",
+                    "lines are “Name: value”",
+                )),
+            }
+        }
+        body.insert("headers".into(), Value::Object(headers));
+    } else if creating {
+        body.insert("headers".into(), json!({}));
+    }
+    match f.get("authKind") {
+        "bearer" => {
+            body.insert(
+                "auth".into(),
+                json!({"type": "bearer", "token": f.get("authValue")}),
+            );
+        }
+        "header" => {
+            body.insert(
+                "auth".into(),
+                json!({"type": "header", "name": f.get("authName"), "value": f.get("authValue")}),
+            );
+        }
+        "none" => {
+            body.insert("auth".into(), Value::Null);
+        }
+        _ => {}
+    }
+    let template = f.get("template");
+    body.insert(
+        "template".into(),
+        if template.is_empty() {
+            Value::Null
+        } else {
+            json!(template)
+        },
+    );
+    match f.get("maxAttempts").parse::<u64>() {
+        Ok(n) => {
+            body.insert("maxAttempts".into(), json!(n));
+        }
+        Err(_) => issues.push(crate::error::FieldIssue::new(
+            "maxAttempts",
+            "must be a whole number",
+        )),
+    }
+    body.insert("enabled".into(), json!(f.has("enabled")));
+    if issues.is_empty() {
+        Ok(Value::Object(body))
+    } else {
+        Err(Problems {
+            fields: issues,
+            message: Some("Some fields need attention.".into()),
+        })
+    }
+}
+
+/// The template rendered on the sample lead, or why it cannot be.
+fn preview(template: &str) -> Markup {
+    if template.trim().is_empty() {
+        return html! { p.muted { "No template: the default JSON body is sent." } };
+    }
+    let sample = sample_context();
+    let rendered = templates::render(template, &sample);
+    let check = templates::check(template, &sample);
+    let pretty = serde_json::from_str::<Value>(&rendered)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or(rendered);
+    html! {
+        div.result.good[check.is_ok()].bad[check.is_err()] {
+            @match &check {
+                Ok(()) => p { "Preview on a sample lead (valid JSON):" },
+                Err(e) => p { "This template does not render to valid JSON: " (e) },
+            }
+            pre #template-preview { (layout::cut(&pretty, 4000)) }
+        }
+    }
+}
+
+fn form_fields(p: &Problems, v: &Values, creating: bool) -> Markup {
+    html! {
+        (layout::field("url", "Endpoint URL", &v.url, p, "Where Leadpipe POSTs each event, e.g. https://crm.example.com/hooks/leadpipe"))
+        fieldset {
+            legend { "Events" }
+            div.checks {
+                label { input type="checkbox" name="events" value="*" checked[v.all_events || v.events.is_empty()]; "All events" }
+                @for e in EVENT_TYPES {
+                    label { input type="checkbox" name="events" value=(e) checked[!v.all_events && v.events.iter().any(|x| x == e)]; (e) }
+                }
+            }
+            @for issue in p.of("events") { p.field-error { "Events " (issue) } }
+        }
+        (layout::field("sources", "Sources", &v.sources, p,
+            "Empty: every source. Else comma-separated: key:key_… for one webhook key, meta_lead_ads for Meta."))
+        (layout::textarea("headers", "Custom headers", &v.headers, p,
+            if creating { "One “Name: value” a line. Values are stored encrypted and shown masked." }
+            else { "Leave empty to keep the current headers; anything here replaces them all." }))
+        @if !creating {
+            div.field.checks { label { input type="checkbox" name="clearHeaders" value="1"; "Remove all custom headers" } }
+        }
+        fieldset {
+            legend { "Authentication" }
+            div.field {
+                label for="f-authKind" { "Kind" }
+                select #f-authKind name="authKind" data-auth="1" {
+                    @if !creating { option value="keep" selected[v.auth_kind == "keep"] { "Keep the current one" } }
+                    option value="none" selected[v.auth_kind == "none" || (creating && v.auth_kind.is_empty())] { "None" }
+                    option value="bearer" selected[v.auth_kind == "bearer"] { "Authorization: Bearer …" }
+                    option value="header" selected[v.auth_kind == "header"] { "A named header" }
+                }
+            }
+            div data-auth-kind="header" {
+                (layout::field("authName", "Header name", &v.auth_name, p, ""))
+            }
+            div.field data-auth-kind="bearer" {
+                p.hint { "The value is stored encrypted and shown masked." }
+            }
+            div.field {
+                label for="f-authValue" { "Token or header value" }
+                input type="password" #f-authValue name="authValue" autocomplete="off";
+                @for issue in p.of("auth") { p.field-error { "Auth " (issue) } }
+            }
+        }
+        (layout::textarea("template", "Payload template", &v.template, p,
+            "Optional JSON with {{lead.email}}, {{lead.phone}}, {{lead.name}}, {{lead.tags}}, {{lead.customFields.NAME}}, {{type}}… Checked on save."))
+        div.field {
+            label for="f-maxAttempts" { "Attempts before giving up" }
+            input type="number" #f-maxAttempts name="maxAttempts" min="1" max="20" value=(v.max_attempts);
+            @for issue in p.of("maxAttempts") { p.field-error { "Max attempts " (issue) } }
+        }
+        div.field.checks { label { input type="checkbox" name="enabled" value="1" checked[v.enabled]; "Enabled" } }
+    }
+}
+
+async fn render_list(
+    ctx: &Ctx<'_>,
+    create: &Problems,
+    values: Option<&Values>,
+    preview_of: Option<&str>,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Result<Response<Body>, ApiError> {
+    let page = ctx.api("GET", "/v1/subscriptions?limit=100", None).await?;
+    let subs = page["items"].as_array().cloned().unwrap_or_default();
+    let default = Values {
+        max_attempts: "4".into(),
+        enabled: true,
+        all_events: true,
+        ..Values::default()
+    };
+    let v = values.unwrap_or(&default);
+    let open = values.is_some() || subs.is_empty();
+    let body = html! {
+        (layout::notice(notice))
+        p.muted { "Each lead event is POSTed, signed (Standard Webhooks), to every enabled destination that wants it, and retried until it is taken." }
+        @if subs.is_empty() {
+            (layout::empty("No destinations yet.", html! {
+                p { "Add your CRM's or your app's webhook URL below, then press " strong { "Test" } " to see it answer." }
+            }))
+        } @else {
+            div.table-wrap { table {
+                thead { tr { th { "URL" } th { "Events" } th { "State" } th { "Created" } } }
+                tbody {
+                    @for sub in &subs {
+                        tr {
+                            td { a href={ "/console/destinations/" (s(sub, "id")) } { (layout::cut(s(sub, "url"), 80)) } }
+                            td { (strings(&sub["events"]).join(", ")) }
+                            td { @if sub["enabled"].as_bool().unwrap_or(false) { (layout::badge("enabled")) } @else { (layout::badge("disabled")) } }
+                            td { (layout::time(s(sub, "createdAt"))) }
+                        }
+                    }
+                }
+            } }
+        }
+        details #add-destination open[open] {
+            summary { "Add destination" }
+            form method="post" action="/console/destinations" {
+                (layout::csrf(ctx))
+                (layout::problems_banner(create))
+                @if !create.of("url").is_empty() { p.hint { (SSRF_WORDS) } }
+                (form_fields(create, v, true))
+                @if let Some(t) = preview_of { (preview(t)) }
+                div.actions {
+                    button type="submit" { "Create destination" }
+                    button.secondary type="submit" name="op" value="preview" { "Preview template" }
+                }
+            }
+        }
+    };
+    Ok(page_html(
+        status,
+        layout::page(ctx, "Destinations", Nav::Destinations, body),
+    ))
+}
+
+struct Detail<'a> {
+    secret: Option<(&'a str, &'static str)>,
+    test: Option<&'a Value>,
+    edit: Problems,
+    values: Option<Values>,
+    preview: bool,
+    notice: Option<&'a str>,
+    status: StatusCode,
+}
+
+impl Default for Detail<'_> {
+    fn default() -> Self {
+        Detail {
+            secret: None,
+            test: None,
+            edit: Problems::none(),
+            values: None,
+            preview: false,
+            notice: None,
+            status: StatusCode::OK,
+        }
+    }
+}
+
+async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<Body>, ApiError> {
+    let sub = ctx
+        .api("GET", &format!("/v1/subscriptions/{id}"), None)
+        .await?;
+    let enabled = sub["enabled"].as_bool().unwrap_or(false);
+    let values = d.values.unwrap_or_else(|| Values::from_sub(&sub));
+    let headers: Vec<(String, String)> = sub["headers"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let auth = &sub["auth"];
+    let body = html! {
+        (layout::notice(d.notice))
+        @if let Some((secret, why)) = d.secret {
+            div.banner.secret role="status" {
+                p { strong { "Signing secret " (why) ". " } "It is shown this once: copy it into the receiver now." }
+                (layout::copyable("secret-full", secret))
+            }
+        }
+        dl.facts {
+            dt { "URL" } dd { (layout::copyable("dest-url", s(&sub, "url"))) }
+            dt { "State" } dd {
+                @if enabled { (layout::badge("enabled")) } @else { (layout::badge("disabled")) }
+                @if let Some(r) = sub["disabledReason"].as_str() { " " span.muted { (r) } }
+            }
+            dt { "Events" } dd { (strings(&sub["events"]).join(", ")) }
+            dt { "Sources" } dd { @if sub["sources"].is_null() { span.muted { "every source" } } @else { (strings(&sub["sources"]).join(", ")) } }
+            dt { "Signing secret" } dd {
+                code { (s(&sub, "secret")) }
+                @if let Some(t) = sub["previousSecretExpiresAt"].as_str() { br; span.muted { "The previous secret also signs until " (layout::time(t)) } }
+            }
+            dt { "Custom headers" } dd {
+                @if headers.is_empty() { span.muted { "none" } }
+                @for (n, v) in &headers { code { (n) ": " (v) } br; }
+            }
+            dt { "Authentication" } dd {
+                @match auth["type"].as_str() {
+                    Some("bearer") => code { "Authorization: Bearer " (s(auth, "token")) },
+                    Some("header") => code { (s(auth, "name")) ": " (s(auth, "value")) },
+                    _ => span.muted { "none" },
+                }
+            }
+            dt { "Attempts" } dd { (sub["maxAttempts"].as_u64().unwrap_or(0)) " before the delivery is dead (then it waits in the dead-letter queue)" }
+            dt { "Egress" } dd { span.muted { "When the deployment sets static_egress_ip, deliveries leave from the address in Terraform's egress_ip output: allow-list it at the receiver." } }
+            dt { "Created" } dd { (layout::time(s(&sub, "createdAt"))) }
+        }
+        div.actions {
+            (layout::action(ctx, &format!("/console/destinations/{id}/test"), "Test", None, false))
+            (layout::action(ctx, &format!("/console/destinations/{id}/toggle"),
+                if enabled { "Disable" } else { "Enable" }, None, false))
+            a.button.secondary href={ "/console/deliveries?subscriptionId=" (id) } { "Deliveries" }
+        }
+        @if let Some(t) = d.test {
+            @let ok = t["delivered"].as_bool().unwrap_or(false);
+            div.result.good[ok].bad[!ok] #test-result role="status" {
+                p {
+                    strong { @if ok { "Delivered" } @else { "Not delivered" } }
+                    " · status " strong #test-status { (t["statusCode"].as_u64().map(|c| c.to_string()).unwrap_or_else(|| "none".into())) }
+                    " · " strong #test-ms { (t["durationMs"].as_u64().unwrap_or(0)) " ms" }
+                }
+                @if let Some(e) = t["error"].as_str() { p { "Error: " (e) } }
+                @if let Some(r) = t["response"].as_str() { p.muted { "First bytes of the answer:" } pre { (layout::cut(r, 1024)) } }
+            }
+        }
+        h2 { "Rotate the signing secret" }
+        form method="post" action={ "/console/destinations/" (id) "/rotate" } data-confirm="Issue a new signing secret? The old one keeps signing, beside the new one, for the grace period." {
+            (layout::csrf(ctx))
+            div.field {
+                label for="f-grace" { "Old secret keeps working for" }
+                select #f-grace name="graceSeconds" {
+                    option value="0" { "no time: stop at once" }
+                    option value="3600" { "1 hour" }
+                    option value="86400" selected { "24 hours" }
+                    option value="604800" { "7 days" }
+                }
+            }
+            button.secondary type="submit" { "Rotate secret" }
+        }
+        h2 { "Edit" }
+        form method="post" action={ "/console/destinations/" (id) } {
+            (layout::csrf(ctx))
+            (layout::problems_banner(&d.edit))
+            @if !d.edit.of("url").is_empty() { p.hint { (SSRF_WORDS) } }
+            (form_fields(&d.edit, &values, false))
+            @if d.preview || !values.template.is_empty() { (preview(&values.template)) }
+            div.actions {
+                button type="submit" { "Save changes" }
+                button.secondary type="submit" name="op" value="preview" { "Preview template" }
+            }
+        }
+        h2 { "Delete" }
+        (layout::action(ctx, &format!("/console/destinations/{id}/delete"), "Delete destination",
+            Some("Delete this destination? Leads will no longer be sent to it."), true))
+    };
+    Ok(page_html(
+        d.status,
+        layout::page(ctx, "Destination", Nav::Destinations, body),
+    ))
+}
+
+fn done(q: &[(String, String)]) -> Option<&'static str> {
+    match crate::http::query_param(q, "done") {
+        Some("deleted") => Some("Destination deleted."),
+        Some("saved") => Some("Destination saved."),
+        Some("enabled") => Some("Destination enabled: new events will be sent to it."),
+        Some("disabled") => Some(
+            "Destination disabled: nothing is sent until you enable it. URL and secret are kept.",
+        ),
+        _ => None,
+    }
+}
+
+pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let q = ctx.query();
+    render_list(ctx, &Problems::none(), None, None, done(&q), StatusCode::OK).await
+}
+
+pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let form = ctx.form();
+    let values = Values::from_form(&form);
+    if form.get("op") == "preview" {
+        return render_list(
+            ctx,
+            &Problems::none(),
+            Some(&values),
+            Some(&values.template),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let body = match body_of(&form, true) {
+        Ok(b) => b,
+        Err(p) => {
+            return render_list(
+                ctx,
+                &p,
+                Some(&values),
+                None,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match ctx.api("POST", "/v1/subscriptions", Some(body)).await {
+        Ok(sub) => {
+            let secret = s(&sub, "secret").to_owned();
+            let id = s(&sub, "id").to_owned();
+            render_one(
+                ctx,
+                &id,
+                Detail {
+                    secret: Some((&secret, "created")),
+                    status: StatusCode::CREATED,
+                    ..Detail::default()
+                },
+            )
+            .await
+        }
+        Err(e @ ApiError::Internal(_)) => Err(e),
+        Err(e) => {
+            let p = Problems::from_api(&e, "url");
+            let t = (!p.of("template").is_empty()).then_some(values.template.as_str());
+            render_list(ctx, &p, Some(&values), t, None, e.status()).await
+        }
+    }
+}
+
+pub async fn show(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let id = safe_id(ctx.param("id"))?;
+    let q = ctx.query();
+    render_one(
+        ctx,
+        id,
+        Detail {
+            notice: done(&q),
+            ..Detail::default()
+        },
+    )
+    .await
+}
+
+pub async fn edit(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let id = safe_id(ctx.param("id"))?;
+    let form = ctx.form();
+    let values = Values::from_form(&form);
+    if form.get("op") == "preview" {
+        return render_one(
+            ctx,
+            id,
+            Detail {
+                values: Some(values),
+                preview: true,
+                ..Detail::default()
+            },
+        )
+        .await;
+    }
+    let result = match body_of(&form, false) {
+        Ok(body) => ctx
+            .api("PATCH", &format!("/v1/subscriptions/{id}"), Some(body))
+            .await
+            .map_err(|e| (e.status(), Problems::from_api(&e, "url"), e)),
+        Err(p) => Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            p,
+            ApiError::Validation(vec![]),
+        )),
+    };
+    match result {
+        Ok(_) => Ok(redirect(&format!("/console/destinations/{id}?done=saved"))),
+        Err((_, _, e @ (ApiError::Internal(_) | ApiError::NotFound(_)))) => Err(e),
+        Err((status, p, _)) => {
+            render_one(
+                ctx,
+                id,
+                Detail {
+                    edit: p,
+                    values: Some(values),
+                    status,
+                    ..Detail::default()
+                },
+            )
+            .await
+        }
+    }
+}
+
+pub async fn test(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let id = safe_id(ctx.param("id"))?;
+    let result = ctx
+        .api("POST", &format!("/v1/subscriptions/{id}/test"), None)
+        .await?;
+    render_one(
+        ctx,
+        id,
+        Detail {
+            test: Some(&result),
+            ..Detail::default()
+        },
+    )
+    .await
+}
+
+pub async fn rotate(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let id = safe_id(ctx.param("id"))?;
+    let grace: u64 = ctx.form().get("graceSeconds").parse().unwrap_or(86_400);
+    let sub = ctx
+        .api(
+            "POST",
+            &format!("/v1/subscriptions/{id}/rotate-secret"),
+            Some(json!({ "graceSeconds": grace })),
+        )
+        .await?;
+    let secret = s(&sub, "secret").to_owned();
+    render_one(
+        ctx,
+        id,
+        Detail {
+            secret: Some((&secret, "rotated")),
+            ..Detail::default()
+        },
+    )
+    .await
+}
+
+pub async fn toggle(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let id = safe_id(ctx.param("id"))?;
+    let sub = ctx
+        .api("GET", &format!("/v1/subscriptions/{id}"), None)
+        .await?;
+    let enable = !sub["enabled"].as_bool().unwrap_or(false);
+    ctx.api(
+        "PATCH",
+        &format!("/v1/subscriptions/{id}"),
+        Some(json!({ "enabled": enable })),
+    )
+    .await?;
+    let done = if enable { "enabled" } else { "disabled" };
+    Ok(redirect(&format!("/console/destinations/{id}?done={done}")))
+}
+
+pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let id = safe_id(ctx.param("id"))?;
+    ctx.api("DELETE", &format!("/v1/subscriptions/{id}"), None)
+        .await?;
+    Ok(redirect("/console/destinations?done=deleted"))
+}

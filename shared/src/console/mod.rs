@@ -1,0 +1,472 @@
+//! The console: server-rendered pages (maud) at `/console`, served by the
+//! `admin` function from the same route table. Every page reads and writes
+//! through the admin API's own handlers, called in-process
+//! ([`Ctx::api`]), so validation, masking and storage are the API's.
+//!
+//! One file per page: [`keys`], [`destinations`], [`leads`], [`events`],
+//! [`deliveries`]; [`auth`] (session cookie, CSRF, Origin), [`layout`]
+//! (the shell, fields, errors) and [`assets`] (one stylesheet, one small
+//! progressive-enhancement script; no other host is ever referenced).
+
+pub mod assets;
+pub mod auth;
+pub mod deliveries;
+pub mod destinations;
+pub mod events;
+pub mod keys;
+pub mod layout;
+pub mod leads;
+
+use http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use maud::Markup;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::error::FieldIssue;
+use crate::http::error::ApiError;
+use crate::http::routes::{self, Function, Matched};
+use crate::http::{self as h};
+use crate::rules::clock;
+use auth::{Session, SessionKey};
+
+/// A console page or form (one per route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Home,
+    SignInForm,
+    SignIn,
+    SignOut,
+    Asset,
+    Keys,
+    KeyCreate,
+    Key,
+    KeyEdit,
+    KeyReveal,
+    KeyRotate,
+    KeyDelete,
+    Destinations,
+    DestinationCreate,
+    Destination,
+    DestinationEdit,
+    DestinationTest,
+    DestinationRotate,
+    DestinationToggle,
+    DestinationDelete,
+    Leads,
+    LeadsExport,
+    Lead,
+    LeadEdit,
+    Events,
+    EventReplay,
+    Deliveries,
+    Delivery,
+    DeliveryRetry,
+    DlqRedrive,
+}
+
+/// The Content-Security-Policy of every console answer: nothing from
+/// another host, no inline script or style.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Largest form body read.
+const MAX_FORM: usize = 256 * 1024;
+
+/// What a page handler has: the app, the request, the session.
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    pub req: &'a Request,
+    pub m: &'a Matched,
+    /// The console's base URL (`https://host`).
+    pub base: String,
+    /// This session's CSRF token, for forms.
+    pub csrf: String,
+}
+
+impl Ctx<'_> {
+    /// A path parameter.
+    pub fn param(&self, name: &str) -> &str {
+        self.m.param(name)
+    }
+
+    /// The query parameters.
+    pub fn query(&self) -> Vec<(String, String)> {
+        h::query(self.req)
+    }
+
+    /// The form fields of a POST body (`application/x-www-form-urlencoded`).
+    pub fn form(&self) -> Form {
+        let body = self.req.body().as_ref();
+        if body.len() > MAX_FORM {
+            return Form(Vec::new());
+        }
+        Form(
+            form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// Calls an admin API route in-process, as the signed-in admin:
+    /// `Ok(body)` for a 2xx (JSON, or `Null` when empty), the API's error
+    /// otherwise.
+    pub async fn api(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ApiError> {
+        let resp = self.api_raw(method, path_and_query, body).await?;
+        let bytes = resp.body().as_ref();
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(bytes).map_err(|e| {
+            ApiError::Internal(crate::error::Error::Data(format!(
+                "console: admin answer is not JSON: {e}"
+            )))
+        })
+    }
+
+    /// Like [`Ctx::api`], the response as it is.
+    pub async fn api_raw(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> Result<Response<Body>, ApiError> {
+        let mut b = http::Request::builder()
+            .method(method)
+            .uri(path_and_query)
+            .header(header::CONTENT_TYPE, "application/json");
+        // The API builds URLs (a key's hook URL) from these.
+        for name in ["host", "x-forwarded-host", "x-forwarded-proto"] {
+            if let Some(v) = self.req.headers().get(name) {
+                b = b.header(name, v.clone());
+            }
+        }
+        let body = match body {
+            Some(v) => Body::Binary(v.to_string().into_bytes()),
+            None => Body::Empty,
+        };
+        let req: Request = b
+            .body(body)
+            .map_err(|_| ApiError::MalformedBody("bad console request".into()))?;
+        let m = routes::resolve(method, req.uri().path(), Some(Function::Admin))?;
+        // On the heap: the admin actions are large futures.
+        Box::pin(crate::admin::act(self.app, &req, m)).await
+    }
+}
+
+/// Form fields.
+#[derive(Debug, Default)]
+pub struct Form(pub Vec<(String, String)>);
+
+impl Form {
+    /// A field, trimmed ("" when absent).
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .unwrap_or("")
+    }
+
+    /// Every value of a repeated field.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .collect()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+/// A comma- or newline-separated list, trimmed, without empties.
+pub fn split_list(text: &str) -> Vec<String> {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What went wrong with a form: issues per field and a message for the
+/// form as a whole.
+#[derive(Debug, Default, Clone)]
+pub struct Problems {
+    pub fields: Vec<FieldIssue>,
+    pub message: Option<String>,
+}
+
+impl Problems {
+    pub fn none() -> Self {
+        Problems::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.message.is_none()
+    }
+
+    /// The issues of `field` (and of its sub-fields: `auth.token`).
+    pub fn of(&self, field: &str) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|i| {
+                i.field == field
+                    || i.field
+                        .strip_prefix(field)
+                        .is_some_and(|r| r.starts_with('.'))
+            })
+            .map(|i| i.issue.as_str())
+            .collect()
+    }
+
+    /// The problems an API error stands for; `url_field` receives an
+    /// `unsafe_url` refusal.
+    pub fn from_api(e: &ApiError, url_field: &str) -> Self {
+        match e {
+            ApiError::Validation(issues) => Problems {
+                fields: issues.clone(),
+                message: Some("Some fields need attention.".into()),
+            },
+            ApiError::UnsafeUrl(m) => Problems {
+                fields: vec![FieldIssue::new(url_field, m.clone())],
+                message: Some("The URL was refused.".into()),
+            },
+            ApiError::Internal(_) => Problems {
+                fields: vec![],
+                message: Some("Something went wrong on our side; try again.".into()),
+            },
+            other => Problems {
+                fields: vec![],
+                message: Some(other.to_string()),
+            },
+        }
+    }
+}
+
+/// The `admin` function's console entry: authenticates, checks state
+/// changes, runs the page, and wraps every answer in the security headers.
+pub async fn handle(app: &App, req: &Request, m: &Matched, page: Page) -> Response<Body> {
+    let mut resp = match Box::pin(serve(app, req, m, page)).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::info!(code = e.code(), "console: rejected");
+            error_page(&e)
+        }
+    };
+    let headers = resp.headers_mut();
+    headers.insert("content-security-policy", HeaderValue::from_static(CSP));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// Whether cookies must be `Secure`: wherever the console is on HTTPS.
+fn secure(base: &str) -> bool {
+    base.starts_with("https://")
+}
+
+async fn serve(
+    app: &App,
+    req: &Request,
+    m: &Matched,
+    page: Page,
+) -> Result<Response<Body>, ApiError> {
+    let base = h::base_url(req, app.config.public_url.as_deref());
+    let post = req.method() == http::Method::POST;
+    if page == Page::Asset {
+        return Ok(assets::serve(m.param("file")));
+    }
+    if post && !auth::same_origin(req.headers(), &base) {
+        return Err(ApiError::Forbidden(
+            "this form was not sent from the console's own page".into(),
+        ));
+    }
+    let admin = app.admin_secret.get().await?;
+    let key = SessionKey::derive(&admin.admin_token);
+    let now = clock::now_ms();
+    let session = auth::cookie_value(req.headers()).and_then(|v| Session::open(&key, v, now));
+    match page {
+        Page::SignInForm => {
+            if session.is_some() {
+                return Ok(redirect("/console/keys"));
+            }
+            return Ok(html(StatusCode::OK, layout::sign_in(&Problems::none())));
+        }
+        Page::SignIn => {
+            let form = Form(
+                form_urlencoded::parse(req.body().as_ref())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect(),
+            );
+            if !auth::token_matches(form.get("token"), &admin.admin_token) {
+                tracing::info!("console: sign-in refused");
+                let p = Problems {
+                    fields: vec![FieldIssue::new(
+                        "token",
+                        "is not this deployment's admin token",
+                    )],
+                    message: None,
+                };
+                return Ok(html(StatusCode::UNAUTHORIZED, layout::sign_in(&p)));
+            }
+            tracing::info!("console: signed in");
+            let s = Session::new(now);
+            let mut resp = redirect("/console/keys");
+            set_cookie(&mut resp, &auth::set_cookie(&s.seal(&key), secure(&base)));
+            return Ok(resp);
+        }
+        _ => {}
+    }
+    let Some(session) = session else {
+        if post {
+            return Err(ApiError::Unauthorized);
+        }
+        return Ok(redirect("/console/sign-in"));
+    };
+    let csrf = session.csrf(&key);
+    if post {
+        let presented = h::header(req.headers(), "x-csrf-token")
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                form_urlencoded::parse(req.body().as_ref())
+                    .find(|(k, _)| k == "csrf")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            });
+        if !session.csrf_ok(&key, &presented) {
+            return Err(ApiError::Forbidden(
+                "this form has expired; reload the page and try again".into(),
+            ));
+        }
+    }
+    let ctx = Ctx {
+        app,
+        req,
+        m,
+        base: base.clone(),
+        csrf,
+    };
+    match page {
+        Page::SignOut => {
+            let mut resp = redirect("/console/sign-in");
+            set_cookie(&mut resp, &auth::clear_cookie(secure(&base)));
+            Ok(resp)
+        }
+        Page::Home => Ok(redirect("/console/keys")),
+        Page::Keys => keys::list(&ctx).await,
+        Page::KeyCreate => keys::create(&ctx).await,
+        Page::Key => keys::show(&ctx).await,
+        Page::KeyEdit => keys::edit(&ctx).await,
+        Page::KeyReveal => keys::reveal(&ctx).await,
+        Page::KeyRotate => keys::rotate(&ctx).await,
+        Page::KeyDelete => keys::delete(&ctx).await,
+        Page::Destinations => destinations::list(&ctx).await,
+        Page::DestinationCreate => destinations::create(&ctx).await,
+        Page::Destination => destinations::show(&ctx).await,
+        Page::DestinationEdit => destinations::edit(&ctx).await,
+        Page::DestinationTest => destinations::test(&ctx).await,
+        Page::DestinationRotate => destinations::rotate(&ctx).await,
+        Page::DestinationToggle => destinations::toggle(&ctx).await,
+        Page::DestinationDelete => destinations::delete(&ctx).await,
+        Page::Leads => leads::list(&ctx).await,
+        Page::LeadsExport => leads::export(&ctx).await,
+        Page::Lead => leads::show(&ctx).await,
+        Page::LeadEdit => leads::edit(&ctx).await,
+        Page::Events => events::list(&ctx).await,
+        Page::EventReplay => events::replay(&ctx).await,
+        Page::Deliveries => deliveries::list(&ctx).await,
+        Page::Delivery => deliveries::show(&ctx).await,
+        Page::DeliveryRetry => deliveries::retry(&ctx).await,
+        Page::DlqRedrive => deliveries::redrive(&ctx).await,
+        Page::SignInForm | Page::SignIn | Page::Asset => Err(ApiError::NotFound("page")),
+    }
+}
+
+fn set_cookie(resp: &mut Response<Body>, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// An HTML answer.
+pub fn html(status: StatusCode, page: Markup) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(page.into_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
+}
+
+/// `303 See Other` to a console path.
+pub fn redirect(to: &str) -> Response<Body> {
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(v) = HeaderValue::from_str(to) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// The page for an error no form can show beside a field.
+fn error_page(e: &ApiError) -> Response<Body> {
+    let status = e.status();
+    let (title, text) = match e {
+        ApiError::Unauthorized => (
+            "Signed out",
+            "Your session has ended. Sign in again to continue.".to_owned(),
+        ),
+        ApiError::NotFound(what) => (
+            "Not found",
+            format!("This {what} does not exist (any more). It may have been deleted."),
+        ),
+        ApiError::Internal(_) => (
+            "Something went wrong",
+            "Leadpipe could not answer. Try again in a moment; the logs have the details."
+                .to_owned(),
+        ),
+        other => ("Not done", other.to_string()),
+    };
+    html(status, layout::message_page(title, &text))
+}
+
+/// The id in a path is one of ours: letters, digits, `_` and `-` only
+/// (anything else cannot exist and is not echoed into an API path).
+pub fn safe_id(id: &str) -> Result<&str, ApiError> {
+    if !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        Ok(id)
+    } else {
+        Err(ApiError::NotFound("page"))
+    }
+}
+
+/// A query string from pairs, percent-encoded.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        s.append_pair(k, v);
+    }
+    let q = s.finish();
+    if q.is_empty() { q } else { format!("?{q}") }
+}
