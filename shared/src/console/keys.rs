@@ -146,6 +146,7 @@ fn create_form(ctx: &Ctx<'_>, view: &View<'_>) -> Markup {
                     v("honeypotField"),
                     if v("defaultStatus").is_empty() { "unassigned" } else { v("defaultStatus") },
                     v("defaultTags"),
+                    v("rateLimitPerMinute"),
                 ))
                 button type="submit" { "Create key" }
             }
@@ -160,6 +161,7 @@ fn key_fields(
     honeypot: &str,
     status: &str,
     tags: &str,
+    rate: &str,
 ) -> Markup {
     html! {
         (layout::field("name", "Name", name, p, "An internal label: “Landing page”, “FB lead form”."))
@@ -169,6 +171,8 @@ fn key_fields(
             "A hidden field of your form; when a bot fills it the lead is dropped silently."))
         (layout::field("defaultStatus", "Default lead status", status, p, ""))
         (layout::field("defaultTags", "Default tags", tags, p, "Comma-separated; every lead from this key gets them."))
+        (layout::field("rateLimitPerMinute", "Rate limit (requests a minute)", rate, p,
+            "Empty for none. Past it the hook answers 429 with Retry-After and stores nothing."))
     }
 }
 
@@ -225,6 +229,7 @@ fn drawer(ctx: &Ctx<'_>, key: &Value, token: &Token<'_>, edit: &Problems) -> Mar
                 dt { "Honeypot field" } dd { @if honeypot.is_empty() { span.muted { "none" } } @else { code { (honeypot) } } }
                 dt { "Default status" } dd { (s(key, "defaultStatus")) }
                 dt { "Default tags" } dd { (list_of(key, "defaultTags")) }
+                dt { "Rate limit" } dd { @match key["rateLimitPerMinute"].as_u64() { Some(n) => { (n) " requests a minute" } None => { span.muted { "none" } } } }
                 dt { "Created" } dd { (layout::time(s(key, "createdAt"))) }
             }
             div.actions {
@@ -246,7 +251,7 @@ fn drawer(ctx: &Ctx<'_>, key: &Value, token: &Token<'_>, edit: &Problems) -> Mar
                     (layout::csrf(ctx))
                     (layout::problems_banner(edit))
                     (key_fields(edit, s(key, "name"), &list_of(key, "allowedDomains"), honeypot,
-                        s(key, "defaultStatus"), &list_of(key, "defaultTags")))
+                        s(key, "defaultStatus"), &list_of(key, "defaultTags"), &rate_text(key)))
                     button type="submit" { "Save changes" }
                 }
             }
@@ -254,8 +259,25 @@ fn drawer(ctx: &Ctx<'_>, key: &Value, token: &Token<'_>, edit: &Problems) -> Mar
     }
 }
 
+fn rate_text(key: &Value) -> String {
+    key["rateLimitPerMinute"]
+        .as_u64()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
+}
+
+/// Empty: no limit; a whole number as a number; anything else as typed,
+/// for the API to refuse beside the field.
+fn rate_of(text: &str) -> Value {
+    match text.trim() {
+        "" => Value::Null,
+        t => t.parse::<u64>().map_or_else(|_| json!(t), |n| json!(n)),
+    }
+}
+
 fn body_of(form: &super::Form) -> Value {
     json!({
+        "rateLimitPerMinute": rate_of(form.get("rateLimitPerMinute")),
         "name": form.get("name"),
         "allowedDomains": split_list(form.get("allowedDomains")),
         "honeypotField": form.get("honeypotField"),
@@ -267,6 +289,14 @@ fn body_of(form: &super::Form) -> Value {
 async fn get_key(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
     ctx.api("GET", &format!("/v1/keys/{}", safe_id(id)?), None)
         .await
+}
+
+#[cfg(test)]
+#[test]
+fn rate_limits_read_from_the_form() {
+    assert_eq!(rate_of(""), Value::Null);
+    assert_eq!(rate_of(" 600 "), json!(600));
+    assert_eq!(rate_of("lots"), json!("lots"));
 }
 
 fn done(q: &[(String, String)]) -> Option<&'static str> {
