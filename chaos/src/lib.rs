@@ -70,7 +70,9 @@ pub struct Config {
     pub max_attempts: u32,
     /// How late a slow endpoint answers (the sender's timeout is 10 s).
     pub slow_seconds: u64,
-    /// A sender gives a request up after this long without a 2xx.
+    /// A sender gives a request up after this long without a 2xx (the
+    /// full run's emulator restart is an outage of a minute or more; form
+    /// backends and Zapier-style tools retry for longer than that).
     pub give_up_after: Duration,
     pub receiver_error_share: f64,
     pub graph_error_share: f64,
@@ -111,7 +113,7 @@ impl Config {
             retry_max_ms: 15000,
             max_attempts: 10,
             slow_seconds: 12,
-            give_up_after: Duration::from_secs(60),
+            give_up_after: Duration::from_secs(180),
             receiver_error_share: 0.02,
             graph_error_share: 0.03,
             out_dir,

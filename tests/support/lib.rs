@@ -12,6 +12,8 @@ use leadpipe::aws::resources::{self, SecretOverrides, Stack, StackNames};
 use leadpipe::{App, Config};
 use serde_json::Value;
 
+pub mod meter;
+
 pub use leadpipe;
 pub use leadpipe_local;
 
@@ -463,6 +465,8 @@ struct FaultRule {
 #[derive(Clone)]
 pub struct FaultProxy {
     pub endpoint: String,
+    /// Prices the DynamoDB writes passing through while on.
+    pub meter: meter::Meter,
     rules: std::sync::Arc<std::sync::Mutex<Vec<FaultRule>>>,
     injected: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -481,25 +485,29 @@ impl FaultProxy {
             .no_proxy()
             .build()
             .expect("client");
-        let (shared_rules, shared_count) = (rules.clone(), injected.clone());
+        let meter = meter::Meter::default();
+        let (shared_rules, shared_count, shared_meter) =
+            (rules.clone(), injected.clone(), meter.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (rules, injected, client, upstream) = (
+                let (rules, injected, client, upstream, meter) = (
                     shared_rules.clone(),
                     shared_count.clone(),
                     client.clone(),
                     upstream.clone(),
+                    shared_meter.clone(),
                 );
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (rules, injected, client, upstream) = (
+                        let (rules, injected, client, upstream, meter) = (
                             rules.clone(),
                             injected.clone(),
                             client.clone(),
                             upstream.clone(),
+                            meter.clone(),
                         );
                         async move {
                             let (parts, body) = req.into_parts();
@@ -549,6 +557,25 @@ impl FaultProxy {
                             if let Some(Fault::Reply { status, body }) = fault {
                                 return Ok::<_, std::convert::Infallible>(canned(status, body));
                             }
+                            // Metered: one write at a time, its items read
+                            // before and after.
+                            let metered = if meter.is_on() {
+                                meter::write_operation(&operation)
+                            } else {
+                                None
+                            };
+                            let _serial = match metered {
+                                Some(_) => Some(meter.serial.clone().lock_owned().await),
+                                None => None,
+                            };
+                            let keys = match metered {
+                                Some(_) => serde_json::from_slice::<Value>(&body)
+                                    .map(|v| meter::touched(&operation, &v))
+                                    .unwrap_or_default(),
+                                None => Vec::new(),
+                            };
+                            let befores =
+                                meter::read_items(&client, &upstream, &parts.headers, &keys).await;
                             let uri = format!(
                                 "{upstream}{}",
                                 parts
@@ -577,6 +604,17 @@ impl FaultProxy {
                             let status = answer.status().as_u16();
                             let headers = answer.headers().clone();
                             let bytes = answer.bytes().await.unwrap_or_default();
+                            if let Some(transactional) = metered {
+                                let afters =
+                                    meter::read_items(&client, &upstream, &parts.headers, &keys)
+                                        .await;
+                                meter.record(
+                                    &operation,
+                                    transactional,
+                                    status == 200,
+                                    befores.into_iter().zip(afters).collect(),
+                                );
+                            }
                             let mut resp = hyper::Response::new(Full::new(bytes));
                             *resp.status_mut() =
                                 http::StatusCode::from_u16(status).expect("status");
@@ -598,6 +636,7 @@ impl FaultProxy {
         });
         FaultProxy {
             endpoint: format!("http://{addr}"),
+            meter,
             rules,
             injected,
         }

@@ -1,0 +1,154 @@
+//! What a lead costs in DynamoDB write units, measured: one lead through
+//! ingest → process → deliver (one subscription) and the same person again,
+//! every write priced by the [`meter`] under today's layout and the
+//! layouts issue 12 weighs. `cargo test -p leadpipe-tests --test it cost::
+//! -- --nocapture` prints the table BENCHMARKS.md quotes.
+
+use leadpipe_tests::meter::{Index, Projection, Schema, Units, Written};
+use leadpipe_tests::{ScriptedServer, TestStack};
+use serde_json::{Value, json};
+
+fn index(pk: &'static str, sk: &'static str, projection: Projection) -> Index {
+    Index {
+        pk,
+        sk,
+        projection,
+        leaves_out: None,
+    }
+}
+
+fn received_event(item: &Value) -> bool {
+    item["gsi2pk"]["S"] == "EVENTS#RECEIVED"
+}
+
+/// Today's layout and the levers, each on top of the one before.
+fn layouts() -> Vec<Schema> {
+    let today = Schema {
+        name: "today: gsi1, gsi2 ALL",
+        indexes: vec![
+            index("gsi1pk", "gsi1sk", Projection::All),
+            index("gsi2pk", "gsi2sk", Projection::All),
+        ],
+        no_transactions: false,
+    };
+    let keys_only = Schema {
+        name: "KEYS_ONLY gsi1, gsi2 INCLUDE status",
+        indexes: vec![
+            index("gsi1pk", "gsi1sk", Projection::KeysOnly),
+            index("gsi2pk", "gsi2sk", Projection::Include(vec!["status"])),
+        ],
+        no_transactions: false,
+    };
+    let mut sparse = keys_only.clone();
+    sparse.name = "+ no gsi2 entry while RECEIVED";
+    sparse.indexes[1].leaves_out = Some(received_event);
+    let mut single = sparse.clone();
+    // An upper bound of the lever: the same writes, none in a transaction.
+    single.name = "+ the same writes outside transactions";
+    single.no_transactions = true;
+    vec![today, keys_only, sparse, single]
+}
+
+const STAGES: [&str; 6] = [
+    "ingest",
+    "process",
+    "deliver",
+    "ingest (repeat)",
+    "process (repeat)",
+    "deliver (repeat)",
+];
+
+#[tokio::test]
+async fn write_units_per_lead_by_stage_and_layout() {
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |c| {
+        c.allow_private_targets = true;
+    })
+    .await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/hook", &[(200, "{}"); 8]);
+    let (key, token) = t
+        .create_key(json!({"name": "landing page", "defaultTags": ["lp"]}))
+        .await;
+    let r = t
+        .admin(
+            "POST",
+            "/v1/subscriptions",
+            Some(json!({"url": format!("{}/hook", crm.base_url)})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // A typical form post: name, email, phone, a message and UTM fields.
+    let lead = json!({"name": "Alex Customer", "email": "alex@example.com", "phone": "+14155550123",
+        "message": "Please call me about the spring offer.", "utm_source": "google",
+        "utm_medium": "cpc", "utm_campaign": "spring-2026"});
+    for round in ["", " (repeat)"] {
+        proxy.meter.stage(&format!("ingest{round}"));
+        t.post_lead(&key, &token, lead.clone()).await;
+        proxy.meter.stage(&format!("process{round}"));
+        assert!(t.process_queue().await >= 1);
+        proxy.meter.stage(&format!("deliver{round}"));
+        t.deliver_queue().await;
+    }
+    proxy.meter.stop();
+    let writes = proxy.meter.writes();
+
+    let table: Vec<(String, Vec<Units>)> = layouts()
+        .into_iter()
+        .map(|s| {
+            let per_stage = STAGES.iter().map(|st| s.cost_of(&writes, st)).collect();
+            (s.name.to_owned(), per_stage)
+        })
+        .collect();
+    println!("{}", render(&table, &writes));
+
+    // Every stage writes; each lever costs no more than the layout before.
+    let totals: Vec<u64> = table
+        .iter()
+        .map(|(_, units)| units[..3].iter().map(|u| u.total()).sum())
+        .collect();
+    // Every stage of a new lead writes; a repeat that changes nothing is
+    // a DUPLICATE event and sends nothing, so its deliver stage is free.
+    for (name, units) in &table {
+        for (stage, u) in STAGES.iter().zip(units).take(5) {
+            assert!(u.total() > 0, "{name}: {stage} wrote nothing");
+        }
+        assert_eq!(units[5].total(), 0, "{name}: the repeat delivered");
+    }
+    assert_eq!(crm.requests_to("/hook").len(), 1);
+    assert!(totals.windows(2).all(|w| w[0] >= w[1]), "{totals:?}");
+    // Projections alone must save: today's layout rewrites both ALL
+    // copies on every update.
+    assert!(totals[1] < totals[0], "{totals:?}");
+}
+
+fn render(table: &[(String, Vec<Units>)], writes: &[Written]) -> String {
+    let mut s = String::from("| layout | ");
+    s.push_str(&STAGES.join(" | "));
+    s.push_str(" | new lead total |\n|---|");
+    s.push_str(&"---|".repeat(STAGES.len() + 1));
+    s.push('\n');
+    for (name, units) in table {
+        s.push_str(&format!("| {name} | "));
+        for u in units {
+            s.push_str(&format!("{} ({}+{}) | ", u.total(), u.table, u.indexes));
+        }
+        let total: u64 = units[..3].iter().map(|u| u.total()).sum();
+        s.push_str(&format!("**{total}** |\n"));
+    }
+    s.push_str(&format!(
+        "\n{} writes: {}\n",
+        writes.len(),
+        writes
+            .iter()
+            .map(|w| format!(
+                "{}:{}{}",
+                w.stage,
+                w.operation,
+                if w.succeeded { "" } else { "(failed)" }
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    s
+}
