@@ -31,11 +31,21 @@ fn layouts() -> Vec<Schema> {
         ],
         no_transactions: false,
     };
+    // What listings need: their filters read status (deliveries) and tags
+    // (leads), so both indexes keep those two beside the keys.
     let keys_only = Schema {
-        name: "KEYS_ONLY gsi1, gsi2 INCLUDE status",
+        name: "INCLUDE status, tags (both)",
         indexes: vec![
-            index("gsi1pk", "gsi1sk", Projection::KeysOnly),
-            index("gsi2pk", "gsi2sk", Projection::Include(vec!["status"])),
+            index(
+                "gsi1pk",
+                "gsi1sk",
+                Projection::Include(vec!["status", "tags"]),
+            ),
+            index(
+                "gsi2pk",
+                "gsi2sk",
+                Projection::Include(vec!["status", "tags"]),
+            ),
         ],
         no_transactions: false,
     };
