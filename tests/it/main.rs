@@ -14,5 +14,6 @@ mod keys;
 mod local_stack;
 mod logs;
 mod meta;
+mod migration;
 mod process;
 mod zero_loss;

@@ -1,12 +1,17 @@
 //! Listings: one page of an index partition, newest or oldest first,
 //! optionally filtered, with the cursor to the next page.
+//!
+//! The indexes keep only the keys and the attributes listings filter on
+//! ([`crate::aws::table::INDEX_INCLUDES`]): an update that changes neither rewrites no index
+//! copy. A page is therefore read in two steps, the index for the order
+//! and the table (one `BatchGetItem`) for the items.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::DeserializeOwned;
 
 use crate::aws::pagination::{Cursor, Page, PageRequest};
 use crate::aws::store::{Store, from_item, s};
-use crate::aws::table::Gsi;
+use crate::aws::table::{Gsi, Item, PK, SK};
 use crate::error::{DataError, Error};
 
 /// A filter on a listing: `expression` with `:v` bound to `value`, and
@@ -88,12 +93,7 @@ impl Store {
         .send()
         .await
         .map_err(|e| Error::store("Query", e))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<Vec<T>, _>>()?;
+        let items = self.items_of(out.items.unwrap_or_default()).await?;
         let next_cursor = out
             .last_evaluated_key
             .map(|k| Cursor::from_key(gsi, &k))
@@ -144,16 +144,41 @@ impl Store {
                 None => query,
             };
             let out = query.send().await.map_err(|e| Error::store("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                if found.len() == limit {
-                    return Ok(found);
-                }
-                found.push(from_item(item)?);
+            let mut entries = out.items.unwrap_or_default();
+            entries.truncate(limit - found.len());
+            found.extend(self.items_of::<T>(entries).await?);
+            if found.len() >= limit {
+                return Ok(found);
             }
             match out.last_evaluated_key {
                 Some(k) if found.len() < limit => start = Some(k),
                 _ => return Ok(found),
             }
         }
+    }
+
+    /// The table's items behind index entries, in the entries' order; an
+    /// item deleted since the index was read is left out.
+    async fn items_of<T: DeserializeOwned>(&self, entries: Vec<Item>) -> Result<Vec<T>, Error> {
+        let key_of = |item: &Item| match (item.get(PK), item.get(SK)) {
+            (Some(AttributeValue::S(p)), Some(AttributeValue::S(s))) => {
+                Some((p.clone(), s.clone()))
+            }
+            _ => None,
+        };
+        let keys: Vec<(String, String)> = entries.iter().filter_map(key_of).collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut by_key: std::collections::HashMap<(String, String), Item> = self
+            .batch_get(&keys)
+            .await?
+            .into_iter()
+            .filter_map(|item| key_of(&item).map(|k| (k, item)))
+            .collect();
+        keys.iter()
+            .filter_map(|k| by_key.remove(k))
+            .map(from_item)
+            .collect()
     }
 }

@@ -6,13 +6,14 @@ use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::aws::secrets::{AdminSecretDocument, SecretDocument};
-use crate::aws::table::{GSIS, PK, SK, TTL_ATTRIBUTE};
+use crate::aws::table::{GSIS, INDEX_INCLUDES, PK, SK, TTL_ATTRIBUTE};
 use crate::error::Error;
 use crate::model::subscriptions::MAX_MAX_ATTEMPTS;
 use serde::Serialize;
@@ -210,11 +211,7 @@ async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<Stri
                         .index_name(gsi.name)
                         .key_schema(key(gsi.pk, KeyType::Hash)?)
                         .key_schema(key(gsi.sk, KeyType::Range)?)
-                        .projection(
-                            Projection::builder()
-                                .projection_type(ProjectionType::All)
-                                .build(),
-                        )
+                        .projection(projection())
                         .build()
                         .map_err(|e| Error::request("dynamodb", "CreateTable", e))?,
                 );
@@ -239,8 +236,105 @@ async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<Stri
             .send()
             .await
             .map_err(|e| Error::store("UpdateTimeToLive", e))?;
+    } else {
+        ensure_indexes(ddb, name).await?;
     }
     Ok(name.to_owned())
+}
+
+/// What every index keeps: the keys and [`INDEX_INCLUDES`].
+fn projection() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::Include)
+        .set_non_key_attributes(Some(
+            INDEX_INCLUDES.iter().map(|a| (*a).to_owned()).collect(),
+        ))
+        .build()
+}
+
+/// Upgrades a table of an earlier layout in place: adds each index of
+/// [`GSIS`] it lacks, one at a time (DynamoDB fills a new index from the
+/// items already there), and waits for it to become active. The earlier
+/// indexes are left alone.
+async fn ensure_indexes(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), Error> {
+    let describe = || async {
+        ddb.describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| Error::store("DescribeTable", e))
+    };
+    let existing = describe().await?;
+    let have: Vec<String> = existing
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|g| g.index_name().map(str::to_owned))
+        .collect();
+    for gsi in GSIS.iter().filter(|g| !have.iter().any(|h| h == g.name)) {
+        let key = |attr: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(attr)
+                .key_type(kind)
+                .build()
+                .map_err(|e| Error::request("dynamodb", "UpdateTable", e))
+        };
+        let attr = |attr: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| Error::request("dynamodb", "UpdateTable", e))
+        };
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(gsi.name)
+            .key_schema(key(gsi.pk, KeyType::Hash)?)
+            .key_schema(key(gsi.sk, KeyType::Range)?)
+            .projection(projection())
+            .build()
+            .map_err(|e| Error::request("dynamodb", "UpdateTable", e))?;
+        ddb.update_table()
+            .table_name(name)
+            .attribute_definitions(attr(gsi.pk)?)
+            .attribute_definitions(attr(gsi.sk)?)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
+            .send()
+            .await
+            .map_err(|e| Error::store("UpdateTable", e))?;
+        tracing::info!(
+            table = name,
+            index = gsi.name,
+            "adding an index of the current layout"
+        );
+        let mut waited = 0;
+        loop {
+            let active = describe()
+                .await?
+                .table()
+                .map(|t| t.global_secondary_indexes())
+                .unwrap_or_default()
+                .iter()
+                .any(|g| {
+                    g.index_name() == Some(gsi.name)
+                        && g.index_status() == Some(&IndexStatus::Active)
+                });
+            if active {
+                break;
+            }
+            waited += 1;
+            if waited > 600 {
+                return Err(Error::Data(format!(
+                    "index {} of table {name} is still being built; run again when it is active",
+                    gsi.name
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+    Ok(())
 }
 
 /// Creates (or updates) a queue and its DLQ; returns their URLs.

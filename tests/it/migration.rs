@@ -1,0 +1,182 @@
+//! Upgrading a deployment in place: a table of the first layout (indexes
+//! `gsi1`/`gsi2` projecting every attribute), holding data, gets the
+//! current indexes from `bootstrap` (DynamoDB fills them from the items
+//! already there) and every listing reads the old data through them.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use leadpipe::aws::resources::{self, SecretOverrides, StackNames};
+use leadpipe::aws::table::{GSIS, INDEX_INCLUDES, LEGACY_GSI_NAMES};
+use leadpipe_tests::{ScriptedServer, TestStack};
+use serde_json::json;
+
+async fn index_names(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<(String, String)> {
+    let t = ddb.describe_table().table_name(table).send().await.unwrap();
+    let mut names: Vec<(String, String)> = t
+        .table()
+        .unwrap()
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| {
+            let p = g.projection().unwrap();
+            let mut kept = p.non_key_attributes().to_vec();
+            kept.sort();
+            (
+                g.index_name().unwrap().to_owned(),
+                format!("{:?} {}", p.projection_type().unwrap(), kept.join(",")),
+            )
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Turns the table back into the first layout: the old indexes, projecting
+/// everything, and none of the current ones.
+async fn downgrade(ddb: &aws_sdk_dynamodb::Client, table: &str) {
+    for (legacy, gsi) in LEGACY_GSI_NAMES.iter().zip(GSIS) {
+        let key = |a: &str, k| {
+            KeySchemaElement::builder()
+                .attribute_name(a)
+                .key_type(k)
+                .build()
+                .unwrap()
+        };
+        let attr = |a: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(a)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap()
+        };
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(*legacy)
+            .key_schema(key(gsi.pk, KeyType::Hash))
+            .key_schema(key(gsi.sk, KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        ddb.update_table()
+            .table_name(table)
+            .attribute_definitions(attr(gsi.pk))
+            .attribute_definitions(attr(gsi.sk))
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let delete = DeleteGlobalSecondaryIndexAction::builder()
+            .index_name(gsi.name)
+            .build()
+            .unwrap();
+        ddb.update_table()
+            .table_name(table)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().delete(delete).build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_table_of_the_first_layout_upgrades_in_place() {
+    let t = TestStack::with_config(|c| c.allow_private_targets = true).await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/hook", &[(200, "{}"); 4]);
+    let (key, token) = t.create_key(json!({"name": "before the upgrade"})).await;
+    let r = t
+        .admin(
+            "POST",
+            "/v1/subscriptions",
+            Some(json!({"url": format!("{}/hook", crm.base_url)})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    for n in 0..3 {
+        t.post_lead(
+            &key,
+            &token,
+            json!({"email": format!("m{n}@example.com"), "tags": ["old"]}),
+        )
+        .await;
+    }
+    t.process_queue().await;
+    t.deliver_queue().await;
+
+    let ddb = aws_sdk_dynamodb::Client::new(&t.sdk);
+    let table = t.stack.table.clone();
+    downgrade(&ddb, &table).await;
+    let legacy = index_names(&ddb, &table).await;
+    assert_eq!(
+        legacy.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        LEGACY_GSI_NAMES.to_vec()
+    );
+
+    // The upgrade: bootstrap again, as `make dev` or a maintenance run does.
+    let stack_name = table.clone(); // the table is named for its stack
+    resources::bootstrap(
+        &t.sdk,
+        &StackNames::new(stack_name.clone()),
+        SecretOverrides::default(),
+    )
+    .await
+    .expect("upgrade");
+    let upgraded = index_names(&ddb, &table).await;
+    let mut include = INDEX_INCLUDES.to_vec();
+    include.sort();
+    let mut expected: Vec<(String, String)> = LEGACY_GSI_NAMES
+        .iter()
+        .map(|n| ((*n).to_owned(), "All ".to_owned()))
+        .chain(
+            GSIS.iter()
+                .map(|g| (g.name.to_owned(), format!("Include {}", include.join(",")))),
+        )
+        .collect();
+    expected.sort();
+    assert_eq!(upgraded, expected);
+    // Idempotent: a second run changes nothing.
+    resources::bootstrap(
+        &t.sdk,
+        &StackNames::new(stack_name),
+        SecretOverrides::default(),
+    )
+    .await
+    .expect("second upgrade");
+    assert_eq!(index_names(&ddb, &table).await, expected);
+
+    // Every listing finds what was written before.
+    let keys = t.admin("GET", "/v1/keys", None).await.json();
+    assert_eq!(keys["items"][0]["id"], key.as_str());
+    let events = t
+        .admin("GET", "/v1/events?status=PROCESSED", None)
+        .await
+        .json();
+    assert_eq!(events["items"].as_array().unwrap().len(), 3, "{events}");
+    let leads = t.admin("GET", "/v1/leads?tag=old", None).await.json();
+    assert_eq!(leads["items"].as_array().unwrap().len(), 3, "{leads}");
+    let delivered = t
+        .admin("GET", "/v1/deliveries?status=delivered", None)
+        .await
+        .json();
+    assert_eq!(
+        delivered["items"].as_array().unwrap().len(),
+        3,
+        "{delivered}"
+    );
+    // And the pipeline goes on.
+    t.post_lead(&key, &token, json!({"email": "after@example.com"}))
+        .await;
+    assert_eq!(t.process_queue().await, 1);
+    let leads = t.admin("GET", "/v1/leads", None).await.json();
+    assert_eq!(leads["items"].as_array().unwrap().len(), 4);
+}
