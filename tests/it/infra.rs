@@ -1,4 +1,4 @@
-//! Infra parity: `infra/*.tf` (parsed with hcl-rs) against the code. Routes
+//! Infra parity: `infra/modules/leadpipe/*.tf` (parsed with hcl-rs) against the code. Routes
 //! and their functions, the functions, the environment they read, the
 //! table's keys, GSIs and TTL, the queues' redrive and mappings, and IAM
 //! actions per function. A change on one side only fails here.
@@ -15,7 +15,7 @@ use leadpipe_tests::leadpipe;
 use serde_json::{Value, json};
 
 fn infra() -> Body {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/modules/leadpipe");
     let mut blocks = Vec::new();
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -111,7 +111,7 @@ fn routes_match_the_route_table() {
         .collect();
     assert_eq!(
         tf, code,
-        "infra/api.tf routes differ from shared/src/http/routes.rs"
+        "infra/modules/leadpipe/api.tf routes differ from shared/src/http/routes.rs"
     );
 }
 
@@ -229,7 +229,7 @@ fn table_matches_the_resource_definitions() {
         .collect();
     assert_eq!(
         gsis, code,
-        "infra/table.tf GSIs differ from shared/src/aws/table.rs"
+        "infra/modules/leadpipe/table.tf GSIs differ from shared/src/aws/table.rs"
     );
     let mut keys: BTreeSet<String> = [PK, SK].iter().map(|s| s.to_string()).collect();
     for g in GSIS {
@@ -305,7 +305,7 @@ fn iam_grants_exactly_what_the_code_calls() {
     }
     assert_eq!(
         tf, code,
-        "infra/iam.tf differs from shared/src/aws/permissions.rs"
+        "infra/modules/leadpipe/iam.tf differs from shared/src/aws/permissions.rs"
     );
     // Each secret's grant is on its own secret.
     let arns = local(&body, "resource_arns");
