@@ -255,7 +255,7 @@ fn queues_and_event_source_mappings() {
             "{name}"
         );
         assert_eq!(queues[name]["consumer"], json!(consumer), "{name}");
-        let timeout = variable_default(&body, "timeout_seconds")[consumer]
+        let timeout = local(&body, "default_timeout_seconds")[consumer]
             .as_u64()
             .unwrap();
         assert_eq!(
@@ -268,7 +268,7 @@ fn queues_and_event_source_mappings() {
             "{name} visibility < 6 × timeout"
         );
         assert_eq!(
-            variable_default(&body, "batch_size")[consumer],
+            local(&body, "default_batch_size")[consumer],
             json!(def.batch_size)
         );
     }
@@ -330,21 +330,21 @@ fn iam_grants_exactly_what_the_code_calls() {
 }
 
 #[test]
-fn variables_are_validated() {
+fn variables_are_described_and_validated() {
     let body = infra();
-    for name in [
-        "name",
-        "architecture",
-        "memory_mb",
-        "timeout_seconds",
-        "log_retention_days",
-        "batch_size",
-        "maximum_concurrency",
-    ] {
-        let block = body
-            .blocks()
-            .find(|b| b.identifier() == "variable" && b.labels()[0].as_str() == name)
-            .unwrap();
+    let variables: Vec<&Block> = body
+        .blocks()
+        .filter(|b| b.identifier() == "variable")
+        .collect();
+    assert!(variables.len() > 20, "{} variables", variables.len());
+    for block in variables {
+        let name = block.labels()[0].as_str();
+        assert!(
+            attr(block, "description")
+                .as_str()
+                .is_some_and(|d| d.len() > 10),
+            "variable {name} has no description"
+        );
         assert!(
             block
                 .body()
@@ -353,4 +353,58 @@ fn variables_are_validated() {
             "variable {name} has no validation"
         );
     }
+    // The per-function maps accept exactly the function names as keys.
+    let functions: BTreeSet<&str> = Function::ALL.iter().map(|f| f.name()).collect();
+    for (name, allowed) in [
+        ("memory_mb", functions.clone()),
+        ("timeout_seconds", functions.clone()),
+        ("batch_size", BTreeSet::from(["process", "deliver"])),
+        (
+            "maximum_concurrency",
+            BTreeSet::from(["process", "deliver"]),
+        ),
+    ] {
+        assert_eq!(variable_default(&body, name), json!({}), "{name}");
+        let block = body
+            .blocks()
+            .find(|b| b.identifier() == "variable" && b.labels()[0].as_str() == name)
+            .unwrap();
+        let keys_rule = block
+            .body()
+            .blocks()
+            .filter(|b| b.identifier() == "validation")
+            .filter_map(|b| attr(b, "condition").as_str().map(str::to_owned))
+            .find(|c| c.contains("keys("))
+            .unwrap_or_else(|| panic!("{name}: no validation of its keys"));
+        let named: BTreeSet<&str> = Function::ALL
+            .iter()
+            .map(|f| f.name())
+            .filter(|f| keys_rule.contains(&format!("\"{f}\"")))
+            .collect();
+        assert_eq!(named, allowed, "{name}: keys allowed by its validation");
+        let defaults = local(&body, &format!("default_{name}"));
+        let default_keys: BTreeSet<&str> = defaults
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(default_keys, allowed, "{name}: defaults");
+    }
+}
+
+#[test]
+fn unmatched_requests_reach_admin() {
+    // API Gateway's $default route sends every request no route matches to
+    // admin, which answers 404 or 405 with Allow from the route table.
+    let body = infra();
+    let default = resource(&body, "aws_apigatewayv2_route", "default");
+    assert_eq!(attr(default, "route_key"), "$default");
+    assert!(
+        attr(default, "target")
+            .to_string()
+            .contains(r#"aws_apigatewayv2_integration.fn[\"admin\"]"#),
+        "{}",
+        attr(default, "target")
+    );
 }

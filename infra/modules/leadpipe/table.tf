@@ -59,4 +59,6 @@ resource "aws_dynamodb_table" "main" {
   server_side_encryption {
     enabled = true
   }
+
+  tags = local.tags
 }
