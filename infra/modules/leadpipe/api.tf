@@ -31,6 +31,7 @@ locals {
     "GET /v1/deliveries/{id}"                   = "admin"
     "POST /v1/deliveries/{id}/retry"            = "admin"
     "POST /v1/dlq/redrive"                      = "admin"
+    "GET /v1/openapi.json"                      = "admin"
   }
   http_functions = toset(distinct(values(local.routes)))
 }

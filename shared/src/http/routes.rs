@@ -71,6 +71,7 @@ pub enum Action {
     DeliveryGet,
     DeliveryRetry,
     DlqRedrive,
+    OpenApi,
 }
 
 /// One route: method and API Gateway path template.
@@ -128,6 +129,7 @@ pub const ROUTES: &[Route] = &[
     route("GET",     "/v1/deliveries/{id}",         Function::Admin,      Action::DeliveryGet),
     route("POST",    "/v1/deliveries/{id}/retry",   Function::Admin,      Action::DeliveryRetry),
     route("POST",    "/v1/dlq/redrive",             Function::Admin,      Action::DlqRedrive),
+    route("GET",     "/v1/openapi.json",            Function::Admin,      Action::OpenApi),
 ];
 
 /// A request matched to its route, with the path parameters.
