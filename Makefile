@@ -10,13 +10,14 @@ TRIPLE    := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 LAMBDA_ARCH_FLAG = $(if $(filter arm64,$(ARCH)),--arm64,$(if $(filter x86_64,$(ARCH)),--x86-64,$(error ARCH must be arm64 or x86_64, not $(ARCH))))
 FUNCTIONS := ingest meta-verify process deliver admin sweep
 
-.PHONY: api-conformance chaos dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-lambda deps-fuzz fuzz package infra-check help
+.PHONY: api-conformance lambda-invoke chaos dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-lambda deps-fuzz fuzz package infra-check help
 
 help:
 	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000"
 	@echo "make test   - every test, unit and integration (starts its own emulator)"
 	@echo "make lint   - rustfmt and clippy, as CI runs them"
 	@echo "make api-conformance - schemathesis against the local stack (docs/openapi.json)"
+	@echo "make lambda-invoke - cargo lambda watch + invoke of every sample in events/"
 	@echo "make bench-criterion - criterion benches of the pure hot paths"
 	@echo "make chaos  - fault-injection run (2,000 leads, kills, emulator restart, outages; ≤ 45 min) that reckons every lead"
 	@echo "make bench  - cold start, warm cost, memory and size of every function vs an empty one (BENCHMARKS.md)"
@@ -47,11 +48,17 @@ test: deps-rust deps-moto
 	  /^test result:/ { passed += $$4; failed += $$6 } \
 	  END { printf "\ntests: %d passed, %d failed\n", passed, failed }'
 	@$(MAKE) --no-print-directory api-conformance
+	@$(MAKE) --no-print-directory lambda-invoke
 
 ## schemathesis (PyPI, own virtualenv; skipped when it cannot be installed)
 ## against leadpipe-local, checking every answer against docs/openapi.json.
 api-conformance: deps-rust deps-moto
 	@CARGO=$(CARGO) PYTHON=$(PYTHON) ./scripts/schemathesis.sh
+
+## `cargo lambda watch` + `cargo lambda invoke --data-file` for every sample
+## in events/ (skipped, with a message, without cargo-lambda).
+lambda-invoke: deps-rust deps-moto
+	@CARGO=$(CARGO) PYTHON=$(PYTHON) ./scripts/lambda-invoke.sh
 
 lint: deps-rust
 	$(CARGO) fmt --all --check
