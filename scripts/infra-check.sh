@@ -58,3 +58,31 @@ for dir in infra/modules/leadpipe infra/examples/basic; do
     exit 1
   fi
 done
+
+# A real plan of the example with the real provider (not a mock), offline:
+# fake credentials and no account look-ups, in a scratch copy beside an
+# override file, against the module's placeholder zips. It checks what the
+# provider validates in the configuration itself (attribute values, ARNs
+# and names it can see at plan time). No AWS API is called: nothing the
+# default plan reads needs one.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cp -r infra "$scratch/"
+rm -rf "$scratch"/infra/*/*/.terraform
+cat >"$scratch/infra/examples/basic/offline_override.tf" <<'TF'
+provider "aws" {
+  access_key                  = "AKIAOFFLINEPLAN00000"
+  secret_key                  = "offline-plan-not-a-secret"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+}
+TF
+echo "-- offline plan of infra/examples/basic (real provider, fake credentials)"
+terraform -chdir="$scratch/infra/examples/basic" init -backend=false -input=false -plugin-dir="$plugin_dir" >/dev/null
+env -u AWS_PROFILE -u AWS_ENDPOINT_URL AWS_EC2_METADATA_DISABLED=true \
+  terraform -chdir="$scratch/infra/examples/basic" plan -input=false -no-color -lock=false \
+    -var region=eu-west-1 -var lambda_package_dir="$scratch/infra/modules/leadpipe/tests/fixtures/lambda" \
+    >"$scratch/plan.log" 2>&1 || { cat "$scratch/plan.log"; echo "offline plan failed"; exit 1; }
+grep -E '^Plan:' "$scratch/plan.log"
