@@ -6,19 +6,23 @@ PYTHON ?= python3
 
 ARCH      ?= arm64
 TRIPLE    := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
+# cargo-lambda's flag for ARCH: --arm64 or --x86-64 (not --x86_64).
+LAMBDA_ARCH_FLAG = $(if $(filter arm64,$(ARCH)),--arm64,$(if $(filter x86_64,$(ARCH)),--x86-64,$(error ARCH must be arm64 or x86_64, not $(ARCH))))
 FUNCTIONS := ingest meta-verify process deliver admin sweep
 
-.PHONY: chaos dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-browser deps-lambda deps-fuzz fuzz package infra-check help
+.PHONY: api-conformance lambda-invoke chaos dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-browser deps-lambda deps-fuzz fuzz package infra-check help
 
 help:
 	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000"
 	@echo "make test   - every test, unit and integration (starts its own emulator), and the console in Chromium"
 	@echo "make lint   - rustfmt and clippy, as CI runs them"
+	@echo "make api-conformance - schemathesis against the local stack (docs/openapi.json)"
+	@echo "make lambda-invoke - cargo lambda watch + invoke of every sample in events/"
 	@echo "make bench-criterion - criterion benches of the pure hot paths"
 	@echo "make chaos  - fault-injection run (2,000 leads, kills, emulator restart, outages; ≤ 45 min) that reckons every lead"
 	@echo "make bench  - cold start, warm cost, memory and size of every function vs an empty one (BENCHMARKS.md)"
 	@echo "make package - Lambda zips in target/lambda/<fn>/bootstrap.zip (ARCH=arm64|x86_64)"
-	@echo "make infra-check - terraform fmt, checkov and the infra parity test"
+	@echo "make infra-check - terraform fmt, validate and test (offline), checkov and the infra parity test"
 	@echo "make fuzz   - every cargo-fuzz target for FUZZ_SECONDS (60) each"
 
 ## Installs what a fresh machine lacks: moto's server (with Flask).
@@ -64,6 +68,8 @@ deps-browser:
 ## Every test. Test binaries start their own emulator on a free port, or use
 ## AWS_ENDPOINT_URL when it is set. With the browser dependencies present the
 ## console's Chromium test must run (LEADPIPE_REQUIRE_BROWSER).
+## Then the API conformance run (schemathesis against the local stack, from
+## docs/openapi.json) and the cargo-lambda run of every sample event.
 test: deps-rust deps-moto deps-browser
 	@set -o pipefail; \
 	if [ -x $(CHROMIUM) ] && [ -d $(BROWSER_DEPS)/node_modules/playwright-core ] && [ -d $(BROWSER_DEPS)/node_modules/axe-core ]; then \
@@ -72,6 +78,18 @@ test: deps-rust deps-moto deps-browser
 	$(CARGO) test --workspace --locked 2>&1 | awk '{ print } \
 	  /^test result:/ { passed += $$4; failed += $$6 } \
 	  END { printf "\ntests: %d passed, %d failed\n", passed, failed }'
+	@$(MAKE) --no-print-directory api-conformance
+	@$(MAKE) --no-print-directory lambda-invoke
+
+## schemathesis (PyPI, own virtualenv; skipped when it cannot be installed)
+## against leadpipe-local, checking every answer against docs/openapi.json.
+api-conformance: deps-rust deps-moto
+	@CARGO=$(CARGO) PYTHON=$(PYTHON) ./scripts/schemathesis.sh
+
+## `cargo lambda watch` + `cargo lambda invoke --data-file` for every sample
+## in events/ (skipped, with a message, without cargo-lambda).
+lambda-invoke: deps-rust deps-moto
+	@CARGO=$(CARGO) PYTHON=$(PYTHON) ./scripts/lambda-invoke.sh
 
 lint: deps-rust
 	$(CARGO) fmt --all --check
@@ -107,22 +125,27 @@ deps-lambda: deps-rust
 	  rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-linux-gnu || rustup target add x86_64-unknown-linux-gnu; \
 	fi
 
-## Five zips for Terraform: target/lambda/<fn>/bootstrap.zip.
+## A zip per function for Terraform: target/lambda/<fn>/bootstrap.zip
+## (ARCH=arm64, the default, or ARCH=x86_64).
 package: deps-lambda
-	cargo lambda build --release --$(ARCH) --output-format zip $(addprefix -p ,$(FUNCTIONS))
-	@./scripts/check-glibc.sh $(addprefix target/$(TRIPLE)/release/,$(FUNCTIONS))
-	@for f in $(FUNCTIONS); do printf '%-12s %s\n' "$$f" "$$(du -h target/lambda/$$f/bootstrap.zip | cut -f1)"; done
+	$(CARGO) lambda build --release --locked $(LAMBDA_ARCH_FLAG) --output-format zip $(addprefix -p ,$(FUNCTIONS))
+	@T=$${CARGO_TARGET_DIR:-target}; ./scripts/check-glibc.sh $(addprefix $$T/$(TRIPLE)/release/,$(FUNCTIONS))
+	@T=$${CARGO_TARGET_DIR:-target}; for f in $(FUNCTIONS); do \
+	  unzip -l $$T/lambda/$$f/bootstrap.zip | grep -q ' bootstrap$$' || { echo "$$T/lambda/$$f/bootstrap.zip: no bootstrap inside"; exit 1; }; \
+	  printf '%-12s %-7s %s\n' "$$f" "$$(du -h $$T/lambda/$$f/bootstrap.zip | cut -f1)" "$$(file -b $$T/$(TRIPLE)/release/$$f | cut -d, -f1-2)"; done
 
 CHECKOV_VENV ?= $(HOME)/.cache/leadpipe-checkov
 CHECKOV_VERSION := 3.2.400
 
-## Terraform checks that need no provider download.
+## Terraform checks that need no credentials and no provider download: fmt,
+## validate and `terraform test` (mocked provider) over the module and the
+## example from the local provider mirror (skipped, with a message, without
+## one), checkov over the module, and the infra parity test.
 infra-check:
-	@if command -v terraform >/dev/null; then terraform fmt -check -recursive infra && echo "terraform fmt: ok"; \
-	  else echo "terraform not on PATH: fmt check skipped"; fi
+	@./scripts/infra-check.sh
 	@[ -x $(CHECKOV_VENV)/bin/checkov ] && $(CHECKOV_VENV)/bin/checkov --version | grep -qx '$(CHECKOV_VERSION)' || \
 	  { $(PYTHON) -m venv $(CHECKOV_VENV) && $(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'; }
-	$(CHECKOV_VENV)/bin/checkov -d infra --skip-download --compact --quiet
+	$(CHECKOV_VENV)/bin/checkov -d infra/modules/leadpipe --skip-path tests --skip-download --compact --quiet
 	$(CARGO) test -p leadpipe-tests --test it --locked infra::
 
 FUZZ_SECONDS ?= 60

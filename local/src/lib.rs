@@ -62,7 +62,11 @@ impl Options {
         Options {
             addr: env("LEADPIPE_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into()),
             endpoint: env("AWS_ENDPOINT_URL"),
-            emulator_port: 4566,
+            // LEADPIPE_EMULATOR_PORT: another port for the emulator `make dev`
+            // starts (CI runs beside other stacks); 4566 by default.
+            emulator_port: env("LEADPIPE_EMULATOR_PORT")
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap_or(4566),
             stack: env("LEADPIPE_STACK").unwrap_or_else(|| "leadpipe".into()),
             secret: SecretOverrides {
                 admin_token: env("LEADPIPE_ADMIN_TOKEN"),

@@ -38,6 +38,7 @@ pub mod http;
 pub mod ingest;
 pub mod meta_verify;
 pub mod model;
+pub mod openapi;
 pub mod process;
 pub mod providers;
 pub mod rules;

@@ -88,3 +88,48 @@ async fn every_sqs_sample_runs_through_its_function() {
     }
     assert!(ran >= 2);
 }
+
+/// What API Gateway's `$default` route sends `admin` (every request no
+/// route matched) is answered from the whole route table, in the envelope;
+/// `GET /v1/openapi.json` needs no token and is the repository's document.
+#[tokio::test]
+async fn admin_answers_unmatched_requests_and_serves_the_openapi_document() {
+    let t = TestStack::new().await;
+    let call = |method: &str, path: &str| {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "leadpipe.test")
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        leadpipe::admin::handle(&t.app, req)
+    };
+    let body = |resp: &lambda_http::Response<lambda_http::Body>| -> serde_json::Value {
+        serde_json::from_slice(resp.body().as_ref()).unwrap()
+    };
+
+    // Another method on ingest's path: 405 with ingest's methods.
+    let resp = call("GET", "/v1/hooks/key_abc").await;
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST, OPTIONS");
+    assert_eq!(body(&resp)["error"]["code"], "method_not_allowed");
+    assert!(body(&resp)["requestId"].is_string());
+
+    // An unknown path: 404 in the envelope, not API Gateway's own body.
+    let resp = call("PUT", "/v2/anything").await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(body(&resp)["error"]["code"], "not_found");
+
+    // A route of another function that reached admin anyway is not served.
+    let resp = call("POST", "/v1/providers/meta/webhook").await;
+    assert_eq!(resp.status(), 404);
+
+    // The document, without a token.
+    let resp = call("GET", "/v1/openapi.json").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(resp.body().as_ref(), leadpipe::openapi::DOCUMENT.as_bytes());
+    assert_eq!(body(&resp)["openapi"], "3.1.0");
+    // Admin routes still need it.
+    assert_eq!(call("GET", "/v1/keys").await.status(), 401);
+}

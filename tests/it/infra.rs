@@ -1,4 +1,4 @@
-//! Infra parity: `infra/*.tf` (parsed with hcl-rs) against the code. Routes
+//! Infra parity: `infra/modules/leadpipe/*.tf` (parsed with hcl-rs) against the code. Routes
 //! and their functions, the functions, the environment they read, the
 //! table's keys, GSIs and TTL, the queues' redrive and mappings, and IAM
 //! actions per function. A change on one side only fails here.
@@ -8,14 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use hcl::{Block, Body, Expression, ObjectKey};
 use leadpipe::aws::permissions::PERMISSIONS;
 use leadpipe::aws::resources::{DELIVERIES_QUEUE, LEADS_QUEUE};
-use leadpipe::aws::table::{GSIS, PK, SK, TTL_ATTRIBUTE};
+use leadpipe::aws::table::{GSIS, INDEX_INCLUDES, PK, SK, TTL_ATTRIBUTE};
 use leadpipe::config::vars;
 use leadpipe::http::routes::{Function, ROUTES};
 use leadpipe_tests::leadpipe;
 use serde_json::{Value, json};
 
 fn infra() -> Body {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/modules/leadpipe");
     let mut blocks = Vec::new();
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -111,7 +111,7 @@ fn routes_match_the_route_table() {
         .collect();
     assert_eq!(
         tf, code,
-        "infra/api.tf routes differ from shared/src/http/routes.rs"
+        "infra/modules/leadpipe/api.tf routes differ from shared/src/http/routes.rs"
     );
 }
 
@@ -206,6 +206,7 @@ fn table_matches_the_resource_definitions() {
                     attr(block, "hash_key").as_str().unwrap().to_owned(),
                     attr(block, "range_key").as_str().unwrap().to_owned(),
                     attr(block, "projection_type").as_str().unwrap().to_owned(),
+                    attr(block, "non_key_attributes").to_string(),
                 ));
             }
             "attribute" => {
@@ -223,13 +224,14 @@ fn table_matches_the_resource_definitions() {
                 g.name.to_owned(),
                 g.pk.to_owned(),
                 g.sk.to_owned(),
-                "ALL".to_owned(),
+                "INCLUDE".to_owned(),
+                json!(INDEX_INCLUDES).to_string(),
             )
         })
         .collect();
     assert_eq!(
         gsis, code,
-        "infra/table.tf GSIs differ from shared/src/aws/table.rs"
+        "infra/modules/leadpipe/table.tf GSIs differ from shared/src/aws/table.rs"
     );
     let mut keys: BTreeSet<String> = [PK, SK].iter().map(|s| s.to_string()).collect();
     for g in GSIS {
@@ -255,7 +257,7 @@ fn queues_and_event_source_mappings() {
             "{name}"
         );
         assert_eq!(queues[name]["consumer"], json!(consumer), "{name}");
-        let timeout = variable_default(&body, "timeout_seconds")[consumer]
+        let timeout = local(&body, "default_timeout_seconds")[consumer]
             .as_u64()
             .unwrap();
         assert_eq!(
@@ -268,7 +270,7 @@ fn queues_and_event_source_mappings() {
             "{name} visibility < 6 × timeout"
         );
         assert_eq!(
-            variable_default(&body, "batch_size")[consumer],
+            local(&body, "default_batch_size")[consumer],
             json!(def.batch_size)
         );
     }
@@ -305,7 +307,7 @@ fn iam_grants_exactly_what_the_code_calls() {
     }
     assert_eq!(
         tf, code,
-        "infra/iam.tf differs from shared/src/aws/permissions.rs"
+        "infra/modules/leadpipe/iam.tf differs from shared/src/aws/permissions.rs"
     );
     // Each secret's grant is on its own secret.
     let arns = local(&body, "resource_arns");
@@ -330,21 +332,21 @@ fn iam_grants_exactly_what_the_code_calls() {
 }
 
 #[test]
-fn variables_are_validated() {
+fn variables_are_described_and_validated() {
     let body = infra();
-    for name in [
-        "name",
-        "architecture",
-        "memory_mb",
-        "timeout_seconds",
-        "log_retention_days",
-        "batch_size",
-        "maximum_concurrency",
-    ] {
-        let block = body
-            .blocks()
-            .find(|b| b.identifier() == "variable" && b.labels()[0].as_str() == name)
-            .unwrap();
+    let variables: Vec<&Block> = body
+        .blocks()
+        .filter(|b| b.identifier() == "variable")
+        .collect();
+    assert!(variables.len() > 20, "{} variables", variables.len());
+    for block in variables {
+        let name = block.labels()[0].as_str();
+        assert!(
+            attr(block, "description")
+                .as_str()
+                .is_some_and(|d| d.len() > 10),
+            "variable {name} has no description"
+        );
         assert!(
             block
                 .body()
@@ -353,4 +355,58 @@ fn variables_are_validated() {
             "variable {name} has no validation"
         );
     }
+    // The per-function maps accept exactly the function names as keys.
+    let functions: BTreeSet<&str> = Function::ALL.iter().map(|f| f.name()).collect();
+    for (name, allowed) in [
+        ("memory_mb", functions.clone()),
+        ("timeout_seconds", functions.clone()),
+        ("batch_size", BTreeSet::from(["process", "deliver"])),
+        (
+            "maximum_concurrency",
+            BTreeSet::from(["process", "deliver"]),
+        ),
+    ] {
+        assert_eq!(variable_default(&body, name), json!({}), "{name}");
+        let block = body
+            .blocks()
+            .find(|b| b.identifier() == "variable" && b.labels()[0].as_str() == name)
+            .unwrap();
+        let keys_rule = block
+            .body()
+            .blocks()
+            .filter(|b| b.identifier() == "validation")
+            .filter_map(|b| attr(b, "condition").as_str().map(str::to_owned))
+            .find(|c| c.contains("keys("))
+            .unwrap_or_else(|| panic!("{name}: no validation of its keys"));
+        let named: BTreeSet<&str> = Function::ALL
+            .iter()
+            .map(|f| f.name())
+            .filter(|f| keys_rule.contains(&format!("\"{f}\"")))
+            .collect();
+        assert_eq!(named, allowed, "{name}: keys allowed by its validation");
+        let defaults = local(&body, &format!("default_{name}"));
+        let default_keys: BTreeSet<&str> = defaults
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(default_keys, allowed, "{name}: defaults");
+    }
+}
+
+#[test]
+fn unmatched_requests_reach_admin() {
+    // API Gateway's $default route sends every request no route matches to
+    // admin, which answers 404 or 405 with Allow from the route table.
+    let body = infra();
+    let default = resource(&body, "aws_apigatewayv2_route", "default");
+    assert_eq!(attr(default, "route_key"), "$default");
+    assert!(
+        attr(default, "target")
+            .to_string()
+            .contains(r#"aws_apigatewayv2_integration.fn[\"admin\"]"#),
+        "{}",
+        attr(default, "target")
+    );
 }

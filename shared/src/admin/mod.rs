@@ -50,16 +50,23 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let m = routes::resolve(
-        req.method().as_str(),
-        req.uri().path(),
-        Some(Function::Admin),
-    )?;
-    if m.route.action == Action::Health {
-        return Ok(h::json(
-            StatusCode::OK,
-            &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
-        ));
+    // Resolved against every route, not only admin's: API Gateway's
+    // `$default` route sends admin whatever no route matched, and another
+    // method on a known path is then 405 with that path's Allow.
+    let m = routes::resolve(req.method().as_str(), req.uri().path(), None)?;
+    if m.route.function != Function::Admin {
+        return Err(ApiError::NotFound("route"));
+    }
+    match m.route.action {
+        Action::Health => {
+            return Ok(h::json(
+                StatusCode::OK,
+                &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+            ));
+        }
+        // Public, like /healthz: it describes the routes, not any data.
+        Action::OpenApi => return Ok(crate::openapi::response()),
+        _ => {}
     }
     if let Action::Console(page) = m.route.action {
         // The console signs in with a session cookie, not the bearer token.
@@ -106,6 +113,7 @@ pub(crate) async fn act(
         | Action::MetaNotification
         | Action::MetaHandshake
         | Action::Health
+        | Action::OpenApi
         | Action::Console(_) => Err(ApiError::NotFound("route")),
     }
 }

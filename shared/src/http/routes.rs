@@ -74,6 +74,7 @@ pub enum Action {
     DlqRedrive,
     /// A page or form of the console (`/console`, see [`crate::console`]).
     Console(Page),
+    OpenApi,
 }
 
 /// One route: method and API Gateway path template.
@@ -83,6 +84,14 @@ pub struct Route {
     pub path: &'static str,
     pub function: Function,
     pub action: Action,
+}
+
+impl Route {
+    /// Part of the JSON API (documented in `docs/openapi.json`); the
+    /// console's HTML pages are not.
+    pub fn is_api(&self) -> bool {
+        !matches!(self.action, Action::Console(_))
+    }
 }
 
 const fn route(
@@ -161,6 +170,7 @@ pub const ROUTES: &[Route] = &[
     route("GET",     "/console/deliveries/{id}",    Function::Admin,      Action::Console(Page::Delivery)),
     route("POST",    "/console/deliveries/{id}/retry", Function::Admin,   Action::Console(Page::DeliveryRetry)),
     route("POST",    "/console/dlq/redrive",        Function::Admin,      Action::Console(Page::DlqRedrive)),
+    route("GET",     "/v1/openapi.json",            Function::Admin,      Action::OpenApi),
 ];
 
 /// A request matched to its route, with the path parameters.

@@ -13,8 +13,9 @@ data "aws_iam_policy_document" "scheduler_assume" {
 }
 
 resource "aws_iam_role" "scheduler" {
-  name               = "${var.name}-sweep-scheduler"
+  name               = "${var.name}-sweep-scheduler-${data.aws_region.current.name}"
   assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  tags               = local.tags
 }
 
 data "aws_iam_policy_document" "scheduler" {
@@ -49,4 +50,6 @@ resource "aws_scheduler_schedule" "sweep" {
       maximum_retry_attempts = 0
     }
   }
+
+  depends_on = [aws_iam_role_policy.scheduler]
 }

@@ -50,6 +50,8 @@ locals {
   }
 }
 
+data "aws_region" "current" {}
+
 data "aws_iam_policy_document" "assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -60,10 +62,14 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
+# IAM is global: the region in the name lets one account run a stack of the
+# same name in two regions (at most 32 + 12 + 15 = 59 of IAM's 64 characters).
 resource "aws_iam_role" "fn" {
   for_each           = local.functions
-  name               = "${var.name}-${each.key}"
+  name               = "${var.name}-${each.key}-${data.aws_region.current.name}"
+  description        = "Leadpipe ${each.key} function (${var.name})"
   assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = local.tags
 }
 
 data "aws_iam_policy_document" "fn" {
@@ -96,7 +102,7 @@ data "aws_iam_policy_document" "fn" {
     for_each = var.static_egress_ip && each.key == "deliver" ? [1] : []
     content {
       sid       = "VpcNetworkInterfaces"
-      actions   = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+      actions   = ["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses"]
       resources = ["*"]
     }
   }

@@ -61,6 +61,7 @@ locals {
     "GET /console/deliveries/{id}"              = "admin"
     "POST /console/deliveries/{id}/retry"       = "admin"
     "POST /console/dlq/redrive"                 = "admin"
+    "GET /v1/openapi.json"                      = "admin"
   }
   http_functions = toset(distinct(values(local.routes)))
 }
@@ -69,6 +70,7 @@ resource "aws_apigatewayv2_api" "http" {
   name          = var.name
   protocol_type = "HTTP"
   description   = "Leadpipe: inbound lead webhooks, Meta Lead Ads, admin API"
+  tags          = local.tags
 }
 
 resource "aws_cloudwatch_log_group" "api" {
@@ -76,12 +78,14 @@ resource "aws_cloudwatch_log_group" "api" {
   #checkov:skip=CKV_AWS_338:Retention is a variable (default 30 days).
   name              = "/aws/apigateway/${var.name}"
   retention_in_days = var.log_retention_days
+  tags              = local.tags
 }
 
 resource "aws_apigatewayv2_stage" "default" {
   api_id      = aws_apigatewayv2_api.http.id
   name        = "$default"
   auto_deploy = true
+  tags        = local.tags
 
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.api.arn
@@ -97,8 +101,8 @@ resource "aws_apigatewayv2_stage" "default" {
   }
 
   default_route_settings {
-    throttling_burst_limit = 2000
-    throttling_rate_limit  = 1000
+    throttling_burst_limit = var.api_throttling_burst_limit
+    throttling_rate_limit  = var.api_throttling_rate_limit
   }
 }
 
@@ -108,7 +112,7 @@ resource "aws_apigatewayv2_integration" "fn" {
   integration_type       = "AWS_PROXY"
   integration_uri        = aws_lambda_function.fn[each.key].invoke_arn
   payload_format_version = "2.0"
-  timeout_milliseconds   = min(30000, var.timeout_seconds[each.key] * 1000)
+  timeout_milliseconds   = min(30000, local.timeout_seconds[each.key] * 1000)
 }
 
 resource "aws_apigatewayv2_route" "route" {
@@ -117,6 +121,17 @@ resource "aws_apigatewayv2_route" "route" {
   api_id    = aws_apigatewayv2_api.http.id
   route_key = each.key
   target    = "integrations/${aws_apigatewayv2_integration.fn[each.value].id}"
+}
+
+# Everything no route matches (another method on a known path, an unknown
+# path) goes to admin, which answers from the same route table as the local
+# stack: 405 with Allow, or 404, in the error envelope, instead of API
+# Gateway's own {"message":"Not Found"}.
+resource "aws_apigatewayv2_route" "default" {
+  #checkov:skip=CKV_AWS_309:admin answers unmatched requests with 404/405 before any authorisation matters.
+  api_id    = aws_apigatewayv2_api.http.id
+  route_key = "$default"
+  target    = "integrations/${aws_apigatewayv2_integration.fn["admin"].id}"
 }
 
 resource "aws_lambda_permission" "api" {

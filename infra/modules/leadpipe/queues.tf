@@ -12,22 +12,28 @@ locals {
       max_receive_count = 30 # DELIVERIES_MAX_RECEIVES: MAX_MAX_ATTEMPTS (20) + 10
     }
   }
-  message_retention_seconds = 1209600
+  # The DLQs keep messages 14 days, the SQS maximum: more than the work
+  # queues (var.message_retention_seconds, at most 12 days), because a
+  # dead-lettered message keeps its first enqueue time and would otherwise
+  # expire from the DLQ before anyone could redrive it.
+  dlq_message_retention_seconds = 1209600
 }
 
 resource "aws_sqs_queue" "dlq" {
   for_each                  = local.queues
   name                      = "${var.name}-${each.key}-dlq"
-  message_retention_seconds = local.message_retention_seconds
+  message_retention_seconds = local.dlq_message_retention_seconds
   sqs_managed_sse_enabled   = true
+  tags                      = local.tags
 }
 
 resource "aws_sqs_queue" "work" {
   for_each                   = local.queues
   name                       = "${var.name}-${each.key}"
-  message_retention_seconds  = local.message_retention_seconds
-  visibility_timeout_seconds = max(180, 6 * var.timeout_seconds[each.value.consumer])
+  message_retention_seconds  = var.message_retention_seconds
+  visibility_timeout_seconds = max(180, 6 * local.timeout_seconds[each.value.consumer])
   sqs_managed_sse_enabled    = true
+  tags                       = local.tags
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn
     maxReceiveCount     = each.value.max_receive_count
@@ -48,10 +54,14 @@ resource "aws_lambda_event_source_mapping" "consumer" {
   for_each                = local.queues
   event_source_arn        = aws_sqs_queue.work[each.key].arn
   function_name           = aws_lambda_function.fn[each.value.consumer].arn
-  batch_size              = var.batch_size[each.value.consumer]
+  batch_size              = local.batch_size[each.value.consumer]
   function_response_types = ["ReportBatchItemFailures"]
+  tags                    = local.tags
 
   scaling_config {
-    maximum_concurrency = var.maximum_concurrency[each.value.consumer]
+    maximum_concurrency = local.maximum_concurrency[each.value.consumer]
   }
+
+  # Lambda checks the consumer's sqs:ReceiveMessage right when it creates the mapping.
+  depends_on = [aws_iam_role_policy.fn]
 }

@@ -33,18 +33,34 @@ resource "aws_dynamodb_table" "main" {
     type = "S"
   }
 
+  # The indexes keep the keys and what listings filter on (status, tags);
+  # listings read the items from the table. See shared/src/aws/table.rs.
   global_secondary_index {
-    name            = "gsi1"
-    hash_key        = "gsi1pk"
-    range_key       = "gsi1sk"
-    projection_type = "ALL"
+    name               = "gsi1v2"
+    hash_key           = "gsi1pk"
+    range_key          = "gsi1sk"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["status", "tags"]
   }
 
   global_secondary_index {
-    name            = "gsi2"
-    hash_key        = "gsi2pk"
-    range_key       = "gsi2sk"
-    projection_type = "ALL"
+    name               = "gsi2v2"
+    hash_key           = "gsi2pk"
+    range_key          = "gsi2sk"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["status", "tags"]
+  }
+
+  # The first layout's indexes, kept while a deployment upgrades (README,
+  # "Upgrading"): nothing reads them.
+  dynamic "global_secondary_index" {
+    for_each = var.keep_legacy_indexes ? ["gsi1", "gsi2"] : []
+    content {
+      name            = global_secondary_index.value
+      hash_key        = "${global_secondary_index.value}pk"
+      range_key       = "${global_secondary_index.value}sk"
+      projection_type = "ALL"
+    }
   }
 
   ttl {
@@ -59,4 +75,6 @@ resource "aws_dynamodb_table" "main" {
   server_side_encryption {
     enabled = true
   }
+
+  tags = local.tags
 }

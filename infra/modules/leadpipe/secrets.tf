@@ -5,6 +5,9 @@
 # * admin: adminToken, read by the admin function alone, so that ingest and
 #   meta-verify (reached by the internet without a credential) cannot read it.
 #
+# After a destroy a secret's name stays taken for its recovery window
+# (var.secret_recovery_window_days; 0 frees it at once).
+#
 # Terraform creates the containers only: their values are set outside
 # Terraform so they never land in state. See the README's deploy section:
 #
@@ -18,7 +21,8 @@ resource "aws_secretsmanager_secret" "deployment" {
   #checkov:skip=CKV2_AWS_57:Rotating the data key would orphan every sealed value; Meta secrets are rotated by putting a new value.
   name                    = "${var.name}/deployment"
   description             = "Leadpipe deployment secret: dataKey, metaAppSecret, metaVerifyToken, metaPageToken"
-  recovery_window_in_days = 7
+  recovery_window_in_days = var.secret_recovery_window_days
+  tags                    = local.tags
 }
 
 resource "aws_secretsmanager_secret" "admin" {
@@ -26,5 +30,6 @@ resource "aws_secretsmanager_secret" "admin" {
   #checkov:skip=CKV2_AWS_57:The admin token is rotated by putting a new value (in force within the cache TTL).
   name                    = "${var.name}/admin"
   description             = "Leadpipe admin secret: adminToken (read by the admin function only)"
-  recovery_window_in_days = 7
+  recovery_window_in_days = var.secret_recovery_window_days
+  tags                    = local.tags
 }

@@ -2,6 +2,42 @@
 locals {
   functions = toset(["ingest", "meta-verify", "process", "deliver", "admin", "sweep"])
 
+  # Per-function settings: the defaults, and what the caller's maps change
+  # (variables.tf validates their keys, so a typo fails the plan).
+  default_memory_mb = {
+    ingest        = 256
+    "meta-verify" = 128
+    process       = 256
+    deliver       = 256
+    admin         = 256
+    sweep         = 128
+  }
+  default_timeout_seconds = {
+    ingest        = 10
+    "meta-verify" = 5
+    process       = 30
+    deliver       = 30
+    admin         = 29
+    sweep         = 60
+  }
+  default_batch_size = {
+    process = 10
+    deliver = 10
+  }
+  default_maximum_concurrency = {
+    process = 20
+    deliver = 20
+  }
+  memory_mb           = merge(local.default_memory_mb, var.memory_mb)
+  timeout_seconds     = merge(local.default_timeout_seconds, var.timeout_seconds)
+  batch_size          = merge(local.default_batch_size, var.batch_size)
+  maximum_concurrency = merge(local.default_maximum_concurrency, var.maximum_concurrency)
+
+  package_dir = trimsuffix(var.lambda_package_dir, "/")
+  packages    = { for f in local.functions : f => "${local.package_dir}/${f}/bootstrap.zip" }
+
+  tags = merge({ Application = "leadpipe", Stack = var.name }, var.tags)
+
   # One environment for every function (the names are the code's
   # shared/src/config.rs vars; the parity test checks them).
   function_env = {
@@ -36,6 +72,7 @@ resource "aws_cloudwatch_log_group" "fn" {
   for_each          = local.functions
   name              = "/aws/lambda/${var.name}-${each.key}"
   retention_in_days = var.log_retention_days
+  tags              = local.tags
 }
 
 resource "aws_lambda_function" "fn" {
@@ -50,10 +87,11 @@ resource "aws_lambda_function" "fn" {
   runtime          = "provided.al2023"
   handler          = "bootstrap"
   architectures    = [var.architecture]
-  filename         = "${var.lambda_package_dir}/${each.key}/bootstrap.zip"
-  source_code_hash = filebase64sha256("${var.lambda_package_dir}/${each.key}/bootstrap.zip")
-  memory_size      = var.memory_mb[each.key]
-  timeout          = var.timeout_seconds[each.key]
+  filename         = local.packages[each.key]
+  source_code_hash = fileexists(local.packages[each.key]) ? filebase64sha256(local.packages[each.key]) : null
+  memory_size      = local.memory_mb[each.key]
+  timeout          = local.timeout_seconds[each.key]
+  tags             = local.tags
 
   environment {
     variables = merge(local.function_env, lookup(local.function_env_extra, each.key, {}))
@@ -76,5 +114,14 @@ resource "aws_lambda_function" "fn" {
     }
   }
 
-  depends_on = [aws_cloudwatch_log_group.fn]
+  lifecycle {
+    precondition {
+      condition     = fileexists(local.packages[each.key])
+      error_message = "No package for ${each.key}: ${local.packages[each.key]} does not exist. Run `make package` (ARCH=${var.architecture}) first, or point lambda_package_dir at the folder holding <function>/bootstrap.zip."
+    }
+  }
+
+  # The role's policy first: Lambda checks a VPC function's ENI rights at
+  # creation, and the first invocations need the rest.
+  depends_on = [aws_cloudwatch_log_group.fn, aws_iam_role_policy.fn]
 }
