@@ -601,7 +601,7 @@ struct Calls {
     sqs: f64,
 }
 
-/// ingest: key read (1 RRU); event put with two ALL-projected GSIs and the
+/// ingest: key read (1 RRU); event put with its two index entries and the
 /// sharded counter ADD (4 WRU measured); SendMessage (1).
 const INGEST: Calls = Calls {
     rru: 1.0,
@@ -611,21 +611,21 @@ const INGEST: Calls = Calls {
 /// process (new lead, batches of 10): event read, two identity reads,
 /// history query, lead read, subscriptions query (6 RRU); the transaction
 /// of identities, lead, history entry and event update, and the fan-out
-/// marker (24 WRU measured: 27 for the stage less the delivery put, which
+/// marker (22 WRU measured: 26 for the stage less the delivery put, which
 /// is counted per delivery below); receive + delete + send per batch (0.3
 /// SQS requests per lead).
 const PROCESS: Calls = Calls {
     rru: 6.0,
-    wru: 24.0,
+    wru: 22.0,
     sqs: 0.3,
 };
-/// per delivery: its put in process (3 WRU) and, in deliver, the claim,
-/// the attempt put and the conditional finish, each update rewriting both
-/// ALL index copies (13 WRU measured); delivery + subscription reads
-/// (2 RRU); send + receive + delete (1.2 SQS requests).
+/// per delivery: its put in process with three index entries (4 WRU) and,
+/// in deliver, the claim, the attempt put and the conditional finish,
+/// which takes it off the work index (8 WRU measured); delivery +
+/// subscription reads (2 RRU); send + receive + delete (1.2 SQS requests).
 const DELIVERY: Calls = Calls {
     rru: 2.0,
-    wru: 16.0,
+    wru: 12.0,
     sqs: 1.2,
 };
 

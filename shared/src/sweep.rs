@@ -18,12 +18,11 @@
 use std::time::Duration;
 
 use crate::app::App;
-use crate::aws::listing::Filter;
 use crate::aws::queue::{DeliveryMessage, LeadMessage};
-use crate::aws::store::{Write, s};
-use crate::aws::table::{self, GSI1, GSI2};
+use crate::aws::store::Write;
+use crate::aws::table::{self, GSI2, GSI3};
 use crate::error::Error;
-use crate::model::deliveries::{self, Delivery, DeliveryStatus};
+use crate::model::deliveries::{self, Delivery};
 use crate::model::events::{self, EventRecord, EventStatus};
 use crate::rules::clock;
 use crate::rules::ids::{IdKind, bound_at};
@@ -31,10 +30,6 @@ use crate::rules::ids::{IdKind, bound_at};
 /// At most this many items of each kind are queued by one run; the next
 /// run takes the rest.
 pub const BATCH: usize = 500;
-
-/// Deliveries older than this are not looked at: their messages would have
-/// expired from SQS (14 days) and their attempt logs soon after.
-const DELIVERY_HORIZON: Duration = Duration::from_secs(14 * 86_400);
 
 /// What one run queued again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -111,28 +106,30 @@ async fn stuck_events(app: &App, now: i64) -> Result<Vec<EventRecord>, Error> {
     Ok(queued)
 }
 
-/// Pending deliveries that stalled, each queued again.
+/// Pending deliveries that stalled, each queued again. They are read from
+/// the work index, which holds pending deliveries only: a run reads a
+/// handful of entries, not every recent delivery (filtered queries bill
+/// for everything they read).
 async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error> {
     let quiet = crate::deliver::stall_after(&app.config);
     let range = (
-        bound_at(IdKind::Delivery, id_ms(now, DELIVERY_HORIZON), false),
+        bound_at(IdKind::Delivery, 0, false),
         bound_at(IdKind::Delivery, id_ms(now, quiet), true),
     );
-    let pending = Filter {
-        expression: "#st = :v",
-        value: s(DeliveryStatus::Pending.as_str()),
-        name: Some(("#st", "status")),
-    };
-    let found: Vec<Delivery> = app
-        .store
-        .query_range(
-            GSI1,
-            table::DELIVERIES,
-            (&range.0, &range.1),
-            Some(pending),
-            BATCH,
-        )
-        .await?;
+    let shards = (0..table::WORK_SHARDS).map(|shard| {
+        let partition = table::pending_deliveries(shard);
+        let range = &range;
+        async move {
+            app.store
+                .query_range::<Delivery>(GSI3, &partition, (&range.0, &range.1), None, BATCH)
+                .await
+        }
+    });
+    let mut found = Vec::new();
+    for shard in futures::future::join_all(shards).await {
+        found.extend(shard?);
+    }
+    found.truncate(BATCH);
     let mut queued = Vec::new();
     for d in found {
         if d.stalled(now, quiet) && deliveries::touch_stalled(app, &d).await? == Write::Done {

@@ -1,12 +1,13 @@
 //! Upgrading a deployment in place: a table of the first layout (indexes
-//! `gsi1`/`gsi2` projecting every attribute), holding data, gets the
-//! current indexes from `bootstrap` (DynamoDB fills them from the items
-//! already there) and every listing reads the old data through them.
+//! `gsi1`/`gsi2` projecting every attribute, no work index), holding data,
+//! gets the current indexes from `bootstrap` (DynamoDB fills them from the
+//! items already there), the backfill puts its pending deliveries on the
+//! work index, and every listing reads the old data.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
-    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    AttributeDefinition, AttributeValue, CreateGlobalSecondaryIndexAction,
+    DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ScalarAttributeType,
 };
 use leadpipe::aws::resources::{self, SecretOverrides, StackNames};
 use leadpipe::aws::table::{GSIS, INDEX_INCLUDES, LEGACY_GSI_NAMES};
@@ -35,23 +36,23 @@ async fn index_names(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<(String
 }
 
 /// Turns the table back into the first layout: the old indexes, projecting
-/// everything, and none of the current ones.
+/// everything, none of the current ones, and no delivery on the work index.
 async fn downgrade(ddb: &aws_sdk_dynamodb::Client, table: &str) {
+    let key = |a: &str, k| {
+        KeySchemaElement::builder()
+            .attribute_name(a)
+            .key_type(k)
+            .build()
+            .unwrap()
+    };
+    let attr = |a: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(a)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
     for (legacy, gsi) in LEGACY_GSI_NAMES.iter().zip(GSIS) {
-        let key = |a: &str, k| {
-            KeySchemaElement::builder()
-                .attribute_name(a)
-                .key_type(k)
-                .build()
-                .unwrap()
-        };
-        let attr = |a: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(a)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap()
-        };
         let create = CreateGlobalSecondaryIndexAction::builder()
             .index_name(*legacy)
             .key_schema(key(gsi.pk, KeyType::Hash))
@@ -73,6 +74,8 @@ async fn downgrade(ddb: &aws_sdk_dynamodb::Client, table: &str) {
             .send()
             .await
             .unwrap();
+    }
+    for gsi in GSIS {
         let delete = DeleteGlobalSecondaryIndexAction::builder()
             .index_name(gsi.name)
             .build()
@@ -86,22 +89,34 @@ async fn downgrade(ddb: &aws_sdk_dynamodb::Client, table: &str) {
             .await
             .unwrap();
     }
+    // What the first layout's code wrote: deliveries without work-index keys.
+    let items = ddb.scan().table_name(table).send().await.unwrap();
+    for item in items.items() {
+        let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+            (item.get("pk"), item.get("sk"))
+        else {
+            continue;
+        };
+        if sk == "DLV" {
+            ddb.update_item()
+                .table_name(table)
+                .key("pk", AttributeValue::S(pk.clone()))
+                .key("sk", AttributeValue::S(sk.clone()))
+                .update_expression("REMOVE gsi3pk, gsi3sk")
+                .send()
+                .await
+                .unwrap();
+        }
+    }
 }
 
 #[tokio::test]
 async fn a_table_of_the_first_layout_upgrades_in_place() {
     let t = TestStack::with_config(|c| c.allow_private_targets = true).await;
     let crm = ScriptedServer::start().await;
-    crm.script("/hook", &[(200, "{}"); 4]);
+    crm.script("/hook", &[(200, "{}"); 8]);
     let (key, token) = t.create_key(json!({"name": "before the upgrade"})).await;
-    let r = t
-        .admin(
-            "POST",
-            "/v1/subscriptions",
-            Some(json!({"url": format!("{}/hook", crm.base_url)})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
+    t.subscribe(&format!("{}/hook", crm.base_url)).await;
     for n in 0..3 {
         t.post_lead(
             &key,
@@ -110,8 +125,8 @@ async fn a_table_of_the_first_layout_upgrades_in_place() {
         )
         .await;
     }
+    // Processed; their deliveries still pending (messages not yet taken).
     t.process_queue().await;
-    t.deliver_queue().await;
 
     let ddb = aws_sdk_dynamodb::Client::new(&t.sdk);
     let table = t.stack.table.clone();
@@ -154,6 +169,31 @@ async fn a_table_of_the_first_layout_upgrades_in_place() {
     .expect("second upgrade");
     assert_eq!(index_names(&ddb, &table).await, expected);
 
+    // Deliveries written before the work index are not on it until the
+    // backfill puts them there (once; a second run adds nothing).
+    let later = leadpipe::rules::clock::now_ms() + 86_400_000;
+    assert_eq!(
+        leadpipe::sweep::sweep_at(&t.app, later)
+            .await
+            .unwrap()
+            .deliveries,
+        0
+    );
+    let r = t.admin("POST", "/v1/maintenance/backfill", None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), json!({"deliveries": {"pending": 3, "added": 3}}));
+    let r = t.admin("POST", "/v1/maintenance/backfill", None).await;
+    assert_eq!(r.json(), json!({"deliveries": {"pending": 3, "added": 0}}));
+    assert_eq!(
+        leadpipe::sweep::sweep_at(&t.app, later)
+            .await
+            .unwrap()
+            .deliveries,
+        3
+    );
+    t.deliver_queue().await;
+    assert_eq!(crm.requests_to("/hook").len(), 3, "each delivered once");
+
     // Every listing finds what was written before.
     let keys = t.admin("GET", "/v1/keys", None).await.json();
     assert_eq!(keys["items"][0]["id"], key.as_str());
@@ -172,6 +212,14 @@ async fn a_table_of_the_first_layout_upgrades_in_place() {
         delivered["items"].as_array().unwrap().len(),
         3,
         "{delivered}"
+    );
+    // Delivered: off the work index; the sweeper finds nothing.
+    assert_eq!(
+        leadpipe::sweep::sweep_at(&t.app, later)
+            .await
+            .unwrap()
+            .deliveries,
+        0
     );
     // And the pipeline goes on.
     t.post_lead(&key, &token, json!({"email": "after@example.com"}))

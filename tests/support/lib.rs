@@ -139,6 +139,20 @@ impl TestStack {
         )
     }
 
+    /// Creates a subscription to `url` (every event); returns it as
+    /// created (its secret in full).
+    pub async fn subscribe(&self, url: &str) -> Value {
+        let r = self
+            .admin(
+                "POST",
+                "/v1/subscriptions",
+                Some(serde_json::json!({"url": url})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()
+    }
+
     /// Posts a JSON lead to a key.
     pub async fn hook(&self, key_id: &str, token: &str, body: Value) -> Reply {
         self.call(

@@ -31,6 +31,7 @@ locals {
     "GET /v1/deliveries/{id}"                   = "admin"
     "POST /v1/deliveries/{id}/retry"            = "admin"
     "POST /v1/dlq/redrive"                      = "admin"
+    "POST /v1/maintenance/backfill"             = "admin"
     "GET /console"                              = "admin"
     "GET /console/sign-in"                      = "admin"
     "POST /console/sign-in"                     = "admin"

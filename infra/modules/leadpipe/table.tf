@@ -32,6 +32,14 @@ resource "aws_dynamodb_table" "main" {
     name = "gsi2sk"
     type = "S"
   }
+  attribute {
+    name = "gsi3pk"
+    type = "S"
+  }
+  attribute {
+    name = "gsi3sk"
+    type = "S"
+  }
 
   # The indexes keep the keys and what listings filter on (status, tags);
   # listings read the items from the table. See shared/src/aws/table.rs.
@@ -47,6 +55,16 @@ resource "aws_dynamodb_table" "main" {
     name               = "gsi2v2"
     hash_key           = "gsi2pk"
     range_key          = "gsi2sk"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["status", "tags"]
+  }
+
+  # The work index: an entry only while a delivery is pending (the sweeper
+  # reads it instead of every recent delivery).
+  global_secondary_index {
+    name               = "gsi3v2"
+    hash_key           = "gsi3pk"
+    range_key          = "gsi3sk"
     projection_type    = "INCLUDE"
     non_key_attributes = ["status", "tags"]
   }

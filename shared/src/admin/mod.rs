@@ -108,6 +108,15 @@ pub(crate) async fn act(
         Action::DeliveryGet => deliveries::get(app, &m).await,
         Action::DeliveryRetry => deliveries::retry(app, &m).await,
         Action::DlqRedrive => deliveries::redrive(app).await,
+        Action::MaintenanceBackfill => {
+            let done = crate::model::deliveries::backfill_work_index(app).await?;
+            tracing::info!(
+                pending = done.pending,
+                added = done.added,
+                "backfilled the work index"
+            );
+            Ok(h::json(StatusCode::OK, &json!({"deliveries": done})))
+        }
         Action::HookPost
         | Action::HookPreflight
         | Action::MetaNotification

@@ -180,20 +180,8 @@ pub async fn bootstrap(
 async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<String, Error> {
     let exists = ddb.describe_table().table_name(name).send().await.is_ok();
     if !exists {
-        let key = |attr: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(attr)
-                .key_type(kind)
-                .build()
-                .map_err(|e| Error::request("dynamodb", "CreateTable", e))
-        };
-        let attr = |attr: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(attr)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(|e| Error::request("dynamodb", "CreateTable", e))
-        };
+        let key = |attr: &str, kind: KeyType| key_element(attr, kind, "CreateTable");
+        let attr = |attr: &str| string_attribute(attr, "CreateTable");
         let mut req = ddb
             .create_table()
             .table_name(name)
@@ -242,6 +230,22 @@ async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<Stri
     Ok(name.to_owned())
 }
 
+fn key_element(attr: &str, kind: KeyType, op: &'static str) -> Result<KeySchemaElement, Error> {
+    KeySchemaElement::builder()
+        .attribute_name(attr)
+        .key_type(kind)
+        .build()
+        .map_err(|e| Error::request("dynamodb", op, e))
+}
+
+fn string_attribute(attr: &str, op: &'static str) -> Result<AttributeDefinition, Error> {
+    AttributeDefinition::builder()
+        .attribute_name(attr)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| Error::request("dynamodb", op, e))
+}
+
 /// What every index keeps: the keys and [`INDEX_INCLUDES`].
 fn projection() -> Projection {
     Projection::builder()
@@ -273,20 +277,8 @@ async fn ensure_indexes(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<()
         .filter_map(|g| g.index_name().map(str::to_owned))
         .collect();
     for gsi in GSIS.iter().filter(|g| !have.iter().any(|h| h == g.name)) {
-        let key = |attr: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(attr)
-                .key_type(kind)
-                .build()
-                .map_err(|e| Error::request("dynamodb", "UpdateTable", e))
-        };
-        let attr = |attr: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(attr)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(|e| Error::request("dynamodb", "UpdateTable", e))
-        };
+        let key = |attr: &str, kind: KeyType| key_element(attr, kind, "UpdateTable");
+        let attr = |attr: &str| string_attribute(attr, "UpdateTable");
         let create = CreateGlobalSecondaryIndexAction::builder()
             .index_name(gsi.name)
             .key_schema(key(gsi.pk, KeyType::Hash)?)

@@ -16,6 +16,9 @@
 //! | Meta leadgen marker   | `META#leadgen#{leadgenId}`    | `LEADGEN`                    |                       |                                         |
 //! | idempotency record    | `IDEM#{keyId}#{sha256(key)}`  | `IDEM`                       |                       |                                         |
 //!
+//! A pending delivery is also on `gsi3pk` / `gsi3sk` = `WORK#dlv#{shard}` / id
+//! (see [`GSI3`]); the entry goes when it is delivered or dead.
+//!
 //! Items that expire carry [`TTL_ATTRIBUTE`] (attempts, idempotency
 //! records, rate windows). Ids sort by creation time, so every index lists oldest first
 //! and is read backwards for "newest first".
@@ -60,7 +63,19 @@ pub const GSI2: Gsi = Gsi {
     pk: "gsi2pk",
     sk: "gsi2sk",
 };
-pub const GSIS: [Gsi; 2] = [GSI1, GSI2];
+/// Work to watch: an entry only while a delivery is `pending`, in one of
+/// [`WORK_SHARDS`] partitions. The sweeper reads these (a handful of
+/// items) instead of every recent delivery.
+pub const GSI3: Gsi = Gsi {
+    name: "gsi3v2",
+    pk: "gsi3pk",
+    sk: "gsi3sk",
+};
+pub const GSIS: [Gsi; 3] = [GSI1, GSI2, GSI3];
+
+/// Partitions of the work index: writes spread over them, the sweeper reads
+/// them all.
+pub const WORK_SHARDS: u32 = 8;
 
 /// The first layout's indexes (same keys, every attribute projected). A
 /// table that still has them keeps working; nothing reads them, and an
@@ -178,6 +193,17 @@ pub fn events_by_status(status: &str) -> String {
 /// Leads of one status, on [`GSI2`].
 pub fn leads_by_status(status: &str) -> String {
     format!("LEADS#status#{status}")
+}
+
+/// The work-index partition of a pending delivery, on [`GSI3`].
+pub fn pending_delivery_shard(delivery_id: &str) -> String {
+    let shard = delivery_id.bytes().map(u32::from).sum::<u32>() % WORK_SHARDS;
+    pending_deliveries(shard)
+}
+
+/// One partition of pending deliveries, on [`GSI3`].
+pub fn pending_deliveries(shard: u32) -> String {
+    format!("WORK#dlv#{shard}")
 }
 
 /// Deliveries to one subscription, on [`GSI2`].

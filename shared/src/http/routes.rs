@@ -72,6 +72,8 @@ pub enum Action {
     DeliveryGet,
     DeliveryRetry,
     DlqRedrive,
+    /// `POST /v1/maintenance/backfill`: the one-off upgrade step.
+    MaintenanceBackfill,
     /// A page or form of the console (`/console`, see [`crate::console`]).
     Console(Page),
     OpenApi,
@@ -140,6 +142,7 @@ pub const ROUTES: &[Route] = &[
     route("GET",     "/v1/deliveries/{id}",         Function::Admin,      Action::DeliveryGet),
     route("POST",    "/v1/deliveries/{id}/retry",   Function::Admin,      Action::DeliveryRetry),
     route("POST",    "/v1/dlq/redrive",             Function::Admin,      Action::DlqRedrive),
+    route("POST",    "/v1/maintenance/backfill",    Function::Admin,      Action::MaintenanceBackfill),
     route("GET",     "/console",                    Function::Admin,      Action::Console(Page::Home)),
     route("GET",     "/console/sign-in",            Function::Admin,      Action::Console(Page::SignInForm)),
     route("POST",    "/console/sign-in",            Function::Admin,      Action::Console(Page::SignIn)),

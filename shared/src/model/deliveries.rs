@@ -54,6 +54,11 @@ pub struct Delivery {
     pub gsi1sk: String,
     pub gsi2pk: String,
     pub gsi2sk: String,
+    /// The work index (see [`table::GSI3`]): set while `pending` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi3pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi3sk: Option<String>,
     pub id: String,
     pub subscription_id: String,
     pub event_type: LeadEventType,
@@ -97,6 +102,8 @@ impl Delivery {
             gsi1sk: id.clone(),
             gsi2pk: table::deliveries_by_subscription(&sub.id),
             gsi2sk: id.clone(),
+            gsi3pk: Some(table::pending_delivery_shard(&id)),
+            gsi3sk: Some(id.clone()),
             subscription_id: sub.id.clone(),
             event_type: entry.kind,
             lead_id: lead.id.to_string(),
@@ -290,12 +297,18 @@ pub async fn record_attempt(
         expires_at: clock::now_s() + ATTEMPT_RETENTION_S,
     };
     app.store.put(&item).await?;
+    let expression = if status == DeliveryStatus::Pending {
+        "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs"
+    } else {
+        // Delivered or dead: off the work index.
+        "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk"
+    };
     let moved = app
         .store
         .update_if(
             &d.pk,
             &d.sk,
-            "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs",
+            expression,
             Some("claim = :c AND attemptCount = :n"),
             vec![("#st", "status")],
             vec![
@@ -330,7 +343,7 @@ pub async fn finish(
         .update_if(
             &d.pk,
             &d.sk,
-            "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs",
+            "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk",
             Some("#st = :pending"),
             vec![("#st", "status")],
             vec![
@@ -378,11 +391,13 @@ pub async fn reopen(app: &App, d: &Delivery) -> Result<Option<Delivery>, Error> 
         .update_if(
             &d.pk,
             &d.sk,
-            "SET #st = :p, roundStart = :r, updatedAt = :now REMOVE claim, leaseUntilMs",
+            "SET #st = :p, roundStart = :r, updatedAt = :now, gsi3pk = :w, gsi3sk = :id REMOVE claim, leaseUntilMs",
             Some("#st = :was AND attemptCount = :c"),
             vec![("#st", "status")],
             vec![
                 (":p", s(DeliveryStatus::Pending.as_str())),
+                (":w", s(table::pending_delivery_shard(&d.id))),
+                (":id", s(d.id.clone())),
                 (":was", s(d.status.as_str())),
                 (":r", n(i64::from(d.attempt_count + 1))),
                 (":now", s(clock::now_rfc3339())),
@@ -394,6 +409,70 @@ pub async fn reopen(app: &App, d: &Delivery) -> Result<Option<Delivery>, Error> 
         Write::Done => get(app, &d.id).await,
         Write::Conflict => Ok(None),
     }
+}
+
+/// What [`backfill_work_index`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Backfilled {
+    /// Pending deliveries found.
+    pub pending: usize,
+    /// Of those, put on the work index now (the rest already were).
+    pub added: usize,
+}
+
+/// Puts every pending delivery that is not on the work index on it: the
+/// upgrade step for deliveries written before the index existed.
+/// Idempotent (conditional on still pending and not yet indexed); reads
+/// every delivery once, so it is run once per upgrade, not on a schedule.
+pub async fn backfill_work_index(app: &App) -> Result<Backfilled, Error> {
+    let range = (
+        crate::rules::ids::bound_at(IdKind::Delivery, 0, false),
+        crate::rules::ids::bound_at(
+            IdKind::Delivery,
+            u64::try_from(clock::now_ms()).unwrap_or(0) + 86_400_000,
+            true,
+        ),
+    );
+    let pending = Filter {
+        expression: "#st = :v",
+        value: s(DeliveryStatus::Pending.as_str()),
+        name: Some(("#st", "status")),
+    };
+    let found: Vec<Delivery> = app
+        .store
+        .query_range(
+            GSI1,
+            table::DELIVERIES,
+            (&range.0, &range.1),
+            Some(pending),
+            usize::MAX,
+        )
+        .await?;
+    let mut done = Backfilled {
+        pending: found.len(),
+        added: 0,
+    };
+    for d in found.iter().filter(|d| d.gsi3pk.is_none()) {
+        let w = app
+            .store
+            .update_if(
+                &d.pk,
+                &d.sk,
+                "SET gsi3pk = :w, gsi3sk = :id",
+                Some("#st = :pending AND attribute_not_exists(gsi3pk)"),
+                vec![("#st", "status")],
+                vec![
+                    (":w", s(table::pending_delivery_shard(&d.id))),
+                    (":id", s(d.id.clone())),
+                    (":pending", s(DeliveryStatus::Pending.as_str())),
+                ],
+            )
+            .await?;
+        if w == Write::Done {
+            done.added += 1;
+        }
+    }
+    Ok(done)
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ run "table_indexes_and_upgrade" {
   command = plan
 
   assert {
-    condition     = toset([for g in aws_dynamodb_table.main.global_secondary_index : g.name]) == toset(["gsi1v2", "gsi2v2"])
+    condition     = toset([for g in aws_dynamodb_table.main.global_secondary_index : g.name]) == toset(["gsi1v2", "gsi2v2", "gsi3v2"])
     error_message = "the current indexes only"
   }
   assert {
@@ -149,7 +149,7 @@ run "upgrade_keeps_the_legacy_indexes" {
   }
 
   assert {
-    condition     = toset([for g in aws_dynamodb_table.main.global_secondary_index : g.name]) == toset(["gsi1", "gsi2", "gsi1v2", "gsi2v2"])
+    condition     = toset([for g in aws_dynamodb_table.main.global_secondary_index : g.name]) == toset(["gsi1", "gsi2", "gsi1v2", "gsi2v2", "gsi3v2"])
     error_message = "during an upgrade both layouts' indexes exist"
   }
 }
