@@ -105,6 +105,21 @@ resource "aws_apigatewayv2_stage" "default" {
     throttling_burst_limit = var.api_throttling_burst_limit
     throttling_rate_limit  = var.api_throttling_rate_limit
   }
+
+  # The public routes (hooks, Meta) get their own, lower limits: a flood on
+  # them is answered 429 by API Gateway before it reaches a function or the
+  # table, and the admin API stays reachable. Per-key limits are the app's
+  # (`rateLimitPerMinute`).
+  dynamic "route_settings" {
+    for_each = { for k, fn in local.routes : k => fn if contains(["ingest", "meta-verify"], fn) }
+    content {
+      route_key              = route_settings.key
+      throttling_burst_limit = var.public_route_throttling.burst_limit
+      throttling_rate_limit  = var.public_route_throttling.rate_limit
+    }
+  }
+
+  depends_on = [aws_apigatewayv2_route.route]
 }
 
 resource "aws_apigatewayv2_integration" "fn" {

@@ -263,6 +263,24 @@ variable "api_throttling_rate_limit" {
   }
 }
 
+variable "public_route_throttling" {
+  description = "Requests per second (rate_limit) and burst each public route (POST /v1/hooks/{keyId}, the Meta webhook) accepts before API Gateway answers 429; at most the stage's limits."
+  type = object({
+    rate_limit  = optional(number, 200)
+    burst_limit = optional(number, 400)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = (
+      var.public_route_throttling.rate_limit >= 1 && var.public_route_throttling.rate_limit <= var.api_throttling_rate_limit &&
+      var.public_route_throttling.burst_limit >= 1 && var.public_route_throttling.burst_limit <= var.api_throttling_burst_limit
+    )
+    error_message = "public_route_throttling: rate_limit and burst_limit must be at least 1 and at most api_throttling_rate_limit and api_throttling_burst_limit."
+  }
+}
+
 variable "api_throttling_burst_limit" {
   description = "Burst of requests the API accepts above the rate limit."
   type        = number

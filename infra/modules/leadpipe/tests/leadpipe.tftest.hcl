@@ -154,6 +154,23 @@ run "upgrade_keeps_the_legacy_indexes" {
   }
 }
 
+run "public_routes_are_throttled" {
+  command = plan
+
+  variables {
+    public_route_throttling = { rate_limit = 50 }
+  }
+
+  assert {
+    condition     = toset([for r in aws_apigatewayv2_stage.default.route_settings : r.route_key]) == toset(["POST /v1/hooks/{keyId}", "OPTIONS /v1/hooks/{keyId}", "GET /v1/providers/meta/webhook", "POST /v1/providers/meta/webhook"])
+    error_message = "the hook and Meta routes, and only those, have their own limits"
+  }
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_stage.default.route_settings : r.throttling_rate_limit == 50 && r.throttling_burst_limit == 400])
+    error_message = "one key overridden, the other kept"
+  }
+}
+
 run "per_function_override" {
   command = plan
 
