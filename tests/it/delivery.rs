@@ -1069,3 +1069,32 @@ async fn a_secret_in_the_target_url_stays_out_of_attempts_and_logs() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_dlq_depths_are_shown() {
+    let t = stack().await;
+    let r = t.admin("GET", "/v1/dlq", None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"leads": {"waiting": 0, "inFlight": 0}, "deliveries": {"waiting": 0, "inFlight": 0}})
+    );
+    for _ in 0..2 {
+        t.app
+            .queue
+            .send(&t.stack.deliveries_dlq_url, &json!({"deliveryId": "dlv_x"}))
+            .await
+            .unwrap();
+    }
+    t.app
+        .queue
+        .send(&t.stack.leads_dlq_url, &json!({"eventId": "evt_x"}))
+        .await
+        .unwrap();
+    let depths = t.admin("GET", "/v1/dlq", None).await.json();
+    assert_eq!(depths["deliveries"]["waiting"], 2);
+    assert_eq!(depths["leads"]["waiting"], 1);
+    // Without the token: refused like every admin route.
+    let r = t.call("GET", "/v1/dlq", &[], Vec::new()).await;
+    assert_eq!(r.status, 401);
+}

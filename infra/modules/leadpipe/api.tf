@@ -30,6 +30,7 @@ locals {
     "GET /v1/deliveries"                        = "admin"
     "GET /v1/deliveries/{id}"                   = "admin"
     "POST /v1/deliveries/{id}/retry"            = "admin"
+    "GET /v1/dlq"                               = "admin"
     "POST /v1/dlq/redrive"                      = "admin"
     "POST /v1/maintenance/backfill"             = "admin"
     "GET /console"                              = "admin"

@@ -27,8 +27,8 @@ locals {
       table          = ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
       leads          = ["sqs:SendMessage"]
       deliveries     = ["sqs:SendMessage"]
-      leads_dlq      = ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
-      deliveries_dlq = ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
+      leads_dlq      = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+      deliveries_dlq = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
       secret         = ["secretsmanager:GetSecretValue"]
       admin_secret   = ["secretsmanager:GetSecretValue"]
     }

@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 
 use crate::app::App;
-use crate::aws::queue::DeliveryMessage;
+use crate::aws::queue::{DeliveryMessage, Depth};
 use crate::error::Error;
 use crate::model::deliveries::{self, DeliveryStatus};
 use crate::rules::clock;
@@ -38,6 +38,25 @@ pub struct Run {
     /// Messages deleted without moving: their delivery was delivered,
     /// deleted, reopened by another copy, or is still under way.
     pub dropped: usize,
+}
+
+/// Both DLQs' depths.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Depths {
+    pub leads: Depth,
+    pub deliveries: Depth,
+}
+
+/// How many messages wait in each DLQ (SQS's approximate counts).
+pub async fn depths(app: &App) -> Result<Depths, Error> {
+    let (leads, deliveries) = tokio::join!(
+        app.queue.depth(&app.config.leads_dlq_url),
+        app.queue.depth(&app.config.deliveries_dlq_url),
+    );
+    Ok(Depths {
+        leads: leads?,
+        deliveries: deliveries?,
+    })
 }
 
 /// Moves every message of both DLQs back to its source queue.

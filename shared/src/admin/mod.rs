@@ -108,6 +108,7 @@ pub(crate) async fn act(
         Action::DeliveryGet => deliveries::get(app, &m).await,
         Action::DeliveryRetry => deliveries::retry(app, &m).await,
         Action::DlqRedrive => deliveries::redrive(app).await,
+        Action::DlqDepth => Ok(h::json(StatusCode::OK, &dlq::depths(app).await?)),
         Action::MaintenanceBackfill => {
             let done = crate::model::deliveries::backfill_work_index(app).await?;
             tracing::info!(

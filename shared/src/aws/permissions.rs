@@ -120,12 +120,20 @@ pub const PERMISSIONS: &[(Function, Resource, &[&str])] = &[
     (
         Function::Admin,
         Resource::LeadsDlq,
-        &["sqs:DeleteMessage", "sqs:ReceiveMessage"],
+        &[
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+        ],
     ),
     (
         Function::Admin,
         Resource::DeliveriesDlq,
-        &["sqs:DeleteMessage", "sqs:ReceiveMessage"],
+        &[
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+        ],
     ),
     (Function::Admin, Resource::Secret, SECRET),
     (Function::Admin, Resource::AdminSecret, SECRET),

@@ -33,6 +33,14 @@ pub struct DeliveryMessage {
     pub delivery_id: String,
 }
 
+/// How many messages a queue holds (SQS's approximate counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Depth {
+    pub waiting: u64,
+    pub in_flight: u64,
+}
+
 /// The SQS client, built on first use and kept.
 #[derive(Clone, Debug)]
 pub struct Queue {
@@ -46,6 +54,32 @@ impl Queue {
 
     pub async fn client(&self) -> &Client {
         self.client.get().await
+    }
+
+    /// A queue's approximate depth: messages waiting and messages in flight.
+    pub async fn depth(&self, queue_url: &str) -> Result<Depth, Error> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .client()
+            .await
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| Error::queue("GetQueueAttributes", e))?;
+        let attrs = out.attributes.unwrap_or_default();
+        let count = |a: A| {
+            attrs
+                .get(&a)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Ok(Depth {
+            waiting: count(A::ApproximateNumberOfMessages),
+            in_flight: count(A::ApproximateNumberOfMessagesNotVisible),
+        })
     }
 
     /// Sends one JSON message.

@@ -59,6 +59,8 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .await?;
     let dead_count = dead["items"].as_array().map(Vec::len).unwrap_or(0);
     let dead_more = dead["nextCursor"].is_string();
+    let depth = ctx.api("GET", "/v1/dlq", None).await?;
+    let waiting = |queue: &str| depth[queue]["waiting"].as_u64().unwrap_or(0);
     let notice = match query_param(&q, "done") {
         Some("redriven") => Some("Dead-letter queues redriven: their messages are back at work."),
         _ => None,
@@ -70,6 +72,11 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             p #dlq-depth {
                 strong { (dead_count) @if dead_more { "+" } }
                 " dead deliveries: every attempt failed; they wait in the dead-letter queue."
+            }
+            p #dlq-queues {
+                "In the dead-letter queues now: "
+                strong { (waiting("deliveries")) } " delivery messages, "
+                strong { (waiting("leads")) } " lead messages (leads that could not be processed)."
             }
             (layout::action(ctx, "/console/dlq/redrive", "Redrive all",
                 Some("Move every dead-lettered message back to work? Each delivery gets a new round of attempts."), false))

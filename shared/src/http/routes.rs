@@ -72,6 +72,7 @@ pub enum Action {
     DeliveryGet,
     DeliveryRetry,
     DlqRedrive,
+    DlqDepth,
     /// `POST /v1/maintenance/backfill`: the one-off upgrade step.
     MaintenanceBackfill,
     /// A page or form of the console (`/console`, see [`crate::console`]).
@@ -141,6 +142,7 @@ pub const ROUTES: &[Route] = &[
     route("GET",     "/v1/deliveries",              Function::Admin,      Action::DeliveriesList),
     route("GET",     "/v1/deliveries/{id}",         Function::Admin,      Action::DeliveryGet),
     route("POST",    "/v1/deliveries/{id}/retry",   Function::Admin,      Action::DeliveryRetry),
+    route("GET",     "/v1/dlq",                     Function::Admin,      Action::DlqDepth),
     route("POST",    "/v1/dlq/redrive",             Function::Admin,      Action::DlqRedrive),
     route("POST",    "/v1/maintenance/backfill",    Function::Admin,      Action::MaintenanceBackfill),
     route("GET",     "/console",                    Function::Admin,      Action::Console(Page::Home)),
