@@ -10,7 +10,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use leadpipe::http::resolver::Dns;
 use leadpipe::{App, Config};
-use leadpipe_tests::{Recorded, ScriptedServer, TestStack, leadpipe};
+use leadpipe_tests::{LogCapture, Recorded, ScriptedServer, TestStack, leadpipe};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -730,26 +730,7 @@ async fn the_ssrf_guard_at_send_time() {
 
 #[tokio::test]
 async fn secrets_stay_out_of_reads_and_logs() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let logs = Buf::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = LogCapture::start("debug");
 
     let t = stack().await;
     let crm = ScriptedServer::start().await;
@@ -792,7 +773,7 @@ async fn secrets_stay_out_of_reads_and_logs() {
         t.admin("GET", "/v1/keys", None).await.text(),
         t.raw_table_dump().await,
     ];
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(!logs.is_empty());
     for (what, text) in reads
         .iter()
@@ -990,26 +971,7 @@ async fn hang_up_receiver() -> u16 {
 
 #[tokio::test]
 async fn a_secret_in_the_target_url_stays_out_of_attempts_and_logs() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let logs = Buf::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = LogCapture::start("debug");
 
     let t = stack().await;
     let closed = {
@@ -1058,7 +1020,7 @@ async fn a_secret_in_the_target_url_stays_out_of_attempts_and_logs() {
         errors.iter().any(|e| e.starts_with("request failed")),
         "{errors:?}"
     );
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     for (what, text) in errors
         .iter()
         .map(|e| ("an attempt's error", e))

@@ -2,37 +2,15 @@
 //! and retries, the admin API — contains a token, a secret or a configured
 //! header value (issue 11).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use leadpipe::providers::meta;
-use leadpipe_tests::{ScriptedServer, TestStack};
+use leadpipe_tests::{LogCapture, ScriptedServer, TestStack};
 use serde_json::json;
-
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn a_full_run_logs_no_secret() {
-    let logs = Buf::default();
-    let writer = logs.clone();
     // The most a user can ask for: RUST_LOG=trace, through Leadpipe's filter.
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(leadpipe::telemetry::filter("trace"))
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = LogCapture::start("trace");
 
     let graph = ScriptedServer::start().await;
     let graph_url = format!("{}/v25.0", graph.base_url);
@@ -111,24 +89,7 @@ async fn a_full_run_logs_no_secret() {
             ),
         ],
     );
-    let body = format!(
-        r#"{{"object":"page","entry":[{{"id":"1","time":1,"changes":[{{"field":"leadgen","value":{{"leadgen_id":"{leadgen}","page_id":"1","form_id":"2"}}}}]}}]}}"#
-    );
-    let sig = meta::sign(
-        t.stack.secret.meta_app_secret.as_deref().unwrap(),
-        body.as_bytes(),
-    );
-    let r = t
-        .call(
-            "POST",
-            "/v1/providers/meta/webhook",
-            &[
-                ("content-type", "application/json"),
-                ("x-hub-signature-256", &sig),
-            ],
-            body,
-        )
-        .await;
+    let r = t.post_meta_leadgen(leadgen).await;
     assert_eq!(r.status, 200, "{}", r.text());
 
     for _ in 0..30 {
@@ -139,7 +100,7 @@ async fn a_full_run_logs_no_secret() {
     assert!(crm.requests_to("/hook").len() >= 2, "the CRM was retried");
     let _ = t.admin("GET", "/v1/deliveries", None).await;
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.lines().count() > 20, "{logs}");
     for secret in &secrets {
         for line in logs.lines() {

@@ -333,22 +333,7 @@ async fn a_failed_event_is_replayed() {
         &format!("/v25.0/{leadgen}"),
         &[(400, r#"{"error":{"message":"bad token"}}"#)],
     );
-    let body = format!(
-        r#"{{"object":"page","entry":[{{"id":"1","time":1,"changes":[{{"field":"leadgen","value":{{"leadgen_id":"{leadgen}","page_id":"1","form_id":"2"}}}}]}}]}}"#
-    );
-    let secret = t.stack.secret.meta_app_secret.clone().unwrap();
-    let sig = leadpipe::providers::meta::sign(&secret, body.as_bytes());
-    let r = t
-        .call(
-            "POST",
-            "/v1/providers/meta/webhook",
-            &[
-                ("content-type", "application/json"),
-                ("x-hub-signature-256", &sig),
-            ],
-            body,
-        )
-        .await;
+    let r = t.post_meta_leadgen(leadgen).await;
     assert_eq!(r.status, 200, "{}", r.text());
     t.process_queue().await;
     let failed = t

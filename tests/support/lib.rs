@@ -14,6 +14,49 @@ use serde_json::Value;
 
 pub mod meter;
 
+/// Captures the tracing output of this thread (JSON lines) while it lives:
+/// for the "no secret in any log line" checks.
+pub struct LogCapture {
+    buf: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct CaptureWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    /// Everything Leadpipe's own filter lets through at `level` (`trace`:
+    /// the most a user can ask for).
+    pub fn start(level: &str) -> Self {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = CaptureWriter(buf.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(leadpipe::telemetry::filter(level))
+            .with_writer(move || writer.clone())
+            .finish();
+        LogCapture {
+            buf,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    /// What was logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock().expect("log buffer")).into_owned()
+    }
+}
+
 pub use leadpipe;
 pub use leadpipe_local;
 
@@ -151,6 +194,31 @@ impl TestStack {
             .await;
         assert_eq!(r.status, 201, "{}", r.text());
         r.json()
+    }
+
+    /// Posts Meta's notification of one `leadgen_id`, signed with the
+    /// stack's app secret, as Meta does.
+    pub async fn post_meta_leadgen(&self, leadgen_id: &str) -> Reply {
+        let body = format!(
+            r#"{{"object":"page","entry":[{{"id":"1","time":1,"changes":[{{"field":"leadgen","value":{{"leadgen_id":"{leadgen_id}","page_id":"1","form_id":"2"}}}}]}}]}}"#
+        );
+        let secret = self
+            .stack
+            .secret
+            .meta_app_secret
+            .clone()
+            .expect("the test stack has a Meta app secret");
+        let sig = leadpipe::providers::meta::sign(&secret, body.as_bytes());
+        self.call(
+            "POST",
+            "/v1/providers/meta/webhook",
+            &[
+                ("content-type", "application/json"),
+                ("x-hub-signature-256", &sig),
+            ],
+            body,
+        )
+        .await
     }
 
     /// Posts a JSON lead to a key.
