@@ -124,7 +124,7 @@ pub const DEFAULT_LEAD_RETRY_MAX: Duration = Duration::from_secs(900);
 /// leads queue's receives, plus five minutes. Past it the event's message
 /// is gone (lost, or dead-lettered) and the sweeper queues it again.
 pub fn default_sweep_grace(base: Duration, cap: Duration) -> Duration {
-    let receives = crate::aws::resources::LEADS_MAX_RECEIVES;
+    let receives = crate::rules::retry::LEADS_MAX_RECEIVES;
     (1..receives)
         .map(|n| crate::rules::retry::backoff_ceiling(n, base, cap))
         .sum::<Duration>()

@@ -15,7 +15,6 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use crate::aws::secrets::{AdminSecretDocument, SecretDocument};
 use crate::aws::table::{GSIS, INDEX_INCLUDES, PK, SK, TTL_ATTRIBUTE};
 use crate::error::Error;
-use crate::model::subscriptions::MAX_MAX_ATTEMPTS;
 use serde::Serialize;
 
 /// A work queue with its dead-letter queue.
@@ -33,19 +32,9 @@ pub struct QueueDef {
     pub consumer_timeout_s: u32,
 }
 
-/// Receives of one lead message before SQS gives up on it: enough that the
-/// back-off of `process` (1 s doubling, capped at
-/// [`crate::config::DEFAULT_LEAD_RETRY_MAX`]) outlasts a Graph API outage
-/// of an hour (checked by a test below).
-pub const LEADS_MAX_RECEIVES: u32 = 20;
-
-/// Receives of one delivery message: every attempt of the longest round
-/// ([`MAX_MAX_ATTEMPTS`]) plus room for waits behind another copy's claim
-/// and transient AWS errors. `deliver` ends a delivery `dead` and parks it
-/// itself at the last receive, so SQS never dead-letters a delivery that
-/// still says `pending`.
-pub const DELIVERIES_MAX_RECEIVES: u32 = MAX_MAX_ATTEMPTS + 10;
-const _: () = assert!(DELIVERIES_MAX_RECEIVES > MAX_MAX_ATTEMPTS + 1);
+/// Receive counts live with the retry rules they follow (a pure module,
+/// which configuration reads too).
+pub use crate::rules::retry::{DELIVERIES_MAX_RECEIVES, LEADS_MAX_RECEIVES};
 
 pub const LEADS_QUEUE: QueueDef = QueueDef {
     suffix: "leads",

@@ -19,7 +19,7 @@ use crate::rules::ids::{self, IdKind};
 use crate::rules::signing::{self, SigningKey};
 
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
-pub const MAX_MAX_ATTEMPTS: u32 = 20;
+pub use crate::rules::retry::MAX_MAX_ATTEMPTS;
 
 /// A custom header, its value sealed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

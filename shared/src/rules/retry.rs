@@ -6,6 +6,23 @@
 
 use std::time::Duration;
 
+/// The most attempts a subscription may ask for in one round.
+pub const MAX_MAX_ATTEMPTS: u32 = 20;
+
+/// Receives of one lead message before SQS gives up on it: enough that the
+/// back-off of `process` (1 s doubling, capped at
+/// [`crate::config::DEFAULT_LEAD_RETRY_MAX`]) outlasts a Graph API outage
+/// of an hour (checked by a test in `aws::resources`).
+pub const LEADS_MAX_RECEIVES: u32 = 20;
+
+/// Receives of one delivery message: every attempt of the longest round
+/// ([`MAX_MAX_ATTEMPTS`]) plus room for waits behind another copy's claim
+/// and transient AWS errors. `deliver` ends a delivery `dead` and parks it
+/// itself at the last receive, so SQS never dead-letters a delivery that
+/// still says `pending`.
+pub const DELIVERIES_MAX_RECEIVES: u32 = MAX_MAX_ATTEMPTS + 10;
+const _: () = assert!(DELIVERIES_MAX_RECEIVES > MAX_MAX_ATTEMPTS + 1);
+
 /// The delay after the `failures`-th failed attempt before jitter: the
 /// longest it can be.
 pub fn backoff_ceiling(failures: u32, base: Duration, max: Duration) -> Duration {
