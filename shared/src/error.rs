@@ -9,7 +9,7 @@
 //!   ([`crate::http::error::ApiError`]) turns it into the contract's
 //!   envelope; a queue consumer into a retry or a `FAILED` event.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use serde::Serialize;
 
 use crate::rules::crypto::CryptoError;
@@ -119,12 +119,12 @@ impl AwsErrorKind {
 }
 
 impl Error {
-    /// A failed DynamoDB call. The SDK's own display is terse ("service
-    /// error"); its context display says what really happened.
+    /// A failed DynamoDB call, as AWS's error code and message (the SDK's
+    /// own display is a terse "service error").
     pub fn store<E, R>(op: &'static str, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         Self::aws("dynamodb", op, err)
     }
@@ -133,7 +133,7 @@ impl Error {
     pub fn queue<E, R>(op: &'static str, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         Self::aws("sqs", op, err)
     }
@@ -141,13 +141,25 @@ impl Error {
     fn aws<E, R>(service: &'static str, op: &'static str, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
+        let kind = AwsErrorKind::of(&err);
+        // The code and message AWS sent, or the chain of causes; never the
+        // raw response (the context display appends its debug form:
+        // headers and body, which can carry item data).
+        let message = match err.as_service_error() {
+            Some(e) => format!(
+                "{}: {}",
+                e.code().unwrap_or("unknown error"),
+                e.message().unwrap_or("no message")
+            ),
+            None => chain(&err),
+        };
         Error::Aws {
             service,
             op,
-            kind: AwsErrorKind::of(&err),
-            message: format!("{}", DisplayErrorContext(err)),
+            kind,
+            message,
         }
     }
 

@@ -111,3 +111,32 @@ async fn a_full_run_logs_no_secret() {
         }
     }
 }
+
+/// A failed AWS call is reported by its code and message, never with the
+/// raw response (headers, and a body that can carry item data).
+#[tokio::test]
+async fn a_failed_aws_call_is_reported_without_its_raw_response() {
+    use leadpipe_tests::Fault;
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |_| {}).await;
+    proxy.inject(
+        "GetItem",
+        None,
+        1,
+        Fault::Reply {
+            status: 400,
+            body: r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"One or more parameter values were invalid","Item":{"token":{"S":"RAWBODYSECRET"}}}"#.into(),
+        },
+    );
+    let err = leadpipe::model::keys::get(&t.app, "key_01m84vjx86q8jk0btpqmws5ek6")
+        .await
+        .expect_err("the injected error");
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("ValidationException"), "{text}");
+    assert!(
+        text.contains("One or more parameter values were invalid"),
+        "{text}"
+    );
+    for leak in ["RAWBODYSECRET", "x-amz", "SdkBody", "headers"] {
+        assert!(!text.contains(leak), "{leak} in {text}");
+    }
+}

@@ -386,7 +386,7 @@ impl Store {
 fn conditional<T, E, R>(op: &'static str, result: Result<T, SdkError<E, R>>) -> Result<Write, Error>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     match result {
         Ok(_) => Ok(Write::Done),
