@@ -30,40 +30,8 @@ use crate::http::{self as h};
 use crate::rules::clock;
 use auth::{Session, SessionKey};
 
-/// A console page or form (one per route).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Page {
-    Home,
-    SignInForm,
-    SignIn,
-    SignOut,
-    Asset,
-    Keys,
-    KeyCreate,
-    Key,
-    KeyEdit,
-    KeyReveal,
-    KeyRotate,
-    KeyDelete,
-    Destinations,
-    DestinationCreate,
-    Destination,
-    DestinationEdit,
-    DestinationTest,
-    DestinationRotate,
-    DestinationToggle,
-    DestinationDelete,
-    Leads,
-    LeadsExport,
-    Lead,
-    LeadEdit,
-    Events,
-    EventReplay,
-    Deliveries,
-    Delivery,
-    DeliveryRetry,
-    DlqRedrive,
-}
+/// A console page or form: routing vocabulary, kept with the route table.
+pub use crate::http::routes::Page;
 
 /// The Content-Security-Policy of every console answer: nothing from
 /// another host, no inline script or style.

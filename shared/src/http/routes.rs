@@ -2,7 +2,6 @@
 //! function dispatches on it, and the infra parity test checks API Gateway's
 //! routes against it.
 
-use crate::console::Page;
 use crate::http::error::ApiError;
 
 /// Leadpipe's Lambda functions (the HTTP ones serve routes; `process` and
@@ -78,6 +77,41 @@ pub enum Action {
     /// A page or form of the console (`/console`, see [`crate::console`]).
     Console(Page),
     OpenApi,
+}
+
+/// A console page or form (one per route; see [`crate::console`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Home,
+    SignInForm,
+    SignIn,
+    SignOut,
+    Asset,
+    Keys,
+    KeyCreate,
+    Key,
+    KeyEdit,
+    KeyReveal,
+    KeyRotate,
+    KeyDelete,
+    Destinations,
+    DestinationCreate,
+    Destination,
+    DestinationEdit,
+    DestinationTest,
+    DestinationRotate,
+    DestinationToggle,
+    DestinationDelete,
+    Leads,
+    LeadsExport,
+    Lead,
+    LeadEdit,
+    Events,
+    EventReplay,
+    Deliveries,
+    Delivery,
+    DeliveryRetry,
+    DlqRedrive,
 }
 
 /// One route: method and API Gateway path template.
