@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::aws::LazyClient;
-use crate::aws::table::{Item, PK, SK, TTL_ATTRIBUTE};
+use crate::aws::table::{Item, PK, SK};
 use crate::error::{AwsErrorKind, Error};
 
 /// The outcome of a conditional write.
@@ -184,35 +184,6 @@ impl Store {
             .await
             .map_err(|e| Error::store("UpdateItem", e))?;
         Ok(())
-    }
-
-    /// Adds one to `attr` unless it already reached `limit`, and sets the
-    /// item's expiry: `Write::Conflict` (nothing written) at the limit.
-    pub async fn add_below(
-        &self,
-        pk: &str,
-        sk: &str,
-        attr: &str,
-        limit: u32,
-        expires_at_s: i64,
-    ) -> Result<Write, Error> {
-        let result = self
-            .client()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .update_expression("ADD #n :one SET #ttl = :exp")
-            .condition_expression("attribute_not_exists(#n) OR #n < :limit")
-            .expression_attribute_names("#n", attr)
-            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":limit", n(i64::from(limit)))
-            .expression_attribute_values(":exp", n(expires_at_s))
-            .return_values(ReturnValue::None)
-            .send()
-            .await;
-        conditional("UpdateItem", result)
     }
 
     /// Reads many items by key (any order; missing ones are absent), in

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::aws::pagination::{Page, PageRequest};
-use crate::aws::store::{Write, from_item, s};
+use crate::aws::store::{Write, from_item, n, s};
 use crate::aws::table::{self, GSI1};
 use crate::error::{DataError, Error};
 use crate::rules::clock;
@@ -268,11 +268,23 @@ pub async fn admit(app: &App, key: &WebhookKey) -> Result<Admission, Error> {
     };
     let window = rate::Window::at(clock::now_ms());
     let item = table::rate_window(&key.id, window.index);
-    match app
+    // One more request, unless the window already holds `limit`.
+    let counted = app
         .store
-        .add_below(&item.pk, &item.sk, "n", limit, window.expires_at_s)
-        .await?
-    {
+        .update_if(
+            &item.pk,
+            &item.sk,
+            "ADD #n :one SET #ttl = :exp",
+            Some("attribute_not_exists(#n) OR #n < :limit"),
+            vec![("#n", "n"), ("#ttl", table::TTL_ATTRIBUTE)],
+            vec![
+                (":one", n(1)),
+                (":limit", n(i64::from(limit))),
+                (":exp", n(window.expires_at_s)),
+            ],
+        )
+        .await?;
+    match counted {
         Write::Done => Ok(Admission::Admitted),
         Write::Conflict => Ok(Admission::Limited {
             retry_after_s: window.retry_after_s,
