@@ -129,19 +129,26 @@ fn render(table: &[(String, Vec<Units>)], writes: &[Written]) -> String {
         let total: u64 = units[..3].iter().map(|u| u.total()).sum();
         s.push_str(&format!("**{total}** |\n"));
     }
-    s.push_str(&format!(
-        "\n{} writes: {}\n",
-        writes.len(),
-        writes
-            .iter()
-            .map(|w| format!(
-                "{}:{}{}",
-                w.stage,
-                w.operation,
-                if w.succeeded { "" } else { "(failed)" }
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    s.push_str("\n| stage | write | item | units (table+indexes) |\n|---|---|---|---|\n");
+    let current = &layouts()[1];
+    for w in writes {
+        let item = w.after.as_ref().or(w.before.as_ref());
+        let sk = item
+            .and_then(|i| i["sk"].as_str().or_else(|| i["sk"]["S"].as_str()))
+            .unwrap_or("?");
+        // The item's kind: its sort key up to the first '#'.
+        let kind = sk.split('#').next().unwrap_or(sk);
+        let u = current.cost(w);
+        s.push_str(&format!(
+            "| {} | {}{}{} | {kind} | {} ({}+{}) |\n",
+            w.stage,
+            w.operation,
+            if w.transactional { " (tx)" } else { "" },
+            if w.succeeded { "" } else { " (failed)" },
+            u.total(),
+            u.table,
+            u.indexes
+        ));
+    }
     s
 }

@@ -6,6 +6,7 @@
 
 mod console;
 mod cost;
+mod dedupe;
 mod delivery;
 mod events;
 mod infra;

@@ -417,11 +417,12 @@ async fn an_unwritable_lead_fails_its_event_with_the_reason() {
     let id = t
         .post_lead(&key, &token, json!({"email": "huge@example.com"}))
         .await;
+    // The lead's own put is refused (as an item over 400 KB would be).
     proxy.inject(
-        "TransactWriteItems",
-        None,
+        "PutItem",
+        Some(r#""sk":{"S":"LEAD"}"#),
         1,
-        Fault::tx_cancelled(&["None", "ValidationError", "None", "None"]),
+        Fault::ddb_validation(),
     );
     t.process_queue().await;
     let event = t.event(&id).await;

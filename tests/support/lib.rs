@@ -523,6 +523,14 @@ impl Fault {
         }
     }
 
+    /// DynamoDB refusing an item outright (too large, invalid).
+    pub fn ddb_validation() -> Self {
+        Fault::Reply {
+            status: 400,
+            body: r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Item size has exceeded the maximum allowed size"}"#.into(),
+        }
+    }
+
     /// An internal error from the service.
     pub fn server_error() -> Self {
         Fault::Reply {

@@ -139,12 +139,13 @@ impl Store {
         conditional("PutItem", result)
     }
 
-    /// Deletes an item; `condition` (optional) must hold.
+    /// Deletes an item; `condition` (optional, with its `values`) must hold.
     pub async fn delete(
         &self,
         pk: &str,
         sk: &str,
         condition: Option<&str>,
+        values: Values,
     ) -> Result<Write, Error> {
         let result = self
             .client()
@@ -153,6 +154,7 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)))
             .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_values(to_map(values))
             .send()
             .await;
         conditional("DeleteItem", result)

@@ -158,7 +158,7 @@ pub async fn complete(
 /// Gives a claim up (the work failed; a retry must be able to run).
 pub async fn release(app: &App, scope: &str, key: &str) -> Result<(), Error> {
     app.store
-        .delete(&pk(scope, key), SK, None)
+        .delete(&pk(scope, key), SK, None, vec![])
         .await
         .map(|_| ())
 }

@@ -223,31 +223,33 @@ const FINISH: &str = "SET #s = :s, gsi2pk = :g, processedAt = :at, leadId = :lea
 const FAIL: &str = "SET #s = :s, gsi2pk = :g, processedAt = :at, #e = :err";
 const ONLY_RECEIVED: &str = "#s = :received";
 
-/// The transaction item that moves an event from `RECEIVED` to `status`
-/// with its lead; it fails when the event was already finished, which is
-/// what makes processing exactly-once in effect.
-pub fn tx_finish(
+/// Moves an event from `RECEIVED` to `status` with its lead, as the last
+/// write of its resolution; `Conflict` when it was already finished, which
+/// is what makes processing exactly-once in effect.
+pub async fn finish(
     app: &App,
     event_id: &EventId,
     status: EventStatus,
     lead_id: &LeadId,
     at: &str,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
+) -> Result<Write, Error> {
     let key = table::event(event_id.as_str());
-    app.store.tx_update(
-        &key.pk,
-        &key.sk,
-        FINISH,
-        Some(ONLY_RECEIVED),
-        vec![("#s", "status")],
-        vec![
-            (":s", s(status.as_str())),
-            (":g", s(table::events_by_status(status.as_str()))),
-            (":at", s(at)),
-            (":lead", s(lead_id.as_str())),
-            (":received", s(EventStatus::Received.as_str())),
-        ],
-    )
+    app.store
+        .update_if(
+            &key.pk,
+            &key.sk,
+            FINISH,
+            Some(ONLY_RECEIVED),
+            vec![("#s", "status")],
+            vec![
+                (":s", s(status.as_str())),
+                (":g", s(table::events_by_status(status.as_str()))),
+                (":at", s(at)),
+                (":lead", s(lead_id.as_str())),
+                (":received", s(EventStatus::Received.as_str())),
+            ],
+        )
+        .await
 }
 
 /// Marks an event `FAILED` with its reason (only from `RECEIVED`).
@@ -359,5 +361,8 @@ pub async fn leadgen_marker(app: &App, leadgen_id: &str) -> Result<Option<Leadge
 /// Removes an event (ingest takes back one whose message was never queued).
 pub async fn remove(app: &App, id: &str) -> Result<(), Error> {
     let key = table::event(id);
-    app.store.delete(&key.pk, &key.sk, None).await.map(|_| ())
+    app.store
+        .delete(&key.pk, &key.sk, None, vec![])
+        .await
+        .map(|_| ())
 }

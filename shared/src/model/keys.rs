@@ -228,7 +228,7 @@ pub async fn delete(app: &App, id: &str) -> Result<(), DataError> {
     let key = table::webhook_key(id);
     match app
         .store
-        .delete(&key.pk, &key.sk, Some("attribute_exists(pk)"))
+        .delete(&key.pk, &key.sk, Some("attribute_exists(pk)"), vec![])
         .await?
     {
         Write::Done => {}
@@ -237,7 +237,7 @@ pub async fn delete(app: &App, id: &str) -> Result<(), DataError> {
     // The counter shards go too; a failure here leaves only orphan counters.
     let shards = (0..app.config.counter_shards).map(|n| {
         let shard = table::key_counter(id, n);
-        async move { app.store.delete(&shard.pk, &shard.sk, None).await }
+        async move { app.store.delete(&shard.pk, &shard.sk, None, vec![]).await }
     });
     for result in futures::future::join_all(shards).await {
         if let Err(e) = result {

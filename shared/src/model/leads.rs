@@ -15,7 +15,7 @@ use crate::aws::store::s;
 use crate::aws::table::{self, GSI1, GSI2, Key};
 use crate::error::{DataError, Error};
 use crate::model::events::{LeadDefaults, Source};
-use crate::rules::ids::{self, IdKind, LeadId};
+use crate::rules::ids::{self, CauseId, EventId, IdKind, LeadId};
 use crate::rules::inbound::LeadInput;
 
 /// A lead as stored.
@@ -57,25 +57,60 @@ pub struct LeadRecord {
     pub last_seen_at: String,
     /// Optimistic-concurrency version, bumped on every write.
     pub version: i64,
+    /// The latest re-engagement, decided in the lead's own conditional
+    /// write so exactly one of racing events sees the silence, and a retry
+    /// after a crash finds the decision (see `process::dedupe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub re_engagement: Option<ReEngagement>,
 }
 
-/// The identity item of a normalised email or phone.
+/// Which event re-engaged a lead, and when it had been seen before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReEngagement {
+    pub cause_id: CauseId,
+    pub previous_seen_at: String,
+}
+
+/// The identity item of a normalised email or phone: which lead it finds,
+/// and which event's resolution claimed it for that lead.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Identity {
     pub pk: String,
     pub sk: String,
     pub lead_id: LeadId,
+    /// The event whose resolution wrote the claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<EventId>,
+    /// Random, new on every claim write: a stale claim is removed only if
+    /// nobody wrote it again since it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
 }
 
 impl Identity {
-    pub fn new(key: Key, lead_id: &LeadId) -> Self {
+    pub fn new(key: Key, lead_id: &LeadId, claimed_by: &EventId) -> Self {
         Identity {
             pk: key.pk,
             sk: key.sk,
             lead_id: lead_id.clone(),
+            claimed_by: Some(claimed_by.clone()),
+            claim: Some(crate::rules::crypto::random_token(9)),
         }
     }
+}
+
+/// The lead an event creates when its person is new: derived from the
+/// event, so every try of one event (a redelivered message, a crash half
+/// way) works on the same lead id.
+pub fn lead_id_of(event: &EventId, received_at: &str) -> LeadId {
+    let ms = crate::rules::clock::parse_rfc3339(received_at)
+        .unwrap_or_else(crate::rules::clock::now_ms)
+        .max(0) as u64;
+    let id = ids::derived_id(IdKind::Lead, ms, event.as_str());
+    // A derived id is well formed by construction.
+    LeadId::parse(&id).unwrap_or_else(LeadId::generate)
 }
 
 /// Bounds of one stored lead, so merges can never grow it past what
@@ -137,6 +172,7 @@ impl LeadRecord {
             updated_at: at.to_owned(),
             last_seen_at: at.to_owned(),
             version: 1,
+            re_engagement: None,
         };
         let mut custom = BTreeMap::new();
         add_custom_fields(&mut custom, &input.custom_fields);

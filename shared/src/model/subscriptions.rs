@@ -370,7 +370,7 @@ pub async fn delete(app: &App, id: &str) -> Result<(), DataError> {
     let key = table::subscription(id);
     match app
         .store
-        .delete(&key.pk, &key.sk, Some("attribute_exists(pk)"))
+        .delete(&key.pk, &key.sk, Some("attribute_exists(pk)"), vec![])
         .await?
     {
         Write::Done => Ok(()),

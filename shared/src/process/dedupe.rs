@@ -1,28 +1,47 @@
-//! De-duplication: one lead per person, however many events race.
+//! De-duplication: one lead per person, however many events race, with
+//! conditional single-item writes — no transaction (a transaction bills
+//! every item twice; measured in `tests/it/cost.rs`).
 //!
-//! An event's lead is found through the identity items of its normalised
-//! email and phone. Creating a lead writes, in one transaction, its
-//! identities (only if absent), the lead, its `lead.created` history entry
-//! and the event's move from `RECEIVED` to `PROCESSED`. Merging writes the
-//! lead (only if its version is unchanged), any new identity, a
-//! `lead.re_engaged` entry when due, and the event's move to `DUPLICATE`.
+//! An event's person is found through the identity items of its normalised
+//! email and phone. Why the writes below stay exactly-once:
 //!
-//! When two events race on a new address, one transaction wins; the other
-//! is cancelled, reads the winner's identity and merges. When a message is
-//! processed twice, the event's condition cancels the second transaction:
-//! no second lead, no second history entry.
+//! 1. **One lead id per event.** A new person's lead id is derived from the
+//!    event ([`leads::lead_id_of`]), so every try of one event — a
+//!    redelivered message, two consumers at once, a crash half way — works
+//!    on the same lead, and its put succeeds only where it is absent.
+//! 2. **Claims before the lead.** Each address is claimed with a put that
+//!    holds only where the identity is absent or already this event's. A
+//!    lead is created only after all its claims hold, so no address can
+//!    ever find two leads.
+//! 3. **Merges serialise on the lead.** A merge is a put conditional on the
+//!    lead's version, and merging is idempotent (it fills gaps, unions,
+//!    moves `lastSeenAt` forward): a merge applied again after a crash
+//!    changes nothing, and is then not written at all. Re-engagement is
+//!    decided inside that conditional write and recorded on the lead
+//!    (`reEngagement`), so exactly one of racing events sees the silence
+//!    and a retry finds the decision it made.
+//! 4. **History entries** are keyed by (lead, cause, type) and put only
+//!    where absent: at most one per cause.
+//! 5. **The event ends last,** conditional on `RECEIVED`: once. Until then
+//!    a retry redoes steps 2–4, which change nothing the second time.
+//!
+//! A claim left by a try that stopped before its lead existed points at a
+//! lead that does not exist. The same event takes it back (step 2's
+//! condition); another event waits while the claimer is still `RECEIVED`,
+//! and removes the claim once the claimer has ended without that lead —
+//! conditional on the claim not having been written again since it was read.
 
 use std::time::Duration;
 
 use crate::app::App;
-use crate::aws::store::{Tx, Values, n};
+use crate::aws::store::{Write, n, s};
 use crate::aws::table::{self, Key};
-use crate::error::{AwsErrorKind, Error};
+use crate::error::Error;
 use crate::model::events::{self, EventRecord, EventStatus};
 use crate::model::history::{HistoryEntry, LeadEventType};
-use crate::model::leads::{self, Identity, LeadRecord};
+use crate::model::leads::{self, Identity, LeadRecord, ReEngagement};
 use crate::rules::clock;
-use crate::rules::ids::LeadId;
+use crate::rules::ids::{CauseId, LeadId};
 use crate::rules::inbound::LeadInput;
 
 /// How many times a contended resolution is retried before the message is
@@ -43,35 +62,24 @@ pub enum Resolution {
     AlreadyDone,
 }
 
-/// The owners of an input's email and phone identities.
-async fn owners(app: &App, input: &LeadInput) -> Result<(Option<LeadId>, Option<LeadId>), Error> {
-    let email = async {
-        match &input.email {
-            Some(e) => {
-                let key = table::email_identity(e);
-                app.store.get::<Identity>(&key.pk, &key.sk).await
-            }
-            None => Ok(None),
-        }
-    };
-    let phone = async {
-        match &input.phone {
-            Some(p) => {
-                let key = table::phone_identity(p);
-                app.store.get::<Identity>(&key.pk, &key.sk).await
-            }
-            None => Ok(None),
-        }
-    };
-    let (e, p) = tokio::try_join!(email, phone)?;
-    Ok((e.map(|i| i.lead_id), p.map(|i| i.lead_id)))
+/// Who holds one address, as the event being resolved sees it.
+#[derive(Debug)]
+enum Holder {
+    /// Nobody, or a claim this event left before its lead existed.
+    Free,
+    /// An existing lead.
+    Lead(Box<LeadRecord>),
+    /// This event's own new lead, which exists: a creation to finish.
+    Created,
+    /// A claim of another event that is still being resolved.
+    Busy,
 }
 
-fn silent_long_enough(previous: &str, now: &str, after: Duration) -> bool {
-    match (clock::parse_rfc3339(previous), clock::parse_rfc3339(now)) {
-        (Some(p), Some(n)) => n - p >= after.as_millis() as i64,
-        _ => false,
-    }
+/// One round's way forward.
+enum Round {
+    Resolved(Resolution),
+    /// Someone else wrote first: look again.
+    Contended,
 }
 
 /// Resolves `event` (with its cleaned `input`) to a lead, exactly once.
@@ -80,6 +88,7 @@ pub async fn resolve(
     event: &EventRecord,
     input: &LeadInput,
 ) -> Result<Resolution, Error> {
+    let mine = leads::lead_id_of(&event.id, &event.received_at);
     for round in 0..MAX_ROUNDS {
         if round > 0 {
             // Spread contending writers apart.
@@ -90,43 +99,8 @@ pub async fn resolve(
             ))
             .await;
         }
-        let (email_owner, phone_owner) = owners(app, input).await?;
-        let target = email_owner.clone().or_else(|| phone_owner.clone());
-        let attempt = match target {
-            None => try_create(app, event, input).await?,
-            Some(lead_id) => {
-                let Some(lead) = leads::get(app, lead_id.as_str()).await? else {
-                    return Err(Error::Data(format!(
-                        "identity points at {lead_id}, which does not exist"
-                    )));
-                };
-                // Fields owned by another lead are not merged into this one.
-                let mut input = input.clone();
-                if email_owner.as_ref().is_some_and(|o| *o != lead_id) {
-                    input.email = None;
-                }
-                if phone_owner.as_ref().is_some_and(|o| *o != lead_id) {
-                    input.phone = None;
-                }
-                try_merge(
-                    app,
-                    event,
-                    &input,
-                    lead,
-                    email_owner.is_none(),
-                    phone_owner.is_none(),
-                )
-                .await?
-            }
-        };
-        if let Some(resolution) = attempt {
+        if let Round::Resolved(resolution) = try_resolve(app, event, input, &mine).await? {
             return Ok(resolution);
-        }
-        // Cancelled: was it because the event is already finished?
-        match events::get(app, event.id.as_str()).await? {
-            Some(e) if e.status != EventStatus::Received => return Ok(Resolution::AlreadyDone),
-            None => return Ok(Resolution::AlreadyDone),
-            _ => {}
         }
     }
     Err(Error::Data(format!(
@@ -134,80 +108,186 @@ pub async fn resolve(
     )))
 }
 
-fn claim(
-    app: &App,
-    identity: Key,
-    lead_id: &LeadId,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
-    app.store.tx_put(
-        &Identity::new(identity, lead_id),
-        Some("attribute_not_exists(pk)"),
-        vec![],
-    )
-}
-
-async fn try_create(
+async fn try_resolve(
     app: &App,
     event: &EventRecord,
     input: &LeadInput,
-) -> Result<Option<Resolution>, Error> {
+    mine: &LeadId,
+) -> Result<Round, Error> {
+    let email_key = input.email.as_deref().map(table::email_identity);
+    let phone_key = input.phone.as_deref().map(table::phone_identity);
+    let (email, phone) = tokio::try_join!(
+        holder(app, event, mine, email_key.as_ref()),
+        holder(app, event, mine, phone_key.as_ref()),
+    )?;
+    if matches!(email, Holder::Busy) || matches!(phone, Holder::Busy) {
+        return Ok(Round::Contended);
+    }
+    if matches!(email, Holder::Created) || matches!(phone, Holder::Created) {
+        return create(app, event, input, mine, [None, None]).await;
+    }
+    let free = |h: &Holder, key: Option<Key>| matches!(h, Holder::Free).then_some(key).flatten();
+    let claims = [free(&email, email_key), free(&phone, phone_key)];
+    // The person is the email's lead, else the phone's; a phone another
+    // lead holds is not merged into this one.
+    let mut input = input.clone();
+    let target = match (email, phone) {
+        (Holder::Lead(l), phone) => {
+            if matches!(&phone, Holder::Lead(o) if o.id != l.id) {
+                input.phone = None;
+            }
+            l
+        }
+        (_, Holder::Lead(l)) => l,
+        _ => return create(app, event, &input, mine, claims).await,
+    };
+    merge(app, event, &input, *target, mine, claims).await
+}
+
+/// Reads who holds `key` (see [`Holder`]); removes a claim left by another
+/// event that ended without creating its lead.
+async fn holder(
+    app: &App,
+    event: &EventRecord,
+    mine: &LeadId,
+    key: Option<&Key>,
+) -> Result<Holder, Error> {
+    let Some(key) = key else {
+        return Ok(Holder::Free);
+    };
+    let Some(identity) = app.store.get::<Identity>(&key.pk, &key.sk).await? else {
+        return Ok(Holder::Free);
+    };
+    if let Some(lead) = leads::get(app, identity.lead_id.as_str()).await? {
+        return Ok(if lead.id == *mine {
+            Holder::Created
+        } else {
+            Holder::Lead(Box::new(lead))
+        });
+    }
+    if identity.lead_id == *mine {
+        return Ok(Holder::Free);
+    }
+    // A claim whose lead does not exist: is its event still at work?
+    if let Some(claimer) = &identity.claimed_by
+        && claimer != &event.id
+        && events::get(app, claimer.as_str())
+            .await?
+            .is_some_and(|e| e.status == EventStatus::Received)
+    {
+        return Ok(Holder::Busy);
+    }
+    let removed = match &identity.claim {
+        Some(claim) => {
+            app.store
+                .delete(
+                    &key.pk,
+                    &key.sk,
+                    Some("claim = :c"),
+                    vec![(":c", s(claim.as_str()))],
+                )
+                .await?
+        }
+        None => {
+            app.store
+                .delete(
+                    &key.pk,
+                    &key.sk,
+                    Some("leadId = :l AND attribute_not_exists(claim)"),
+                    vec![(":l", s(identity.lead_id.as_str()))],
+                )
+                .await?
+        }
+    };
+    tracing::info!(lead_id = %identity.lead_id, "stale identity claim removed");
+    Ok(match removed {
+        Write::Done => Holder::Free,
+        Write::Conflict => Holder::Busy,
+    })
+}
+
+/// Claims `key` for `lead_id`: only where it is absent or this event's own
+/// earlier claim (pointing at `mine`).
+async fn claim(
+    app: &App,
+    event: &EventRecord,
+    key: Key,
+    lead_id: &LeadId,
+    mine: &LeadId,
+) -> Result<Write, Error> {
+    app.store
+        .put_if(
+            &Identity::new(key, lead_id, &event.id),
+            "attribute_not_exists(pk) OR leadId = :mine",
+            [(":mine".to_owned(), s(mine.as_str()))].into(),
+        )
+        .await
+}
+
+async fn claim_all(
+    app: &App,
+    event: &EventRecord,
+    claims: [Option<Key>; 2],
+    lead_id: &LeadId,
+    mine: &LeadId,
+) -> Result<Write, Error> {
+    for key in claims.into_iter().flatten() {
+        if claim(app, event, key, lead_id, mine).await? == Write::Conflict {
+            return Ok(Write::Conflict);
+        }
+    }
+    Ok(Write::Done)
+}
+
+/// A new person: claims, the lead, its `lead.created` entry, the event.
+async fn create(
+    app: &App,
+    event: &EventRecord,
+    input: &LeadInput,
+    mine: &LeadId,
+    claims: [Option<Key>; 2],
+) -> Result<Round, Error> {
+    if claim_all(app, event, claims, mine, mine).await? == Write::Conflict {
+        return Ok(Round::Contended);
+    }
     let at = event.received_at.clone();
     let lead = LeadRecord::new(
-        LeadId::generate(),
+        mine.clone(),
         input,
         &event.defaults,
         event.source.clone(),
         &at,
     );
-    let mut items = Vec::with_capacity(5);
-    if let Some(e) = &lead.email {
-        items.push(claim(app, table::email_identity(e), &lead.id)?);
-    }
-    if let Some(p) = &lead.phone {
-        items.push(claim(app, table::phone_identity(p), &lead.id)?);
-    }
-    items.push(
-        app.store
-            .tx_put(&lead, Some("attribute_not_exists(pk)"), vec![])?,
-    );
-    let history = HistoryEntry::new(&lead.id, LeadEventType::Created, &(&event.id).into(), &at);
-    items.push(
-        app.store
-            .tx_put(&history, Some("attribute_not_exists(pk)"), vec![])?,
-    );
-    items.push(events::tx_finish(
-        app,
-        &event.id,
-        EventStatus::Processed,
-        &lead.id,
-        &clock::now_rfc3339(),
-    )?);
-    match app.store.transact(items).await? {
-        Tx::Done => Ok(Some(Resolution::Created {
-            lead: Box::new(lead),
-        })),
-        Tx::Cancelled(reasons) => retry_unless_unwritable(&reasons),
-    }
+    // Absent, or put by an earlier try of this event: either way it is ours.
+    app.store.put_new(&lead).await?;
+    let cause: CauseId = (&event.id).into();
+    let history = HistoryEntry::new(&lead.id, LeadEventType::Created, &cause, &at);
+    app.store.put_new(&history).await?;
+    Ok(Round::Resolved(
+        match finish(app, event, EventStatus::Processed, &lead.id).await? {
+            Write::Done => Resolution::Created {
+                lead: Box::new(lead),
+            },
+            Write::Conflict => Resolution::AlreadyDone,
+        },
+    ))
 }
 
-async fn try_merge(
+/// A known person: claims of new addresses, the merge, a
+/// `lead.re_engaged` entry when due, the event.
+async fn merge(
     app: &App,
     event: &EventRecord,
     input: &LeadInput,
     mut lead: LeadRecord,
-    claim_email: bool,
-    claim_phone: bool,
-) -> Result<Option<Resolution>, Error> {
-    let previous_version = lead.version;
+    mine: &LeadId,
+    claims: [Option<Key>; 2],
+) -> Result<Round, Error> {
+    if claim_all(app, event, claims, &lead.id, mine).await? == Write::Conflict {
+        return Ok(Round::Contended);
+    }
+    let before = lead.clone();
     let merge = lead.merge(input, &event.defaults, &event.received_at);
-    let re_engaged = silent_long_enough(
-        &merge.previous_seen_at,
-        &event.received_at,
-        app.config.reengage_after,
-    );
-    let mut items = Vec::with_capacity(5);
-    let version: Values = vec![(":v", n(previous_version))];
-    items.push(app.store.tx_put(&lead, Some("version = :v"), version)?);
     if merge.dropped_fields > 0 {
         tracing::warn!(
             lead_id = %lead.id,
@@ -215,56 +295,75 @@ async fn try_merge(
             "custom fields left out: the lead is at its bounds"
         );
     }
-    // Every address the person is seen with finds them from now on.
-    if let Some(e) = input.email.as_ref().filter(|_| claim_email) {
-        items.push(claim(app, table::email_identity(e), &lead.id)?);
+    let cause: CauseId = (&event.id).into();
+    let re_engagement = match &lead.re_engagement {
+        // Decided by an earlier try of this event.
+        Some(r) if r.cause_id == cause => Some(r.clone()),
+        _ if silent_long_enough(
+            &merge.previous_seen_at,
+            &event.received_at,
+            app.config.reengage_after,
+        ) =>
+        {
+            let r = ReEngagement {
+                cause_id: cause.clone(),
+                previous_seen_at: merge.previous_seen_at.clone(),
+            };
+            lead.re_engagement = Some(r.clone());
+            Some(r)
+        }
+        _ => None,
+    };
+    let mut unchanged = lead.clone();
+    unchanged.version = before.version;
+    if unchanged != before {
+        let write = app
+            .store
+            .put_if(
+                &lead,
+                "version = :v",
+                [(":v".to_owned(), n(before.version))].into(),
+            )
+            .await?;
+        if write == Write::Conflict {
+            return Ok(Round::Contended);
+        }
     }
-    if let Some(p) = input.phone.as_ref().filter(|_| claim_phone) {
-        items.push(claim(app, table::phone_identity(p), &lead.id)?);
-    }
-    if re_engaged {
+    if let Some(r) = &re_engagement {
         let mut entry = HistoryEntry::new(
             &lead.id,
             LeadEventType::ReEngaged,
-            &(&event.id).into(),
+            &cause,
             &event.received_at,
         );
-        entry.previous_seen_at = Some(merge.previous_seen_at.clone());
-        items.push(
-            app.store
-                .tx_put(&entry, Some("attribute_not_exists(pk)"), vec![])?,
-        );
+        entry.previous_seen_at = Some(r.previous_seen_at.clone());
+        app.store.put_new(&entry).await?;
     }
-    items.push(events::tx_finish(
-        app,
-        &event.id,
-        EventStatus::Duplicate,
-        &lead.id,
-        &clock::now_rfc3339(),
-    )?);
-    match app.store.transact(items).await? {
-        Tx::Done => Ok(Some(Resolution::Duplicate {
-            lead: Box::new(lead),
-            re_engaged,
-        })),
-        Tx::Cancelled(reasons) => retry_unless_unwritable(&reasons),
-    }
+    Ok(Round::Resolved(
+        match finish(app, event, EventStatus::Duplicate, &lead.id).await? {
+            Write::Done => Resolution::Duplicate {
+                lead: Box::new(lead),
+                re_engaged: re_engagement.is_some(),
+            },
+            Write::Conflict => Resolution::AlreadyDone,
+        },
+    ))
 }
 
-/// A cancelled transaction is retried (someone raced this event) unless
-/// DynamoDB refused an item outright: such a write can never succeed, and
-/// the event ends `FAILED` with the reason instead of dead-lettering as
-/// "contention".
-fn retry_unless_unwritable(reasons: &[Option<AwsErrorKind>]) -> Result<Option<Resolution>, Error> {
-    if reasons.contains(&Some(AwsErrorKind::Validation)) {
-        return Err(Error::Aws {
-            service: "dynamodb",
-            op: "TransactWriteItems",
-            kind: AwsErrorKind::Validation,
-            message: "DynamoDB refused to store the lead (an item too large or invalid)".into(),
-        });
+async fn finish(
+    app: &App,
+    event: &EventRecord,
+    status: EventStatus,
+    lead_id: &LeadId,
+) -> Result<Write, Error> {
+    events::finish(app, &event.id, status, lead_id, &clock::now_rfc3339()).await
+}
+
+fn silent_long_enough(previous: &str, now: &str, after: Duration) -> bool {
+    match (clock::parse_rfc3339(previous), clock::parse_rfc3339(now)) {
+        (Some(p), Some(n)) => n - p >= after.as_millis() as i64,
+        _ => false,
     }
-    Ok(None)
 }
 
 #[cfg(test)]
