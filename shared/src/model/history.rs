@@ -1,12 +1,19 @@
 //! A lead's history: the domain events `lead.created`, `lead.re_engaged`
-//! and `lead.updated`, one entry per (cause, type) beside the lead, which
+//! and `lead.updated`, one entry per (cause, type), which
 //! [`crate::process::fan_out`] turns into deliveries.
+//!
+//! `lead.re_engaged` and `lead.updated` are items beside the lead.
+//! `lead.created` is read from the lead itself (`createdBy`, `createdAt`):
+//! every new lead would otherwise pay one more write for an item that only
+//! repeats what the lead says. Leads from before that change still have
+//! the item, and it is read as it is.
 
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::aws::table;
 use crate::error::Error;
+use crate::model::leads::{self, LeadRecord};
 use crate::rules::ids::{CauseId, LeadId};
 
 /// The kinds of domain event a lead has.
@@ -59,9 +66,6 @@ pub struct HistoryEntry {
     /// `lead.updated`: what changed, as JSON text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<String>,
-    /// Set once its deliveries exist and are queued.
-    #[serde(default)]
-    pub fanned_out: bool,
 }
 
 impl HistoryEntry {
@@ -81,46 +85,67 @@ impl HistoryEntry {
             occurred_at: occurred_at.to_owned(),
             previous_seen_at: None,
             changes: None,
-            fanned_out: false,
         }
+    }
+
+    /// The `lead.created` entry a lead carries, if it records its cause.
+    pub fn created(lead: &LeadRecord) -> Option<Self> {
+        let cause = lead.created_by.as_ref()?;
+        Some(Self::new(
+            &lead.id,
+            LeadEventType::Created,
+            cause,
+            &lead.created_at,
+        ))
     }
 }
 
-/// A lead's history, oldest first.
-pub async fn history(app: &App, lead_id: &str) -> Result<Vec<HistoryEntry>, Error> {
-    app.store
-        .query_prefix(&table::lead(lead_id).pk, table::HISTORY_PREFIX)
-        .await
+/// `stored` with the lead's own `lead.created` entry added where `wanted`
+/// and not stored (leads from before `createdBy` have it stored).
+fn with_created(
+    mut stored: Vec<HistoryEntry>,
+    lead: &LeadRecord,
+    wanted: impl Fn(&CauseId) -> bool,
+) -> Vec<HistoryEntry> {
+    let has_created = stored.iter().any(|e| e.kind == LeadEventType::Created);
+    if let Some(created) = HistoryEntry::created(lead)
+        && !has_created
+        && wanted(&created.cause_id)
+    {
+        stored.insert(0, created);
+    }
+    stored
 }
 
-/// The entries of a lead that one cause (an inbound event, an admin edit)
+/// A lead's history, oldest first (empty when the lead does not exist).
+pub async fn history(app: &App, lead_id: &str) -> Result<Vec<HistoryEntry>, Error> {
+    let pk = table::lead(lead_id).pk;
+    let (lead, stored) = tokio::try_join!(
+        leads::get(app, lead_id),
+        app.store
+            .query_prefix::<HistoryEntry>(&pk, table::HISTORY_PREFIX),
+    )?;
+    Ok(match lead {
+        Some(lead) => with_created(stored, &lead, |_| true),
+        None => stored,
+    })
+}
+
+/// The entries of `lead` that one cause (an inbound event, an admin edit)
 /// made.
 pub async fn of_cause(
     app: &App,
-    lead_id: &LeadId,
+    lead: &LeadRecord,
     cause_id: &CauseId,
 ) -> Result<Vec<HistoryEntry>, Error> {
-    app.store
+    let stored = app
+        .store
         .query_prefix(
-            &table::lead(lead_id.as_str()).pk,
+            &table::lead(lead.id.as_str()).pk,
             &table::history_of_cause(cause_id.as_str()),
         )
-        .await
-}
-
-/// Marks an entry as fanned out: its deliveries exist and are queued.
-pub async fn mark_fanned_out(app: &App, entry: &HistoryEntry) -> Result<(), Error> {
-    app.store
-        .update_if(
-            &entry.pk,
-            &entry.sk,
-            "SET fannedOut = :t",
-            None,
-            vec![],
-            vec![(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))],
-        )
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(with_created(stored, lead, |c| c == cause_id))
 }
 
 #[cfg(test)]

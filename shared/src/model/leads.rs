@@ -62,6 +62,11 @@ pub struct LeadRecord {
     /// after a crash finds the decision (see `process::dedupe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub re_engagement: Option<ReEngagement>,
+    /// The event that created the lead: its `lead.created` history entry
+    /// is read from here rather than stored apart (one write less per new
+    /// lead; see [`super::history`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<CauseId>,
 }
 
 /// Which event re-engaged a lead, and when it had been seen before.
@@ -173,6 +178,7 @@ impl LeadRecord {
             last_seen_at: at.to_owned(),
             version: 1,
             re_engagement: None,
+            created_by: None,
         };
         let mut custom = BTreeMap::new();
         add_custom_fields(&mut custom, &input.custom_fields);

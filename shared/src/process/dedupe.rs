@@ -20,8 +20,9 @@
 //!    decided inside that conditional write and recorded on the lead
 //!    (`reEngagement`), so exactly one of racing events sees the silence
 //!    and a retry finds the decision it made.
-//! 4. **History entries** are keyed by (lead, cause, type) and put only
-//!    where absent: at most one per cause.
+//! 4. **History:** `lead.created` is the lead's own `createdBy`; other
+//!    entries are keyed by (lead, cause, type) and put only where absent:
+//!    at most one per cause.
 //! 5. **The event ends last,** conditional on `RECEIVED`: once. Until then
 //!    a retry redoes steps 2–4, which change nothing the second time.
 //!
@@ -239,7 +240,8 @@ async fn claim_all(
     Ok(Write::Done)
 }
 
-/// A new person: claims, the lead, its `lead.created` entry, the event.
+/// A new person: claims, the lead (which holds its `lead.created` entry),
+/// the event.
 async fn create(
     app: &App,
     event: &EventRecord,
@@ -250,19 +252,17 @@ async fn create(
     if claim_all(app, event, claims, mine, mine).await? == Write::Conflict {
         return Ok(Round::Contended);
     }
-    let at = event.received_at.clone();
-    let lead = LeadRecord::new(
+    let mut lead = LeadRecord::new(
         mine.clone(),
         input,
         &event.defaults,
         event.source.clone(),
-        &at,
+        &event.received_at,
     );
+    // The lead carries its `lead.created` entry.
+    lead.created_by = Some((&event.id).into());
     // Absent, or put by an earlier try of this event: either way it is ours.
     app.store.put_new(&lead).await?;
-    let cause: CauseId = (&event.id).into();
-    let history = HistoryEntry::new(&lead.id, LeadEventType::Created, &cause, &at);
-    app.store.put_new(&history).await?;
     Ok(Round::Resolved(
         match finish(app, event, EventStatus::Processed, &lead.id).await? {
             Write::Done => Resolution::Created {

@@ -3,9 +3,10 @@
 //! its body frozen and a message on the deliveries queue.
 //!
 //! Idempotent: a delivery's id is derived from the entry and the
-//! subscription and written only once, and an entry is marked once its
-//! deliveries are queued; running it again after a crash finishes the job
-//! without a second copy.
+//! subscription and written only once; running it again after a crash (or
+//! for a redelivered message) finds each delivery made and queues only
+//! those never tried, so no second copy is sent. No "fanned out" mark is
+//! written: it cost every entry a write to save a rare re-run a few reads.
 
 use serde_json::{Value, json};
 
@@ -23,17 +24,16 @@ use crate::rules::ids::{self, CauseId, IdKind, LeadId};
 /// Fans out every history entry of `lead_id` caused by `cause_id` that has
 /// not been fanned out yet; returns how many deliveries it queued.
 pub async fn fan_out(app: &App, lead_id: &LeadId, cause_id: &CauseId) -> Result<usize, Error> {
-    let entries = history::of_cause(app, lead_id, cause_id).await?;
-    let pending: Vec<HistoryEntry> = entries.into_iter().filter(|e| !e.fanned_out).collect();
-    if pending.is_empty() {
-        return Ok(0);
-    }
     let Some(lead) = leads::get(app, lead_id.as_str()).await? else {
         return Ok(0);
     };
+    let entries = history::of_cause(app, &lead, cause_id).await?;
+    if entries.is_empty() {
+        return Ok(0);
+    }
     let subs = subscriptions::all(app).await?;
     let mut messages = Vec::new();
-    for entry in &pending {
+    for entry in &entries {
         for sub in subs.iter().filter(|s| s.wants(entry.kind, &lead.source)) {
             let delivery = delivery_for(entry, &lead, sub);
             let queue_it = match deliveries::put_new(app, &delivery).await? {
@@ -54,9 +54,6 @@ pub async fn fan_out(app: &App, lead_id: &LeadId, cause_id: &CauseId) -> Result<
     app.queue
         .send_all(&app.config.deliveries_queue_url, &messages)
         .await?;
-    for entry in &pending {
-        history::mark_fanned_out(app, entry).await?;
-    }
     if !messages.is_empty() {
         tracing::info!(lead_id = %lead_id, deliveries = messages.len(), "fanned out");
     }
