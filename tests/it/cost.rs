@@ -85,6 +85,11 @@ async fn write_units_per_lead_by_stage_and_layout() {
     }
     proxy.meter.stop();
     let writes = proxy.meter.writes();
+    if std::env::var_os("LEADPIPE_COST_ITEMS").is_some() {
+        for w in &writes {
+            println!("{} {}: {}", w.stage, w.operation, w.after.as_ref().or(w.before.as_ref()).cloned().unwrap_or_default());
+        }
+    }
 
     let table: Vec<(String, Vec<Units>)> = layouts()
         .into_iter()
@@ -129,7 +134,9 @@ fn render(table: &[(String, Vec<Units>)], writes: &[Written]) -> String {
         let total: u64 = units[..3].iter().map(|u| u.total()).sum();
         s.push_str(&format!("**{total}** |\n"));
     }
-    s.push_str("\n| stage | write | item | units (table+indexes) |\n|---|---|---|---|\n");
+    s.push_str(
+        "\n| stage | write | item | bytes | units (table+indexes) |\n|---|---|---|---|---|\n",
+    );
     let current = &layouts()[1];
     for w in writes {
         let item = w.after.as_ref().or(w.before.as_ref());
@@ -139,8 +146,9 @@ fn render(table: &[(String, Vec<Units>)], writes: &[Written]) -> String {
         // The item's kind: its sort key up to the first '#'.
         let kind = sk.split('#').next().unwrap_or(sk);
         let u = current.cost(w);
+        let bytes = item.map_or(0, leadpipe_tests::meter::item_size);
         s.push_str(&format!(
-            "| {} | {}{}{} | {kind} | {} ({}+{}) |\n",
+            "| {} | {}{}{} | {kind} | {bytes} | {} ({}+{}) |\n",
             w.stage,
             w.operation,
             if w.transactional { " (tx)" } else { "" },

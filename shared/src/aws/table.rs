@@ -12,6 +12,7 @@
 //! | key rate window       | `KEY#{keyId}#RATE#{minute}`   | `RATE`                       |                       |                                         |
 //! | subscription          | `SUB#{subId}`                 | `SUB`                        | `SUBS` / id           |                                         |
 //! | delivery              | `DLV#{deliveryId}`            | `DLV`                        | `DELIVERIES` / id     | `DELIVERIES#sub#{subId}` / id           |
+//! | delivery body         | `DLV#{deliveryId}`            | `BODY`                       |                       |                                         |
 //! | delivery attempt      | `DLV#{deliveryId}`            | `ATT#{n:06}`                 |                       |                                         |
 //! | Meta leadgen marker   | `META#leadgen#{leadgenId}`    | `LEADGEN`                    |                       |                                         |
 //! | idempotency record    | `IDEM#{keyId}#{sha256(key)}`  | `IDEM`                       |                       |                                         |
@@ -153,6 +154,11 @@ pub fn subscription(id: &str) -> Key {
 
 pub fn delivery(id: &str) -> Key {
     Key::new(format!("DLV#{id}"), "DLV")
+}
+
+/// A delivery's body, frozen when it was made, beside the delivery.
+pub fn delivery_body(id: &str) -> Key {
+    Key::new(format!("DLV#{id}"), "BODY")
 }
 
 /// Attempt `n` of a delivery, stored beside it.

@@ -215,7 +215,7 @@ pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, E
 /// Reads the delivery and its subscription, and claims the next attempt;
 /// ends the delivery here when its subscription is gone or off.
 async fn prepare(app: &App, delivery_id: &str) -> Result<Prepared, Error> {
-    let Some(delivery) = deliveries::get(app, delivery_id).await? else {
+    let Some(delivery) = deliveries::get_to_send(app, delivery_id).await? else {
         tracing::warn!("delivery not found; message dropped");
         return Ok(Prepared::Nothing);
     };

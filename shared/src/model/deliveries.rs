@@ -65,7 +65,11 @@ pub struct Delivery {
     pub lead_id: String,
     pub source: Source,
     /// The default body, fixed when the delivery was made, so every attempt
-    /// sends the same thing.
+    /// sends the same thing. Stored as an item of its own ([`Body`]), not
+    /// in the delivery: the delivery is rewritten by its claim, each
+    /// attempt and its end, and DynamoDB bills each of those by the whole
+    /// item. Deliveries made before that change carry it inline.
+    #[serde(default, skip_serializing)]
     pub payload: String,
     pub status: DeliveryStatus,
     pub attempt_count: u32,
@@ -151,6 +155,16 @@ pub struct Attempt {
     pub expires_at: i64,
 }
 
+/// A delivery's frozen body, beside it (see [`Delivery::payload`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Body {
+    pk: String,
+    sk: String,
+    payload: String,
+}
+
+/// A delivery without its body (see [`get_to_send`]).
 pub async fn get(app: &App, id: &str) -> Result<Option<Delivery>, Error> {
     if !ids::is_valid(IdKind::Delivery, id) {
         return Ok(None);
@@ -159,8 +173,40 @@ pub async fn get(app: &App, id: &str) -> Result<Option<Delivery>, Error> {
     app.store.get(&key.pk, &key.sk).await
 }
 
-/// Writes a new delivery; `Conflict` when it exists already.
+/// A delivery with its body, to send.
+pub async fn get_to_send(app: &App, id: &str) -> Result<Option<Delivery>, Error> {
+    if !ids::is_valid(IdKind::Delivery, id) {
+        return Ok(None);
+    }
+    let (key, body) = (table::delivery(id), table::delivery_body(id));
+    let (delivery, body) = tokio::try_join!(
+        app.store.get::<Delivery>(&key.pk, &key.sk),
+        app.store.get::<Body>(&body.pk, &body.sk),
+    )?;
+    let Some(mut delivery) = delivery else {
+        return Ok(None);
+    };
+    match body {
+        Some(body) => delivery.payload = body.payload,
+        None if delivery.payload.is_empty() => {
+            return Err(Error::Data(format!("delivery {id} has no body")));
+        }
+        None => {}
+    }
+    Ok(Some(delivery))
+}
+
+/// Writes a new delivery, its body first (so no delivery is ever without
+/// one); `Conflict` when it exists already. The body is written only where
+/// absent: a fan-out run again after the lead changed keeps the first.
 pub async fn put_new(app: &App, delivery: &Delivery) -> Result<Write, Error> {
+    let key = table::delivery_body(&delivery.id);
+    let body = Body {
+        pk: key.pk,
+        sk: key.sk,
+        payload: delivery.payload.clone(),
+    };
+    app.store.put_new(&body).await?;
     app.store.put_new(delivery).await
 }
 
