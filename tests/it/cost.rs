@@ -87,7 +87,16 @@ async fn write_units_per_lead_by_stage_and_layout() {
     let writes = proxy.meter.writes();
     if std::env::var_os("LEADPIPE_COST_ITEMS").is_some() {
         for w in &writes {
-            println!("{} {}: {}", w.stage, w.operation, w.after.as_ref().or(w.before.as_ref()).cloned().unwrap_or_default());
+            println!(
+                "{} {}: {}",
+                w.stage,
+                w.operation,
+                w.after
+                    .as_ref()
+                    .or(w.before.as_ref())
+                    .cloned()
+                    .unwrap_or_default()
+            );
         }
     }
 

@@ -593,3 +593,47 @@ async fn a_cold_start_warms_up_the_secret_in_the_background() {
         "the table warm-up only reads"
     );
 }
+
+/// A large submission is kept beside its event, not in it: the event stays
+/// one write unit on both its writes (received, ended), and the lead still
+/// gets every field.
+#[tokio::test]
+async fn a_large_submission_is_kept_beside_its_event() {
+    let t = TestStack::new().await;
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    let fields: serde_json::Map<String, Value> = (0..40)
+        .map(|i| (format!("field{i:02}"), json!("x".repeat(400))))
+        .collect();
+    let mut body = json!({"email": "big@example.com"});
+    body.as_object_mut().unwrap().extend(fields);
+    let id = t.post_lead(&key, &token, body).await;
+    let raw: Value = {
+        let k = leadpipe::aws::table::event(&id);
+        t.app.store.get(&k.pk, &k.sk).await.unwrap().unwrap()
+    };
+    assert_eq!(raw["inputApart"], true, "{raw}");
+    assert!(raw.get("input").is_none());
+    assert!(serde_json::to_vec(&raw).unwrap().len() < 1024);
+    t.process_queue().await;
+    let e = t.event(&id).await;
+    assert_eq!(e["status"], "PROCESSED", "{e}");
+    let lead = t
+        .admin(
+            "GET",
+            &format!("/v1/leads/{}", e["leadId"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(lead["customFields"].as_object().unwrap().len(), 40);
+    // A small one stays inline.
+    let small = t
+        .post_lead(&key, &token, json!({"email": "small@example.com"}))
+        .await;
+    let k = leadpipe::aws::table::event(&small);
+    let raw: Value = t.app.store.get(&k.pk, &k.sk).await.unwrap().unwrap();
+    assert!(
+        raw["input"].is_string() && raw.get("inputApart").is_none(),
+        "{raw}"
+    );
+}

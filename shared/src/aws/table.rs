@@ -4,6 +4,7 @@
 //! | item                  | `pk`                          | `sk`                         | `gsi1pk` / `gsi1sk`   | `gsi2pk` / `gsi2sk`                     |
 //! |-----------------------|-------------------------------|------------------------------|-----------------------|-----------------------------------------|
 //! | inbound event         | `EVT#{eventId}`               | `EVT`                        | `EVENTS` / id         | `EVENTS#{STATUS}` / id                  |
+//! | event input (large)    | `EVT#{eventId}`               | `INPUT`                      |                       |                                         |
 //! | lead                  | `LEAD#{leadId}`               | `LEAD`                       | `LEADS` / id          | `LEADS#status#{status}` / id            |
 //! | history entry         | `LEAD#{leadId}`               | `HIST#{causeId}#{type}`      |                       |                                         |
 //! | identity              | `IDENT#email#{email}` or `IDENT#phone#{e164}` | `IDENT`      |                       |                                         |
@@ -103,6 +104,11 @@ impl Key {
 
 pub fn event(id: &str) -> Key {
     Key::new(format!("EVT#{id}"), "EVT")
+}
+
+/// A large submission of an event, beside the event.
+pub fn event_input(id: &str) -> Key {
+    Key::new(format!("EVT#{id}"), "INPUT")
 }
 
 pub fn lead(id: &str) -> Key {

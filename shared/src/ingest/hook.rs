@@ -227,7 +227,7 @@ async fn record_and_enqueue(
         request_meta(req),
         clock::now_rfc3339(),
     )?;
-    if app.store.put_new(&event).await? == Write::Conflict {
+    if events::put_new(app, &event).await? == Write::Conflict {
         return Err(ApiError::Conflict("event id collision; retry".into()));
     }
     let message = LeadMessage {

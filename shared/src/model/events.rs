@@ -122,9 +122,12 @@ pub struct EventRecord {
     pub lead_id: Option<LeadId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The cleaned submission, as JSON text.
+    /// The cleaned submission, as JSON text, when it is small; a larger
+    /// one is an item of its own (`inputApart`, see [`put_new`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub input_apart: bool,
     #[serde(default)]
     pub defaults: LeadDefaults,
     #[serde(default)]
@@ -189,6 +192,7 @@ impl EventRecord {
             lead_id: None,
             error: None,
             input: None,
+            input_apart: false,
             defaults: LeadDefaults::default(),
             request: RequestMeta::default(),
             leadgen: None,
@@ -360,9 +364,63 @@ pub async fn leadgen_marker(app: &App, leadgen_id: &str) -> Result<Option<Leadge
 
 /// Removes an event (ingest takes back one whose message was never queued).
 pub async fn remove(app: &App, id: &str) -> Result<(), Error> {
-    let key = table::event(id);
-    app.store
-        .delete(&key.pk, &key.sk, None, vec![])
-        .await
-        .map(|_| ())
+    let (key, input) = (table::event(id), table::event_input(id));
+    tokio::try_join!(
+        app.store.delete(&key.pk, &key.sk, None, vec![]),
+        app.store.delete(&input.pk, &input.sk, None, vec![]),
+    )
+    .map(|_| ())
+}
+
+/// An event whose submission fits in one write unit with it (its JSON up
+/// to this size, a little above the size DynamoDB bills) keeps it inline.
+///
+/// DynamoDB bills every write of an item by its whole size, and an event
+/// is written twice (received, then ended). A large submission (custom
+/// fields allow 64 KiB) kept inline would be billed at full size on both
+/// writes; kept apart it is written once and the event stays one unit.
+/// Small ones stay inline: apart they would cost one more write.
+pub const INLINE_EVENT_MAX: usize = 1000;
+
+/// A large submission, beside its event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EventInput {
+    pk: String,
+    sk: String,
+    input: String,
+}
+
+/// Writes a new `RECEIVED` event (a large submission first, apart);
+/// `Conflict` when the id exists.
+pub async fn put_new(app: &App, event: &EventRecord) -> Result<Write, Error> {
+    let whole = serde_json::to_vec(event).map_or(usize::MAX, |j| j.len());
+    let Some(input) = event.input.as_ref().filter(|_| whole > INLINE_EVENT_MAX) else {
+        return app.store.put_new(event).await;
+    };
+    let key = table::event_input(event.id.as_str());
+    let apart = EventInput {
+        pk: key.pk,
+        sk: key.sk,
+        input: input.clone(),
+    };
+    if app.store.put_new(&apart).await? == Write::Conflict {
+        return Ok(Write::Conflict);
+    }
+    let mut event = event.clone();
+    event.input = None;
+    event.input_apart = true;
+    app.store.put_new(&event).await
+}
+
+/// The event's cleaned submission, wherever it is kept.
+pub async fn input_of(app: &App, event: &EventRecord) -> Result<Option<String>, Error> {
+    if !event.input_apart {
+        return Ok(event.input.clone());
+    }
+    let key = table::event_input(event.id.as_str());
+    Ok(app
+        .store
+        .get::<EventInput>(&key.pk, &key.sk)
+        .await?
+        .map(|i| i.input))
 }

@@ -162,14 +162,19 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
 
 /// The cleaned submission: stored by ingest, or fetched from the Graph API.
 async fn lead_input(app: &App, event: &EventRecord) -> Result<LeadInput, Failure> {
-    if let Some(text) = &event.input {
+    let stored = events::input_of(app, event)
+        .await
+        .map_err(|e| Failure::transient(e.to_string()))?;
+    if let Some(text) = &stored {
         return serde_json::from_str(text)
             .map_err(|e| Failure::Permanent(format!("stored input unreadable: {e}")));
     }
     let Some(leadgen) = &event.leadgen else {
-        return Err(Failure::Permanent(
-            "event has neither input nor leadgen".into(),
-        ));
+        return Err(Failure::Permanent(if event.input_apart {
+            "the event's stored input is missing".into()
+        } else {
+            "event has neither input nor leadgen".into()
+        }));
     };
     let secrets = app
         .secrets
