@@ -18,7 +18,8 @@ fn index(pk: &'static str, sk: &'static str, projection: Projection) -> Index {
     }
 }
 
-/// The first layout, today's, and the lever priced next.
+/// Today's writes under the first indexes, today's indexes, and a lever
+/// priced before it is built.
 fn layouts() -> Vec<Schema> {
     let first = Schema {
         name: "first layout: gsi1, gsi2 ALL",
@@ -41,12 +42,16 @@ fn layouts() -> Vec<Schema> {
         ],
         no_transactions: false,
     };
-    // An upper bound of the next lever: the same writes, none in a
-    // transaction.
-    let mut single = current.clone();
-    single.name = "+ the same writes outside transactions";
-    single.no_transactions = true;
-    vec![first, current, single]
+    // A lever priced, not built: an event leaves the status index once it
+    // has ended PROCESSED or DUPLICATE (listing those would read the
+    // all-events index with a status filter instead).
+    let mut sparse = current.clone();
+    sparse.name = "candidate: ended events leave the status index";
+    sparse.indexes[1].leaves_out = Some(|item| {
+        let text = |name: &str| item[name]["S"].as_str().or(item[name].as_str());
+        text("sk") == Some("EVT") && matches!(text("status"), Some("PROCESSED" | "DUPLICATE"))
+    });
+    vec![first, current, sparse]
 }
 
 const STAGES: [&str; 6] = [
@@ -124,9 +129,17 @@ async fn write_units_per_lead_by_stage_and_layout() {
     }
     assert_eq!(crm.requests_to("/hook").len(), 1);
     assert!(totals.windows(2).all(|w| w[0] >= w[1]), "{totals:?}");
-    // Projections alone must save: today's layout rewrites both ALL
-    // copies on every update.
-    assert!(totals[1] < totals[0], "{totals:?}");
+    // Today's indexes cost no more than the first ones although they add
+    // the work index (2 units a delivery): with the delivery body and large
+    // submissions kept apart, INCLUDE saves what ALL copies cost.
+    assert!(totals[1] <= totals[0], "{totals:?}");
+    // What BENCHMARKS.md and the bench's constants quote (issue 12: 44
+    // before, measured): a change that costs more must say so there.
+    assert!(
+        totals[1] <= 24,
+        "a new lead costs {} write units",
+        totals[1]
+    );
 }
 
 fn render(table: &[(String, Vec<Units>)], writes: &[Written]) -> String {
