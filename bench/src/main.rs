@@ -609,23 +609,24 @@ const INGEST: Calls = Calls {
     sqs: 1.0,
 };
 /// process (new lead, batches of 10): event read, two identity reads,
-/// history query, lead read, subscriptions query (6 RRU); the transaction
-/// of identities, lead, history entry and event update, and the fan-out
-/// marker (22 WRU measured: 26 for the stage less the delivery put, which
-/// is counted per delivery below); receive + delete + send per batch (0.3
-/// SQS requests per lead).
+/// lead read, history query, subscriptions query (6 RRU); two identity
+/// claims, the lead with its two index entries and the event's end, which
+/// moves its status entry (9 WRU measured: 14 for the stage less the
+/// delivery, counted per delivery below); receive + delete + send per
+/// batch (0.3 SQS requests per lead).
 const PROCESS: Calls = Calls {
     rru: 6.0,
-    wru: 22.0,
+    wru: 9.0,
     sqs: 0.3,
 };
-/// per delivery: its put in process with three index entries (4 WRU) and,
-/// in deliver, the claim, the attempt put and the conditional finish,
-/// which takes it off the work index (8 WRU measured); delivery +
-/// subscription reads (2 RRU); send + receive + delete (1.2 SQS requests).
+/// per delivery: in process its body and the delivery with three index
+/// entries (5 WRU); in deliver the claim, the attempt put and the
+/// conditional end, which takes it off the work index (6 WRU) — 11 WRU
+/// measured; delivery, body and subscription reads (3 RRU); send +
+/// receive + delete (1.2 SQS requests).
 const DELIVERY: Calls = Calls {
-    rru: 2.0,
-    wru: 12.0,
+    rru: 3.0,
+    wru: 11.0,
     sqs: 1.2,
 };
 
