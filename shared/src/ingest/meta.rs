@@ -2,13 +2,15 @@
 //! (docs/CONTRACT.md §4). The handshake is [`crate::meta_verify`]; the Graph API
 //! look-up of each lead happens later, in [`crate::process`].
 //!
-//! Zero loss: a `leadgen_id` is recorded with a marker and a `RECEIVED`
-//! event in one transaction, then queued. Only a failed *condition* on the
-//! marker means "seen before"; any other cancellation (throttling, a
-//! conflicting transaction) answers 500 so Meta sends again. A marker whose
-//! event is still `RECEIVED` (its message may never have been sent) is
-//! queued again — `process` is idempotent — and the sweeper does the same
-//! for events nobody asks about again.
+//! Zero loss: a `leadgen_id` is recorded with a marker, then a `RECEIVED`
+//! event, then queued — two conditional writes, no transaction (which
+//! DynamoDB bills twice). Only a failed *condition* on the marker means
+//! "seen before"; any other failure (throttling, a 500) answers 500 so Meta
+//! sends again. A marker whose event is missing (a stop between the two
+//! writes) gets its event written under the marker's id by that retry; a
+//! marker whose event is still `RECEIVED` (its message may never have been
+//! sent) is queued again — `process` is idempotent — and the sweeper does
+//! the same for events nobody asks about again.
 
 use std::collections::HashSet;
 
@@ -19,7 +21,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::aws::queue::LeadMessage;
-use crate::aws::store::{Tx, Write};
+use crate::aws::store::Write;
 use crate::error::{AwsErrorKind, Error};
 use crate::http::error::ApiError;
 use crate::http::{self as h, header as get_header};
@@ -48,49 +50,22 @@ impl Recorded {
     }
 }
 
-/// Why a marker-and-event transaction was cancelled, from DynamoDB's
-/// reasons (marker first): only a failed condition on the marker means the
-/// `leadgen_id` was recorded before.
-fn seen_before(reasons: &[Option<AwsErrorKind>]) -> bool {
-    matches!(
-        reasons.first(),
-        Some(Some(AwsErrorKind::ConditionalCheckFailed))
-    ) && reasons
-        .iter()
-        .skip(1)
-        .all(|r| r.is_none() || *r == Some(AwsErrorKind::ConditionalCheckFailed))
-}
-
 /// Records one `leadgen` change as an event, unless its `leadgen_id` was
-/// seen before (the marker and the event are written together or not at
-/// all).
+/// seen before: the marker first, then the event (see the module's notes).
 async fn record_leadgen(app: &App, leadgen: Leadgen, received_at: &str) -> Result<Recorded, Error> {
-    let leadgen_id = leadgen.leadgen_id.clone();
     let event = EventRecord::from_leadgen(EventId::generate(), leadgen, received_at.to_owned());
-    let marker = LeadgenMarker::new(&leadgen_id, &event.id);
-    let items = vec![
-        app.store
-            .tx_put(&marker, Some("attribute_not_exists(pk)"), vec![])?,
-        app.store
-            .tx_put(&event, Some("attribute_not_exists(pk)"), vec![])?,
-    ];
-    match app.store.transact(items).await? {
-        Tx::Done => Ok(Recorded::New(event.id)),
-        Tx::Cancelled(reasons) if seen_before(&reasons) => {
-            already_recorded(app, event.leadgen.as_ref(), received_at).await
-        }
-        Tx::Cancelled(reasons) => Err(Error::Aws {
-            service: "dynamodb",
-            op: "TransactWriteItems",
-            kind: reasons
-                .iter()
-                .flatten()
-                .find(|k| **k != AwsErrorKind::ConditionalCheckFailed)
-                .copied()
-                .unwrap_or(AwsErrorKind::Other),
-            message: format!("recording leadgen {leadgen_id} was cancelled: {reasons:?}"),
-        }),
+    let Some(leadgen) = event.leadgen.as_ref() else {
+        return Ok(Recorded::Seen);
+    };
+    let marker = LeadgenMarker::new(&leadgen.leadgen_id, &event.id);
+    if app.store.put_new(&marker).await? == Write::Conflict {
+        return already_recorded(app, Some(leadgen), received_at).await;
     }
+    // A fresh id: a conflict would mean the same id was drawn twice.
+    if events::put_new(app, &event).await? == Write::Conflict {
+        return Err(Error::Data(format!("event id {} drawn twice", event.id)));
+    }
+    Ok(Recorded::New(event.id))
 }
 
 /// The marker exists. Its event decides: still `RECEIVED` → queue it again;
@@ -121,7 +96,7 @@ async fn already_recorded(
         None => {
             let event =
                 EventRecord::from_leadgen(id.clone(), leadgen.clone(), received_at.to_owned());
-            match app.store.put_new(&event).await? {
+            match events::put_new(app, &event).await? {
                 Write::Done | Write::Conflict => Ok(Recorded::Requeue(id)),
             }
         }
@@ -204,28 +179,4 @@ pub async fn notification(app: &App, req: &Request) -> Result<Response<Body>, Ap
         StatusCode::OK,
         &json!({"received": total, "accepted": new, "duplicates": total - new, "requeued": requeued}),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_failed_condition_on_the_marker_means_seen() {
-        use AwsErrorKind::*;
-        assert!(seen_before(&[Some(ConditionalCheckFailed), None]));
-        assert!(seen_before(&[
-            Some(ConditionalCheckFailed),
-            Some(ConditionalCheckFailed)
-        ]));
-        assert!(!seen_before(&[Some(Throttling), None]));
-        assert!(!seen_before(&[Some(TransactionConflict), None]));
-        assert!(!seen_before(&[None, Some(Throttling)]));
-        assert!(!seen_before(&[
-            Some(ConditionalCheckFailed),
-            Some(Throttling)
-        ]));
-        assert!(!seen_before(&[Some(Validation), None]));
-        assert!(!seen_before(&[]));
-    }
 }
