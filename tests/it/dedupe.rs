@@ -39,6 +39,21 @@ fn lead_id(e: &Value) -> String {
         .to_owned()
 }
 
+/// A lead for `email`, last seen forty days ago: its id and that time.
+async fn silent_lead(t: &TestStack, key: &str, token: &str, email: &str) -> (String, String) {
+    let first = t.post_lead(key, token, json!({ "email": email })).await;
+    assert_eq!(
+        process::process_event(&t.app, &first, 1).await,
+        Outcome::Done
+    );
+    let id = lead_id(&t.event(&first).await);
+    let mut lead = leads::get(&t.app, &id).await.unwrap().unwrap();
+    let old = leadpipe::rules::clock::rfc3339(leadpipe::rules::clock::now_ms() - 40 * 86_400_000);
+    lead.last_seen_at = old.clone();
+    t.app.store.put(&lead).await.unwrap();
+    (id, old)
+}
+
 /// A try stopped after claiming the address, before its lead existed: a
 /// second event for the same person waits, the first event's retry
 /// creates the lead, and the second then joins it.
@@ -157,18 +172,7 @@ async fn a_claim_left_by_a_failed_event_is_removed() {
 #[tokio::test]
 async fn a_merge_stopped_before_the_event_ended_is_not_applied_twice() {
     let (t, proxy, key, token) = stack().await;
-    let first = t
-        .post_lead(&key, &token, json!({"email": "back@example.com"}))
-        .await;
-    assert_eq!(
-        process::process_event(&t.app, &first, 1).await,
-        Outcome::Done
-    );
-    let id = lead_id(&t.event(&first).await);
-    let mut lead = leads::get(&t.app, &id).await.unwrap().unwrap();
-    let old = leadpipe::rules::clock::rfc3339(leadpipe::rules::clock::now_ms() - 40 * 86_400_000);
-    lead.last_seen_at = old.clone();
-    t.app.store.put(&lead).await.unwrap();
+    let (id, old) = silent_lead(&t, &key, &token, "back@example.com").await;
 
     let second = t
         .post_lead(
@@ -218,18 +222,7 @@ async fn a_merge_stopped_before_the_event_ended_is_not_applied_twice() {
 #[tokio::test]
 async fn racing_contacts_after_a_silence_re_engage_once() {
     let (t, _proxy, key, token) = stack().await;
-    let first = t
-        .post_lead(&key, &token, json!({"email": "twice@example.com"}))
-        .await;
-    assert_eq!(
-        process::process_event(&t.app, &first, 1).await,
-        Outcome::Done
-    );
-    let id = lead_id(&t.event(&first).await);
-    let mut lead = leads::get(&t.app, &id).await.unwrap().unwrap();
-    lead.last_seen_at =
-        leadpipe::rules::clock::rfc3339(leadpipe::rules::clock::now_ms() - 40 * 86_400_000);
-    t.app.store.put(&lead).await.unwrap();
+    let (id, _) = silent_lead(&t, &key, &token, "twice@example.com").await;
     // A double-clicked form: several posts of the same person at once.
     let mut racing = Vec::new();
     for _ in 0..5 {
