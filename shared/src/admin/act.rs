@@ -64,4 +64,3 @@ pub(crate) async fn act(
         | Action::Console(_) => Err(ApiError::NotFound("route")),
     }
 }
-
