@@ -1,4 +1,5 @@
 //! Unit tests of `leads`: new leads, merges and their bounds.
+
 use super::*;
 use serde_json::json;
 
