@@ -1,6 +1,6 @@
 //! Listing cursors from `?cursor=`: decoding never panics, a decoded
 //! cursor re-encodes to one that decodes the same, and it only becomes a
-//! start key for the listing it names.
+//! position (a sort key) for the listing and direction it names.
 #![no_main]
 
 use leadpipe::aws::pagination::Cursor;
