@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::app::App;
 use crate::aws::queue::{DeliveryMessage, LeadMessage};
 use crate::aws::store::Write;
-use crate::aws::table::{self, GSI2, GSI3};
+use crate::aws::table::{self, GSI3, Listing};
 use crate::error::Error;
 use crate::model::deliveries::{self, Delivery};
 use crate::model::events::{self, EventRecord, EventStatus};
@@ -78,11 +78,12 @@ async fn stuck_events(app: &App, now: i64) -> Result<Vec<EventRecord>, Error> {
         bound_at(IdKind::Event, 0, false),
         bound_at(IdKind::Event, id_ms(now, grace), true),
     );
+    let received = Listing::events_by_status(EventStatus::Received.as_str());
     let found: Vec<EventRecord> = app
         .store
         .query_range(
-            GSI2,
-            &table::events_by_status(EventStatus::Received.as_str()),
+            received.gsi,
+            &received.partitions(),
             (&range.0, &range.1),
             None,
             BATCH,
@@ -116,20 +117,13 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
         bound_at(IdKind::Delivery, 0, false),
         bound_at(IdKind::Delivery, id_ms(now, quiet), true),
     );
-    let shards = (0..table::WORK_SHARDS).map(|shard| {
-        let partition = table::pending_deliveries(shard);
-        let range = &range;
-        async move {
-            app.store
-                .query_range::<Delivery>(GSI3, &partition, (&range.0, &range.1), None, BATCH)
-                .await
-        }
-    });
-    let mut found = Vec::new();
-    for shard in futures::future::join_all(shards).await {
-        found.extend(shard?);
-    }
-    found.truncate(BATCH);
+    let work: Vec<String> = (0..table::WORK_SHARDS)
+        .map(table::pending_deliveries)
+        .collect();
+    let found: Vec<Delivery> = app
+        .store
+        .query_range(GSI3, &work, (&range.0, &range.1), None, BATCH)
+        .await?;
     let mut queued = Vec::new();
     for d in found {
         if d.stalled(now, quiet) && deliveries::touch_stalled(app, &d).await? == Write::Done {

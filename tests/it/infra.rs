@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hcl::{Block, Body, Expression, ObjectKey};
 use leadpipe::aws::permissions::PERMISSIONS;
-use leadpipe::aws::resources::{DELIVERIES_QUEUE, LEADS_QUEUE};
+use leadpipe::aws::resources::{DELIVERIES_QUEUE, INDEX_SHARDS, LEADS_QUEUE};
 use leadpipe::aws::table::{GSIS, INDEX_INCLUDES, PK, SK, TTL_ATTRIBUTE};
 use leadpipe::config::vars;
 use leadpipe::http::routes::{Function, ROUTES};
@@ -241,6 +241,21 @@ fn table_matches_the_resource_definitions() {
     assert_eq!(attributes, keys);
     assert_eq!(ttl, Some((json!(TTL_ATTRIBUTE), json!(true))));
     assert_eq!(pitr, Some(json!(true)));
+}
+
+#[test]
+fn index_shards_match_the_code() {
+    let body = infra();
+    assert_eq!(
+        local(&body, "index_shards"),
+        json!({"listing": INDEX_SHARDS.listing, "work": INDEX_SHARDS.work}),
+        "infra/modules/leadpipe/table.tf local.index_shards differs from shared/src/aws/table.rs"
+    );
+    let output = body
+        .blocks()
+        .find(|b| b.identifier() == "output" && b.labels()[0].as_str() == "index_shards")
+        .expect("output index_shards");
+    assert_eq!(attr(output, "value"), json!("local.index_shards"));
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod events;
 mod infra;
 mod ingest;
 mod keys;
+mod listing;
 mod local_stack;
 mod logs;
 mod meta;

@@ -2,7 +2,8 @@
 //! `gsi1`/`gsi2` projecting every attribute, no work index), holding data,
 //! gets the current indexes from `bootstrap` (DynamoDB fills them from the
 //! items already there), the backfill puts its pending deliveries on the
-//! work index, and every listing reads the old data.
+//! work index, and every listing reads the old data (in the unsharded
+//! partitions the first layout wrote) beside the new (in shards).
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, CreateGlobalSecondaryIndexAction,
@@ -89,7 +90,9 @@ async fn downgrade(ddb: &aws_sdk_dynamodb::Client, table: &str) {
             .await
             .unwrap();
     }
-    // What the first layout's code wrote: deliveries without work-index keys.
+    // What the first layout's code wrote: one listing partition each
+    // (`EVENTS`, `LEADS#status#new`, … without a shard), and deliveries
+    // without work-index keys.
     let items = ddb.scan().table_name(table).send().await.unwrap();
     for item in items.items() {
         let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
@@ -97,6 +100,20 @@ async fn downgrade(ddb: &aws_sdk_dynamodb::Client, table: &str) {
         else {
             continue;
         };
+        for gsi in ["gsi1pk", "gsi2pk"] {
+            if let Some(AttributeValue::S(partition)) = item.get(gsi) {
+                ddb.update_item()
+                    .table_name(table)
+                    .key("pk", AttributeValue::S(pk.clone()))
+                    .key("sk", AttributeValue::S(sk.clone()))
+                    .update_expression("SET #g = :g")
+                    .expression_attribute_names("#g", gsi)
+                    .expression_attribute_values(":g", AttributeValue::S(unsharded(partition)))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
         if sk == "DLV" {
             ddb.update_item()
                 .table_name(table)
@@ -108,6 +125,20 @@ async fn downgrade(ddb: &aws_sdk_dynamodb::Client, table: &str) {
                 .unwrap();
         }
     }
+}
+
+/// A listing partition as the first layout wrote it: `LEADS#s3#status#new`
+/// was `LEADS#status#new`, `EVENTS#PROCESSED#s5` was `EVENTS#PROCESSED`.
+fn unsharded(partition: &str) -> String {
+    partition
+        .split('#')
+        .filter(|part| {
+            !(part.len() > 1
+                && part.starts_with('s')
+                && part[1..].bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect::<Vec<_>>()
+        .join("#")
 }
 
 #[tokio::test]
@@ -221,10 +252,49 @@ async fn a_table_of_the_first_layout_upgrades_in_place() {
             .deliveries,
         0
     );
-    // And the pipeline goes on.
-    t.post_lead(&key, &token, json!({"email": "after@example.com"}))
+    // And the pipeline goes on, its new items in shards beside the old
+    // ones in the legacy partitions.
+    for n in 0..3 {
+        t.post_lead(
+            &key,
+            &token,
+            json!({"email": format!("after{n}@example.com"), "tags": ["old"]}),
+        )
         .await;
-    assert_eq!(t.process_queue().await, 1);
-    let leads = t.admin("GET", "/v1/leads", None).await.json();
-    assert_eq!(leads["items"].as_array().unwrap().len(), 4);
+    }
+    assert_eq!(t.process_queue().await, 3);
+    let items = ddb.scan().table_name(&table).send().await.unwrap();
+    let old_leads = items
+        .items()
+        .iter()
+        .filter(|i| i.get("sk") == Some(&AttributeValue::S("LEAD".into())))
+        .filter(|i| i.get("gsi1pk") == Some(&AttributeValue::S("LEADS".into())))
+        .count();
+    assert_eq!(old_leads, 3, "the old leads stay where they were");
+    for (path, kind) in [
+        ("/v1/leads", "LEAD"),
+        ("/v1/leads?tag=old", "LEAD"),
+        ("/v1/events", "EVT"),
+        ("/v1/events?status=PROCESSED", "EVT"),
+        ("/v1/deliveries", "DLV"),
+    ] {
+        let mut every: Vec<String> = ddb
+            .scan()
+            .table_name(&table)
+            .send()
+            .await
+            .unwrap()
+            .items()
+            .iter()
+            .filter(|i| i.get("sk") == Some(&AttributeValue::S(kind.into())))
+            .filter_map(|i| match i.get("id") {
+                Some(AttributeValue::S(id)) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        every.sort();
+        every.reverse();
+        assert_eq!(every.len(), 6, "{path}");
+        assert_eq!(crate::listing::walk(&t, path, 2).await, every, "{path}");
+    }
 }

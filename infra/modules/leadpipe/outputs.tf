@@ -49,6 +49,11 @@ output "table_name" {
   value       = aws_dynamodb_table.main.name
 }
 
+output "index_shards" {
+  description = "Partitions each growing index listing (listing) and the work index (work) are written over; fixed by the code (shared/src/aws/table.rs)."
+  value       = local.index_shards
+}
+
 output "table_arn" {
   description = "The DynamoDB table's ARN."
   value       = aws_dynamodb_table.main.arn

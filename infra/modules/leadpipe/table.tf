@@ -1,5 +1,20 @@
 # One table, single-table design (see shared/src/aws/resources.rs, which the
-# parity test compares this with): pk/sk, two GSIs, TTL on expiresAt.
+# parity test compares this with): pk/sk, three GSIs, TTL on expiresAt.
+
+locals {
+  # Index partitions the code writes every growing listing (events, leads,
+  # deliveries; shared/src/aws/table.rs LISTING_SHARDS) and the work index
+  # (WORK_SHARDS) over, so a burst of leads is not throttled at one
+  # partition (~1,000 write units/s each; BENCHMARKS.md, "Partitions").
+  # Fixed by the code, not a setting: an item's shard comes from its id and
+  # listings read exactly these shards, so a different number here would
+  # strand items. Stated for operators (output index_shards) and checked
+  # against the code by the infra parity test.
+  index_shards = {
+    listing = 8
+    work    = 8
+  }
+}
 resource "aws_dynamodb_table" "main" {
   #checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS owned key; a customer managed key is an opt-in cost most small teams do not need.
   name                        = var.name

@@ -12,6 +12,7 @@
 
 pub mod batch;
 pub mod listing;
+pub mod merge;
 pub mod pagination;
 pub mod permissions;
 pub mod queue;

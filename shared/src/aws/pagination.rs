@@ -1,18 +1,22 @@
 //! `?limit=` and `?cursor=` in, `{"items": […], "nextCursor": …}` out.
 //!
-//! A cursor is the DynamoDB position it stands for, base64url-encoded. It is
-//! checked on the way back in: a cursor from another listing, or garbage, is
-//! a 422 and never reaches DynamoDB.
+//! A cursor is the listing it belongs to and the last sort key it covered
+//! (an item id), base64url-encoded JSON. A listing reads several index
+//! partitions (its shards, [`crate::aws::table::Listing`]) and the ids are
+//! unique and time-ordered across all of them, so one sort key is a
+//! position in every shard at once: the next page asks each shard for what
+//! lies strictly past it. (A cursor per shard would grow with the shards
+//! and say nothing more.) It is checked on the way back in: a cursor from
+//! another listing or read in the other direction, or garbage, is a 422
+//! and never reaches DynamoDB.
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
-use crate::aws::table::{Gsi, Item, PK, SK};
-use crate::error::{DataError, Error};
+use crate::error::DataError;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
@@ -90,43 +94,41 @@ impl Cursor {
         Ok(Cursor(map))
     }
 
-    /// The cursor for DynamoDB's `LastEvaluatedKey` of a query on `gsi`.
-    pub fn from_key(gsi: Gsi, key: &Item) -> Result<Self, Error> {
-        let mut map = BTreeMap::new();
-        for attr in [PK, SK, gsi.pk, gsi.sk] {
-            match key.get(attr) {
-                Some(AttributeValue::S(v)) => {
-                    map.insert(attr.to_owned(), v.clone());
-                }
-                _ => return Err(Error::Data(format!("LastEvaluatedKey lacks {attr}"))),
-            }
-        }
-        Ok(Cursor(map))
+    /// The cursor past `sort_key` in the listing named `scope`, read
+    /// newest first (the next page holds smaller keys) or oldest first.
+    pub fn past(scope: &str, newest_first: bool, sort_key: &str) -> Self {
+        let map = BTreeMap::from([
+            (LISTING.to_owned(), scope.to_owned()),
+            (direction(newest_first).to_owned(), sort_key.to_owned()),
+        ]);
+        Cursor(map)
     }
 
-    /// The `ExclusiveStartKey` for a query on `gsi` in `partition`; refuses a
-    /// cursor that was made for another listing.
-    pub fn to_key(&self, gsi: Gsi, partition: &str) -> Result<Item, DataError> {
+    /// The sort key to continue strictly past, for the listing named
+    /// `scope` read in the given direction; refuses a cursor that was made
+    /// for another listing or direction.
+    pub fn position(&self, scope: &str, newest_first: bool) -> Result<&str, DataError> {
         let bad = || DataError::invalid("cursor", "does not belong to this listing");
-        let expected = [PK, SK, gsi.pk, gsi.sk];
-        if self.0.len() != expected.len()
-            || expected.iter().any(|a| !self.0.contains_key(*a))
-            || self.0.get(gsi.pk).map(String::as_str) != Some(partition)
-        {
+        if self.0.len() != 2 || self.0.get(LISTING).map(String::as_str) != Some(scope) {
             return Err(bad());
         }
-        Ok(self
-            .0
-            .iter()
-            .map(|(k, v)| (k.clone(), AttributeValue::S(v.clone())))
-            .collect())
+        match self.0.get(direction(newest_first)) {
+            // DynamoDB's bound on a sort key.
+            Some(key) if !key.is_empty() && key.len() <= 1024 => Ok(key),
+            _ => Err(bad()),
+        }
     }
+}
+
+const LISTING: &str = "listing";
+
+fn direction(newest_first: bool) -> &'static str {
+    if newest_first { "before" } else { "after" }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::table::GSI1;
 
     #[test]
     fn limit_bounds() {
@@ -142,19 +144,13 @@ mod tests {
 
     #[test]
     fn cursor_round_trip_and_scope() {
-        let key: Item = [
-            (PK, "KEY#a"),
-            (SK, "KEY"),
-            (GSI1.pk, "KEYS"),
-            (GSI1.sk, "key_a"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), AttributeValue::S(v.to_owned())))
-        .collect();
-        let cursor = Cursor::from_key(GSI1, &key).unwrap();
+        let cursor = Cursor::past("gsi1v2/KEYS", true, "key_a");
         let back = Cursor::decode(&cursor.encode()).unwrap();
-        assert_eq!(back.to_key(GSI1, "KEYS").unwrap(), key);
-        assert!(back.to_key(GSI1, "EVENTS").is_err());
+        assert_eq!(back, cursor);
+        assert_eq!(back.position("gsi1v2/KEYS", true).unwrap(), "key_a");
+        assert!(back.position("gsi1v2/EVENTS", true).is_err());
+        assert!(back.position("gsi2v2/KEYS", true).is_err());
+        assert!(back.position("gsi1v2/KEYS", false).is_err());
     }
 
     #[test]
@@ -163,7 +159,7 @@ mod tests {
             let err = PageRequest::from_query(None, Some(bad));
             match err {
                 Err(e) => assert!(matches!(e, DataError::Invalid(_))),
-                Ok(p) => assert!(p.cursor.unwrap().to_key(GSI1, "KEYS").is_err()),
+                Ok(p) => assert!(p.cursor.unwrap().position("gsi1v2/KEYS", true).is_err()),
             }
         }
     }

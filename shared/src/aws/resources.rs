@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::aws::secrets::{AdminSecretDocument, SecretDocument};
-use crate::aws::table::{GSIS, INDEX_INCLUDES, PK, SK, TTL_ATTRIBUTE};
+use crate::aws::table::{GSIS, INDEX_INCLUDES, LISTING_SHARDS, PK, SK, TTL_ATTRIBUTE, WORK_SHARDS};
 use crate::error::Error;
 use serde::Serialize;
 
@@ -50,6 +50,25 @@ pub const DELIVERIES_QUEUE: QueueDef = QueueDef {
     visibility_timeout_s: 180,
     batch_size: 10,
     consumer_timeout_s: 30,
+};
+
+/// How many partitions of its index a growing listing and the work index
+/// are written over (see [`crate::aws::table::LISTING_SHARDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexShards {
+    /// Each of events, leads, deliveries, and their status and subscription
+    /// listings, on the first and second index.
+    pub listing: u32,
+    /// Pending deliveries, on the work index.
+    pub work: u32,
+}
+
+/// The table's index sharding: fixed by the code (an item's shard comes
+/// from its id, listings read exactly these shards), stated in Terraform
+/// (`local.index_shards`) and compared by the infra parity test.
+pub const INDEX_SHARDS: IndexShards = IndexShards {
+    listing: LISTING_SHARDS,
+    work: WORK_SHARDS,
 };
 
 /// Messages are kept 14 days, the SQS maximum, in every queue.

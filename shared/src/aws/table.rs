@@ -1,25 +1,35 @@
 //! The single-table layout: every item type, its keys and the index
 //! partitions it is listed in. Every key is built here and nowhere else.
 //!
-//! | item                  | `pk`                          | `sk`                         | `gsi1pk` / `gsi1sk`   | `gsi2pk` / `gsi2sk`                     |
-//! |-----------------------|-------------------------------|------------------------------|-----------------------|-----------------------------------------|
-//! | inbound event         | `EVT#{eventId}`               | `EVT`                        | `EVENTS` / id         | `EVENTS#{STATUS}` / id                  |
-//! | event input (large)    | `EVT#{eventId}`               | `INPUT`                      |                       |                                         |
-//! | lead                  | `LEAD#{leadId}`               | `LEAD`                       | `LEADS` / id          | `LEADS#status#{status}` / id            |
-//! | history entry         | `LEAD#{leadId}`               | `HIST#{causeId}#{type}`      |                       |                                         |
-//! | identity              | `IDENT#email#{email}` or `IDENT#phone#{e164}` | `IDENT`      |                       |                                         |
-//! | webhook key           | `KEY#{keyId}`                 | `KEY`                        | `KEYS` / id           |                                         |
-//! | key counter shard     | `KEY#{keyId}#COUNT#{n}`       | `COUNT`                      |                       |                                         |
-//! | key rate window       | `KEY#{keyId}#RATE#{minute}`   | `RATE`                       |                       |                                         |
-//! | subscription          | `SUB#{subId}`                 | `SUB`                        | `SUBS` / id           |                                         |
-//! | delivery              | `DLV#{deliveryId}`            | `DLV`                        | `DELIVERIES` / id     | `DELIVERIES#sub#{subId}` / id           |
-//! | delivery body         | `DLV#{deliveryId}`            | `BODY`                       |                       |                                         |
-//! | delivery attempt      | `DLV#{deliveryId}`            | `ATT#{n:06}`                 |                       |                                         |
-//! | Meta leadgen marker   | `META#leadgen#{leadgenId}`    | `LEADGEN`                    |                       |                                         |
-//! | idempotency record    | `IDEM#{keyId}#{sha256(key)}`  | `IDEM`                       |                       |                                         |
+//! | item                  | `pk`                          | `sk`                         | `gsi1pk` / `gsi1sk`      | `gsi2pk` / `gsi2sk`                        |
+//! |-----------------------|-------------------------------|------------------------------|--------------------------|--------------------------------------------|
+//! | inbound event         | `EVT#{eventId}`               | `EVT`                        | `EVENTS#s{n}` / id       | `EVENTS#{STATUS}#s{n}` / id                |
+//! | event input (large)   | `EVT#{eventId}`               | `INPUT`                      |                          |                                            |
+//! | lead                  | `LEAD#{leadId}`               | `LEAD`                       | `LEADS#s{n}` / id        | `LEADS#s{n}#status#{status}` / id          |
+//! | history entry         | `LEAD#{leadId}`               | `HIST#{causeId}#{type}`      |                          |                                            |
+//! | identity              | `IDENT#email#{email}` or `IDENT#phone#{e164}` | `IDENT`      |                          |                                            |
+//! | webhook key           | `KEY#{keyId}`                 | `KEY`                        | `KEYS` / id              |                                            |
+//! | key counter shard     | `KEY#{keyId}#COUNT#{n}`       | `COUNT`                      |                          |                                            |
+//! | key rate window       | `KEY#{keyId}#RATE#{minute}`   | `RATE`                       |                          |                                            |
+//! | subscription          | `SUB#{subId}`                 | `SUB`                        | `SUBS` / id              |                                            |
+//! | delivery              | `DLV#{deliveryId}`            | `DLV`                        | `DELIVERIES#s{n}` / id   | `DELIVERIES#s{n}#sub#{subId}` / id         |
+//! | delivery body         | `DLV#{deliveryId}`            | `BODY`                       |                          |                                            |
+//! | delivery attempt      | `DLV#{deliveryId}`            | `ATT#{n:06}`                 |                          |                                            |
+//! | Meta leadgen marker   | `META#leadgen#{leadgenId}`    | `LEADGEN`                    |                          |                                            |
+//! | idempotency record    | `IDEM#{keyId}#{sha256(key)}`  | `IDEM`                       |                          |                                            |
 //!
-//! A pending delivery is also on `gsi3pk` / `gsi3sk` = `WORK#dlv#{shard}` / id
-//! (see [`GSI3`]); the entry goes when it is delivered or dead.
+//! `{n}` is the item's listing shard, [`shard_of`] its id over
+//! [`LISTING_SHARDS`]: every partition that grows with traffic is written
+//! `LISTING_SHARDS` ways, and a listing reads them all and merges them
+//! (see [`Listing`] and [`crate::aws::listing`]). Items written before
+//! sharding sit in the same keys without `#s{n}` (`EVENTS`,
+//! `LEADS#status#{status}`, …); every listing reads that legacy partition as
+//! one more shard. `KEYS` and `SUBS` grow with configuration, not traffic,
+//! and stay one partition.
+//!
+//! A pending delivery is also on `gsi3pk` / `gsi3sk` = `WORK#dlv#{n}` / id
+//! (see [`GSI3`], `{n}` from the same [`shard_of`] over [`WORK_SHARDS`]);
+//! the entry goes when it is delivered or dead.
 //!
 //! Items that expire carry [`TTL_ATTRIBUTE`] (attempts, idempotency
 //! records, rate windows). Ids sort by creation time, so every index lists oldest first
@@ -40,7 +50,7 @@ pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
 /// A global secondary index with string keys, keeping only the keys and
 /// [`INDEX_INCLUDES`] (listings read the items from the table).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gsi {
     pub name: &'static str,
     pub pk: &'static str,
@@ -78,6 +88,37 @@ pub const GSIS: [Gsi; 3] = [GSI1, GSI2, GSI3];
 /// Partitions of the work index: writes spread over them, the sweeper reads
 /// them all.
 pub const WORK_SHARDS: u32 = 8;
+
+/// Partitions every growing listing (events, leads, deliveries, each by
+/// status or subscription too) is spread over.
+///
+/// Why 8: one index partition takes about 1,000 write units a second, and
+/// a new lead writes each of its listing partitions at most twice
+/// (BENCHMARKS.md, "Partitions"), so 8 shards carry ~4,000 leads/s, past
+/// what the account's default Lambda concurrency (1,000) and the API's
+/// throttle let in; more would only cost reads: a page queries every shard
+/// (plus the legacy partition), 9 queries of at most `limit` keys, each
+/// billed at least half a read unit. The same as [`WORK_SHARDS`], for one
+/// number to reason about.
+///
+/// Fixed in the code, not configurable: an item's shard is computed from
+/// its id, and reads cover shards `0..LISTING_SHARDS`; lowering it would
+/// strand every item in the shards cut off. Terraform states it
+/// (`local.index_shards`, output `index_shards`) and the infra parity test
+/// compares the two.
+pub const LISTING_SHARDS: u32 = 8;
+
+/// The shard of an item among `shards`: FNV-1a of its id. Stable (the same
+/// id always lands in the same shard, so every index partition of one item
+/// carries the same shard, and a moved item stays in its shard), and even
+/// (the id's last 16 characters are random, and every byte of the id moves
+/// the hash). `shards` of 0 is taken as 1.
+pub fn shard_of(id: &str, shards: u32) -> u32 {
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % shards.max(1)
+}
 
 /// The first layout's indexes (same keys, every attribute projected). A
 /// table that still has them keeps working; nothing reads them, and an
@@ -197,30 +238,135 @@ pub const KEYS: &str = "KEYS";
 pub const SUBSCRIPTIONS: &str = "SUBS";
 pub const DELIVERIES: &str = "DELIVERIES";
 
-/// Events of one status (`RECEIVED`, …), on [`GSI2`].
-pub fn events_by_status(status: &str) -> String {
-    format!("EVENTS#{status}")
+/// One listing: the index partitions a page is read from, sharded or not.
+///
+/// A sharded listing's partition is `{fixed}#s{n}{chosen}` and its legacy
+/// (pre-sharding) partition `{fixed}{chosen}`. The shard segment comes
+/// after the words the code fixes (`EVENTS`, a status of the event enum,
+/// `LEADS`, `DELIVERIES`) and before any value an admin chose (a lead's
+/// status, a subscription id): whatever that value holds, no sharded key
+/// equals a legacy key or another listing's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub gsi: Gsi,
+    fixed: String,
+    chosen: String,
+    sharded: bool,
 }
 
-/// Leads of one status, on [`GSI2`].
-pub fn leads_by_status(status: &str) -> String {
-    format!("LEADS#status#{status}")
+impl Listing {
+    fn sharded(gsi: Gsi, fixed: String, chosen: String) -> Self {
+        Listing {
+            gsi,
+            fixed,
+            chosen,
+            sharded: true,
+        }
+    }
+
+    fn single(gsi: Gsi, partition: &str) -> Self {
+        Listing {
+            gsi,
+            fixed: partition.to_owned(),
+            chosen: String::new(),
+            sharded: false,
+        }
+    }
+
+    /// Every event, on [`GSI1`].
+    pub fn events() -> Self {
+        Self::sharded(GSI1, EVENTS.into(), String::new())
+    }
+
+    /// Events of one status (`RECEIVED`, …), on [`GSI2`].
+    pub fn events_by_status(status: &str) -> Self {
+        Self::sharded(GSI2, format!("{EVENTS}#{status}"), String::new())
+    }
+
+    /// Every lead, on [`GSI1`].
+    pub fn leads() -> Self {
+        Self::sharded(GSI1, LEADS.into(), String::new())
+    }
+
+    /// Leads of one status, on [`GSI2`].
+    pub fn leads_by_status(status: &str) -> Self {
+        Self::sharded(GSI2, LEADS.into(), format!("#status#{status}"))
+    }
+
+    /// Every delivery, on [`GSI1`].
+    pub fn deliveries() -> Self {
+        Self::sharded(GSI1, DELIVERIES.into(), String::new())
+    }
+
+    /// Deliveries to one subscription, on [`GSI2`].
+    pub fn deliveries_by_subscription(subscription_id: &str) -> Self {
+        Self::sharded(GSI2, DELIVERIES.into(), format!("#sub#{subscription_id}"))
+    }
+
+    /// Every webhook key, on [`GSI1`] (one partition: keys are few).
+    pub fn keys() -> Self {
+        Self::single(GSI1, KEYS)
+    }
+
+    /// Every subscription, on [`GSI1`] (one partition).
+    pub fn subscriptions() -> Self {
+        Self::single(GSI1, SUBSCRIPTIONS)
+    }
+
+    /// The partition the item with this id is written to.
+    pub fn partition_for(&self, id: &str) -> String {
+        if self.sharded {
+            self.shard(shard_of(id, LISTING_SHARDS))
+        } else {
+            self.legacy()
+        }
+    }
+
+    fn shard(&self, n: u32) -> String {
+        format!("{}#s{n}{}", self.fixed, self.chosen)
+    }
+
+    /// The partition items written before sharding are in (the only one of
+    /// an unsharded listing).
+    fn legacy(&self) -> String {
+        format!("{}{}", self.fixed, self.chosen)
+    }
+
+    /// Every partition a page is read from: the shards, then the legacy
+    /// partition.
+    ///
+    /// Why the legacy partition is read rather than emptied: moving the old
+    /// items would rewrite every event, lead and delivery ever stored (each
+    /// a whole-item write plus its index copies, run by an operator as an
+    /// upgrade step), while reading it costs one more query per page, half
+    /// a read unit when it is empty. Items leave it on their own as they
+    /// change status (their new `gsi2pk` is sharded).
+    pub fn partitions(&self) -> Vec<String> {
+        if self.sharded {
+            (0..LISTING_SHARDS)
+                .map(|n| self.shard(n))
+                .chain([self.legacy()])
+                .collect()
+        } else {
+            vec![self.legacy()]
+        }
+    }
+
+    /// What names this listing in its cursors: the index and the legacy
+    /// partition, unique per listing.
+    pub fn scope(&self) -> String {
+        format!("{}/{}", self.gsi.name, self.legacy())
+    }
 }
 
 /// The work-index partition of a pending delivery, on [`GSI3`].
 pub fn pending_delivery_shard(delivery_id: &str) -> String {
-    let shard = delivery_id.bytes().map(u32::from).sum::<u32>() % WORK_SHARDS;
-    pending_deliveries(shard)
+    pending_deliveries(shard_of(delivery_id, WORK_SHARDS))
 }
 
 /// One partition of pending deliveries, on [`GSI3`].
 pub fn pending_deliveries(shard: u32) -> String {
     format!("WORK#dlv#{shard}")
-}
-
-/// Deliveries to one subscription, on [`GSI2`].
-pub fn deliveries_by_subscription(subscription_id: &str) -> String {
-    format!("DELIVERIES#sub#{subscription_id}")
 }
 
 #[cfg(test)]
@@ -241,7 +387,47 @@ mod tests {
         );
         assert_eq!(attempt("dlv_1", 3).sk, "ATT#000003");
         assert_eq!(key_counter("key_1", 7).pk, "KEY#key_1#COUNT#7");
-        assert_eq!(events_by_status("FAILED"), "EVENTS#FAILED");
+        let failed = Listing::events_by_status("FAILED");
+        let n = shard_of("evt_1", LISTING_SHARDS);
+        assert_eq!(failed.partition_for("evt_1"), format!("EVENTS#FAILED#s{n}"));
+        assert_eq!(
+            Listing::leads_by_status("new").partition_for("lead_1"),
+            format!("LEADS#s{}#status#new", shard_of("lead_1", LISTING_SHARDS))
+        );
+        assert_eq!(Listing::keys().partition_for("key_1"), "KEYS");
+        assert_eq!(Listing::keys().partitions(), vec!["KEYS".to_owned()]);
+    }
+
+    #[test]
+    fn a_listing_reads_every_shard_and_the_legacy_partition() {
+        let by_sub = Listing::deliveries_by_subscription("sub_1");
+        let partitions = by_sub.partitions();
+        assert_eq!(partitions.len(), LISTING_SHARDS as usize + 1);
+        assert_eq!(partitions[0], "DELIVERIES#s0#sub#sub_1");
+        assert_eq!(partitions.last().unwrap(), "DELIVERIES#sub#sub_1");
+        assert!(partitions.contains(&by_sub.partition_for("dlv_x")));
+    }
+
+    #[test]
+    fn no_sharded_partition_is_another_listings_or_a_legacy_one() {
+        // Whatever an admin names a status or a subscription.
+        let chosen = ["new", "s1", "s1#status#x", "#s1", "sub#x", "x#s2"];
+        let mut listings = vec![Listing::events(), Listing::leads(), Listing::deliveries()];
+        for c in chosen {
+            listings.push(Listing::leads_by_status(c));
+            listings.push(Listing::deliveries_by_subscription(c));
+        }
+        for s in ["RECEIVED", "PROCESSED", "FAILED", "DUPLICATE"] {
+            listings.push(Listing::events_by_status(s));
+        }
+        let mut owner = std::collections::HashMap::new();
+        for l in &listings {
+            for p in l.partitions() {
+                if let Some(other) = owner.insert((l.gsi.name, p.clone()), l.scope()) {
+                    assert_eq!(other, l.scope(), "{p} is in two listings");
+                }
+            }
+        }
     }
 
     #[test]
@@ -263,6 +449,34 @@ mod tests {
         for (i, a) in partitions.iter().enumerate() {
             for b in &partitions[i + 1..] {
                 assert_ne!(a, b);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_id_has_one_shard_in_range(ms in 0u64..(1 << 48), shards in 1u32..64) {
+            let id = crate::rules::ids::new_id_at(crate::rules::ids::IdKind::Lead, ms);
+            let n = shard_of(&id, shards);
+            proptest::prop_assert!(n < shards);
+            proptest::prop_assert_eq!(n, shard_of(&id, shards));
+        }
+
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn ids_spread_evenly_over_the_shards(ms in 0u64..(1 << 48)) {
+            // 8,000 ids made in one millisecond (a burst): every shard gets
+            // its eighth within 15 % (the binomial's spread is ~3.5 %).
+            let mut counts = [0u32; LISTING_SHARDS as usize];
+            for _ in 0..8_000 {
+                let id = crate::rules::ids::new_id_at(crate::rules::ids::IdKind::Event, ms);
+                counts[shard_of(&id, LISTING_SHARDS) as usize] += 1;
+            }
+            for c in counts {
+                proptest::prop_assert!((850..=1150).contains(&c), "{:?}", counts);
             }
         }
     }

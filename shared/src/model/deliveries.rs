@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::aws::listing::Filter;
 use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, n, s};
-use crate::aws::table::{self, GSI1, GSI2};
+use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
 use crate::model::events::Source;
 use crate::model::history::{HistoryEntry, LeadEventType};
@@ -102,9 +102,9 @@ impl Delivery {
         Delivery {
             pk: key.pk,
             sk: key.sk,
-            gsi1pk: table::DELIVERIES.into(),
+            gsi1pk: Listing::deliveries().partition_for(&id),
             gsi1sk: id.clone(),
-            gsi2pk: table::deliveries_by_subscription(&sub.id),
+            gsi2pk: Listing::deliveries_by_subscription(&sub.id).partition_for(&id),
             gsi2sk: id.clone(),
             gsi3pk: Some(table::pending_delivery_shard(&id)),
             gsi3sk: Some(id.clone()),
@@ -223,12 +223,12 @@ pub async fn list(
     status: Option<DeliveryStatus>,
     page: &PageRequest,
 ) -> Result<Page<Delivery>, DataError> {
-    let (gsi, partition) = match subscription_id {
-        Some(sub) => (GSI2, table::deliveries_by_subscription(sub)),
-        None => (GSI1, table::DELIVERIES.to_owned()),
+    let listing = match subscription_id {
+        Some(sub) => Listing::deliveries_by_subscription(sub),
+        None => Listing::deliveries(),
     };
     match status {
-        None => app.store.query_page(gsi, &partition, page, true).await,
+        None => app.store.query_page(&listing, page, true).await,
         Some(st) => {
             let filter = Filter {
                 expression: "#st = :v",
@@ -236,7 +236,7 @@ pub async fn list(
                 name: Some(("#st", "status")),
             };
             app.store
-                .query_page_filtered(gsi, &partition, page, true, filter)
+                .query_page_filtered(&listing, page, true, filter)
                 .await
         }
     }
@@ -484,11 +484,12 @@ pub async fn backfill_work_index(app: &App) -> Result<Backfilled, Error> {
         value: s(DeliveryStatus::Pending.as_str()),
         name: Some(("#st", "status")),
     };
+    let listing = Listing::deliveries();
     let found: Vec<Delivery> = app
         .store
         .query_range(
-            GSI1,
-            table::DELIVERIES,
+            listing.gsi,
+            &listing.partitions(),
             (&range.0, &range.1),
             Some(pending),
             usize::MAX,

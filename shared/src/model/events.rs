@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, n, s};
-use crate::aws::table::{self, GSI1, GSI2};
+use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
 use crate::rules::ids::{self, EventId, IdKind, LeadId};
 use crate::rules::inbound::LeadInput;
@@ -180,9 +180,9 @@ impl EventRecord {
         EventRecord {
             pk: key.pk,
             sk: key.sk,
-            gsi1pk: table::EVENTS.into(),
+            gsi1pk: Listing::events().partition_for(id.as_str()),
             gsi1sk: id.to_string(),
-            gsi2pk: table::events_by_status(EventStatus::Received.as_str()),
+            gsi2pk: status_partition(EventStatus::Received, &id),
             gsi2sk: id.to_string(),
             id,
             status: EventStatus::Received,
@@ -214,13 +214,16 @@ pub async fn list(
     status: Option<EventStatus>,
     page: &PageRequest,
 ) -> Result<Page<EventRecord>, DataError> {
-    match status {
-        Some(s) => {
-            let partition = table::events_by_status(s.as_str());
-            app.store.query_page(GSI2, &partition, page, true).await
-        }
-        None => app.store.query_page(GSI1, table::EVENTS, page, true).await,
-    }
+    let listing = match status {
+        Some(s) => Listing::events_by_status(s.as_str()),
+        None => Listing::events(),
+    };
+    app.store.query_page(&listing, page, true).await
+}
+
+/// The status listing partition an event is in while it has `status`.
+fn status_partition(status: EventStatus, id: &EventId) -> String {
+    Listing::events_by_status(status.as_str()).partition_for(id.as_str())
 }
 
 const FINISH: &str = "SET #s = :s, gsi2pk = :g, processedAt = :at, leadId = :lead";
@@ -247,7 +250,7 @@ pub async fn finish(
             vec![("#s", "status")],
             vec![
                 (":s", s(status.as_str())),
-                (":g", s(table::events_by_status(status.as_str()))),
+                (":g", s(status_partition(status, event_id))),
                 (":at", s(at)),
                 (":lead", s(lead_id.as_str())),
                 (":received", s(EventStatus::Received.as_str())),
@@ -274,10 +277,7 @@ pub async fn mark_failed(
             vec![("#s", "status"), ("#e", "error")],
             vec![
                 (":s", s(EventStatus::Failed.as_str())),
-                (
-                    ":g",
-                    s(table::events_by_status(EventStatus::Failed.as_str())),
-                ),
+                (":g", s(status_partition(EventStatus::Failed, event_id))),
                 (":at", s(at)),
                 (":err", s(reason)),
                 (":received", s(EventStatus::Received.as_str())),
@@ -300,10 +300,7 @@ pub async fn reopen_failed(app: &App, event_id: &EventId) -> Result<Write, Error
             vec![("#s", "status"), ("#e", "error")],
             vec![
                 (":s", s(EventStatus::Received.as_str())),
-                (
-                    ":g",
-                    s(table::events_by_status(EventStatus::Received.as_str())),
-                ),
+                (":g", s(status_partition(EventStatus::Received, event_id))),
                 (":failed", s(EventStatus::Failed.as_str())),
             ],
         )

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, from_item, n, s};
-use crate::aws::table::{self, GSI1};
+use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
 use crate::rules::clock;
 use crate::rules::crypto::{self, DataKey};
@@ -181,7 +181,7 @@ pub async fn get(app: &App, id: &str) -> Result<Option<WebhookKey>, Error> {
 }
 
 pub async fn list(app: &App, page: &PageRequest) -> Result<Page<WebhookKey>, DataError> {
-    app.store.query_page(GSI1, table::KEYS, page, true).await
+    app.store.query_page(&Listing::keys(), page, true).await
 }
 
 /// Writes `key` back if nobody changed it since `previous_updated_at`.

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::aws::listing::Filter;
 use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::s;
-use crate::aws::table::{self, GSI1, GSI2, Key};
+use crate::aws::table::{self, Key, Listing};
 use crate::error::{DataError, Error};
 use crate::model::events::{LeadDefaults, Source};
 use crate::rules::ids::{self, CauseId, EventId, IdKind, LeadId};
@@ -157,9 +157,9 @@ impl LeadRecord {
         let mut lead = LeadRecord {
             pk: key.pk,
             sk: key.sk,
-            gsi1pk: table::LEADS.into(),
+            gsi1pk: Listing::leads().partition_for(id.as_str()),
             gsi1sk: id.to_string(),
-            gsi2pk: table::leads_by_status(&status),
+            gsi2pk: Listing::leads_by_status(&status).partition_for(id.as_str()),
             gsi2sk: id.to_string(),
             id,
             email: input.email.clone(),
@@ -219,7 +219,7 @@ impl LeadRecord {
     /// Sets the status (moving the lead between status listings).
     pub fn set_status(&mut self, status: &str) {
         self.status = status.to_owned();
-        self.gsi2pk = table::leads_by_status(status);
+        self.gsi2pk = Listing::leads_by_status(status).partition_for(self.id.as_str());
     }
 }
 
@@ -391,17 +391,16 @@ pub async fn list(
             next_cursor: None,
         });
     }
-    let (gsi, partition) = match &filter.status {
-        Some(s) => (GSI2, table::leads_by_status(s)),
-        None => (GSI1, table::LEADS.to_owned()),
+    let listing = match &filter.status {
+        Some(s) => Listing::leads_by_status(s),
+        None => Listing::leads(),
     };
     match &filter.tag {
-        None => app.store.query_page(gsi, &partition, page, true).await,
+        None => app.store.query_page(&listing, page, true).await,
         Some(tag) => {
             app.store
                 .query_page_filtered(
-                    gsi,
-                    &partition,
+                    &listing,
                     page,
                     true,
                     Filter {

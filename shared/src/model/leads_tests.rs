@@ -28,7 +28,20 @@ fn new_lead_takes_defaults() {
     );
     assert_eq!(l.status, "new");
     assert_eq!(l.tags, vec!["lp", "vip"]);
-    assert_eq!(l.gsi2pk, "LEADS#status#new");
+    assert_eq!(
+        l.gsi2pk,
+        format!(
+            "LEADS#s{}#status#new",
+            table::shard_of(l.id.as_str(), table::LISTING_SHARDS)
+        )
+    );
+    assert_eq!(
+        l.gsi1pk,
+        format!(
+            "LEADS#s{}",
+            table::shard_of(l.id.as_str(), table::LISTING_SHARDS)
+        )
+    );
     assert_eq!(
         (l.created_at.as_str(), l.last_seen_at.as_str()),
         ("t1", "t1")

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, s};
-use crate::aws::table::{self, GSI1};
+use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
 use crate::model::events::Source;
 use crate::model::history::LeadEventType;
@@ -280,7 +280,7 @@ pub async fn get(app: &App, id: &str) -> Result<Option<Subscription>, Error> {
 
 pub async fn list(app: &App, page: &PageRequest) -> Result<Page<Subscription>, DataError> {
     app.store
-        .query_page(GSI1, table::SUBSCRIPTIONS, page, true)
+        .query_page(&Listing::subscriptions(), page, true)
         .await
 }
 
@@ -294,7 +294,7 @@ pub async fn all(app: &App) -> Result<Vec<Subscription>, Error> {
     loop {
         let batch: Page<Subscription> = app
             .store
-            .query_page(GSI1, table::SUBSCRIPTIONS, &page, false)
+            .query_page(&Listing::subscriptions(), &page, false)
             .await
             .map_err(DataError::into_internal)?;
         out.extend(batch.items);

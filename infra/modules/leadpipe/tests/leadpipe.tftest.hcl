@@ -139,6 +139,10 @@ run "table_indexes_and_upgrade" {
     condition     = alltrue([for g in aws_dynamodb_table.main.global_secondary_index : g.projection_type == "INCLUDE" && toset(g.non_key_attributes) == toset(["status", "tags"])])
     error_message = "indexes keep the keys, status and tags"
   }
+  assert {
+    condition     = output.index_shards.listing == 8 && output.index_shards.work == 8
+    error_message = "listings and the work index are written over 8 partitions each (shared/src/aws/table.rs)"
+  }
 }
 
 run "upgrade_keeps_the_legacy_indexes" {
