@@ -298,3 +298,132 @@ async fn a_table_of_the_first_layout_upgrades_in_place() {
         assert_eq!(crate::listing::walk(&t, path, 2).await, every, "{path}");
     }
 }
+
+/// Items as the code before issue 12's splits wrote them — a delivery with
+/// its body inline, a lead without `createdBy` and its `lead.created`
+/// stored apart, an event with a large submission inline, identities
+/// without a claim — are read and finished as they are.
+#[tokio::test]
+async fn items_written_before_the_splits_are_read_as_they_are() {
+    use leadpipe::aws::table;
+    use leadpipe::model::history::{self, HistoryEntry, LeadEventType};
+    use leadpipe::model::leads;
+    use serde_json::Value;
+
+    let t = TestStack::with_config(|c| c.allow_private_targets = true).await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/hook", &[(200, "{}"); 8]);
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    t.subscribe(&format!("{}/hook", crm.base_url)).await;
+    let raw = |pk: String, sk: &'static str| {
+        let store = t.app.store.clone();
+        async move { store.get::<Value>(&pk, sk).await.unwrap() }
+    };
+
+    // An event with a large submission, put back inline.
+    let fields: serde_json::Map<String, Value> = (0..10)
+        .map(|i| (format!("f{i}"), json!("y".repeat(300))))
+        .collect();
+    let mut body = json!({"email": "old@example.com"});
+    body.as_object_mut().unwrap().extend(fields);
+    let evt = t.post_lead(&key, &token, body).await;
+    let k = table::event(&evt);
+    let input = raw(k.pk.clone(), "INPUT").await.expect("kept apart");
+    let mut event = raw(k.pk.clone(), "EVT").await.unwrap();
+    event["input"] = input["input"].clone();
+    event.as_object_mut().unwrap().remove("inputApart");
+    t.app.store.put(&event).await.unwrap();
+    t.app
+        .store
+        .delete(&k.pk, "INPUT", None, vec![])
+        .await
+        .unwrap();
+    t.process_queue().await;
+    let e = t.event(&evt).await;
+    assert_eq!(e["status"], "PROCESSED", "{e}");
+    let lead_id = e["leadId"].as_str().unwrap().to_owned();
+    let lead = t
+        .admin("GET", &format!("/v1/leads/{lead_id}"), None)
+        .await
+        .json();
+    assert_eq!(lead["customFields"].as_object().unwrap().len(), 10);
+
+    // Its delivery, with the body inline and no body item.
+    let dlv = t.admin("GET", "/v1/deliveries", None).await.json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let d = table::delivery(&dlv);
+    let frozen = raw(d.pk.clone(), "BODY").await.expect("body apart");
+    let mut delivery = raw(d.pk.clone(), "DLV").await.unwrap();
+    delivery["payload"] = frozen["payload"].clone();
+    t.app.store.put(&delivery).await.unwrap();
+    t.app
+        .store
+        .delete(&d.pk, "BODY", None, vec![])
+        .await
+        .unwrap();
+    t.deliver_queue().await;
+    let sent = crm.requests_to("/hook");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&sent[0].body).unwrap(),
+        serde_json::from_str::<Value>(frozen["payload"].as_str().unwrap()).unwrap()
+    );
+
+    // The lead without `createdBy`, its `lead.created` stored apart.
+    let mut record = leads::get(&t.app, &lead_id).await.unwrap().unwrap();
+    let cause = record.created_by.take().expect("createdBy");
+    t.app.store.put(&record).await.unwrap();
+    let stored = HistoryEntry::new(
+        &record.id,
+        LeadEventType::Created,
+        &cause,
+        &record.created_at,
+    );
+    t.app.store.put(&stored).await.unwrap();
+    let kinds: Vec<_> = history::history(&t.app, &lead_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.kind)
+        .collect();
+    assert_eq!(kinds, vec![LeadEventType::Created]);
+    // Its fan-out run again (a redelivered message) sends nothing new.
+    assert_eq!(
+        leadpipe::process::process_event(&t.app, &evt, 2).await,
+        leadpipe::aws::batch::Outcome::Done
+    );
+    t.deliver_queue().await;
+    assert_eq!(crm.requests_to("/hook").len(), 1);
+
+    // Identities without a claim: one finds its lead, one whose lead is
+    // gone is removed by the next event for that address.
+    let ident = table::email_identity("old@example.com");
+    let mut identity = raw(ident.pk.clone(), "IDENT").await.unwrap();
+    let obj = identity.as_object_mut().unwrap();
+    obj.remove("claim");
+    obj.remove("claimedBy");
+    t.app.store.put(&identity).await.unwrap();
+    let stale = table::email_identity("gone@example.com");
+    t.app
+        .store
+        .put(&json!({"pk": stale.pk, "sk": stale.sk, "leadId": "lead_01jsaaaaaaaaaaaaaaaaaaaaaa"}))
+        .await
+        .unwrap();
+    let again = t
+        .post_lead(&key, &token, json!({"email": "old@example.com"}))
+        .await;
+    let gone = t
+        .post_lead(&key, &token, json!({"email": "gone@example.com"}))
+        .await;
+    t.process_queue().await;
+    let a = t.event(&again).await;
+    assert_eq!(
+        (a["status"].as_str(), a["leadId"].as_str()),
+        (Some("DUPLICATE"), Some(lead_id.as_str()))
+    );
+    let g = t.event(&gone).await;
+    assert_eq!(g["status"], "PROCESSED", "{g}");
+    assert_ne!(g["leadId"], "lead_01jsaaaaaaaaaaaaaaaaaaaaaa");
+}
