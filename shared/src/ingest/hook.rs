@@ -7,7 +7,6 @@ use serde_json::json;
 use super::idempotency::{self, Answer, Claim};
 use crate::app::App;
 use crate::aws::queue::LeadMessage;
-use crate::aws::store::Write;
 use crate::http::error::ApiError;
 use crate::http::{self as h, header as get_header};
 use crate::model::events::{self, EventRecord, LeadDefaults, RequestMeta, Source};
@@ -227,9 +226,7 @@ async fn record_and_enqueue(
         request_meta(req),
         clock::now_rfc3339(),
     )?;
-    if events::put_new(app, &event).await? == Write::Conflict {
-        return Err(ApiError::Conflict("event id collision; retry".into()));
-    }
+    events::put_new(app, &event).await?;
     let message = LeadMessage {
         event_id: event_id.clone(),
     };

@@ -61,10 +61,7 @@ async fn record_leadgen(app: &App, leadgen: Leadgen, received_at: &str) -> Resul
     if app.store.put_new(&marker).await? == Write::Conflict {
         return already_recorded(app, Some(leadgen), received_at).await;
     }
-    // A fresh id: a conflict would mean the same id was drawn twice.
-    if events::put_new(app, &event).await? == Write::Conflict {
-        return Err(Error::Data(format!("event id {} drawn twice", event.id)));
-    }
+    events::put_new(app, &event).await?;
     Ok(Recorded::New(event.id))
 }
 
@@ -96,9 +93,8 @@ async fn already_recorded(
         None => {
             let event =
                 EventRecord::from_leadgen(id.clone(), leadgen.clone(), received_at.to_owned());
-            match events::put_new(app, &event).await? {
-                Write::Done | Write::Conflict => Ok(Recorded::Requeue(id)),
-            }
+            events::put_new(app, &event).await?;
+            Ok(Recorded::Requeue(id))
         }
     }
 }

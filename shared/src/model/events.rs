@@ -387,12 +387,15 @@ struct EventInput {
     input: String,
 }
 
-/// Writes a new `RECEIVED` event (a large submission first, apart);
-/// `Conflict` when the id exists.
-pub async fn put_new(app: &App, event: &EventRecord) -> Result<Write, Error> {
+/// Writes a new `RECEIVED` event (a large submission first, apart).
+///
+/// Its id is fresh (80 random bits), so an item already under it can only
+/// be this very write, made by an SDK retry after its answer was lost (a
+/// timeout, a 500 after the write): that is success, not a collision.
+pub async fn put_new(app: &App, event: &EventRecord) -> Result<(), Error> {
     let whole = serde_json::to_vec(event).map_or(usize::MAX, |j| j.len());
     let Some(input) = event.input.as_ref().filter(|_| whole > INLINE_EVENT_MAX) else {
-        return app.store.put_new(event).await;
+        return app.store.put_new(event).await.map(|_| ());
     };
     let key = table::event_input(event.id.as_str());
     let apart = EventInput {
@@ -400,13 +403,11 @@ pub async fn put_new(app: &App, event: &EventRecord) -> Result<Write, Error> {
         sk: key.sk,
         input: input.clone(),
     };
-    if app.store.put_new(&apart).await? == Write::Conflict {
-        return Ok(Write::Conflict);
-    }
+    app.store.put_new(&apart).await?;
     let mut event = event.clone();
     event.input = None;
     event.input_apart = true;
-    app.store.put_new(&event).await
+    app.store.put_new(&event).await.map(|_| ())
 }
 
 /// The event's cleaned submission, wherever it is kept.
