@@ -2,12 +2,17 @@
 //! as `webhook-id` on every attempt, and a log of every attempt beside it.
 //! [`crate::process::fan_out`] makes them; [`crate::deliver`] moves them on.
 
+mod lifecycle;
+
+pub use lifecycle::{
+    AttemptRecord, Claim, Claimed, claim, finish, record_attempt, reopen, touch_stalled,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::aws::listing::Filter;
 use crate::aws::pagination::{Page, PageRequest};
-use crate::aws::store::{Write, n, s};
+use crate::aws::store::{Write, s};
 use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
 use crate::model::events::Source;
@@ -239,221 +244,6 @@ pub async fn list(
                 .query_page_filtered(&listing, page, true, filter)
                 .await
         }
-    }
-}
-
-/// What one attempt came to, as the log keeps it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptRecord<'a> {
-    pub n: u32,
-    pub status_code: Option<u16>,
-    pub duration_ms: u64,
-    pub error: Option<&'a str>,
-    pub response: Option<&'a str>,
-}
-
-/// The right to make attempt `n` of a delivery, held until `lease_until_ms`.
-/// Only the holder sends attempt `n` and writes its log entry, so a
-/// duplicate message never sends the same attempt twice and the log never
-/// shows an attempt that another copy made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claim {
-    pub n: u32,
-    token: String,
-    pub lease_until_ms: i64,
-}
-
-/// What claiming the next attempt found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claimed {
-    /// This copy makes attempt `claim.n`.
-    Yes(Claim),
-    /// Another copy is making an attempt until this time (Unix ms).
-    Busy { until_ms: i64 },
-    /// The delivery moved on (ended, or another copy claimed first).
-    Moved,
-}
-
-/// Claims attempt `attempt_count + 1` of `d` for `lease`: only while it is
-/// `pending`, nobody moved it since `d` was read, and no other lease runs.
-pub async fn claim(app: &App, d: &Delivery, lease: std::time::Duration) -> Result<Claimed, Error> {
-    let now = clock::now_ms();
-    if let Some(until) = d.lease_until_ms
-        && until > now
-    {
-        return Ok(Claimed::Busy { until_ms: until });
-    }
-    let next = d.attempt_count + 1;
-    let token = ids::new_id(IdKind::Request);
-    let until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
-    let moved = app
-        .store
-        .update_if(
-            &d.pk,
-            &d.sk,
-            "SET attemptCount = :n, claim = :c, leaseUntilMs = :l, updatedAt = :now",
-            Some(
-                "#st = :pending AND attemptCount = :prev \
-                 AND (attribute_not_exists(leaseUntilMs) OR leaseUntilMs < :nowms)",
-            ),
-            vec![("#st", "status")],
-            vec![
-                (":n", n(i64::from(next))),
-                (":prev", n(i64::from(d.attempt_count))),
-                (":c", s(token.clone())),
-                (":l", n(until)),
-                (":nowms", n(now)),
-                (":now", s(clock::now_rfc3339())),
-                (":pending", s(DeliveryStatus::Pending.as_str())),
-            ],
-        )
-        .await?;
-    Ok(match moved {
-        Write::Done => Claimed::Yes(Claim {
-            n: next,
-            token,
-            lease_until_ms: until,
-        }),
-        Write::Conflict => Claimed::Moved,
-    })
-}
-
-/// Stores the attempt `claim` made, then moves the delivery to `status`
-/// and releases the claim; false when the claim was lost (its lease ran
-/// out and another copy claimed the next attempt) — the log entry is still
-/// true: this copy made that attempt.
-pub async fn record_attempt(
-    app: &App,
-    d: &Delivery,
-    claim: &Claim,
-    attempt: AttemptRecord<'_>,
-    status: DeliveryStatus,
-) -> Result<bool, Error> {
-    let now = clock::now_rfc3339();
-    let key = table::attempt(&d.id, claim.n);
-    let item = Attempt {
-        pk: key.pk,
-        sk: key.sk,
-        n: claim.n,
-        at: now.clone(),
-        status_code: attempt.status_code,
-        duration_ms: attempt.duration_ms,
-        error: attempt.error.map(str::to_owned),
-        response: attempt.response.map(str::to_owned),
-        expires_at: clock::now_s() + ATTEMPT_RETENTION_S,
-    };
-    app.store.put(&item).await?;
-    let expression = if status == DeliveryStatus::Pending {
-        "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs"
-    } else {
-        // Delivered or dead: off the work index.
-        "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk"
-    };
-    let moved = app
-        .store
-        .update_if(
-            &d.pk,
-            &d.sk,
-            expression,
-            Some("claim = :c AND attemptCount = :n"),
-            vec![("#st", "status")],
-            vec![
-                (":n", n(i64::from(claim.n))),
-                (":c", s(claim.token.clone())),
-                (":s", s(status.as_str())),
-                (":now", s(now)),
-                (
-                    ":e",
-                    attempt
-                        .error
-                        .map(s)
-                        .unwrap_or(aws_sdk_dynamodb::types::AttributeValue::Null(true)),
-                ),
-            ],
-        )
-        .await?;
-    Ok(moved == Write::Done)
-}
-
-/// Ends a `pending` delivery without an attempt (its subscription is gone
-/// or off, or its message cannot be kept any longer); false when it was
-/// not pending any more — `delivered` is never overwritten.
-pub async fn finish(
-    app: &App,
-    d: &Delivery,
-    status: DeliveryStatus,
-    reason: &str,
-) -> Result<bool, Error> {
-    let moved = app
-        .store
-        .update_if(
-            &d.pk,
-            &d.sk,
-            "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk",
-            Some("#st = :pending"),
-            vec![("#st", "status")],
-            vec![
-                (":s", s(status.as_str())),
-                (":now", s(clock::now_rfc3339())),
-                (":e", s(reason)),
-                (":pending", s(DeliveryStatus::Pending.as_str())),
-            ],
-        )
-        .await?;
-    Ok(moved == Write::Done)
-}
-
-/// Marks a stalled delivery as queued again now, unless it moved since
-/// `d` was read: of two sweepers exactly one queues it, and it is not
-/// queued again before it stalls again.
-pub async fn touch_stalled(app: &App, d: &Delivery) -> Result<Write, Error> {
-    app.store
-        .update_if(
-            &d.pk,
-            &d.sk,
-            "SET updatedAt = :now",
-            Some("#st = :pending AND updatedAt = :was AND attemptCount = :c"),
-            vec![("#st", "status")],
-            vec![
-                (":now", s(clock::now_rfc3339())),
-                (":was", s(d.updated_at.clone())),
-                (":c", n(i64::from(d.attempt_count))),
-                (":pending", s(DeliveryStatus::Pending.as_str())),
-            ],
-        )
-        .await
-}
-
-/// Starts a new round of attempts (retry, redrive): `pending` again, the
-/// next attempt counting on from the last. Only from the state `d` was
-/// read in (status and attempt count), so of two concurrent retries or
-/// redrives exactly one reopens; `None` for the others.
-pub async fn reopen(app: &App, d: &Delivery) -> Result<Option<Delivery>, Error> {
-    if d.status == DeliveryStatus::Pending {
-        return Ok(None);
-    }
-    let moved = app
-        .store
-        .update_if(
-            &d.pk,
-            &d.sk,
-            "SET #st = :p, roundStart = :r, updatedAt = :now, gsi3pk = :w, gsi3sk = :id REMOVE claim, leaseUntilMs",
-            Some("#st = :was AND attemptCount = :c"),
-            vec![("#st", "status")],
-            vec![
-                (":p", s(DeliveryStatus::Pending.as_str())),
-                (":w", s(table::pending_delivery_shard(&d.id))),
-                (":id", s(d.id.clone())),
-                (":was", s(d.status.as_str())),
-                (":r", n(i64::from(d.attempt_count + 1))),
-                (":now", s(clock::now_rfc3339())),
-                (":c", n(i64::from(d.attempt_count))),
-            ],
-        )
-        .await?;
-    match moved {
-        Write::Done => get(app, &d.id).await,
-        Write::Conflict => Ok(None),
     }
 }
 
