@@ -39,6 +39,10 @@ pub struct WarmUp {
     pub table: bool,
     /// Load libphonenumber's metadata, on a blocking thread.
     pub phones: bool,
+    /// Build the Graph API client (TLS trust store), on a blocking thread.
+    pub graph: bool,
+    /// Build the webhook client (TLS trust store), on a blocking thread.
+    pub webhooks: bool,
 }
 
 impl WarmUp {
@@ -46,6 +50,8 @@ impl WarmUp {
         secret: false,
         table: false,
         phones: false,
+        graph: false,
+        webhooks: false,
     };
 }
 
@@ -142,6 +148,20 @@ impl App {
         if what.phones {
             tokio::task::spawn_blocking(crate::rules::inbound::normalise::load_metadata);
         }
+        // A client that cannot be built is never replaced by a default one:
+        // the first send builds again and fails with the reason.
+        if what.graph || what.webhooks {
+            let app = self.clone();
+            tokio::task::spawn_blocking(move || {
+                let built = [
+                    what.graph.then(|| app.http().map(|_| ())),
+                    what.webhooks.then(|| app.webhook_client().map(|_| ())),
+                ];
+                for e in built.into_iter().flatten().filter_map(Result::err) {
+                    tracing::error!(error = %e, "warm-up: an outbound HTTP client cannot be built; nothing can be sent");
+                }
+            });
+        }
         if what.secret {
             let app = self.clone();
             tokio::spawn(async move {
@@ -167,7 +187,8 @@ impl App {
     /// The HTTP client for outbound webhooks: timeouts, no redirects, no
     /// proxy, and name resolution through the SSRF guard, so no send can
     /// reach a private address whatever the name resolves to. Built on first
-    /// use (`main` of the functions that send) and kept for the container's
+    /// use (the warm-up beside a container's first event, not `main`: its
+    /// trust store costs init milliseconds) and kept for the container's
     /// life (connections are reused).
     pub fn webhook_client(&self) -> Result<&reqwest::Client, Error> {
         built(&self.webhooks, || {
@@ -175,8 +196,8 @@ impl App {
         })
     }
 
-    /// The HTTP client for the Graph API, built on first use (`main` of
-    /// `process`) and reused across invocations.
+    /// The HTTP client for the Graph API, built on first use (`process`'s
+    /// warm-up) and reused across invocations.
     pub fn http(&self) -> Result<&reqwest::Client, Error> {
         built(&self.http, outbound::graph_client)
     }

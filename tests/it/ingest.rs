@@ -570,6 +570,8 @@ async fn a_cold_start_warms_up_the_secret_in_the_background() {
         secret: true,
         table: true,
         phones: true,
+        graph: true,
+        webhooks: true,
     });
     let mut cached = false;
     for _ in 0..100 {

@@ -21,8 +21,6 @@ async fn main() -> Result<(), Error> {
     let app = App::from_env().map_err(cannot_start)?;
     // Without the admin secret no request could be authorised.
     app.admin_secret.ensure_configured().map_err(cannot_start)?;
-    // Built now, so a function that cannot send does not start.
-    app.webhook_client().map_err(cannot_start)?;
     run(service_fn(move |req: Request| {
         let app = app.clone();
         async move {

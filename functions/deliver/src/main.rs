@@ -10,9 +10,10 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use leadpipe::app::{App, WarmUp, cannot_start};
 
 /// Started by a container's first event, beside it: the signing secret arrives
-/// while the delivery is read.
+/// and the webhook client is built while the delivery is read.
 const WARM_UP: WarmUp = WarmUp {
     secret: true,
+    webhooks: true,
     ..WarmUp::NONE
 };
 
@@ -20,8 +21,6 @@ const WARM_UP: WarmUp = WarmUp {
 async fn main() -> Result<(), Error> {
     leadpipe::telemetry::init();
     let app = App::from_env().map_err(cannot_start)?;
-    // Built now, so a function that cannot send does not start.
-    app.webhook_client().map_err(cannot_start)?;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let app = app.clone();
         async move {

@@ -9,9 +9,10 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use leadpipe::app::{App, WarmUp, cannot_start};
 
 /// Started by a container's first event, beside it: libphonenumber's metadata
-/// loads while the event is read.
+/// loads and the Graph API client is built while the event is read.
 const WARM_UP: WarmUp = WarmUp {
     phones: true,
+    graph: true,
     ..WarmUp::NONE
 };
 
@@ -19,8 +20,6 @@ const WARM_UP: WarmUp = WarmUp {
 async fn main() -> Result<(), Error> {
     leadpipe::telemetry::init();
     let app = App::from_env().map_err(cannot_start)?;
-    // Built now, so a function that cannot send does not start.
-    app.http().map_err(cannot_start)?;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let app = app.clone();
         async move {
