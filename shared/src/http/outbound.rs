@@ -7,8 +7,10 @@
 //!   ([`GuardedResolver`]) and reach whatever the name points to.
 //! * Building a client can fail (the TLS set-up); that failure is returned,
 //!   never replaced by a default client (which would have no guard, no
-//!   timeout and would follow redirects). [`crate::App`] builds both at cold
-//!   start, so a function that cannot build them does not start.
+//!   timeout and would follow redirects). [`crate::App`] builds each beside
+//!   a container's first event (its warm-up; not in `main`, where reading
+//!   the trust store cost init milliseconds): a failed build is logged, and
+//!   every send then fails with it until one succeeds.
 //! * An outbound error's text never carries the URL: webhook URLs hold
 //!   secrets in their query (`?token=` for Slack, Zapier and friends) and
 //!   the Graph API's holds the page token. Use [`error_text`] for every
