@@ -275,3 +275,76 @@ async fn one_event_on_two_consumers_at_once_makes_one_lead() {
     }
     assert_eq!(leads_count(&t).await, 5);
 }
+
+/// The event's end found it no longer `RECEIVED` (ingest removed it after a
+/// failed enqueue, or another consumer ended it) after this try wrote its
+/// lead: the lead stands, so its `lead.created` is still sent.
+#[tokio::test]
+async fn a_lead_whose_event_went_meanwhile_is_still_announced() {
+    let (t, proxy) =
+        TestStack::behind_proxy(Default::default(), |c| c.allow_private_targets = true).await;
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    let crm = leadpipe_tests::ScriptedServer::start().await;
+    crm.script("/hook", &[(200, "{}")]);
+    t.subscribe(&format!("{}/hook", crm.base_url)).await;
+    let e = t
+        .post_lead(&key, &token, json!({"email": "went@example.com"}))
+        .await;
+    t.drain_leads_queue().await;
+    proxy.inject(
+        "UpdateItem",
+        Some("EVENTS#PROCESSED"),
+        1,
+        Fault::ddb_condition_failed(),
+    );
+    assert_eq!(process::process_event(&t.app, &e, 1).await, Outcome::Done);
+    assert_eq!(proxy.injected(), 1);
+    t.deliver_queue().await;
+    assert_eq!(
+        crm.requests_to("/hook").len(),
+        1,
+        "lead.created was not sent"
+    );
+}
+
+/// A claim looks stale (its lead not there when read) but its event wrote
+/// the lead and ended before its status was read: the lead is read again
+/// and found, and the claim is not removed — no second lead for the
+/// address. The first read is made to miss the lead by the fault proxy.
+#[tokio::test]
+async fn a_claim_whose_lead_arrived_meanwhile_is_not_removed() {
+    let (t, proxy, key, token) = stack().await;
+    let first = t
+        .post_lead(&key, &token, json!({"email": "meanwhile@example.com"}))
+        .await;
+    assert_eq!(
+        process::process_event(&t.app, &first, 1).await,
+        Outcome::Done
+    );
+    let lead = lead_id(&t.event(&first).await);
+    let second = t
+        .post_lead(&key, &token, json!({"email": "meanwhile@example.com"}))
+        .await;
+    let absent = Fault::Reply {
+        status: 200,
+        body: "{}".into(),
+    };
+    proxy.inject("GetItem", Some(&format!("LEAD#{lead}")), 1, absent);
+    assert_eq!(
+        process::process_event(&t.app, &second, 1).await,
+        Outcome::Done
+    );
+    assert_eq!(proxy.injected(), 1);
+    let e = t.event(&second).await;
+    assert_eq!(e["status"], "DUPLICATE", "{e}");
+    assert_eq!(lead_id(&e), lead);
+    assert_eq!(leads_count(&t).await, 1);
+    assert_eq!(
+        identity(&t, "meanwhile@example.com")
+            .await
+            .unwrap()
+            .lead_id
+            .as_str(),
+        lead
+    );
+}

@@ -363,6 +363,16 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
         .delete(&d.pk, "BODY", None, vec![])
         .await
         .unwrap();
+    // The lead changes, and its fan-out runs again before the send (a
+    // message redelivered across the upgrade): the body frozen inline is
+    // what goes out, not one made from the lead as it is now.
+    let mut changed = leads::get(&t.app, &lead_id).await.unwrap().unwrap();
+    changed.first_name = Some("Changed".into());
+    t.app.store.put(&changed).await.unwrap();
+    assert_eq!(
+        leadpipe::process::process_event(&t.app, &evt, 2).await,
+        leadpipe::aws::batch::Outcome::Done
+    );
     t.deliver_queue().await;
     let sent = crm.requests_to("/hook");
     assert_eq!(sent.len(), 1);

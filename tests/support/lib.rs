@@ -523,6 +523,14 @@ impl Fault {
         }
     }
 
+    /// A failed condition: the item is not as the write expected.
+    pub fn ddb_condition_failed() -> Self {
+        Fault::Reply {
+            status: 400,
+            body: r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#.into(),
+        }
+    }
+
     /// DynamoDB refusing an item outright (too large, invalid).
     pub fn ddb_validation() -> Self {
         Fault::Reply {

@@ -29,8 +29,11 @@
 //! A claim left by a try that stopped before its lead existed points at a
 //! lead that does not exist. The same event takes it back (step 2's
 //! condition); another event waits while the claimer is still `RECEIVED`,
-//! and removes the claim once the claimer has ended without that lead —
-//! conditional on the claim not having been written again since it was read.
+//! and removes the claim once the claimer has ended without that lead (the
+//! lead read again after the claimer's status: a try writes its lead before
+//! it ends its event) — conditional on the claim not having been written
+//! again since it was read (a replayed claimer claims again before it
+//! writes its lead).
 
 use std::time::Duration;
 
@@ -176,6 +179,12 @@ async fn holder(
             .await?
             .is_some_and(|e| e.status == EventStatus::Received)
     {
+        return Ok(Holder::Busy);
+    }
+    // Its event has ended — but it may have written its lead and ended
+    // between the two reads above. A try writes its lead before it ends its
+    // event, so a lead still absent now was never written by that try.
+    if leads::get(app, identity.lead_id.as_str()).await?.is_some() {
         return Ok(Holder::Busy);
     }
     let removed = match &identity.claim {

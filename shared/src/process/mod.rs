@@ -25,6 +25,7 @@ use crate::aws::queue::{FanOutMessage, LeadMessage};
 use crate::error::AwsErrorKind;
 
 use crate::model::events::{self, EventRecord, EventStatus};
+use crate::model::leads;
 use crate::providers::meta;
 use crate::rules::clock;
 use crate::rules::inbound::LeadInput;
@@ -138,7 +139,14 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
             Ok(Some(EventRecord {
                 lead_id: Some(id), ..
             })) => id,
-            Ok(_) => return Outcome::Done,
+            // The event went (ingest removes one whose message it could not
+            // queue) or ended without a lead while this try wrote its lead:
+            // the lead stands, so its `lead.created` is still sent.
+            Ok(_) => match created_by_this(app, &event).await {
+                Ok(Some(id)) => id,
+                Ok(None) => return Outcome::Done,
+                Err(e) => return backoff(e.to_string(), None),
+            },
             Err(e) => return backoff(e.to_string(), None),
         },
         // A write DynamoDB refuses outright can never succeed.
@@ -158,6 +166,19 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
         // The event is finished; the retry finds it so and fans out again.
         Err(e) => backoff(e.to_string(), None),
     }
+}
+
+/// The lead `event` created, if it created one.
+async fn created_by_this(
+    app: &App,
+    event: &EventRecord,
+) -> Result<Option<crate::rules::ids::LeadId>, crate::Error> {
+    let mine = leads::lead_id_of(&event.id, &event.received_at);
+    let cause: crate::rules::ids::CauseId = (&event.id).into();
+    Ok(leads::get(app, mine.as_str())
+        .await?
+        .filter(|l| l.created_by.as_ref() == Some(&cause))
+        .map(|l| l.id))
 }
 
 /// The cleaned submission: stored by ingest, or fetched from the Graph API.

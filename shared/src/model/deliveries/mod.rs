@@ -191,12 +191,13 @@ pub async fn get_to_send(app: &App, id: &str) -> Result<Option<Delivery>, Error>
     let Some(mut delivery) = delivery else {
         return Ok(None);
     };
-    match body {
-        Some(body) => delivery.payload = body.payload,
-        None if delivery.payload.is_empty() => {
+    // A body frozen inline (a delivery made before bodies were kept apart)
+    // wins over a body item a fan-out run since may have added beside it.
+    if delivery.payload.is_empty() {
+        let Some(body) = body else {
             return Err(Error::Data(format!("delivery {id} has no body")));
-        }
-        None => {}
+        };
+        delivery.payload = body.payload;
     }
     Ok(Some(delivery))
 }
