@@ -505,24 +505,6 @@ impl Fault {
         }
     }
 
-    /// A cancelled transaction, one reason code per item (`"None"` for
-    /// items that were not the cause).
-    pub fn tx_cancelled(codes: &[&str]) -> Self {
-        let reasons: Vec<Value> = codes
-            .iter()
-            .map(|c| serde_json::json!({"Code": c, "Message": c}))
-            .collect();
-        Fault::Reply {
-            status: 400,
-            body: serde_json::json!({
-                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-                "message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons {codes:?}"),
-                "CancellationReasons": reasons,
-            })
-            .to_string(),
-        }
-    }
-
     /// A failed condition: the item is not as the write expected.
     pub fn ddb_condition_failed() -> Self {
         Fault::Reply {

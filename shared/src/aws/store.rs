@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -246,28 +246,6 @@ impl Store {
             .build()
             .map_err(|e| Error::request("dynamodb", "TransactWriteItems", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    /// An `Update` for a transaction.
-    pub fn tx_update(
-        &self,
-        pk: &str,
-        sk: &str,
-        expression: &str,
-        condition: Option<&str>,
-        names: Names,
-        values: Values,
-    ) -> Result<TransactWriteItem, Error> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .update_expression(expression)
-            .set_condition_expression(condition.map(str::to_owned))
-            .set_expression_attribute_names(to_names(names))
-            .set_expression_attribute_values(to_map(values))
-            .build()
-            .map_err(|e| Error::request("dynamodb", "TransactWriteItems", e))?;
-        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// Runs a transaction: all of it or none.

@@ -53,14 +53,11 @@ impl Recorded {
 /// Records one `leadgen` change as an event, unless its `leadgen_id` was
 /// seen before: the marker first, then the event (see the module's notes).
 async fn record_leadgen(app: &App, leadgen: Leadgen, received_at: &str) -> Result<Recorded, Error> {
-    let event = EventRecord::from_leadgen(EventId::generate(), leadgen, received_at.to_owned());
-    let Some(leadgen) = event.leadgen.as_ref() else {
-        return Ok(Recorded::Seen);
-    };
-    let marker = LeadgenMarker::new(&leadgen.leadgen_id, &event.id);
+    let marker = LeadgenMarker::new(&leadgen.leadgen_id, &EventId::generate());
     if app.store.put_new(&marker).await? == Write::Conflict {
-        return already_recorded(app, Some(leadgen), received_at).await;
+        return already_recorded(app, Some(&leadgen), received_at).await;
     }
+    let event = EventRecord::from_leadgen(marker.event_id, leadgen, received_at.to_owned());
     events::put_new(app, &event).await?;
     Ok(Recorded::New(event.id))
 }
