@@ -40,14 +40,14 @@ pub struct Swept {
 
 /// One sweep over events and deliveries.
 pub async fn sweep(app: &App) -> Result<Swept, Error> {
-    sweep_at(app, clock::now_ms()).await
+    Box::pin(sweep_at(app, clock::now_ms())).await
 }
 
 /// One sweep as of `now` (Unix ms): tests look from the future instead of
 /// waiting for the grace period to pass.
 pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
     let mut events = Vec::new();
-    for ws in crate::model::workspaces::all_ids(app).await? {
+    for ws in Box::pin(crate::model::workspaces::all_ids(app)).await? {
         // Boxed: the SDK's futures are deep, and a loop of them overflows
         // the compiler's layout depth in the binary.
         events.extend(Box::pin(stuck_events(&app.scope(ws), now)).await?);
