@@ -157,7 +157,7 @@ mod message_tests {
             "{}",
             "[]",
             "{\"type\":\"event\"}",
-            "{\"eventId\":\"lead_x\"}",
+            "{\"eventId\":7}",
         ] {
             assert_eq!(LeadsMessage::parse(junk), None, "{junk}");
         }
