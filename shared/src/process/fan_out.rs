@@ -42,10 +42,12 @@ pub async fn fan_out_entries(
     }
     let lead_id = &lead.id;
     let subs = subscriptions::all(scope).await?;
+    let expires_at = crate::model::workspaces::expiry(scope.app(), scope.ws()).await?;
     let mut messages = Vec::new();
     for entry in entries {
         for sub in subs.iter().filter(|s| s.wants(entry.kind, &lead.source)) {
-            let delivery = delivery_for(entry, lead, sub);
+            let mut delivery = delivery_for(entry, lead, sub);
+            delivery.expires_at = Some(expires_at);
             let queue_it = match deliveries::put_new(scope, &delivery).await? {
                 Write::Done => true,
                 // Made by an earlier run that may have stopped before

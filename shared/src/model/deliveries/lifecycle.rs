@@ -113,7 +113,8 @@ pub async fn record_attempt(
         duration_ms: attempt.duration_ms,
         error: attempt.error.map(str::to_owned),
         response: attempt.response.map(str::to_owned),
-        expires_at: clock::now_s() + ATTEMPT_RETENTION_S,
+        // With its delivery (the workspace's retention), or the default.
+        expires_at: d.expires_at.unwrap_or(clock::now_s() + ATTEMPT_RETENTION_S),
     };
     scope.store.put(&item).await?;
     let expression = if status == DeliveryStatus::Pending {
