@@ -7,7 +7,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::{deliveries, dlq, events, export, keys, leads, subscriptions};
+use super::{deliveries, dlq, events, export, keys, leads, listeners, subscriptions};
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::routes::{self, Action};
@@ -45,6 +45,10 @@ pub(crate) async fn act(
         Action::DeliveryGet => deliveries::get(app, &m).await,
         Action::DeliveryRetry => deliveries::retry(app, &m).await,
         Action::DlqRedrive => deliveries::redrive(app).await,
+        Action::ListenerCreate => listeners::create(app, req).await,
+        Action::ListenerDelete => listeners::delete(app, &m).await,
+        Action::ListenerPoll => listeners::poll(app, &m, &query).await,
+        Action::ListenerResult => listeners::result(app, req, &m).await,
         Action::DlqDepth => Ok(h::json(StatusCode::OK, &dlq::depths(app).await?)),
         Action::MaintenanceBackfill => {
             let done = crate::model::deliveries::backfill_work_index(app).await?;

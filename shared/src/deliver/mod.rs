@@ -225,6 +225,11 @@ async fn prepare(app: &App, delivery_id: &str) -> Result<Prepared, Error> {
         DeliveryStatus::Pending => {}
     }
     let reason = match subscriptions::get(app, &delivery.subscription_id).await? {
+        // A CLI listener's deliveries wait, pending, for `leadpipe listen`
+        // to collect them (see `crate::listen`).
+        Some(sub) if sub.enabled && crate::listen::is_listener(&sub) => {
+            return Ok(Prepared::Nothing);
+        }
         Some(sub) if sub.enabled => {
             return Ok(match deliveries::claim(app, &delivery, LEASE).await? {
                 Claimed::Yes(claim) => Prepared::Send {
