@@ -12,9 +12,9 @@ use serde_json::json;
 
 use super::input::{JsonInput, non_empty};
 use super::subscriptions::filters;
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::pagination::PageRequest;
-use crate::aws::queue::DeliveryMessage;
+use crate::aws::queue::DeliveriesMessage;
 use crate::deliver::send::{self, RESPONSE_SNIPPET_BYTES};
 use crate::http::error::ApiError;
 use crate::http::{self as h, routes::Matched};
@@ -32,7 +32,7 @@ pub const LISTEN_LEASE: Duration = Duration::from_secs(60);
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
 /// `POST /v1/listeners` `{"name"?, "events"?, "sources"?}` → 201.
-pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiError> {
     let mut input = JsonInput::parse(req)?;
     input.allow_only(&["name", "events", "sources"]);
     let name = input.string("name").unwrap_or_else(|| "cli".into());
@@ -43,7 +43,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     filters(&mut input, true, &mut changes);
     input.finish()?;
     changes.url = Some(format!("{}{name}", listen::URL_SCHEME));
-    let (sub, secret) = subscriptions::create(app, changes).await?;
+    let (sub, secret) = subscriptions::create(scope, changes).await?;
     tracing::info!(subscription_id = %sub.id, "listener created");
     let mut resp = h::json(
         StatusCode::CREATED,
@@ -62,17 +62,17 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     Ok(resp)
 }
 
-async fn listener(app: &App, id: &str) -> Result<Subscription, ApiError> {
-    match subscriptions::get(app, id).await? {
+async fn listener(scope: &Scope, id: &str) -> Result<Subscription, ApiError> {
+    match subscriptions::get(scope, id).await? {
         Some(sub) if listen::is_listener(&sub) => Ok(sub),
         _ => Err(ApiError::NotFound("listener")),
     }
 }
 
 /// `DELETE /v1/listeners/{id}` → 204.
-pub async fn delete(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let sub = listener(app, m.param("id")).await?;
-    subscriptions::delete(app, &sub.id).await?;
+pub async fn delete(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let sub = listener(scope, m.param("id")).await?;
+    subscriptions::delete(scope, &sub.id).await?;
     tracing::info!(subscription_id = %sub.id, "listener deleted");
     Ok(h::empty(StatusCode::NO_CONTENT))
 }
@@ -80,7 +80,7 @@ pub async fn delete(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> 
 /// `GET /v1/listeners/{id}/deliveries?waitSeconds=` → 200 with up to
 /// [`listen::MAX_BATCH`] claimed, signed deliveries; empty after the wait.
 pub async fn poll(
-    app: &App,
+    scope: &Scope,
     m: &Matched,
     query: &[(String, String)],
 ) -> Result<Response<Body>, ApiError> {
@@ -97,10 +97,10 @@ pub async fn poll(
                 )
             })?,
     };
-    let sub = listener(app, m.param("id")).await?;
+    let sub = listener(scope, m.param("id")).await?;
     let until = Instant::now() + Duration::from_secs(wait);
     loop {
-        let items = collect(app, &sub).await?;
+        let items = collect(scope, &sub).await?;
         if !items.is_empty() || Instant::now() + POLL_EVERY > until {
             return Ok(h::json(StatusCode::OK, &Forwards { items }));
         }
@@ -109,15 +109,15 @@ pub async fn poll(
 }
 
 /// Claims and signs the listener's pending deliveries, oldest first.
-async fn collect(app: &App, sub: &Subscription) -> Result<Vec<Forward>, ApiError> {
+async fn collect(scope: &Scope, sub: &Subscription) -> Result<Vec<Forward>, ApiError> {
     let page = PageRequest {
         limit: crate::aws::pagination::MAX_LIMIT,
         cursor: None,
     };
     let mut pending =
-        deliveries::list(app, Some(&sub.id), Some(DeliveryStatus::Pending), &page).await?;
+        deliveries::list(scope, Some(&sub.id), Some(DeliveryStatus::Pending), &page).await?;
     pending.items.reverse();
-    let secrets = app.secrets.get().await?;
+    let secrets = scope.secrets.get().await?;
     let creds = sub.credentials(&secrets.data_key, clock::now_ms())?;
     let now = clock::now_ms();
     let mut out = Vec::new();
@@ -128,10 +128,10 @@ async fn collect(app: &App, sub: &Subscription) -> Result<Vec<Forward>, ApiError
         if listed.lease_until_ms.is_some_and(|t| t > now) {
             continue;
         }
-        let Some(d) = deliveries::get_to_send(app, &listed.id).await? else {
+        let Some(d) = deliveries::get_to_send(scope, &listed.id).await? else {
             continue;
         };
-        let Claimed::Yes(claim) = deliveries::claim(app, &d, LISTEN_LEASE).await? else {
+        let Claimed::Yes(claim) = deliveries::claim(scope, &d, LISTEN_LEASE).await? else {
             continue;
         };
         let body = send::body_for(sub, &d.payload);
@@ -166,8 +166,8 @@ fn clip(text: Option<String>, max: usize) -> Option<String> {
 /// [`ForwardResult`] → 200: the attempt recorded; a 2xx is `delivered`,
 /// anything else `dead` (parked: `leadpipe deliveries retry` sends it to
 /// the listener again).
-pub async fn result(app: &App, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let sub = listener(app, m.param("id")).await?;
+pub async fn result(scope: &Scope, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let sub = listener(scope, m.param("id")).await?;
     let input: ForwardResult = serde_json::from_slice(req.body().as_ref())
         .map_err(|e| ApiError::MalformedBody(format!("not a forward result: {e}")))?;
     if !ids::is_valid(IdKind::Request, &input.claim) {
@@ -176,7 +176,7 @@ pub async fn result(app: &App, req: &Request, m: &Matched) -> Result<Response<Bo
             "is not a claim this API handed out",
         ));
     }
-    let d = deliveries::get(app, &input.delivery_id)
+    let d = deliveries::get(scope, &input.delivery_id)
         .await?
         .filter(|d| d.subscription_id == sub.id)
         .ok_or(ApiError::NotFound("delivery"))?;
@@ -200,17 +200,16 @@ pub async fn result(app: &App, req: &Request, m: &Matched) -> Result<Response<Bo
         response: response.as_deref(),
     };
     let claim = Claim::held(input.attempt, input.claim);
-    if !deliveries::record_attempt(app, &d, &claim, record, status).await? {
+    if !deliveries::record_attempt(scope, &d, &claim, record, status).await? {
         return Err(ApiError::Conflict(
             "this claim is no longer held (the delivery was handed out again)".into(),
         ));
     }
     if status == DeliveryStatus::Dead {
-        let message = DeliveryMessage {
-            delivery_id: d.id.clone(),
-        };
-        app.queue
-            .send(&app.config.deliveries_dlq_url, &message)
+        let message = DeliveriesMessage::attempt(scope.ws(), &d.id);
+        scope
+            .queue
+            .send(&scope.config.deliveries_dlq_url, &message)
             .await?;
     }
     Ok(h::json(
