@@ -8,7 +8,9 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::caller::Caller;
-use super::{deliveries, dlq, events, export, keys, leads, pages, subscriptions, workspaces};
+use super::{
+    deliveries, dlq, events, export, keys, leads, listeners, pages, subscriptions, workspaces,
+};
 use crate::http::error::ApiError;
 use crate::http::routes::{self, Action};
 use crate::http::{self as h};
@@ -102,6 +104,9 @@ fn audit_name(action: Action) -> &'static str {
         TokenRevoke => "tokens.revoke",
         MetaPagePut => "meta_pages.put",
         MetaPageDelete => "meta_pages.delete",
+        ListenerCreate => "listeners.create",
+        ListenerDelete => "listeners.delete",
+        ListenerResult => "listeners.ack",
         _ => "other",
     }
 }
@@ -140,6 +145,10 @@ async fn run(
         Action::DeliveryRetry => deliveries::retry(scope, m).await,
         Action::DlqRedrive => deliveries::redrive(app).await,
         Action::LeadErase => leads::erase(scope, m).await,
+        Action::ListenerCreate => listeners::create(scope, req).await,
+        Action::ListenerDelete => listeners::delete(scope, m).await,
+        Action::ListenerPoll => listeners::poll(scope, m, query).await,
+        Action::ListenerResult => listeners::result(scope, req, m).await,
         Action::WorkspacesCreate => workspaces::create(app, req).await,
         Action::WorkspacesList => workspaces::list(app, query).await,
         Action::WorkspaceGet => workspaces::get(app, m).await,

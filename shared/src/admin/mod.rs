@@ -14,6 +14,7 @@ pub mod export;
 pub mod input;
 pub mod keys;
 pub mod leads;
+pub mod listeners;
 pub mod pages;
 pub mod subscriptions;
 pub mod workspaces;

@@ -188,34 +188,9 @@ pub fn sample_context() -> Value {
     })
 }
 
-/// Reads and checks a body. URL problems are `unsafe_url`; everything
-/// else `validation_failed` with every issue listed.
-pub async fn changes(
-    mut input: JsonInput,
-    creating: bool,
-    scope: &Scope,
-) -> Result<SubChanges, ApiError> {
-    input.allow_only(FIELDS);
-    let mut out = SubChanges::default();
-
-    let url = input.string("url");
-    if creating && url.is_none() {
-        input.issue("url", "is required");
-    }
-    let mut unsafe_url = None;
-    if let Some(u) = url {
-        if u.len() > 2048 {
-            input.issue("url", "is longer than 2048 characters");
-        } else {
-            match resolver::check_url_resolved(&u, scope.config.allow_private_targets, scope.dns())
-                .await
-            {
-                Ok(t) => out.url = Some(t.url.to_string()),
-                Err(e) => unsafe_url = Some(e),
-            }
-        }
-    }
-
+/// `events` and `sources` (creating: `events` defaults to `["*"]`); also
+/// read by [`super::listeners`].
+pub(super) fn filters(input: &mut JsonInput, creating: bool, out: &mut SubChanges) {
     if let Some(events) = input.string_list("events") {
         if events.is_empty() {
             input.issue("events", "must list at least one event type, or \"*\"");
@@ -255,6 +230,37 @@ pub async fn changes(
             }
         }
     }
+}
+
+/// Reads and checks a body. URL problems are `unsafe_url`; everything
+/// else `validation_failed` with every issue listed.
+pub async fn changes(
+    mut input: JsonInput,
+    creating: bool,
+    scope: &Scope,
+) -> Result<SubChanges, ApiError> {
+    input.allow_only(FIELDS);
+    let mut out = SubChanges::default();
+
+    let url = input.string("url");
+    if creating && url.is_none() {
+        input.issue("url", "is required");
+    }
+    let mut unsafe_url = None;
+    if let Some(u) = url {
+        if u.len() > 2048 {
+            input.issue("url", "is longer than 2048 characters");
+        } else {
+            match resolver::check_url_resolved(&u, scope.config.allow_private_targets, scope.dns())
+                .await
+            {
+                Ok(t) => out.url = Some(t.url.to_string()),
+                Err(e) => unsafe_url = Some(e),
+            }
+        }
+    }
+
+    filters(&mut input, creating, &mut out);
 
     if let Some(secret) = input.string("secret") {
         if !creating {

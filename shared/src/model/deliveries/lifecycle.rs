@@ -32,6 +32,23 @@ pub struct Claim {
     pub lease_until_ms: i64,
 }
 
+impl Claim {
+    /// The claim's token: whoever holds it may record attempt `n` (the CLI
+    /// listener hands it to `leadpipe listen` and back).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// A claim handed back by its holder (`n` and `token` as claimed).
+    pub fn held(n: u32, token: String) -> Self {
+        Claim {
+            n,
+            token,
+            lease_until_ms: 0,
+        }
+    }
+}
+
 /// What claiming the next attempt found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claimed {
