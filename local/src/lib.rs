@@ -3,17 +3,18 @@
 //! created idempotently from [`leadpipe::aws::resources`], and one HTTP server
 //! for every route. The integration tests start it the same way.
 
+pub mod bootstrap;
 pub mod emulator;
 pub mod poller;
 pub mod server;
 
 use std::future::Future;
 
+use crate::bootstrap::{self as resources, SecretOverrides, Stack, StackNames};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use leadpipe::App;
 use leadpipe::aws::pagination::PageRequest;
-use leadpipe::aws::resources::{self, SecretOverrides, Stack, StackNames};
 use leadpipe::config::{Config, vars};
 use leadpipe::model::keys::{self, KeyChanges};
 use tokio::net::TcpListener;
@@ -216,14 +217,14 @@ impl LocalStack {
             consumers.push(tokio::spawn(poller::run(
                 self.app.clone(),
                 self.stack.leads_queue_url.clone(),
-                resources::LEADS_QUEUE.batch_size as i32,
+                leadpipe::aws::resources::LEADS_QUEUE.batch_size as i32,
                 |app: App, event| async move { leadpipe::process::handle(&app, event).await },
                 stop_rx.clone(),
             )));
             consumers.push(tokio::spawn(poller::run(
                 self.app.clone(),
                 self.stack.deliveries_queue_url.clone(),
-                resources::DELIVERIES_QUEUE.batch_size as i32,
+                leadpipe::aws::resources::DELIVERIES_QUEUE.batch_size as i32,
                 |app: App, event| async move { leadpipe::deliver::handle(&app, event).await },
                 stop_rx.clone(),
             )));

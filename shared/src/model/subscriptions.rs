@@ -271,11 +271,7 @@ pub async fn create(
 }
 
 pub async fn get(scope: &Scope, id: &str) -> Result<Option<Subscription>, Error> {
-    if !ids::is_valid(IdKind::Subscription, id) {
-        return Ok(None);
-    }
-    let key = table::subscription(scope.ws(), id);
-    scope.store.get(&key.pk, &key.sk).await
+    super::read(scope, IdKind::Subscription, id, table::subscription).await
 }
 
 pub async fn list(scope: &Scope, page: &PageRequest) -> Result<Page<Subscription>, DataError> {

@@ -193,11 +193,8 @@ pub fn id_for(entry: &HistoryEntry, sub_id: &str) -> String {
 
 /// A delivery without its body (see [`get_to_send`]).
 pub async fn get(scope: &Scope, id: &str) -> Result<Option<Delivery>, Error> {
-    if !ids::is_valid(IdKind::Delivery, id) {
-        return Ok(None);
-    }
-    let key = table::delivery(scope.ws(), id);
-    let d: Option<Delivery> = scope.store.get(&key.pk, &key.sk).await?;
+    let d: Option<Delivery> =
+        crate::model::read(scope, IdKind::Delivery, id, table::delivery).await?;
     Ok(d.filter(|d| !crate::model::workspaces::expired(d.expires_at)))
 }
 
