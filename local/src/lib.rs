@@ -305,7 +305,7 @@ async fn demo_key(app: &App) -> Result<(String, String), String> {
     let secrets = app.secrets.get().await.map_err(|e| e.to_string())?;
     if let Some(key) = existing.items.into_iter().find(|k| k.name == DEMO_KEY_NAME) {
         let token = key.token(&secrets.data_key).map_err(|e| e.to_string())?;
-        return Ok((key.id, token));
+        return Ok((key.id.into(), token));
     }
     let changes = KeyChanges {
         name: Some(DEMO_KEY_NAME.into()),
@@ -313,5 +313,5 @@ async fn demo_key(app: &App) -> Result<(String, String), String> {
         ..KeyChanges::default()
     };
     let (key, token) = keys::create(scope, changes).await.map_err(err)?;
-    Ok((key.id, token))
+    Ok((key.id.into(), token))
 }
