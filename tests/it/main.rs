@@ -18,5 +18,6 @@ mod logs;
 mod meta;
 mod migration;
 mod process;
+mod receivers;
 mod workspaces;
 mod zero_loss;
