@@ -47,7 +47,8 @@ fn run(cmd: &mut std::process::Command) {
 
 /// A receiver process and every JSON line it printed.
 struct Receiver {
-    child: tokio::process::Child,
+    /// Killed when the receiver is dropped.
+    _child: tokio::process::Child,
     lines: Arc<Mutex<Vec<Value>>>,
     port: u16,
 }
@@ -85,7 +86,11 @@ impl Receiver {
             .await
             .expect("the receiver listens within 20 s")
             .expect("the receiver printed its port");
-        Receiver { child, lines, port }
+        Receiver {
+            _child: child,
+            lines,
+            port,
+        }
     }
 
     fn seen(&self) -> Vec<Value> {
