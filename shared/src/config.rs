@@ -32,6 +32,7 @@ pub mod vars {
     pub const META_GRAPH_URL: &str = "LEADPIPE_META_GRAPH_URL";
     pub const SECRET_TTL_S: &str = "LEADPIPE_SECRET_TTL_SECONDS";
     pub const COUNTER_SHARDS: &str = "LEADPIPE_COUNTER_SHARDS";
+    pub const TURNSTILE_VERIFY_URL: &str = "LEADPIPE_TURNSTILE_VERIFY_URL";
 
     /// Set by Terraform for every function.
     pub const REQUIRED: [&str; 6] = [
@@ -44,7 +45,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 21] = [
+    pub const ALL: [&str; 22] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -64,6 +65,7 @@ pub mod vars {
         META_GRAPH_URL,
         SECRET_TTL_S,
         COUNTER_SHARDS,
+        TURNSTILE_VERIFY_URL,
         "RUST_LOG",
         "LEADPIPE_LOG_FORMAT",
     ];
@@ -111,6 +113,9 @@ pub struct Config {
     pub delivery_stall: Option<Duration>,
     /// Meta Graph API base URL.
     pub meta_graph_url: String,
+    /// Cloudflare Turnstile's siteverify endpoint (`form` keys with a
+    /// Turnstile secret).
+    pub turnstile_verify_url: String,
     /// How long each secret is cached in memory.
     pub secret_ttl: Duration,
     /// How many items a hot counter is spread over.
@@ -219,6 +224,9 @@ impl Config {
                 .unwrap_or_else(|| "https://graph.facebook.com/v25.0".into())
                 .trim_end_matches('/')
                 .to_owned(),
+            turnstile_verify_url: get(vars::TURNSTILE_VERIFY_URL).unwrap_or_else(|| {
+                "https://challenges.cloudflare.com/turnstile/v0/siteverify".into()
+            }),
             secret_ttl: Duration::from_secs(number(vars::SECRET_TTL_S, 300)?),
             counter_shards: counter_shards as u32,
         })

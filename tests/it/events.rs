@@ -109,9 +109,9 @@ async fn admin_answers_unmatched_requests_and_serves_the_openapi_document() {
     };
 
     // Another method on ingest's path: 405 with ingest's methods.
-    let resp = call("GET", "/v1/hooks/key_abc").await;
+    let resp = call("DELETE", "/v1/hooks/key_abc").await;
     assert_eq!(resp.status(), 405);
-    assert_eq!(resp.headers()["allow"], "POST, OPTIONS");
+    assert_eq!(resp.headers()["allow"], "POST, OPTIONS, GET");
     assert_eq!(body(&resp)["error"]["code"], "method_not_allowed");
     assert!(body(&resp)["requestId"].is_string());
 

@@ -57,6 +57,7 @@ pub(crate) async fn act(
         }
         Action::HookPost
         | Action::HookPreflight
+        | Action::HookPage
         | Action::MetaNotification
         | Action::MetaHandshake
         | Action::Health

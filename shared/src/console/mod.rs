@@ -16,6 +16,7 @@ pub mod events;
 pub mod keys;
 pub mod layout;
 pub mod leads;
+pub mod sources;
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};

@@ -16,6 +16,7 @@ use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, from_item, n, s};
 use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
+use crate::providers::Provider;
 use crate::rules::clock;
 use crate::rules::crypto::{self, DataKey};
 use crate::rules::ids::{self, IdKind};
@@ -55,12 +56,27 @@ pub struct WebhookKey {
     /// absent on keys saved before limits existed, which is "no limit".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_minute: Option<u32>,
+    /// What kind of source the key is (absent on keys saved before
+    /// providers existed: `webhook`).
+    #[serde(default)]
+    pub provider: Provider,
+    /// The provider's own secret (a signing secret, Turnstile's secret
+    /// key), sealed like the token; never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_secret_sealed: Option<String>,
+    /// Where a browser goes after a `form` submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
 
 fn token_context(id: &str) -> String {
     format!("key#{id}#token")
+}
+
+fn provider_secret_context(id: &str) -> String {
+    format!("key#{id}#providerSecret")
 }
 
 /// A fresh token: `wh_live_` and 32 random bytes, base64url (43 characters).
@@ -94,6 +110,23 @@ impl WebhookKey {
             .collect()
     }
 
+    /// The secret a provider signs with: `providerSecret` when set, else the
+    /// token.
+    pub fn signing_secret(&self, key: &DataKey) -> Result<String, Error> {
+        match &self.provider_secret_sealed {
+            Some(sealed) => Ok(key.open(&provider_secret_context(&self.id), sealed)?),
+            None => self.token(key),
+        }
+    }
+
+    /// The `providerSecret` in clear, when one is set.
+    pub fn provider_secret(&self, key: &DataKey) -> Result<Option<String>, Error> {
+        self.provider_secret_sealed
+            .as_ref()
+            .map(|sealed| Ok(key.open(&provider_secret_context(&self.id), sealed)?))
+            .transpose()
+    }
+
     /// True when `presented` is this key's token (constant time).
     pub fn token_matches(&self, key: &DataKey, presented: &str) -> Result<bool, Error> {
         let token = self.token(key)?;
@@ -114,10 +147,40 @@ pub struct KeyChanges {
     pub default_tags: Option<Vec<String>>,
     /// `Some(None)` removes the limit.
     pub rate_limit_per_minute: Option<Option<u32>>,
+    pub provider: Option<Provider>,
+    /// In clear; sealed when applied. `Some(None)` removes it.
+    pub provider_secret: Option<Option<String>>,
+    pub redirect_url: Option<Option<String>>,
 }
 
 impl KeyChanges {
-    /// Applies the changes to `key`.
+    /// Applies the changes to `key`, sealing a new provider secret under
+    /// `data_key`; then checks what holds across fields: a `form` key needs
+    /// allowed origins (it has no token, they are its authentication).
+    pub fn apply_sealed(self, key: &mut WebhookKey, data_key: &DataKey) -> Result<(), DataError> {
+        if let Some(secret) = &self.provider_secret {
+            key.provider_secret_sealed = secret
+                .as_ref()
+                .map(|s| data_key.seal(&provider_secret_context(&key.id), s));
+        }
+        if let Some(v) = self.provider {
+            key.provider = v;
+        }
+        if let Some(v) = self.redirect_url.clone() {
+            key.redirect_url = v;
+        }
+        self.apply(key);
+        if key.provider == Provider::Form && key.allowed_domains.is_empty() {
+            return Err(DataError::Invalid(vec![crate::error::FieldIssue::new(
+                "allowedDomains",
+                "a form key needs at least one allowed domain: it has no token, the origins are its authentication",
+            )]));
+        }
+        Ok(())
+    }
+
+    /// Applies the changes to `key` (the provider fields: see
+    /// [`KeyChanges::apply_sealed`]).
     pub fn apply(self, key: &mut WebhookKey) {
         if let Some(v) = self.name {
             key.name = v;
@@ -161,10 +224,13 @@ pub async fn create(app: &App, changes: KeyChanges) -> Result<(WebhookKey, Strin
         default_status: "unassigned".into(),
         default_tags: vec![],
         rate_limit_per_minute: None,
+        provider: Provider::Webhook,
+        provider_secret_sealed: None,
+        redirect_url: None,
         created_at: now.clone(),
         updated_at: now,
     };
-    changes.apply(&mut key);
+    changes.apply_sealed(&mut key, &secrets.data_key)?;
     match app.store.put_new(&key).await? {
         Write::Done => Ok((key, token)),
         Write::Conflict => Err(DataError::Conflict("key id collision; try again".into())),
@@ -202,8 +268,9 @@ fn bump(key: &mut WebhookKey) -> String {
 }
 
 pub async fn update(app: &App, id: &str, changes: KeyChanges) -> Result<WebhookKey, DataError> {
-    let mut key = get(app, id).await?.ok_or(DataError::NotFound("key"))?;
-    changes.apply(&mut key);
+    let (key, secrets) = tokio::join!(get(app, id), app.secrets.get());
+    let mut key = key?.ok_or(DataError::NotFound("key"))?;
+    changes.apply_sealed(&mut key, &secrets?.data_key)?;
     let previous = bump(&mut key);
     save(app, &key, &previous).await?;
     Ok(key)
@@ -397,6 +464,9 @@ mod tests {
             default_status: "new".into(),
             default_tags: Vec::new(),
             rate_limit_per_minute: None,
+            provider: Provider::Webhook,
+            provider_secret_sealed: None,
+            redirect_url: None,
             created_at: String::new(),
             updated_at: String::new(),
         }
