@@ -522,3 +522,61 @@ async fn turnstile_is_verified_server_side() {
         "no call without a token"
     );
 }
+
+#[tokio::test]
+async fn prefer_wait_answers_with_the_created_lead() {
+    let t = TestStack::new().await;
+    let (key, token) = key_with(&t, json!({"name": "Waiting"})).await;
+    let path = format!("/v1/hooks/{key}");
+    let headers = |wait: &'static str| {
+        [
+            ("x-webhook-token", token.clone()),
+            ("content-type", "application/json".to_owned()),
+            ("prefer", wait.to_owned()),
+        ]
+    };
+    let send = |h: [(&'static str, String); 3], body: String| {
+        let path = path.clone();
+        let t = &t;
+        async move {
+            let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(t, &path, &h, &body).await
+        }
+    };
+    let processor = async {
+        for _ in 0..30 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            if t.process_queue().await > 0 {
+                break;
+            }
+        }
+    };
+    let body = json!({"email": "wait@example.com", "name": "Zoë Müller"}).to_string();
+    let (r, ()) = tokio::join!(send(headers("respond-async, wait=5"), body), processor);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.header("preference-applied"), Some("wait=5"));
+    let j = r.json();
+    assert_eq!(j["status"], "PROCESSED");
+    assert_eq!(j["lead"]["email"], "wait@example.com");
+    assert_eq!(j["lead"]["id"], j["leadId"]);
+
+    // Nobody processes: after the wait, today's 202.
+    let started = std::time::Instant::now();
+    let r = send(
+        headers("wait=1"),
+        json!({"email": "late@example.com"}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    assert!(r.header("preference-applied").is_none());
+    assert!(started.elapsed() >= std::time::Duration::from_millis(800));
+    // Out of range: ignored, answered at once.
+    let started = std::time::Instant::now();
+    let r = send(
+        headers("wait=60"),
+        json!({"email": "now@example.com"}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    assert!(started.elapsed() < std::time::Duration::from_millis(800));
+}

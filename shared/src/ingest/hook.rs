@@ -17,7 +17,7 @@ use crate::rules::crypto::DataKey;
 use crate::rules::ids::{EventId, IdKind, new_id};
 use crate::rules::inbound::{self, LeadInput, fields, origin};
 
-const ALLOW_HEADERS: &str = "Content-Type, X-Webhook-Token, Authorization, Idempotency-Key";
+const ALLOW_HEADERS: &str = "Content-Type, X-Webhook-Token, Authorization, Idempotency-Key, Prefer";
 
 /// The token from `X-Webhook-Token`, else `Authorization: Bearer`.
 fn presented_token(req: &Request) -> Option<&str> {
@@ -196,6 +196,11 @@ pub async fn accept(
                 tracing::warn!(error = %e, "could not store the idempotent answer");
             }
             tracing::info!(event_id = %event_id, "accepted");
+            if let Some(n) = super::wait::preference(req)
+                && let Some(resp) = super::wait::for_lead(app, &event_id, n).await
+            {
+                return Ok(resp);
+            }
             Ok(respond(&answer))
         }
         (Err(err), Some(ik)) => {

@@ -8,6 +8,7 @@
 //! * [`meta`] — `POST /v1/providers/meta/webhook`: verify Meta's signature,
 //!   one event per new `leadgen`, queued → `200`.
 //! * [`idempotency`] — `Idempotency-Key`: a repeat gets the first answer.
+//! * [`wait`] — `Prefer: wait=N`: `201` with the lead when it is made in time.
 //!
 //! Nothing is half-written: when the message cannot be queued the event row
 //! is removed again and the caller gets a 500 to retry.
@@ -17,6 +18,7 @@ pub mod hook;
 pub mod idempotency;
 pub mod meta;
 pub mod source;
+pub mod wait;
 
 use http::{HeaderValue, header};
 use lambda_http::{Body, Request, Response};
@@ -59,7 +61,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
             headers.insert(header::VARY, HeaderValue::from_static("Origin"));
             headers.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static("Location"),
+                HeaderValue::from_static("Location, Preference-Applied"),
             );
         }
         resp

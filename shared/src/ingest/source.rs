@@ -13,7 +13,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::idempotency::{self, Answer, Claim};
-use super::{form, hook};
+use super::{form, hook, wait};
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::{self as h, header};
@@ -106,6 +106,11 @@ async fn provider(
                 tracing::warn!(error = %e, "could not store the provider's answer");
             }
             tracing::info!(event_id = %event_id, provider = key.provider.as_str(), test, "accepted");
+            if let Some(n) = wait::preference(req)
+                && let Some(resp) = wait::for_lead(app, &event_id, n).await
+            {
+                return Ok(resp);
+            }
             Ok(hook::respond(&answer))
         }
         Err(err) => {
