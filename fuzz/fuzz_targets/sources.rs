@@ -1,5 +1,5 @@
 //! Every source adapter's parser and verifier, as hostile bytes (Google Ads,
-//! Typeform, Tally, Jotform, plain forms, multipart): never panic; a lead id
+//! Typeform, Tally, Jotform, LinkedIn, plain forms, multipart): never panic; a lead id
 //! read is never empty; a body signed with the secret verifies, the same
 //! signature over other bytes does not.
 #![no_main]
@@ -28,6 +28,13 @@ fuzz_target!(|data: (&[u8], &str, &str)| {
     let _ = form::parse(Some(content_type), body);
     let _ = form::siteverify_success(body);
     let _ = providers::json_object(body);
+    if let Ok(n) = providers::linkedin::notification(body) {
+        assert!(!n.response_id.is_empty());
+    }
+    let _ = providers::linkedin::response_fields(body, "x");
+    let li = providers::linkedin::sign("secret", body);
+    assert!(providers::linkedin::signature_valid("secret", body, Some(&li)));
+    assert!(!providers::linkedin::signature_valid("secret", &[body, b"\n"].concat(), Some(&li)));
 
     let sig = base64_hmac("secret", body);
     assert!(providers::base64_hmac_valid("secret", body, &sig));

@@ -33,6 +33,7 @@ pub mod vars {
     pub const SECRET_TTL_S: &str = "LEADPIPE_SECRET_TTL_SECONDS";
     pub const COUNTER_SHARDS: &str = "LEADPIPE_COUNTER_SHARDS";
     pub const TURNSTILE_VERIFY_URL: &str = "LEADPIPE_TURNSTILE_VERIFY_URL";
+    pub const LINKEDIN_API_URL: &str = "LEADPIPE_LINKEDIN_API_URL";
 
     /// Set by Terraform for every function.
     pub const REQUIRED: [&str; 6] = [
@@ -45,7 +46,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 22] = [
+    pub const ALL: [&str; 23] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -66,6 +67,7 @@ pub mod vars {
         SECRET_TTL_S,
         COUNTER_SHARDS,
         TURNSTILE_VERIFY_URL,
+        LINKEDIN_API_URL,
         "RUST_LOG",
         "LEADPIPE_LOG_FORMAT",
     ];
@@ -116,6 +118,8 @@ pub struct Config {
     /// Cloudflare Turnstile's siteverify endpoint (`form` keys with a
     /// Turnstile secret).
     pub turnstile_verify_url: String,
+    /// LinkedIn's REST API base (`linkedin` keys fetch leads there).
+    pub linkedin_api_url: String,
     /// How long each secret is cached in memory.
     pub secret_ttl: Duration,
     /// How many items a hot counter is spread over.
@@ -227,6 +231,10 @@ impl Config {
             turnstile_verify_url: get(vars::TURNSTILE_VERIFY_URL).unwrap_or_else(|| {
                 "https://challenges.cloudflare.com/turnstile/v0/siteverify".into()
             }),
+            linkedin_api_url: get(vars::LINKEDIN_API_URL)
+                .unwrap_or_else(|| "https://api.linkedin.com/rest".into())
+                .trim_end_matches('/')
+                .to_owned(),
             secret_ttl: Duration::from_secs(number(vars::SECRET_TTL_S, 300)?),
             counter_shards: counter_shards as u32,
         })

@@ -120,6 +120,7 @@ const FIELDS: &[&str] = &[
     "rateLimitPerMinute",
     "provider",
     "providerSecret",
+    "providerToken",
     "redirectUrl",
 ];
 
@@ -134,6 +135,7 @@ pub fn changes(mut input: JsonInput, creating: bool) -> Result<KeyChanges, ApiEr
         "requestCount",
         "droppedCount",
         "providerSecretSet",
+        "providerTokenSet",
         "createdAt",
         "updatedAt",
     ] {
@@ -149,6 +151,7 @@ pub fn changes(mut input: JsonInput, creating: bool) -> Result<KeyChanges, ApiEr
         "requestCount",
         "droppedCount",
         "providerSecretSet",
+        "providerTokenSet",
         "createdAt",
         "updatedAt",
     ]);
@@ -229,6 +232,12 @@ pub fn changes(mut input: JsonInput, creating: bool) -> Result<KeyChanges, ApiEr
     {
         input.issue("providerSecret", issue);
     }
+    let provider_token = input.nullable_string("providerToken");
+    if let Some(Some(token)) = &provider_token
+        && let Err(issue) = check_provider_token(token)
+    {
+        input.issue("providerToken", issue);
+    }
     let redirect_url = input.nullable_string("redirectUrl");
     if let Some(Some(url)) = &redirect_url
         && let Err(issue) = check_redirect_url(url)
@@ -245,6 +254,7 @@ pub fn changes(mut input: JsonInput, creating: bool) -> Result<KeyChanges, ApiEr
         rate_limit_per_minute,
         provider,
         provider_secret: provider_secret.map(|s| s.filter(|s| !s.is_empty())),
+        provider_token: provider_token.map(|s| s.filter(|s| !s.is_empty())),
         redirect_url: redirect_url.map(|u| u.filter(|u| !u.is_empty())),
     })
 }
@@ -266,6 +276,8 @@ pub struct KeyView {
     pub provider: Provider,
     /// Whether a `providerSecret` is set (it is never shown).
     pub provider_secret_set: bool,
+    /// Whether a `providerToken` is set (it is never shown).
+    pub provider_token_set: bool,
     pub redirect_url: Option<String>,
     pub request_count: i64,
     pub dropped_count: i64,
@@ -289,6 +301,7 @@ impl KeyView {
             rate_limit_per_minute: key.rate_limit_per_minute,
             provider: key.provider,
             provider_secret_set: key.provider_secret_sealed.is_some(),
+            provider_token_set: key.provider_token_sealed.is_some(),
             redirect_url: key.redirect_url,
             request_count: counts.0,
             dropped_count: counts.1,
@@ -310,6 +323,17 @@ fn check_provider_secret(secret: &str) -> Result<(), &'static str> {
         return Err("is longer than 512 characters");
     }
     if secret.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
+    Ok(())
+}
+
+/// A provider's API access token: at most 4,096 visible characters.
+fn check_provider_token(token: &str) -> Result<(), &'static str> {
+    if token.chars().count() > 4096 {
+        return Err("is longer than 4096 characters");
+    }
+    if token.chars().any(char::is_control) {
         return Err("must not contain control characters");
     }
     Ok(())

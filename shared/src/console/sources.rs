@@ -17,6 +17,7 @@ fn label(p: Provider) -> &'static str {
         Provider::Typeform => "Typeform",
         Provider::Tally => "Tally",
         Provider::Jotform => "Jotform",
+        Provider::Linkedin => "LinkedIn Lead Sync",
     }
 }
 
@@ -40,6 +41,7 @@ pub fn fields(p: &Problems, provider: &str, secret_set: bool, redirect: &str) ->
                 aria-invalid=[(!p.of("providerSecret").is_empty()).then_some("true")];
             p.hint {
                 @if secret_set { "A secret is set; leave empty to keep it. " }
+                "LinkedIn: the app's client secret. "
                 "Typeform/Tally signing secret (else the token signs), or the Turnstile secret key of a plain HTML form. Never shown again."
             }
         }
@@ -118,6 +120,10 @@ pub fn setup_steps(provider: Provider, url: &str, token: &str, secret_set: bool)
                 Provider::Tally => {
                     li { "Tally → your form → Integrations → Webhooks → Connect: " code { (url) } }
                     li { "Signing secret: paste " (secret) "." }
+                }
+                Provider::Linkedin => {
+                    li { "Set the provider secret to your LinkedIn app's client secret, and the provider token to an access token with r_marketing_leadgen_automation." }
+                    li { "Subscribe the hook URL with LinkedIn's Lead Notification Subscriptions API (POST /rest/leadNotifications, webhook = " code { (url) } "); LinkedIn validates it with a challenge Leadpipe answers." }
                 }
                 Provider::Jotform => {
                     li { "Jotform → your form → Settings → Integrations → WebHooks." }

@@ -16,6 +16,7 @@
 pub mod form;
 pub mod hook;
 pub mod idempotency;
+pub mod linkedin;
 pub mod meta;
 pub mod source;
 pub mod wait;
@@ -47,7 +48,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         let mut cors = None;
         let result = match matched.route.action {
             Action::HookPreflight => hook::preflight(app, &req, key_id, &mut cors).await,
-            Action::HookPage => Ok(form::thanks()),
+            Action::HookPage => source::page(app, &req, key_id).await,
             Action::MetaNotification => meta::notification(app, &req).await,
             _ => source::accept(app, &req, key_id, &mut cors).await,
         };

@@ -13,7 +13,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::idempotency::{self, Answer, Claim};
-use super::{form, hook, wait};
+use super::{form, hook, linkedin, wait};
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::{self as h, header};
@@ -38,7 +38,23 @@ pub async fn accept(
     match (key.provider, key.provider.adapter()) {
         (_, Some(adapter)) => Box::pin(provider(app, req, key, data_key, adapter)).await,
         (Provider::Form, None) => Box::pin(form::accept(app, req, key, data_key, cors)).await,
+        (Provider::Linkedin, None) => Box::pin(linkedin::accept(app, req, key, data_key)).await,
         (_, None) => Box::pin(hook::accept(app, req, key, data_key, cors)).await,
+    }
+}
+
+/// `GET /v1/hooks/{keyId}`: LinkedIn's validation challenge for a
+/// `linkedin` key, else the hosted thank-you page (no key read).
+pub async fn page(app: &App, req: &Request, key_id: &str) -> Result<Response<Body>, ApiError> {
+    let Some(code) = linkedin::challenge_code(req) else {
+        return Ok(form::thanks());
+    };
+    let (key, secrets) = tokio::join!(keys::get(app, key_id), app.secrets.get());
+    match key? {
+        Some(key) if key.provider == Provider::Linkedin => {
+            linkedin::challenge(&key, &secrets?.data_key, &code)
+        }
+        _ => Err(ApiError::Unauthorized),
     }
 }
 

@@ -64,6 +64,10 @@ pub struct WebhookKey {
     /// key), sealed like the token; never shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_secret_sealed: Option<String>,
+    /// An API access token the provider's leads are fetched with
+    /// (LinkedIn), sealed; never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_token_sealed: Option<String>,
     /// Where a browser goes after a `form` submission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
@@ -77,6 +81,10 @@ fn token_context(id: &str) -> String {
 
 fn provider_secret_context(id: &str) -> String {
     format!("key#{id}#providerSecret")
+}
+
+fn provider_token_context(id: &str) -> String {
+    format!("key#{id}#providerToken")
 }
 
 /// A fresh token: `wh_live_` and 32 random bytes, base64url (43 characters).
@@ -127,6 +135,14 @@ impl WebhookKey {
             .transpose()
     }
 
+    /// The `providerToken` in clear, when one is set.
+    pub fn provider_token(&self, key: &DataKey) -> Result<Option<String>, Error> {
+        self.provider_token_sealed
+            .as_ref()
+            .map(|sealed| Ok(key.open(&provider_token_context(&self.id), sealed)?))
+            .transpose()
+    }
+
     /// True when `presented` is this key's token (constant time).
     pub fn token_matches(&self, key: &DataKey, presented: &str) -> Result<bool, Error> {
         let token = self.token(key)?;
@@ -150,6 +166,8 @@ pub struct KeyChanges {
     pub provider: Option<Provider>,
     /// In clear; sealed when applied. `Some(None)` removes it.
     pub provider_secret: Option<Option<String>>,
+    /// In clear; sealed when applied. `Some(None)` removes it.
+    pub provider_token: Option<Option<String>>,
     pub redirect_url: Option<Option<String>>,
 }
 
@@ -162,6 +180,11 @@ impl KeyChanges {
             key.provider_secret_sealed = secret
                 .as_ref()
                 .map(|s| data_key.seal(&provider_secret_context(&key.id), s));
+        }
+        if let Some(token) = &self.provider_token {
+            key.provider_token_sealed = token
+                .as_ref()
+                .map(|t| data_key.seal(&provider_token_context(&key.id), t));
         }
         if let Some(v) = self.provider {
             key.provider = v;
@@ -226,6 +249,7 @@ pub async fn create(app: &App, changes: KeyChanges) -> Result<(WebhookKey, Strin
         rate_limit_per_minute: None,
         provider: Provider::Webhook,
         provider_secret_sealed: None,
+        provider_token_sealed: None,
         redirect_url: None,
         created_at: now.clone(),
         updated_at: now,
@@ -466,6 +490,7 @@ mod tests {
             rate_limit_per_minute: None,
             provider: Provider::Webhook,
             provider_secret_sealed: None,
+            provider_token_sealed: None,
             redirect_url: None,
             created_at: String::new(),
             updated_at: String::new(),

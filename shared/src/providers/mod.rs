@@ -14,6 +14,7 @@
 pub mod form;
 pub mod google_ads;
 pub mod jotform;
+pub mod linkedin;
 pub mod meta;
 pub mod multipart;
 pub mod tally;
@@ -46,16 +47,20 @@ pub enum Provider {
     Typeform,
     Tally,
     Jotform,
+    /// LinkedIn Lead Sync: a challenge, signed notifications, the lead
+    /// fetched from LinkedIn's API ([`linkedin`], [`crate::ingest::linkedin`]).
+    Linkedin,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 6] = [
+    pub const ALL: [Provider; 7] = [
         Provider::Webhook,
         Provider::Form,
         Provider::GoogleAds,
         Provider::Typeform,
         Provider::Tally,
         Provider::Jotform,
+        Provider::Linkedin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +71,7 @@ impl Provider {
             Provider::Typeform => "typeform",
             Provider::Tally => "tally",
             Provider::Jotform => "jotform",
+            Provider::Linkedin => "linkedin",
         }
     }
 
@@ -77,7 +83,7 @@ impl Provider {
     /// The adapter of a provider that posts its own format.
     pub fn adapter(self) -> Option<&'static dyn Adapter> {
         match self {
-            Provider::Webhook | Provider::Form => None,
+            Provider::Webhook | Provider::Form | Provider::Linkedin => None,
             Provider::GoogleAds => Some(&google_ads::GoogleAds),
             Provider::Typeform => Some(&typeform::Typeform),
             Provider::Tally => Some(&tally::Tally),
