@@ -20,4 +20,6 @@ mod meta;
 mod migration;
 mod process;
 mod sources;
+mod sources_form;
+mod sources_linkedin;
 mod zero_loss;

@@ -191,22 +191,9 @@ fn drawer(ctx: &Ctx<'_>, key: &Value, token: &Token<'_>, edit: &Problems) -> Mar
     let curl = format!(
         "curl -X POST '{url}' \\\n  -H 'X-Webhook-Token: {token_for_snippets}' \\\n  -H 'Content-Type: application/json' \\\n  -d '{{\"name\": \"Alex Customer\", \"email\": \"alex@example.com\", \"phone\": \"+1 415 555 0123\"}}'"
     );
-    let honeypot_input = if honeypot.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "\n  <input type=\"text\" name=\"{honeypot}\" style=\"display:none\" tabindex=\"-1\" autocomplete=\"off\">"
-        )
-    };
     let provider = Provider::parse(s(key, "provider")).unwrap_or_default();
     let secret_set = key["providerSecretSet"].as_bool() == Some(true);
-    let form = if provider == Provider::Form {
-        sources::form_snippet(url, honeypot)
-    } else {
-        format!(
-            "<form method=\"post\" action=\"{url}\">\n  <input name=\"name\" placeholder=\"Name\">\n  <input name=\"email\" type=\"email\" placeholder=\"Email\">\n  <input name=\"phone\" type=\"tel\" placeholder=\"Phone\">{honeypot_input}\n  <button>Send</button>\n</form>\n<!-- The token travels in the X-Webhook-Token header: set it in your\n     backend or form tool, never in the page. -->"
-        )
-    };
+    let form = sources::form_snippet(provider, url, honeypot);
     html! {
         aside.drawer aria-labelledby="drawer-h" {
             h2 #drawer-h { (s(key, "name")) }

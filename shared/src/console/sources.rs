@@ -69,8 +69,10 @@ pub fn body_fields(get: impl Fn(&str) -> String, body: &mut Map<String, Value>) 
     }
 }
 
-/// An HTML form that works pasted into a static page (`form` keys).
-pub fn form_snippet(url: &str, honeypot: &str) -> String {
+/// The drawer's HTML form snippet: for a `form` key one that works pasted
+/// into a static page; for the others one whose token a backend or form
+/// tool must set.
+pub fn form_snippet(provider: Provider, url: &str, honeypot: &str) -> String {
     let honeypot_input = if honeypot.is_empty() {
         String::new()
     } else {
@@ -78,8 +80,13 @@ pub fn form_snippet(url: &str, honeypot: &str) -> String {
             "\n  <input type=\"text\" name=\"{honeypot}\" style=\"display:none\" tabindex=\"-1\" autocomplete=\"off\">"
         )
     };
+    if provider == Provider::Form {
+        return format!(
+            "<form method=\"post\" action=\"{url}\">\n  <input name=\"name\" placeholder=\"Name\">\n  <input name=\"email\" type=\"email\" placeholder=\"Email\" required>\n  <input name=\"phone\" type=\"tel\" placeholder=\"Phone\">{honeypot_input}\n  <button>Send</button>\n</form>"
+        );
+    }
     format!(
-        "<form method=\"post\" action=\"{url}\">\n  <input name=\"name\" placeholder=\"Name\">\n  <input name=\"email\" type=\"email\" placeholder=\"Email\" required>\n  <input name=\"phone\" type=\"tel\" placeholder=\"Phone\">{honeypot_input}\n  <button>Send</button>\n</form>"
+        "<form method=\"post\" action=\"{url}\">\n  <input name=\"name\" placeholder=\"Name\">\n  <input name=\"email\" type=\"email\" placeholder=\"Email\">\n  <input name=\"phone\" type=\"tel\" placeholder=\"Phone\">{honeypot_input}\n  <button>Send</button>\n</form>\n<!-- The token travels in the X-Webhook-Token header: set it in your\n     backend or form tool, never in the page. -->"
     )
 }
 

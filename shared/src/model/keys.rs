@@ -79,14 +79,6 @@ fn token_context(id: &str) -> String {
     format!("key#{id}#token")
 }
 
-fn provider_secret_context(id: &str) -> String {
-    format!("key#{id}#providerSecret")
-}
-
-fn provider_token_context(id: &str) -> String {
-    format!("key#{id}#providerToken")
-}
-
 /// A fresh token: `wh_live_` and 32 random bytes, base64url (43 characters).
 pub fn new_token() -> String {
     format!("{TOKEN_PREFIX}{}", crypto::random_token(32))
@@ -118,31 +110,6 @@ impl WebhookKey {
             .collect()
     }
 
-    /// The secret a provider signs with: `providerSecret` when set, else the
-    /// token.
-    pub fn signing_secret(&self, key: &DataKey) -> Result<String, Error> {
-        match &self.provider_secret_sealed {
-            Some(sealed) => Ok(key.open(&provider_secret_context(&self.id), sealed)?),
-            None => self.token(key),
-        }
-    }
-
-    /// The `providerSecret` in clear, when one is set.
-    pub fn provider_secret(&self, key: &DataKey) -> Result<Option<String>, Error> {
-        self.provider_secret_sealed
-            .as_ref()
-            .map(|sealed| Ok(key.open(&provider_secret_context(&self.id), sealed)?))
-            .transpose()
-    }
-
-    /// The `providerToken` in clear, when one is set.
-    pub fn provider_token(&self, key: &DataKey) -> Result<Option<String>, Error> {
-        self.provider_token_sealed
-            .as_ref()
-            .map(|sealed| Ok(key.open(&provider_token_context(&self.id), sealed)?))
-            .transpose()
-    }
-
     /// True when `presented` is this key's token (constant time).
     pub fn token_matches(&self, key: &DataKey, presented: &str) -> Result<bool, Error> {
         let token = self.token(key)?;
@@ -172,38 +139,8 @@ pub struct KeyChanges {
 }
 
 impl KeyChanges {
-    /// Applies the changes to `key`, sealing a new provider secret under
-    /// `data_key`; then checks what holds across fields: a `form` key needs
-    /// allowed origins (it has no token, they are its authentication).
-    pub fn apply_sealed(self, key: &mut WebhookKey, data_key: &DataKey) -> Result<(), DataError> {
-        if let Some(secret) = &self.provider_secret {
-            key.provider_secret_sealed = secret
-                .as_ref()
-                .map(|s| data_key.seal(&provider_secret_context(&key.id), s));
-        }
-        if let Some(token) = &self.provider_token {
-            key.provider_token_sealed = token
-                .as_ref()
-                .map(|t| data_key.seal(&provider_token_context(&key.id), t));
-        }
-        if let Some(v) = self.provider {
-            key.provider = v;
-        }
-        if let Some(v) = self.redirect_url.clone() {
-            key.redirect_url = v;
-        }
-        self.apply(key);
-        if key.provider == Provider::Form && key.allowed_domains.is_empty() {
-            return Err(DataError::Invalid(vec![crate::error::FieldIssue::new(
-                "allowedDomains",
-                "a form key needs at least one allowed domain: it has no token, the origins are its authentication",
-            )]));
-        }
-        Ok(())
-    }
-
     /// Applies the changes to `key` (the provider fields: see
-    /// [`KeyChanges::apply_sealed`]).
+    /// [`KeyChanges::apply_sealed`], in [`super::key_sources`]).
     pub fn apply(self, key: &mut WebhookKey) {
         if let Some(v) = self.name {
             key.name = v;

@@ -4,6 +4,7 @@
 pub mod deliveries;
 pub mod events;
 pub mod history;
+pub mod key_sources;
 pub mod keys;
 pub mod leads;
 pub mod subscriptions;
