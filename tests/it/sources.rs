@@ -253,6 +253,7 @@ async fn tally_responses_are_signed_with_the_token_by_default() {
 
 #[tokio::test]
 async fn jotform_submissions_carry_the_token_in_the_url() {
+    let logs = leadpipe_tests::LogCapture::start("trace");
     let t = TestStack::new().await;
     let (key, token) = key_with(&t, json!({"name": "Jotform", "provider": "jotform"})).await;
     let boundary = "------------------------J1JNT4vbVO4FCC1qLG4HSv";
@@ -302,6 +303,12 @@ async fn jotform_submissions_carry_the_token_in_the_url() {
     let r = post(&t, &path, &headers, &format!("--{boundary}\r\nnonsense")).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.code(), "malformed_body");
+    let logged = logs.text();
+    assert!(logged.contains("accepted"), "the capture saw the requests");
+    assert!(
+        !logged.contains(&token),
+        "the URL's token is in no log line"
+    );
 }
 
 #[tokio::test]

@@ -42,6 +42,7 @@ const LI_RESPONSE: &str = r#"{"id": "a9a29e52-4", "testLead": false, "leadType":
 
 #[tokio::test]
 async fn linkedin_lead_sync_challenge_signature_and_fetch() {
+    let logs = leadpipe_tests::LogCapture::start("trace");
     let api = ScriptedServer::start().await;
     api.script("/rest/leadFormResponses/a9a29e52-4", &[(200, LI_RESPONSE)]);
     api.script(
@@ -180,4 +181,9 @@ async fn linkedin_lead_sync_challenge_signature_and_fetch() {
     .await;
     assert_eq!(r.status, 422);
     assert_eq!(r.code(), "validation_failed");
+    let logged = logs.text();
+    assert!(logged.contains("LinkedIn lead fetch failed"), "{logged}");
+    for secret in ["AQV-access-token", "li-client-secret"] {
+        assert!(!logged.contains(secret), "{secret} logged");
+    }
 }
