@@ -3,17 +3,18 @@
 //! created idempotently from [`leadpipe::aws::resources`], and one HTTP server
 //! for every route. The integration tests start it the same way.
 
+pub mod bootstrap;
 pub mod emulator;
 pub mod poller;
 pub mod server;
 
 use std::future::Future;
 
+use crate::bootstrap::{self as resources, SecretOverrides, Stack, StackNames};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use leadpipe::App;
 use leadpipe::aws::pagination::PageRequest;
-use leadpipe::aws::resources::{self, SecretOverrides, Stack, StackNames};
 use leadpipe::config::{Config, vars};
 use leadpipe::model::keys::{self, KeyChanges};
 use tokio::net::TcpListener;
@@ -165,6 +166,7 @@ impl LocalStack {
         let admin = &self.stack.admin_secret;
         format!(
             "\nLeadpipe is running at {base}\n\n\
+             \x20 console            {base}/console  (sign in with the admin token)\n\
              \x20 emulator           {endpoint}\n\
              \x20 admin token        {admin}\n\
              \x20 meta verify token  {verify}\n\
@@ -180,7 +182,10 @@ impl LocalStack {
              Run a function under cargo-lambda against this stack:\n\n\
              \x20 cargo lambda watch -A 127.0.0.1 --env-file target/lambda.env\n\
              \x20 cargo lambda invoke ingest --data-file events/ingest-hook-json.json\n\n\
-             Ctrl-C stops Leadpipe{stops}.\n",
+             Or with the CLI (cargo install --path cli):\n\n\
+             \x20 LEADPIPE_URL={base} LEADPIPE_TOKEN={admin} leadpipe tail\n\n\
+             Ctrl-C stops Leadpipe{stops}.\n\n\
+             Ready: {base} answers (console: {base}/console).\n",
             base = self.base_url,
             endpoint = self.endpoint,
             admin = admin.admin_token,
@@ -212,14 +217,14 @@ impl LocalStack {
             consumers.push(tokio::spawn(poller::run(
                 self.app.clone(),
                 self.stack.leads_queue_url.clone(),
-                resources::LEADS_QUEUE.batch_size as i32,
+                leadpipe::aws::resources::LEADS_QUEUE.batch_size as i32,
                 |app: App, event| async move { leadpipe::process::handle(&app, event).await },
                 stop_rx.clone(),
             )));
             consumers.push(tokio::spawn(poller::run(
                 self.app.clone(),
                 self.stack.deliveries_queue_url.clone(),
-                resources::DELIVERIES_QUEUE.batch_size as i32,
+                leadpipe::aws::resources::DELIVERIES_QUEUE.batch_size as i32,
                 |app: App, event| async move { leadpipe::deliver::handle(&app, event).await },
                 stop_rx.clone(),
             )));
@@ -295,7 +300,8 @@ async fn demo_key(app: &App) -> Result<(String, String), String> {
         limit: leadpipe::aws::pagination::MAX_LIMIT,
         cursor: None,
     };
-    let existing = keys::list(app, &page).await.map_err(err)?;
+    let scope = &app.default_scope();
+    let existing = keys::list(scope, &page).await.map_err(err)?;
     let secrets = app.secrets.get().await.map_err(|e| e.to_string())?;
     if let Some(key) = existing.items.into_iter().find(|k| k.name == DEMO_KEY_NAME) {
         let token = key.token(&secrets.data_key).map_err(|e| e.to_string())?;
@@ -306,6 +312,6 @@ async fn demo_key(app: &App) -> Result<(String, String), String> {
         default_tags: Some(vec!["demo".into()]),
         ..KeyChanges::default()
     };
-    let (key, token) = keys::create(app, changes).await.map_err(err)?;
+    let (key, token) = keys::create(scope, changes).await.map_err(err)?;
     Ok((key.id, token))
 }

@@ -36,6 +36,7 @@ pub mod deliver;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod listen;
 pub mod meta_verify;
 pub mod model;
 pub mod openapi;
@@ -45,7 +46,7 @@ pub mod rules;
 pub mod sweep;
 pub mod telemetry;
 
-pub use app::App;
+pub use app::{App, Scope};
 pub use config::Config;
 pub use error::Error;
 pub use http::error::ApiError;

@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
-use leadpipe::aws::resources::SecretOverrides;
+use leadpipe_local::bootstrap::SecretOverrides;
 use leadpipe_local::{LocalStack, Options};
-use leadpipe_tests::{endpoint, leadpipe, unique_stack};
+use leadpipe_tests::{endpoint, unique_stack};
 
 #[tokio::test]
 async fn plain_form_in_chromium() {

@@ -22,4 +22,5 @@ mod process;
 mod sources;
 mod sources_form;
 mod sources_linkedin;
+mod workspaces;
 mod zero_loss;

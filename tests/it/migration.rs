@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::types::{
     DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType,
     Projection, ProjectionType, ScalarAttributeType,
 };
-use leadpipe::aws::resources::{self, SecretOverrides, StackNames};
 use leadpipe::aws::table::{GSIS, INDEX_INCLUDES, LEGACY_GSI_NAMES};
+use leadpipe_local::bootstrap::{self as resources, SecretOverrides, StackNames};
 use leadpipe_tests::{ScriptedServer, TestStack};
 use serde_json::json;
 
@@ -327,7 +327,7 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
     let mut body = json!({"email": "old@example.com"});
     body.as_object_mut().unwrap().extend(fields);
     let evt = t.post_lead(&key, &token, body).await;
-    let k = table::event(&evt);
+    let k = table::event(&leadpipe::rules::ids::WorkspaceId::default(), &evt);
     let input = raw(k.pk.clone(), "INPUT").await.expect("kept apart");
     let mut event = raw(k.pk.clone(), "EVT").await.unwrap();
     event["input"] = input["input"].clone();
@@ -353,7 +353,7 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
         .as_str()
         .unwrap()
         .to_owned();
-    let d = table::delivery(&dlv);
+    let d = table::delivery(&leadpipe::rules::ids::WorkspaceId::default(), &dlv);
     let frozen = raw(d.pk.clone(), "BODY").await.expect("body apart");
     let mut delivery = raw(d.pk.clone(), "DLV").await.unwrap();
     delivery["payload"] = frozen["payload"].clone();
@@ -366,11 +366,11 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
     // The lead changes, and its fan-out runs again before the send (a
     // message redelivered across the upgrade): the body frozen inline is
     // what goes out, not one made from the lead as it is now.
-    let mut changed = leads::get(&t.app, &lead_id).await.unwrap().unwrap();
+    let mut changed = leads::get(&t.scope, &lead_id).await.unwrap().unwrap();
     changed.first_name = Some("Changed".into());
     t.app.store.put(&changed).await.unwrap();
     assert_eq!(
-        leadpipe::process::process_event(&t.app, &evt, 2).await,
+        leadpipe::process::process_event(&t.scope, &evt, 2).await,
         leadpipe::aws::batch::Outcome::Done
     );
     t.deliver_queue().await;
@@ -382,17 +382,18 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
     );
 
     // The lead without `createdBy`, its `lead.created` stored apart.
-    let mut record = leads::get(&t.app, &lead_id).await.unwrap().unwrap();
+    let mut record = leads::get(&t.scope, &lead_id).await.unwrap().unwrap();
     let cause = record.created_by.take().expect("createdBy");
     t.app.store.put(&record).await.unwrap();
     let stored = HistoryEntry::new(
+        &leadpipe::rules::ids::WorkspaceId::default(),
         &record.id,
         LeadEventType::Created,
         &cause,
         &record.created_at,
     );
     t.app.store.put(&stored).await.unwrap();
-    let kinds: Vec<_> = history::history(&t.app, &lead_id)
+    let kinds: Vec<_> = history::history(&t.scope, &lead_id)
         .await
         .unwrap()
         .into_iter()
@@ -401,7 +402,7 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
     assert_eq!(kinds, vec![LeadEventType::Created]);
     // Its fan-out run again (a redelivered message) sends nothing new.
     assert_eq!(
-        leadpipe::process::process_event(&t.app, &evt, 2).await,
+        leadpipe::process::process_event(&t.scope, &evt, 2).await,
         leadpipe::aws::batch::Outcome::Done
     );
     t.deliver_queue().await;
@@ -409,13 +410,19 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
 
     // Identities without a claim: one finds its lead, one whose lead is
     // gone is removed by the next event for that address.
-    let ident = table::email_identity("old@example.com");
+    let ident = table::email_identity(
+        &leadpipe::rules::ids::WorkspaceId::default(),
+        "old@example.com",
+    );
     let mut identity = raw(ident.pk.clone(), "IDENT").await.unwrap();
     let obj = identity.as_object_mut().unwrap();
     obj.remove("claim");
     obj.remove("claimedBy");
     t.app.store.put(&identity).await.unwrap();
-    let stale = table::email_identity("gone@example.com");
+    let stale = table::email_identity(
+        &leadpipe::rules::ids::WorkspaceId::default(),
+        "gone@example.com",
+    );
     t.app
         .store
         .put(&json!({"pk": stale.pk, "sk": stale.sk, "leadId": "lead_01jsaaaaaaaaaaaaaaaaaaaaaa"}))
@@ -436,4 +443,106 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
     let g = t.event(&gone).await;
     assert_eq!(g["status"], "PROCESSED", "{g}");
     assert_ne!(g["leadId"], "lead_01jsaaaaaaaaaaaaaaaaaaaaaa");
+}
+
+/// Items and messages as the code before workspaces wrote them — a key
+/// without `workspace`, events and deliveries without expiry, untagged
+/// queue messages — are the `default` workspace's, read and finished as
+/// they are, with no step.
+#[tokio::test]
+async fn items_and_messages_from_before_workspaces_are_the_default_workspaces() {
+    use leadpipe::aws::table;
+    use leadpipe::rules::ids::WorkspaceId;
+    use serde_json::Value;
+
+    let t = TestStack::with_config(|c| c.allow_private_targets = true).await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/hook", &[(200, "{}"); 4]);
+    t.subscribe(&format!("{}/hook", crm.base_url)).await;
+    let (key, token) = t.create_key(json!({"name": "old key"})).await;
+    // The key as it was stored: no `workspace` attribute.
+    let k = table::webhook_key(&key);
+    let mut stored: Value = t.app.store.get(&k.pk, &k.sk).await.unwrap().unwrap();
+    stored.as_object_mut().unwrap().remove("workspace");
+    t.app.store.put(&stored).await.unwrap();
+    assert_eq!(
+        t.admin("GET", &format!("/v1/keys/{key}"), None)
+            .await
+            .status,
+        200
+    );
+    // A lead posted with it; its event put back as before (no expiry, no
+    // workspace) and its message replaced by the untagged shape.
+    let evt = t
+        .post_lead(&key, &token, json!({"email": "before@example.com"}))
+        .await;
+    let e = table::event(&WorkspaceId::default(), &evt);
+    let mut event: Value = t.app.store.get(&e.pk, &e.sk).await.unwrap().unwrap();
+    event.as_object_mut().unwrap().remove("expiresAt");
+    t.app.store.put(&event).await.unwrap();
+    let taken = t.drain_leads_queue().await;
+    assert_eq!(taken.len(), 1);
+    let sqs = aws_sdk_sqs::Client::new(&t.sdk);
+    // The drained message reappears after its visibility; purge it and
+    // send the old shape instead.
+    sqs.purge_queue()
+        .queue_url(&t.stack.leads_queue_url)
+        .send()
+        .await
+        .unwrap();
+    sqs.send_message()
+        .queue_url(&t.stack.leads_queue_url)
+        .message_body(json!({"eventId": evt}).to_string())
+        .send()
+        .await
+        .unwrap();
+    t.process_queue().await;
+    let shown = t.event(&evt).await;
+    assert_eq!(shown["status"], "PROCESSED", "{shown}");
+    // Its delivery's message in the old shape too.
+    let dlv = t.admin("GET", "/v1/deliveries", None).await.json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sqs.purge_queue()
+        .queue_url(&t.stack.deliveries_queue_url)
+        .send()
+        .await
+        .unwrap();
+    sqs.send_message()
+        .queue_url(&t.stack.deliveries_queue_url)
+        .message_body(json!({"deliveryId": dlv}).to_string())
+        .send()
+        .await
+        .unwrap();
+    t.deliver_queue().await;
+    let d = t
+        .admin("GET", &format!("/v1/deliveries/{dlv}"), None)
+        .await
+        .json();
+    assert_eq!(d["status"], "delivered", "{d}");
+    assert_eq!(crm.requests_to("/hook").len(), 1);
+    // Everything is default's: listed there, and in no other workspace.
+    let leads = t
+        .admin("GET", "/v1/leads?email=before@example.com", None)
+        .await
+        .json();
+    assert_eq!(leads["items"].as_array().unwrap().len(), 1);
+    let ws = t
+        .admin("POST", "/v1/workspaces", Some(json!({"name": "new"})))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let auth = format!("Bearer {}", t.admin_token);
+    let other = t
+        .call(
+            "GET",
+            &format!("/v1/keys/{key}"),
+            &[("authorization", &auth), ("leadpipe-workspace", &ws)],
+            "",
+        )
+        .await;
+    assert_eq!(other.status, 404);
 }

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use aws_config::SdkConfig;
 use http::HeaderMap;
 use lambda_http::{Body, Request};
-use leadpipe::aws::resources::{self, SecretOverrides, Stack, StackNames};
 use leadpipe::{App, Config};
+use leadpipe_local::bootstrap::{self as resources, SecretOverrides, Stack, StackNames};
 use serde_json::Value;
 
 pub mod meter;
@@ -88,6 +88,9 @@ pub fn unique_stack() -> String {
 /// A fresh stack: its own table, queues and secret in the shared emulator.
 pub struct TestStack {
     pub app: App,
+    /// The app in the `default` workspace (where the tests' keys live
+    /// unless a test makes another workspace).
+    pub scope: leadpipe::Scope,
     pub stack: Stack,
     pub sdk: SdkConfig,
     pub admin_token: String,
@@ -117,6 +120,7 @@ impl TestStack {
         let app = App::new(config, &sdk);
         TestStack {
             admin_token: stack.admin_secret.admin_token.clone(),
+            scope: app.default_scope(),
             app,
             stack,
             sdk,
@@ -758,6 +762,7 @@ impl TestStack {
         let proxy = FaultProxy::start(upstream).await;
         let sdk = leadpipe_local::sdk_config(&proxy.endpoint).await;
         stack.app = App::new(stack.app.config.clone(), &sdk);
+        stack.scope = stack.app.default_scope();
         (stack, proxy)
     }
 }

@@ -93,6 +93,21 @@ variable "maximum_concurrency" {
   }
 }
 
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per function (ingest, meta-verify, admin, process, deliver, sweep); absent: unreserved. Reserving capacity for process and deliver (or capping ingest) keeps a flood of hook requests from taking the account's whole concurrency while the pipeline behind it starves. AWS keeps at least 10 unreserved, so on a new account (limit 10) leave this empty; the per-workspace budget and the route throttle then bound a flood."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.reserved_concurrency) : contains(["ingest", "meta-verify", "admin", "process", "deliver", "sweep"], k)])
+    error_message = "reserved_concurrency keys must be function names: ingest, meta-verify, admin, process, deliver, sweep."
+  }
+  validation {
+    condition     = alltrue([for c in values(var.reserved_concurrency) : c >= 0 && floor(c) == c])
+    error_message = "reserved_concurrency values must be whole numbers, 0 or more."
+  }
+}
+
 variable "log_retention_days" {
   description = "CloudWatch Logs retention of every function's and the API's log group, days."
   type        = number
@@ -134,6 +149,17 @@ variable "reengage_days" {
   validation {
     condition     = var.reengage_days >= 1 && var.reengage_days <= 3650
     error_message = "reengage_days must be between 1 and 3650."
+  }
+}
+
+variable "workspace_rate_limit_per_minute" {
+  description = "Hook requests a minute one workspace may make across its keys unless the workspace sets its own (0: no limit). Keeps one flooded form from spending every other client's share of the API throttle."
+  type        = number
+  default     = 6000
+
+  validation {
+    condition     = var.workspace_rate_limit_per_minute >= 0 && var.workspace_rate_limit_per_minute <= 30000
+    error_message = "workspace_rate_limit_per_minute must be between 0 and 30000."
   }
 }
 

@@ -17,18 +17,22 @@ pub mod keys;
 pub mod layout;
 pub mod leads;
 pub mod sources;
+pub mod workspaces;
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use maud::Markup;
 use serde_json::Value;
 
+use crate::admin::caller::Caller;
 use crate::app::App;
 use crate::error::FieldIssue;
 use crate::http::error::ApiError;
 use crate::http::routes::{self, Function, Matched};
 use crate::http::{self as h};
+use crate::model::tokens;
 use crate::rules::clock;
+use crate::rules::ids::WorkspaceId;
 use auth::{Session, SessionKey};
 
 /// A console page or form: routing vocabulary, kept with the route table.
@@ -42,15 +46,19 @@ connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 /// Largest form body read.
 const MAX_FORM: usize = 256 * 1024;
 
-/// What a page handler has: the app, the request, the session.
+/// What a page handler has: the app, the request, the session and who
+/// signed in (acting in the session's workspace).
 pub struct Ctx<'a> {
     pub app: &'a App,
+    pub caller: Caller,
+    pub session: Session,
     pub req: &'a Request,
     pub m: &'a Matched,
     /// The console's base URL (`https://host`).
     pub base: String,
     /// This session's CSRF token, for forms.
     pub csrf: String,
+    pub session_key: SessionKey,
 }
 
 impl Ctx<'_> {
@@ -124,7 +132,7 @@ impl Ctx<'_> {
             .map_err(|_| ApiError::MalformedBody("bad console request".into()))?;
         let m = routes::resolve(method, req.uri().path(), Some(Function::Admin))?;
         // On the heap: the admin actions are large futures.
-        Box::pin(crate::admin::act(self.app, &req, m)).await
+        Box::pin(crate::admin::act(&self.caller, &req, m)).await
     }
 }
 
@@ -282,19 +290,28 @@ async fn serve(
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))
                     .collect(),
             );
-            if !auth::token_matches(form.get("token"), &admin.admin_token) {
+            let presented = form.get("token");
+            let signed_in = if auth::token_matches(presented, &admin.admin_token) {
+                Some(Session::new(now, auth::ROOT, WorkspaceId::DEFAULT))
+            } else if presented.starts_with(tokens::TOKEN_PREFIX) {
+                tokens::authenticate(app, presented)
+                    .await?
+                    .map(|t| Session::new(now, t.id.as_str(), t.workspace.as_str()))
+            } else {
+                None
+            };
+            let Some(s) = signed_in else {
                 tracing::info!("console: sign-in refused");
                 let p = Problems {
                     fields: vec![FieldIssue::new(
                         "token",
-                        "is not this deployment's admin token",
+                        "is not this deployment's admin token nor a live workspace token",
                     )],
                     message: None,
                 };
                 return Ok(html(StatusCode::UNAUTHORIZED, layout::sign_in(&p)));
-            }
-            tracing::info!("console: signed in");
-            let s = Session::new(now);
+            };
+            tracing::info!(principal = %s.principal, "console: signed in");
             let mut resp = redirect("/console/keys");
             set_cookie(&mut resp, &auth::set_cookie(&s.seal(&key), secure(&base)));
             return Ok(resp);
@@ -323,47 +340,100 @@ async fn serve(
             ));
         }
     }
+    // Who the session is, read again on every request: a revoked token or
+    // a deleted workspace ends the session at once.
+    let Some(caller) = session_caller(app, req, &session).await? else {
+        let mut resp = redirect("/console/sign-in");
+        set_cookie(&mut resp, &auth::clear_cookie(secure(&base)));
+        return Ok(resp);
+    };
     let ctx = Ctx {
         app,
+        caller,
+        session,
         req,
         m,
         base: base.clone(),
         csrf,
+        session_key: key.clone(),
     };
-    match page {
+    // Each page's future on the heap: the dispatch's frame stays small
+    // however many pages there are.
+    let answer: Answer<'_> = match page {
         Page::SignOut => {
             let mut resp = redirect("/console/sign-in");
             set_cookie(&mut resp, &auth::clear_cookie(secure(&base)));
-            Ok(resp)
+            return Ok(resp);
         }
-        Page::Home => Ok(redirect("/console/keys")),
-        Page::Keys => keys::list(&ctx).await,
-        Page::KeyCreate => keys::create(&ctx).await,
-        Page::Key => keys::show(&ctx).await,
-        Page::KeyEdit => keys::edit(&ctx).await,
-        Page::KeyReveal => keys::reveal(&ctx).await,
-        Page::KeyRotate => keys::rotate(&ctx).await,
-        Page::KeyDelete => keys::delete(&ctx).await,
-        Page::Destinations => destinations::list(&ctx).await,
-        Page::DestinationCreate => destinations::create(&ctx).await,
-        Page::Destination => destinations::show(&ctx).await,
-        Page::DestinationEdit => destinations::edit(&ctx).await,
-        Page::DestinationTest => destinations::test(&ctx).await,
-        Page::DestinationRotate => destinations::rotate(&ctx).await,
-        Page::DestinationToggle => destinations::toggle(&ctx).await,
-        Page::DestinationDelete => destinations::delete(&ctx).await,
-        Page::Leads => leads::list(&ctx).await,
-        Page::LeadsExport => leads::export(&ctx).await,
-        Page::Lead => leads::show(&ctx).await,
-        Page::LeadEdit => leads::edit(&ctx).await,
-        Page::Events => events::list(&ctx).await,
-        Page::EventReplay => events::replay(&ctx).await,
-        Page::Deliveries => deliveries::list(&ctx).await,
-        Page::Delivery => deliveries::show(&ctx).await,
-        Page::DeliveryRetry => deliveries::retry(&ctx).await,
-        Page::DlqRedrive => deliveries::redrive(&ctx).await,
-        Page::SignInForm | Page::SignIn | Page::Asset => Err(ApiError::NotFound("page")),
+        Page::Home => return Ok(redirect("/console/keys")),
+        Page::Keys => Box::pin(keys::list(&ctx)),
+        Page::KeyCreate => Box::pin(keys::create(&ctx)),
+        Page::Key => Box::pin(keys::show(&ctx)),
+        Page::KeyEdit => Box::pin(keys::edit(&ctx)),
+        Page::KeyReveal => Box::pin(keys::reveal(&ctx)),
+        Page::KeyRotate => Box::pin(keys::rotate(&ctx)),
+        Page::KeyDelete => Box::pin(keys::delete(&ctx)),
+        Page::Destinations => Box::pin(destinations::list(&ctx)),
+        Page::DestinationCreate => Box::pin(destinations::create(&ctx)),
+        Page::Destination => Box::pin(destinations::show(&ctx)),
+        Page::DestinationEdit => Box::pin(destinations::edit(&ctx)),
+        Page::DestinationTest => Box::pin(destinations::test(&ctx)),
+        Page::DestinationRotate => Box::pin(destinations::rotate(&ctx)),
+        Page::DestinationToggle => Box::pin(destinations::toggle(&ctx)),
+        Page::DestinationDelete => Box::pin(destinations::delete(&ctx)),
+        Page::Leads => Box::pin(leads::list(&ctx)),
+        Page::LeadsExport => Box::pin(leads::export(&ctx)),
+        Page::Lead => Box::pin(leads::show(&ctx)),
+        Page::LeadEdit => Box::pin(leads::edit(&ctx)),
+        Page::Events => Box::pin(events::list(&ctx)),
+        Page::EventReplay => Box::pin(events::replay(&ctx)),
+        Page::Deliveries => Box::pin(deliveries::list(&ctx)),
+        Page::Delivery => Box::pin(deliveries::show(&ctx)),
+        Page::DeliveryRetry => Box::pin(deliveries::retry(&ctx)),
+        Page::DlqRedrive => Box::pin(deliveries::redrive(&ctx)),
+        Page::LeadErase => Box::pin(leads::erase(&ctx)),
+        Page::Workspaces => Box::pin(workspaces::list(&ctx)),
+        Page::WorkspaceCreate => Box::pin(workspaces::create(&ctx)),
+        Page::WorkspaceSwitch => Box::pin(workspaces::switch(&ctx)),
+        Page::TokenCreate => Box::pin(workspaces::create_token(&ctx)),
+        Page::TokenRevoke => Box::pin(workspaces::revoke_token(&ctx)),
+        Page::Audit => Box::pin(workspaces::audit(&ctx)),
+        Page::SignInForm | Page::SignIn | Page::Asset => return Err(ApiError::NotFound("page")),
+    };
+    answer.await
+}
+
+/// A page's answer, on the heap.
+type Answer<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>,
+>;
+
+/// The caller a session stands for, if its token and workspace still exist.
+async fn session_caller(
+    app: &App,
+    req: &Request,
+    session: &Session,
+) -> Result<Option<Caller>, ApiError> {
+    let Some(ws) = WorkspaceId::parse(&session.workspace) else {
+        return Ok(None);
+    };
+    if session.principal == auth::ROOT {
+        if crate::model::workspaces::get(app, &ws).await?.is_none() {
+            return Ok(None);
+        }
+        return Ok(Some(Caller::root(app, ws, req, "console")));
     }
+    let token = tokens::get(app, &ws, &session.principal).await?;
+    Ok(token.map(|t| Caller::token(app, &t, req, "console")))
+}
+
+/// Re-issues the session's cookie on `resp`.
+pub fn reissue(resp: &mut Response<Body>, ctx: &Ctx<'_>, session: &Session) {
+    let admin_key = ctx.session_key.clone();
+    set_cookie(
+        resp,
+        &auth::set_cookie(&session.seal(&admin_key), secure(&ctx.base)),
+    );
 }
 
 fn set_cookie(resp: &mut Response<Body>, value: &str) {

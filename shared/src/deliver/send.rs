@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::http::outbound::{self, REQUEST_TIMEOUT};
 use crate::model::events::Source;
 use crate::model::history::LeadEventType;
-use crate::model::subscriptions::Subscription;
+use crate::model::subscriptions::{Credentials, Subscription};
 use crate::rules::{clock, retry, signing, ssrf, templates};
 
 /// How much of a receiver's answer is kept with an attempt.
@@ -63,6 +63,49 @@ fn failure_text(e: reqwest::Error) -> String {
     }
 }
 
+/// Every header of one attempt at `body`, signed now: the subscription's
+/// custom and auth headers, then the Standard Webhooks and `X-Leadpipe-*`
+/// ones, which nothing configured can override. The CLI listener
+/// ([`crate::admin::listeners`]) forwards exactly these.
+pub fn signed_headers(
+    creds: &Credentials,
+    delivery_id: &str,
+    kind: LeadEventType,
+    source: &Source,
+    attempt: u32,
+    body: &[u8],
+) -> http::HeaderMap {
+    let timestamp = clock::now_s();
+    let (standard, body_sig) = signing::sign(&creds.keys, delivery_id, timestamp, body);
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in creds.headers.iter().chain(creds.auth.iter()) {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            headers.insert(n, v);
+        }
+    }
+    // Inserted last: nothing configured can override them.
+    let fixed: [(&str, String); 9] = [
+        ("content-type", "application/json".into()),
+        ("webhook-id", delivery_id.to_owned()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", standard),
+        ("x-leadpipe-signature", body_sig),
+        ("x-leadpipe-event", kind.as_str().to_owned()),
+        ("x-leadpipe-source", source.type_name().to_owned()),
+        ("x-leadpipe-delivery-id", delivery_id.to_owned()),
+        ("x-leadpipe-attempt", attempt.to_string()),
+    ];
+    for (name, value) in fixed {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    headers
+}
+
 /// Sends one signed attempt. Never fails: every problem is in the result.
 pub async fn send(
     app: &App,
@@ -94,34 +137,7 @@ pub async fn send(
         Err(e) => return fail(format!("subscription secrets unreadable: {e}")),
     };
     let body = body_for(sub, payload);
-    let timestamp = clock::now_s();
-    let (standard, body_sig) = signing::sign(&creds.keys, delivery_id, timestamp, body.as_bytes());
-    let mut headers = http::HeaderMap::new();
-    for (name, value) in creds.headers.iter().chain(creds.auth.iter()) {
-        if let (Ok(n), Ok(v)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_str(value),
-        ) {
-            headers.insert(n, v);
-        }
-    }
-    // Inserted last: nothing configured can override them.
-    let fixed: [(&str, String); 9] = [
-        ("content-type", "application/json".into()),
-        ("webhook-id", delivery_id.to_owned()),
-        ("webhook-timestamp", timestamp.to_string()),
-        ("webhook-signature", standard),
-        ("x-leadpipe-signature", body_sig),
-        ("x-leadpipe-event", kind.as_str().to_owned()),
-        ("x-leadpipe-source", source.type_name().to_owned()),
-        ("x-leadpipe-delivery-id", delivery_id.to_owned()),
-        ("x-leadpipe-attempt", attempt.to_string()),
-    ];
-    for (name, value) in fixed {
-        if let Ok(v) = http::HeaderValue::from_str(&value) {
-            headers.insert(name, v);
-        }
-    }
+    let headers = signed_headers(&creds, delivery_id, kind, source, attempt, body.as_bytes());
     let client = match app.webhook_client() {
         Ok(c) => c,
         Err(e) => return fail(e.to_string()),

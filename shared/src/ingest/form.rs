@@ -43,7 +43,8 @@ pub async fn accept(
         return Err(ApiError::OriginNotAllowed);
     }
     *cors = hook::check_origin(req, &key)?;
-    if let keys::Admission::Limited { retry_after_s } = keys::admit(app, &key).await? {
+    let scope = &app.scope(key.workspace.clone());
+    if let keys::Admission::Limited { retry_after_s } = keys::admit(scope, &key).await? {
         return Err(ApiError::RateLimited { retry_after_s });
     }
     let content_type = header(req.headers(), "content-type");
@@ -53,7 +54,7 @@ pub async fn accept(
     let target = redirect_target(&key, &form, &base);
 
     if is_spam(app, req, &key, data_key, &form).await? {
-        if let Err(e) = keys::count(app, &key.id, keys::Counter::Dropped).await {
+        if let Err(e) = keys::count(scope, &key.id, keys::Counter::Dropped).await {
             tracing::warn!(error = %e, "could not count a dropped request");
         }
         return Ok(success(json, &new_id(IdKind::Event), &target));
@@ -68,7 +69,7 @@ pub async fn accept(
         Err(issues) => return Err(ApiError::Validation(issues)),
     };
     let event_id =
-        hook::record_and_enqueue(app, req, &key, &input, Some(ProviderMeta::new("form"))).await?;
+        hook::record_and_enqueue(scope, req, &key, &input, Some(ProviderMeta::new("form"))).await?;
     tracing::info!(event_id = %event_id, "form post accepted");
     Ok(success(json, event_id.as_str(), &target))
 }

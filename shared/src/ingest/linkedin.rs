@@ -117,13 +117,14 @@ pub async fn accept(
         tracing::info!("LinkedIn lead DELETED: acknowledged, nothing erased");
         return Ok(h::json(StatusCode::OK, &json!({"received": "DELETED"})));
     }
-    if let keys::Admission::Limited { retry_after_s } = keys::admit(app, &key).await? {
+    let cx = &app.scope(key.workspace.clone());
+    if let keys::Admission::Limited { retry_after_s } = keys::admit(cx, &key).await? {
         return Err(ApiError::RateLimited { retry_after_s });
     }
     let scope = format!("{}#linkedin", key.id);
     let lead_id = note.response_id.clone();
     let fingerprint = idempotency::fingerprint(lead_id.as_bytes());
-    if let Claim::Replay(answer) = idempotency::claim(app, &scope, &lead_id, &fingerprint).await? {
+    if let Claim::Replay(answer) = idempotency::claim(cx, &scope, &lead_id, &fingerprint).await? {
         return Ok(hook::respond(&answer));
     }
     let recorded = async {
@@ -136,7 +137,7 @@ pub async fn accept(
         }
         let input = LeadInput::from_fields(fields, app.config.default_region, None)
             .map_err(ApiError::Validation)?;
-        hook::record_and_enqueue(app, req, &key, &input, Some(meta)).await
+        hook::record_and_enqueue(cx, req, &key, &input, Some(meta)).await
     }
     .await;
     match recorded {
@@ -147,19 +148,19 @@ pub async fn accept(
                 location: Some(format!("/v1/events/{event_id}")),
             };
             if let Err(e) =
-                idempotency::complete(app, &scope, &lead_id, &fingerprint, answer.clone()).await
+                idempotency::complete(cx, &scope, &lead_id, &fingerprint, answer.clone()).await
             {
                 tracing::warn!(error = %e, "could not store the LinkedIn answer");
             }
             if let Some(n) = wait::preference(req)
-                && let Some(resp) = wait::for_lead(app, &event_id, n).await
+                && let Some(resp) = wait::for_lead(cx, &event_id, n).await
             {
                 return Ok(resp);
             }
             Ok(hook::respond(&answer))
         }
         Err(err) => {
-            if let Err(e) = idempotency::release(app, &scope, &lead_id).await {
+            if let Err(e) = idempotency::release(cx, &scope, &lead_id).await {
                 tracing::warn!(error = %e, "could not release a LinkedIn lead id");
             }
             Err(err)

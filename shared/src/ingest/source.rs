@@ -30,7 +30,7 @@ pub async fn accept(
     key_id: &str,
     cors: &mut Option<HeaderValue>,
 ) -> Result<Response<Body>, ApiError> {
-    let (key, secrets) = tokio::join!(keys::get(app, key_id), app.secrets.get());
+    let (key, secrets) = tokio::join!(keys::find(app, key_id), app.secrets.get());
     let key = key?.ok_or(ApiError::Unauthorized)?;
     let data_key = &secrets?.data_key;
     // Boxed: each flow's future is large, and the handler's must stay
@@ -49,7 +49,7 @@ pub async fn page(app: &App, req: &Request, key_id: &str) -> Result<Response<Bod
     let Some(code) = linkedin::challenge_code(req) else {
         return Ok(form::thanks());
     };
-    let (key, secrets) = tokio::join!(keys::get(app, key_id), app.secrets.get());
+    let (key, secrets) = tokio::join!(keys::find(app, key_id), app.secrets.get());
     match key? {
         Some(key) if key.provider == Provider::Linkedin => {
             linkedin::challenge(&key, &secrets?.data_key, &code)
@@ -59,7 +59,7 @@ pub async fn page(app: &App, req: &Request, key_id: &str) -> Result<Response<Bod
 }
 
 /// The idempotency scope of a provider's lead ids on a key.
-fn scope(key: &WebhookKey) -> String {
+fn id_scope(key: &WebhookKey) -> String {
     format!("{}#{}", key.id, key.provider.as_str())
 }
 
@@ -87,21 +87,25 @@ async fn provider(
     if !adapter.authentic(&secret, &presented) {
         return Err(ApiError::Unauthorized);
     }
-    if let keys::Admission::Limited { retry_after_s } = keys::admit(app, &key).await? {
+    // Everything from here on is the key's workspace's.
+    let scope = &app.scope(key.workspace.clone());
+    if let keys::Admission::Limited { retry_after_s } = keys::admit(scope, &key).await? {
         tracing::info!(retry_after_s, "over the key's rate limit");
         return Err(ApiError::RateLimited { retry_after_s });
     }
     let Submission { fields, meta } = adapter.parse(header(req.headers(), "content-type"), body)?;
-    let input = LeadInput::from_fields(fields, app.config.default_region, None)
+    let input = LeadInput::from_fields(fields, scope.config.default_region, None)
         .map_err(ApiError::Validation)?;
 
-    let scope = scope(&key);
+    let id_scope = id_scope(&key);
     let lead_id = meta.lead_id.clone().unwrap_or_default();
     // The provider's lead id is the idempotency key; its own fingerprint
     // stands for the body, so a retry whose bytes differ (a new timestamp)
     // still replays.
     let fingerprint = idempotency::fingerprint(lead_id.as_bytes());
-    if let Claim::Replay(answer) = idempotency::claim(app, &scope, &lead_id, &fingerprint).await? {
+    if let Claim::Replay(answer) =
+        idempotency::claim(scope, &id_scope, &lead_id, &fingerprint).await?
+    {
         tracing::info!(
             provider = key.provider.as_str(),
             "provider retry; first answer replayed"
@@ -109,7 +113,7 @@ async fn provider(
         return Ok(hook::respond(&answer));
     }
     let test = meta.test;
-    match hook::record_and_enqueue(app, req, &key, &input, Some(meta)).await {
+    match hook::record_and_enqueue(scope, req, &key, &input, Some(meta)).await {
         Ok(event_id) => {
             let answer = Answer {
                 status: adapter.accepted_status(),
@@ -117,20 +121,21 @@ async fn provider(
                 location: Some(format!("/v1/events/{event_id}")),
             };
             if let Err(e) =
-                idempotency::complete(app, &scope, &lead_id, &fingerprint, answer.clone()).await
+                idempotency::complete(scope, &id_scope, &lead_id, &fingerprint, answer.clone())
+                    .await
             {
                 tracing::warn!(error = %e, "could not store the provider's answer");
             }
             tracing::info!(event_id = %event_id, provider = key.provider.as_str(), test, "accepted");
             if let Some(n) = wait::preference(req)
-                && let Some(resp) = wait::for_lead(app, &event_id, n).await
+                && let Some(resp) = wait::for_lead(scope, &event_id, n).await
             {
                 return Ok(resp);
             }
             Ok(hook::respond(&answer))
         }
         Err(err) => {
-            if let Err(e) = idempotency::release(app, &scope, &lead_id).await {
+            if let Err(e) = idempotency::release(scope, &id_scope, &lead_id).await {
                 tracing::warn!(error = %e, "could not release a provider lead id");
             }
             Err(err)

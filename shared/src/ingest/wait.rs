@@ -14,7 +14,7 @@ use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use crate::app::App;
+use crate::app::Scope;
 use crate::http as h;
 use crate::model::events::{self, EventStatus};
 use crate::model::leads::{self, LeadView};
@@ -51,12 +51,12 @@ pub fn preference(req: &Request) -> Option<u64> {
 /// `201` answer then, else `None` (the caller answers as without the
 /// preference). A read that fails ends the wait: the lead is not lost,
 /// only the early answer.
-pub async fn for_lead(app: &App, event_id: &EventId, seconds: u64) -> Option<Response<Body>> {
+pub async fn for_lead(scope: &Scope, event_id: &EventId, seconds: u64) -> Option<Response<Body>> {
     let applied = seconds.min(MAX_APPLIED_S);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(applied);
     loop {
         tokio::time::sleep(POLL).await;
-        let event = match events::get(app, event_id.as_str()).await {
+        let event = match events::get(scope, event_id.as_str()).await {
             Ok(Some(e)) => e,
             Ok(None) => return None,
             Err(e) => {
@@ -66,7 +66,7 @@ pub async fn for_lead(app: &App, event_id: &EventId, seconds: u64) -> Option<Res
         };
         match (event.status, event.lead_id) {
             (EventStatus::Processed | EventStatus::Duplicate, Some(lead_id)) => {
-                let lead = match leads::get(app, lead_id.as_str()).await {
+                let lead = match leads::get(scope, lead_id.as_str()).await {
                     Ok(Some(l)) => LeadView::from(l),
                     _ => return None,
                 };
