@@ -32,6 +32,8 @@ pub mod vars {
     pub const META_GRAPH_URL: &str = "LEADPIPE_META_GRAPH_URL";
     pub const SECRET_TTL_S: &str = "LEADPIPE_SECRET_TTL_SECONDS";
     pub const COUNTER_SHARDS: &str = "LEADPIPE_COUNTER_SHARDS";
+    pub const TURNSTILE_VERIFY_URL: &str = "LEADPIPE_TURNSTILE_VERIFY_URL";
+    pub const LINKEDIN_API_URL: &str = "LEADPIPE_LINKEDIN_API_URL";
     pub const WORKSPACE_RATE_LIMIT: &str = "LEADPIPE_WORKSPACE_RATE_LIMIT_PER_MINUTE";
 
     /// Set by Terraform for every function.
@@ -45,7 +47,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 22] = [
+    pub const ALL: [&str; 24] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -65,6 +67,8 @@ pub mod vars {
         META_GRAPH_URL,
         SECRET_TTL_S,
         COUNTER_SHARDS,
+        TURNSTILE_VERIFY_URL,
+        LINKEDIN_API_URL,
         WORKSPACE_RATE_LIMIT,
         "RUST_LOG",
         "LEADPIPE_LOG_FORMAT",
@@ -113,6 +117,11 @@ pub struct Config {
     pub delivery_stall: Option<Duration>,
     /// Meta Graph API base URL.
     pub meta_graph_url: String,
+    /// Cloudflare Turnstile's siteverify endpoint (`form` keys with a
+    /// Turnstile secret).
+    pub turnstile_verify_url: String,
+    /// LinkedIn's REST API base (`linkedin` keys fetch leads there).
+    pub linkedin_api_url: String,
     /// How long each secret is cached in memory.
     pub secret_ttl: Duration,
     /// How many items a hot counter is spread over.
@@ -227,6 +236,13 @@ impl Config {
             },
             meta_graph_url: get(vars::META_GRAPH_URL)
                 .unwrap_or_else(|| "https://graph.facebook.com/v25.0".into())
+                .trim_end_matches('/')
+                .to_owned(),
+            turnstile_verify_url: get(vars::TURNSTILE_VERIFY_URL).unwrap_or_else(|| {
+                "https://challenges.cloudflare.com/turnstile/v0/siteverify".into()
+            }),
+            linkedin_api_url: get(vars::LINKEDIN_API_URL)
+                .unwrap_or_else(|| "https://api.linkedin.com/rest".into())
                 .trim_end_matches('/')
                 .to_owned(),
             secret_ttl: Duration::from_secs(number(vars::SECRET_TTL_S, 300)?),

@@ -16,6 +16,7 @@ pub mod events;
 pub mod keys;
 pub mod layout;
 pub mod leads;
+pub mod sources;
 pub mod workspaces;
 
 use http::{HeaderValue, StatusCode, header};

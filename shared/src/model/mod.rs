@@ -6,6 +6,7 @@ pub mod deliveries;
 pub mod erasure;
 pub mod events;
 pub mod history;
+pub mod key_sources;
 pub mod keys;
 pub mod leads;
 pub mod pages;
