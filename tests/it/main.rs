@@ -18,4 +18,5 @@ mod logs;
 mod meta;
 mod migration;
 mod process;
+mod routing;
 mod zero_loss;

@@ -13,6 +13,7 @@ pub mod export;
 pub mod input;
 pub mod keys;
 pub mod leads;
+pub mod routing;
 pub mod subscriptions;
 
 pub(crate) use act::act;

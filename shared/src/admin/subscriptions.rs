@@ -155,6 +155,7 @@ const FIELDS: &[&str] = &[
     "headers",
     "auth",
     "template",
+    "filter",
     "enabled",
     "maxAttempts",
 ];
@@ -289,6 +290,7 @@ pub async fn changes(
         }
     }
 
+    out.filter = super::routing::read_filter(&mut input);
     out.enabled = input.bool("enabled");
     if input.has("maxAttempts") {
         match input.raw("maxAttempts").and_then(Value::as_u64) {
@@ -390,6 +392,7 @@ pub struct SubscriptionView {
     pub headers: BTreeMap<String, String>,
     pub auth: Option<Value>,
     pub template: Option<String>,
+    pub filter: Option<Value>,
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
@@ -427,6 +430,7 @@ impl SubscriptionView {
             events: sub.events,
             sources: sub.sources,
             template: sub.template,
+            filter: super::routing::show_filter(sub.filter.as_deref()),
             enabled: sub.enabled,
             disabled_reason: sub.disabled_reason,
             max_attempts: sub.max_attempts,

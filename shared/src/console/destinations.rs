@@ -9,6 +9,7 @@ use maud::{Markup, html};
 use serde_json::{Map, Value, json};
 
 use super::layout::{self, Nav};
+use super::routing;
 use super::{Ctx, Form, Problems, html as page_html, redirect, safe_id, split_list};
 use crate::admin::subscriptions::sample_context;
 use crate::http::error::ApiError;
@@ -48,6 +49,7 @@ struct Values {
     auth_kind: String,
     auth_name: String,
     template: String,
+    filter: String,
     max_attempts: String,
     enabled: bool,
 }
@@ -64,6 +66,7 @@ impl Values {
             auth_kind: "keep".into(),
             auth_name: String::new(),
             template: s(sub, "template").to_owned(),
+            filter: routing::text_of(sub),
             max_attempts: sub["maxAttempts"].as_u64().unwrap_or(4).to_string(),
             enabled: sub["enabled"].as_bool().unwrap_or(true),
         }
@@ -80,6 +83,7 @@ impl Values {
             auth_kind: f.get("authKind").to_owned(),
             auth_name: f.get("authName").to_owned(),
             template: f.get("template").to_owned(),
+            filter: f.get("filter").to_owned(),
             max_attempts: f.get("maxAttempts").to_owned(),
             enabled: f.has("enabled"),
         }
@@ -151,6 +155,7 @@ fn body_of(f: &Form, creating: bool) -> Result<Value, Problems> {
             json!(template)
         },
     );
+    routing::put(&mut body, f.get("filter"), &mut issues);
     match f.get("maxAttempts").parse::<u64>() {
         Ok(n) => {
             body.insert("maxAttempts".into(), json!(n));
@@ -240,6 +245,7 @@ fn form_fields(p: &Problems, v: &Values, creating: bool) -> Markup {
         }
         (layout::textarea("template", "Payload template", &v.template, p,
             "Optional JSON with {{lead.email}}, {{lead.phone}}, {{lead.name}}, {{lead.tags}}, {{lead.customFields.NAME}}, {{type}}… Checked on save."))
+        (routing::field(p, &v.filter))
         div.field {
             label for="f-maxAttempts" { "Attempts before giving up" }
             input type="number" #f-maxAttempts name="maxAttempts" min="1" max="20" value=(v.max_attempts);
@@ -266,6 +272,10 @@ async fn render_list(
         ..Values::default()
     };
     let v = values.unwrap_or(&default);
+    let filter_preview = match preview_of {
+        Some(_) => Some(routing::preview(ctx, &v.filter).await),
+        None => None,
+    };
     let open = values.is_some() || subs.is_empty();
     let body = html! {
         (layout::notice(notice))
@@ -297,9 +307,10 @@ async fn render_list(
                 @if !create.of("url").is_empty() { p.hint { (SSRF_WORDS) } }
                 (form_fields(create, v, true))
                 @if let Some(t) = preview_of { (preview(t)) }
+                @if let Some(m) = &filter_preview { (m) }
                 div.actions {
                     button type="submit" { "Create destination" }
-                    button.secondary type="submit" name="op" value="preview" { "Preview template" }
+                    button.secondary type="submit" name="op" value="preview" { "Preview template and filter" }
                 }
             }
         }
@@ -340,6 +351,11 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
         .await?;
     let enabled = sub["enabled"].as_bool().unwrap_or(false);
     let values = d.values.unwrap_or_else(|| Values::from_sub(&sub));
+    let filter_preview = if d.preview || !values.filter.is_empty() {
+        Some(routing::preview(ctx, &values.filter).await)
+    } else {
+        None
+    };
     let headers: Vec<(String, String)> = sub["headers"]
         .as_object()
         .map(|m| {
@@ -423,9 +439,10 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
             @if !d.edit.of("url").is_empty() { p.hint { (SSRF_WORDS) } }
             (form_fields(&d.edit, &values, false))
             @if d.preview || !values.template.is_empty() { (preview(&values.template)) }
+            @if let Some(m) = &filter_preview { (m) }
             div.actions {
                 button type="submit" { "Save changes" }
-                button.secondary type="submit" name="op" value="preview" { "Preview template" }
+                button.secondary type="submit" name="op" value="preview" { "Preview template and filter" }
             }
         }
         h2 { "Delete" }

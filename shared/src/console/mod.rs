@@ -16,6 +16,7 @@ pub mod events;
 pub mod keys;
 pub mod layout;
 pub mod leads;
+pub mod routing;
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};

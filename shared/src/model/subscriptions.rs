@@ -65,6 +65,9 @@ pub struct Subscription {
     pub auth: Option<StoredAuth>,
     #[serde(default)]
     pub template: Option<String>,
+    /// Routing rule (JSON text, checked at save; see [`crate::rules::filter`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
     pub enabled: bool,
     #[serde(default)]
     pub disabled_reason: Option<String>,
@@ -108,6 +111,11 @@ impl Subscription {
             }),
         };
         self.enabled && type_ok && source_ok
+    }
+
+    /// Does the lead (as the API shows it) pass this subscription's filter?
+    pub fn routes(&self, lead: &serde_json::Value) -> bool {
+        crate::rules::filter::stored_matches(self.filter.as_deref(), lead)
     }
 
     /// Unseals the secrets for a send at `now_ms`.
@@ -168,6 +176,7 @@ pub struct SubChanges {
     pub headers: Option<Vec<(String, String)>>,
     pub auth: Option<Option<(AuthKind, String)>>,
     pub template: Option<Option<String>>,
+    pub filter: Option<Option<String>>,
     pub enabled: Option<bool>,
     pub max_attempts: Option<u32>,
 }
@@ -215,6 +224,9 @@ impl SubChanges {
         if let Some(v) = self.template {
             sub.template = v;
         }
+        if let Some(v) = self.filter {
+            sub.filter = v;
+        }
         if let Some(v) = self.enabled {
             sub.enabled = v;
             if v {
@@ -255,6 +267,7 @@ pub async fn create(
         headers: vec![],
         auth: None,
         template: None,
+        filter: None,
         enabled: true,
         disabled_reason: None,
         max_attempts: DEFAULT_MAX_ATTEMPTS,

@@ -19,6 +19,7 @@ fn sub(events: &[&str], sources: Option<&[&str]>, enabled: bool) -> Subscription
         headers: vec![],
         auth: None,
         template: None,
+        filter: None,
         enabled,
         disabled_reason: None,
         max_attempts: DEFAULT_MAX_ATTEMPTS,

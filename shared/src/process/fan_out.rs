@@ -32,9 +32,14 @@ pub async fn fan_out(app: &App, lead_id: &LeadId, cause_id: &CauseId) -> Result<
         return Ok(0);
     }
     let subs = subscriptions::all(app).await?;
+    // Routing rules see the lead as the API shows it.
+    let shown = serde_json::to_value(LeadView::from(lead.clone())).unwrap_or(Value::Null);
     let mut messages = Vec::new();
     for entry in &entries {
-        for sub in subs.iter().filter(|s| s.wants(entry.kind, &lead.source)) {
+        let wanted = subs
+            .iter()
+            .filter(|s| s.wants(entry.kind, &lead.source) && s.routes(&shown));
+        for sub in wanted {
             let delivery = delivery_for(entry, &lead, sub);
             let queue_it = match deliveries::put_new(app, &delivery).await? {
                 Write::Done => true,
