@@ -30,6 +30,7 @@ pub mod vars {
     pub const SWEEP_GRACE_S: &str = "LEADPIPE_SWEEP_GRACE_SECONDS";
     pub const DELIVERY_STALL_S: &str = "LEADPIPE_DELIVERY_STALL_SECONDS";
     pub const META_GRAPH_URL: &str = "LEADPIPE_META_GRAPH_URL";
+    pub const HUBSPOT_API_URL: &str = "LEADPIPE_HUBSPOT_API_URL";
     pub const SECRET_TTL_S: &str = "LEADPIPE_SECRET_TTL_SECONDS";
     pub const COUNTER_SHARDS: &str = "LEADPIPE_COUNTER_SHARDS";
 
@@ -44,7 +45,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 21] = [
+    pub const ALL: [&str; 22] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -62,6 +63,7 @@ pub mod vars {
         SWEEP_GRACE_S,
         DELIVERY_STALL_S,
         META_GRAPH_URL,
+        HUBSPOT_API_URL,
         SECRET_TTL_S,
         COUNTER_SHARDS,
         "RUST_LOG",
@@ -111,6 +113,8 @@ pub struct Config {
     pub delivery_stall: Option<Duration>,
     /// Meta Graph API base URL.
     pub meta_graph_url: String,
+    /// HubSpot's API base URL (destinations of kind `hubspot`).
+    pub hubspot_api_url: String,
     /// How long each secret is cached in memory.
     pub secret_ttl: Duration,
     /// How many items a hot counter is spread over.
@@ -217,6 +221,10 @@ impl Config {
             },
             meta_graph_url: get(vars::META_GRAPH_URL)
                 .unwrap_or_else(|| "https://graph.facebook.com/v25.0".into())
+                .trim_end_matches('/')
+                .to_owned(),
+            hubspot_api_url: get(vars::HUBSPOT_API_URL)
+                .unwrap_or_else(|| "https://api.hubapi.com".into())
                 .trim_end_matches('/')
                 .to_owned(),
             secret_ttl: Duration::from_secs(number(vars::SECRET_TTL_S, 300)?),

@@ -12,6 +12,7 @@ use leadpipe::aws::resources::{self, SecretOverrides, Stack, StackNames};
 use leadpipe::{App, Config};
 use serde_json::Value;
 
+pub mod hubspot;
 pub mod meter;
 
 /// Captures the tracing output of this thread (JSON lines) while it lives:

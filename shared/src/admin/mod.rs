@@ -7,6 +7,7 @@
 
 mod act;
 pub mod deliveries;
+pub mod destinations;
 pub mod dlq;
 pub mod events;
 pub mod export;

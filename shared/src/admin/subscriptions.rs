@@ -29,7 +29,7 @@ const MAX_HEADERS: usize = 20;
 const MASK: &str = "********";
 
 pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let changes = changes(JsonInput::parse(req)?, true, app).await?;
+    let changes = changes(JsonInput::parse(req)?, None, app).await?;
     let (sub, secret) = subscriptions::create(app, changes).await?;
     tracing::info!(subscription_id = %sub.id, "subscription created");
     let location = format!("/v1/subscriptions/{}", sub.id);
@@ -59,7 +59,10 @@ pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
 }
 
 pub async fn update(app: &App, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let changes = changes(JsonInput::parse(req)?, false, app).await?;
+    let current = subscriptions::get(app, m.param("id"))
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    let changes = changes(JsonInput::parse(req)?, Some(&current), app).await?;
     let sub = subscriptions::update(app, m.param("id"), changes).await?;
     Ok(h::json(StatusCode::OK, &SubscriptionView::new(sub, None)))
 }
@@ -107,6 +110,11 @@ pub async fn test(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
     let mut payload = sample_context();
     payload["deliveryId"] = json!(id);
     payload["occurredAt"] = json!(clock::now_rfc3339());
+    if crate::deliver::destinations::Kind::of(&sub).is_some() {
+        // A real call with a lead marked as a test: nothing is kept of it.
+        payload["test"] = json!(true);
+        payload["lead"]["tags"] = json!(["leadpipe-test"]);
+    }
     let source = Source::Webhook {
         key_id: "key_sample".into(),
     };
@@ -156,6 +164,9 @@ const FIELDS: &[&str] = &[
     "auth",
     "template",
     "filter",
+    "kind",
+    "config",
+    "mapping",
     "enabled",
     "maxAttempts",
 ];
@@ -193,14 +204,22 @@ pub fn sample_context() -> Value {
 /// else `validation_failed` with every issue listed.
 pub async fn changes(
     mut input: JsonInput,
-    creating: bool,
+    current: Option<&Subscription>,
     app: &App,
 ) -> Result<SubChanges, ApiError> {
     input.allow_only(FIELDS);
+    let creating = current.is_none();
     let mut out = SubChanges::default();
+    let dest = super::destinations::read(&mut input, current, app).await;
+    let webhook = dest.kind.is_none();
+    if let Some((kind, url)) = dest.change {
+        out.kind = Some(kind);
+        out.url = Some(url);
+    }
+    out.mapping = dest.mapping;
 
-    let url = input.string("url");
-    if creating && url.is_none() {
+    let url = input.string("url").filter(|_| webhook);
+    if creating && webhook && url.is_none() {
         input.issue("url", "is required");
     }
     let mut unsafe_url = None;
@@ -393,6 +412,12 @@ pub struct SubscriptionView {
     pub auth: Option<Value>,
     pub template: Option<String>,
     pub filter: Option<Value>,
+    /// `webhook`, or a native destination's kind.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<Value>,
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
@@ -408,7 +433,11 @@ impl SubscriptionView {
     /// and auth values are always masked.
     pub fn new(sub: Subscription, secret: Option<&str>) -> Self {
         let now = clock::now_ms();
+        let (kind, config, mapping) = super::destinations::show(&sub);
         SubscriptionView {
+            kind,
+            config,
+            mapping,
             secret: secret.map(str::to_owned).unwrap_or(sub.secret_hint),
             headers: sub
                 .headers

@@ -7,6 +7,7 @@
 //! | event input (large)   | `EVT#{eventId}`               | `INPUT`                      |                          |                                            |
 //! | lead                  | `LEAD#{leadId}`               | `LEAD`                       | `LEADS#s{n}` / id        | `LEADS#s{n}#status#{status}` / id          |
 //! | history entry         | `LEAD#{leadId}`               | `HIST#{causeId}#{type}`      |                          |                                            |
+//! | destination refs      | `LEAD#{leadId}`               | `DEST#{subId}`               |                          |                                            |
 //! | identity              | `IDENT#email#{email}` or `IDENT#phone#{e164}` | `IDENT`      |                          |                                            |
 //! | webhook key           | `KEY#{keyId}`                 | `KEY`                        | `KEYS` / id              |                                            |
 //! | key counter shard     | `KEY#{keyId}#COUNT#{n}`       | `COUNT`                      |                          |                                            |
@@ -193,6 +194,11 @@ pub fn key_counter(key_id: &str, shard: u32) -> Key {
 /// A key's request count in one minute (see [`crate::rules::rate`]).
 pub fn rate_window(key_id: &str, minute: i64) -> Key {
     Key::new(format!("KEY#{key_id}#RATE#{minute}"), "RATE")
+}
+
+/// What a native destination keeps of a lead (its contact id there…).
+pub fn destination_refs(lead_id: &str, sub_id: &str) -> Key {
+    Key::new(format!("LEAD#{lead_id}"), &format!("DEST#{sub_id}"))
 }
 
 pub fn subscription(id: &str) -> Key {

@@ -2,6 +2,7 @@
 //! the API shows, and the functions that read and write it.
 
 pub mod deliveries;
+pub mod destination_refs;
 pub mod events;
 pub mod history;
 pub mod keys;
