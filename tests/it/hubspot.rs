@@ -388,3 +388,102 @@ async fn test_config_checks_and_masking() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["config"]["accessToken"], "pat-…********");
 }
+
+#[tokio::test]
+async fn the_console_creates_a_hubspot_destination_with_a_mapping_and_a_filter_and_tests_it() {
+    use crate::console::{get, post, sign_in};
+    let hs = HubSpot::start(TOKEN).await;
+    let t = stack(&hs).await;
+    let (cookie, csrf) = sign_in(&t).await;
+    let form = |op: Option<&'static str>| {
+        let mut f = vec![
+            ("csrf", csrf.clone()),
+            ("kind", "hubspot".to_owned()),
+            ("hubspotToken", TOKEN.to_owned()),
+            (
+                "mapping",
+                "email = email\nfirstname = firstName\ncompany = customFields.company".to_owned(),
+            ),
+            (
+                "filter",
+                r#"{"field": "customFields.country", "op": "eq", "value": "DE"}"#.to_owned(),
+            ),
+            ("events", "*".to_owned()),
+            ("maxAttempts", "4".to_owned()),
+            ("enabled", "1".to_owned()),
+        ];
+        if let Some(op) = op {
+            f.push(("op", op.to_owned()));
+        }
+        f
+    };
+    // The preview shows the request a sample lead would make.
+    let pairs = form(Some("preview"));
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post(&t, &cookie, "/console/destinations", &refs).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = r.text();
+    assert!(
+        page.contains("/crm/v3/objects/contacts/batch/upsert"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&quot;company&quot;: &quot;Acme, Inc.&quot;"),
+        "{page}"
+    );
+    assert!(!page.contains(TOKEN), "the token is not echoed");
+    // Created, then Test: HubSpot answered 200.
+    let pairs = form(None);
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post(&t, &cookie, "/console/destinations", &refs).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(r.text().contains("HubSpot"));
+    assert!(!r.text().contains(TOKEN));
+    let listed = t.admin("GET", "/v1/subscriptions", None).await.json();
+    let sub = &listed["items"][0];
+    assert_eq!(sub["kind"], "hubspot");
+    assert_eq!(sub["mapping"]["company"], "customFields.company");
+    assert_eq!(sub["filter"]["value"], "DE");
+    let id = sub["id"].as_str().unwrap();
+    let r = post(
+        &t,
+        &cookie,
+        &format!("/console/destinations/{id}/test"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("id=\"test-status\">200<"), "{}", r.text());
+    assert_eq!(hs.contacts()[0].properties["company"], "Acme, Inc.");
+    // Editing keeps the token when the field is left empty.
+    let page = get(&t, &cookie, &format!("/console/destinations/{id}")).await;
+    assert!(page.text().contains("pat-…********"));
+    let r = post(
+        &t,
+        &cookie,
+        &format!("/console/destinations/{id}"),
+        &[
+            ("csrf", &csrf),
+            ("kind", "hubspot"),
+            ("hubspotToken", ""),
+            ("mapping", "email = email"),
+            ("filter", ""),
+            ("events", "*"),
+            ("maxAttempts", "3"),
+            ("enabled", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let sub = t
+        .admin("GET", &format!("/v1/subscriptions/{id}"), None)
+        .await
+        .json();
+    assert_eq!(sub["mapping"], json!({"email": "email"}));
+    assert_eq!(sub["maxAttempts"], 3);
+    let r = t
+        .admin("POST", &format!("/v1/subscriptions/{id}/test"), None)
+        .await
+        .json();
+    assert_eq!(r["delivered"], true, "the kept token still works: {r}");
+}

@@ -11,6 +11,7 @@
 pub mod assets;
 pub mod auth;
 pub mod deliveries;
+pub mod destination_kinds;
 pub mod destinations;
 pub mod events;
 pub mod keys;
