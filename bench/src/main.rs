@@ -281,7 +281,7 @@ async fn run() -> Result<(), String> {
     // A receiver for deliver, a key and a subscription.
     let receiver = start_receiver().await?;
     let (key, key_model) = keys::create(
-        &app,
+        &app.default_scope(),
         KeyChanges {
             name: Some("bench".into()),
             ..KeyChanges::default()
@@ -292,7 +292,7 @@ async fn run() -> Result<(), String> {
     .map_err(|e| format!("{e:?}"))?;
     let key_id = key_model.id.clone();
     subscriptions::create(
-        &app,
+        &app.default_scope(),
         SubChanges {
             url: Some(format!("{receiver}/hook")),
             ..SubChanges::default()

@@ -154,7 +154,14 @@ async fn work_left(app: &App) -> bool {
             limit: 200,
             cursor: cursor.take(),
         };
-        match deliveries::list(app, None, Some(deliveries::DeliveryStatus::Pending), &page).await {
+        match deliveries::list(
+            &app.default_scope(),
+            None,
+            Some(deliveries::DeliveryStatus::Pending),
+            &page,
+        )
+        .await
+        {
             Ok(p) if !p.items.is_empty() => return true,
             Ok(p) => match p.next_cursor {
                 Some(c) => cursor = Some(c),
@@ -167,9 +174,13 @@ async fn work_left(app: &App) -> bool {
         limit: 1,
         cursor: None,
     };
-    events::list(app, Some(events::EventStatus::Received), &one)
-        .await
-        .map_or(true, |p| !p.items.is_empty())
+    events::list(
+        &app.default_scope(),
+        Some(events::EventStatus::Received),
+        &one,
+    )
+    .await
+    .map_or(true, |p| !p.items.is_empty())
 }
 
 /// The end of a run.

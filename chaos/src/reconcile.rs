@@ -261,7 +261,7 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
     if !inp.queues.leads.is_empty() {
         let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
         for id in &leads_queued_events {
-            let st = match events::get(inp.app, id).await {
+            let st = match events::get(&inp.app.default_scope(), id).await {
                 Ok(Some(e)) => e.status.as_str().to_owned(),
                 Ok(None) => "missing".to_owned(),
                 Err(e) => format!("unreadable ({e})"),
@@ -349,7 +349,7 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
         }
         // Not finished in the list: read the item itself (a consistent
         // read of the table, not the index) before judging.
-        let direct = events::get(inp.app, event_id)
+        let direct = events::get(&inp.app.default_scope(), event_id)
             .await
             .map_err(|e| format!("reading event {event_id}: {e}"))?;
         let (status, lead) = match &direct {
@@ -387,7 +387,7 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
                 our_leads.insert((*lead).to_owned());
                 continue;
             }
-            let key = table::leadgen_marker(leadgen);
+            let key = table::leadgen_marker(&leadpipe::rules::ids::WorkspaceId::default(), leadgen);
             let marker = inp
                 .app
                 .store
@@ -404,7 +404,7 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
                 ));
                 continue;
             };
-            let event = events::get(inp.app, marker.event_id.as_str())
+            let event = events::get(&inp.app.default_scope(), marker.event_id.as_str())
                 .await
                 .map_err(|e| format!("reading event {}: {e}", marker.event_id))?;
             match event {

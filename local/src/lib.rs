@@ -295,7 +295,8 @@ async fn demo_key(app: &App) -> Result<(String, String), String> {
         limit: leadpipe::aws::pagination::MAX_LIMIT,
         cursor: None,
     };
-    let existing = keys::list(app, &page).await.map_err(err)?;
+    let scope = &app.default_scope();
+    let existing = keys::list(scope, &page).await.map_err(err)?;
     let secrets = app.secrets.get().await.map_err(|e| e.to_string())?;
     if let Some(key) = existing.items.into_iter().find(|k| k.name == DEMO_KEY_NAME) {
         let token = key.token(&secrets.data_key).map_err(|e| e.to_string())?;
@@ -306,6 +307,6 @@ async fn demo_key(app: &App) -> Result<(String, String), String> {
         default_tags: Some(vec!["demo".into()]),
         ..KeyChanges::default()
     };
-    let (key, token) = keys::create(app, changes).await.map_err(err)?;
+    let (key, token) = keys::create(scope, changes).await.map_err(err)?;
     Ok((key.id, token))
 }

@@ -51,6 +51,7 @@ fn process_pure_path(c: &mut Criterion) {
     )
     .unwrap();
     let existing = LeadRecord::new(
+        &leadpipe::rules::ids::WorkspaceId::default(),
         leadpipe::rules::ids::LeadId::generate(),
         &first,
         &defaults,

@@ -21,6 +21,7 @@ use crate::config::{Config, vars};
 use crate::error::Error;
 use crate::http::outbound;
 use crate::http::resolver::Dns;
+use crate::rules::ids::WorkspaceId;
 
 /// Work a function's first request would otherwise do in turn, started in
 /// the background when that request arrives (see [`App::warm_up`]), so that
@@ -200,6 +201,50 @@ impl App {
     /// warm-up) and reused across invocations.
     pub fn http(&self) -> Result<&reqwest::Client, Error> {
         built(&self.http, outbound::graph_client)
+    }
+}
+
+/// The app acting inside one workspace: what every model function over a
+/// workspace's items takes, so no item can be read or written without the
+/// workspace its key carries (see [`crate::aws::table::scoped`]). Cheap to
+/// clone; derefs to the [`App`].
+#[derive(Clone)]
+pub struct Scope {
+    app: App,
+    ws: WorkspaceId,
+}
+
+impl Scope {
+    /// The workspace this scope acts in.
+    pub fn ws(&self) -> &WorkspaceId {
+        &self.ws
+    }
+
+    /// The app, outside any workspace.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+}
+
+impl std::ops::Deref for Scope {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
+impl App {
+    /// This app acting inside `ws`.
+    pub fn scope(&self, ws: WorkspaceId) -> Scope {
+        Scope {
+            app: self.clone(),
+            ws,
+        }
+    }
+
+    /// This app acting inside the `default` workspace.
+    pub fn default_scope(&self) -> Scope {
+        self.scope(WorkspaceId::default_workspace())
     }
 }
 

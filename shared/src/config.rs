@@ -33,6 +33,7 @@ pub mod vars {
     pub const HUBSPOT_API_URL: &str = "LEADPIPE_HUBSPOT_API_URL";
     pub const SECRET_TTL_S: &str = "LEADPIPE_SECRET_TTL_SECONDS";
     pub const COUNTER_SHARDS: &str = "LEADPIPE_COUNTER_SHARDS";
+    pub const WORKSPACE_RATE_LIMIT: &str = "LEADPIPE_WORKSPACE_RATE_LIMIT_PER_MINUTE";
 
     /// Set by Terraform for every function.
     pub const REQUIRED: [&str; 6] = [
@@ -45,7 +46,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 22] = [
+    pub const ALL: [&str; 23] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -66,6 +67,7 @@ pub mod vars {
         HUBSPOT_API_URL,
         SECRET_TTL_S,
         COUNTER_SHARDS,
+        WORKSPACE_RATE_LIMIT,
         "RUST_LOG",
         "LEADPIPE_LOG_FORMAT",
     ];
@@ -119,7 +121,15 @@ pub struct Config {
     pub secret_ttl: Duration,
     /// How many items a hot counter is spread over.
     pub counter_shards: u32,
+    /// Hook requests a minute one workspace may make across its keys,
+    /// unless the workspace sets its own: one flooded form cannot spend
+    /// every other client's share of the API's throttle. 0: no limit.
+    pub workspace_rate_limit_per_minute: u32,
 }
+
+/// The default budget of one workspace: 6,000 requests a minute (100 a
+/// second), half the API's default route throttle.
+pub const DEFAULT_WORKSPACE_RATE_LIMIT: u32 = 6_000;
 
 /// The default cap of `process`'s back-off: 15 minutes.
 pub const DEFAULT_LEAD_RETRY_MAX: Duration = Duration::from_secs(900);
@@ -229,6 +239,20 @@ impl Config {
                 .to_owned(),
             secret_ttl: Duration::from_secs(number(vars::SECRET_TTL_S, 300)?),
             counter_shards: counter_shards as u32,
+            workspace_rate_limit_per_minute: {
+                let n = number(
+                    vars::WORKSPACE_RATE_LIMIT,
+                    u64::from(DEFAULT_WORKSPACE_RATE_LIMIT),
+                )?;
+                if n > u64::from(crate::rules::rate::MAX_PER_MINUTE) {
+                    return Err(Error::Config(format!(
+                        "{} must be at most {}",
+                        vars::WORKSPACE_RATE_LIMIT,
+                        crate::rules::rate::MAX_PER_MINUTE
+                    )));
+                }
+                n as u32
+            },
         })
     }
 

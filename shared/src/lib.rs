@@ -45,7 +45,7 @@ pub mod rules;
 pub mod sweep;
 pub mod telemetry;
 
-pub use app::App;
+pub use app::{App, Scope};
 pub use config::Config;
 pub use error::Error;
 pub use http::error::ApiError;

@@ -17,8 +17,8 @@
 
 use std::time::Duration;
 
-use crate::app::App;
-use crate::aws::queue::{DeliveryMessage, LeadMessage};
+use crate::app::{App, Scope};
+use crate::aws::queue::{DeliveriesMessage, LeadsMessage};
 use crate::aws::store::Write;
 use crate::aws::table::{self, GSI3, Listing};
 use crate::error::Error;
@@ -40,14 +40,19 @@ pub struct Swept {
 
 /// One sweep over events and deliveries.
 pub async fn sweep(app: &App) -> Result<Swept, Error> {
-    sweep_at(app, clock::now_ms()).await
+    Box::pin(sweep_at(app, clock::now_ms())).await
 }
 
 /// One sweep as of `now` (Unix ms): tests look from the future instead of
 /// waiting for the grace period to pass.
 pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
-    let events = stuck_events(app, now).await?;
-    let deliveries = stalled_deliveries(app, now).await?;
+    let mut events = Vec::new();
+    for ws in Box::pin(crate::model::workspaces::all_ids(app)).await? {
+        // Boxed: the SDK's futures are deep, and a loop of them overflows
+        // the compiler's layout depth in the binary.
+        events.extend(Box::pin(stuck_events(&app.scope(ws), now)).await?);
+    }
+    let deliveries = Box::pin(stalled_deliveries(app, now)).await?;
     let swept = Swept {
         events: events.len(),
         deliveries: deliveries.len(),
@@ -72,13 +77,13 @@ fn id_ms(now: i64, ago: Duration) -> u64 {
 
 /// Events `RECEIVED` before the grace period, each queued again (once per
 /// grace period).
-async fn stuck_events(app: &App, now: i64) -> Result<Vec<EventRecord>, Error> {
+async fn stuck_events(app: &Scope, now: i64) -> Result<Vec<EventRecord>, Error> {
     let grace = app.config.sweep_grace;
     let range = (
         bound_at(IdKind::Event, 0, false),
         bound_at(IdKind::Event, id_ms(now, grace), true),
     );
-    let received = Listing::events_by_status(EventStatus::Received.as_str());
+    let received = Listing::events_by_status(app.ws(), EventStatus::Received.as_str());
     let found: Vec<EventRecord> = app
         .store
         .query_range(
@@ -95,9 +100,10 @@ async fn stuck_events(app: &App, now: i64) -> Result<Vec<EventRecord>, Error> {
             queued.push(event);
         }
     }
-    let messages: Vec<LeadMessage> = queued
+    let messages: Vec<LeadsMessage> = queued
         .iter()
-        .map(|e| LeadMessage {
+        .map(|e| LeadsMessage::Event {
+            workspace: app.ws().clone(),
             event_id: e.id.clone(),
         })
         .collect();
@@ -125,17 +131,19 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
         .query_range(GSI3, &work, (&range.0, &range.1), None, BATCH)
         .await?;
     let mut queued = Vec::new();
+    let mut messages = Vec::new();
     for d in found {
-        if d.stalled(now, quiet) && deliveries::touch_stalled(app, &d).await? == Write::Done {
+        // The work index spans workspaces; each entry's key names its own.
+        let Some((ws, _)) = table::workspace_of(&d.pk) else {
+            tracing::error!(pk = %d.pk, "a work-index entry names no workspace; skipped");
+            continue;
+        };
+        let scope = app.scope(ws);
+        if d.stalled(now, quiet) && deliveries::touch_stalled(&scope, &d).await? == Write::Done {
+            messages.push(DeliveriesMessage::attempt(scope.ws(), &d.id));
             queued.push(d);
         }
     }
-    let messages: Vec<DeliveryMessage> = queued
-        .iter()
-        .map(|d| DeliveryMessage {
-            delivery_id: d.id.clone(),
-        })
-        .collect();
     app.queue
         .send_all(&app.config.deliveries_queue_url, &messages)
         .await?;

@@ -21,7 +21,8 @@ async fn stack() -> (TestStack, FaultProxy, String, String) {
 const STOPS: usize = 10;
 
 async fn identity(t: &TestStack, email: &str) -> Option<Identity> {
-    let k = leadpipe::aws::table::email_identity(email);
+    let k =
+        leadpipe::aws::table::email_identity(&leadpipe::rules::ids::WorkspaceId::default(), email);
     t.app.store.get(&k.pk, &k.sk).await.unwrap()
 }
 
@@ -43,11 +44,11 @@ fn lead_id(e: &Value) -> String {
 async fn silent_lead(t: &TestStack, key: &str, token: &str, email: &str) -> (String, String) {
     let first = t.post_lead(key, token, json!({ "email": email })).await;
     assert_eq!(
-        process::process_event(&t.app, &first, 1).await,
+        process::process_event(&t.scope, &first, 1).await,
         Outcome::Done
     );
     let id = lead_id(&t.event(&first).await);
-    let mut lead = leads::get(&t.app, &id).await.unwrap().unwrap();
+    let mut lead = leads::get(&t.scope, &id).await.unwrap().unwrap();
     let old = leadpipe::rules::clock::rfc3339(leadpipe::rules::clock::now_ms() - 40 * 86_400_000);
     lead.last_seen_at = old.clone();
     t.app.store.put(&lead).await.unwrap();
@@ -81,7 +82,7 @@ async fn a_try_stopped_after_its_claims_is_waited_for_then_joined() {
         Fault::server_error(),
     );
     assert_ne!(
-        process::process_event(&t.app, &first, 1).await,
+        process::process_event(&t.scope, &first, 1).await,
         Outcome::Done
     );
     proxy.clear();
@@ -91,7 +92,7 @@ async fn a_try_stopped_after_its_claims_is_waited_for_then_joined() {
         Some(first.as_str())
     );
     assert!(
-        leads::get(&t.app, claim.lead_id.as_str())
+        leads::get(&t.scope, claim.lead_id.as_str())
             .await
             .unwrap()
             .is_none()
@@ -99,17 +100,17 @@ async fn a_try_stopped_after_its_claims_is_waited_for_then_joined() {
 
     // The claimer is still RECEIVED: the second event hands itself back.
     assert_ne!(
-        process::process_event(&t.app, &second, 1).await,
+        process::process_event(&t.scope, &second, 1).await,
         Outcome::Done
     );
     assert_eq!(t.event(&second).await["status"], "RECEIVED");
 
     assert_eq!(
-        process::process_event(&t.app, &first, 2).await,
+        process::process_event(&t.scope, &first, 2).await,
         Outcome::Done
     );
     assert_eq!(
-        process::process_event(&t.app, &second, 2).await,
+        process::process_event(&t.scope, &second, 2).await,
         Outcome::Done
     );
     let (a, b) = (t.event(&first).await, t.event(&second).await);
@@ -124,7 +125,7 @@ async fn a_try_stopped_after_its_claims_is_waited_for_then_joined() {
         "the retry created the claimed lead"
     );
     assert_eq!(leads_count(&t).await, 1);
-    let lead = leads::get(&t.app, &lead_id(&a)).await.unwrap().unwrap();
+    let lead = leads::get(&t.scope, &lead_id(&a)).await.unwrap().unwrap();
     assert_eq!(lead.first_name.as_deref(), Some("Ann"));
 }
 
@@ -143,7 +144,7 @@ async fn a_claim_left_by_a_failed_event_is_removed() {
         Fault::ddb_validation(),
     );
     assert_eq!(
-        process::process_event(&t.app, &first, 1).await,
+        process::process_event(&t.scope, &first, 1).await,
         Outcome::Done
     );
     assert_eq!(t.event(&first).await["status"], "FAILED");
@@ -155,7 +156,7 @@ async fn a_claim_left_by_a_failed_event_is_removed() {
         .post_lead(&key, &token, json!({"email": "stale@example.com"}))
         .await;
     assert_eq!(
-        process::process_event(&t.app, &second, 1).await,
+        process::process_event(&t.scope, &second, 1).await,
         Outcome::Done
     );
     let e = t.event(&second).await;
@@ -188,22 +189,22 @@ async fn a_merge_stopped_before_the_event_ended_is_not_applied_twice() {
         Fault::server_error(),
     );
     assert_ne!(
-        process::process_event(&t.app, &second, 1).await,
+        process::process_event(&t.scope, &second, 1).await,
         Outcome::Done
     );
     proxy.clear();
-    let merged = leads::get(&t.app, &id).await.unwrap().unwrap();
+    let merged = leads::get(&t.scope, &id).await.unwrap().unwrap();
     assert_eq!(merged.tags, vec!["spring"]);
     assert_eq!(t.event(&second).await["status"], "RECEIVED");
 
     assert_eq!(
-        process::process_event(&t.app, &second, 2).await,
+        process::process_event(&t.scope, &second, 2).await,
         Outcome::Done
     );
     assert_eq!(t.event(&second).await["status"], "DUPLICATE");
-    let after = leads::get(&t.app, &id).await.unwrap().unwrap();
+    let after = leads::get(&t.scope, &id).await.unwrap().unwrap();
     assert_eq!(after.version, merged.version, "the retry rewrote the lead");
-    let kinds: Vec<_> = history::history(&t.app, &id)
+    let kinds: Vec<_> = history::history(&t.scope, &id)
         .await
         .unwrap()
         .into_iter()
@@ -231,17 +232,20 @@ async fn racing_contacts_after_a_silence_re_engage_once() {
                 .await,
         );
     }
-    let outcomes =
-        futures::future::join_all(racing.iter().map(|e| process::process_event(&t.app, e, 1)))
-            .await;
+    let outcomes = futures::future::join_all(
+        racing
+            .iter()
+            .map(|e| process::process_event(&t.scope, e, 1)),
+    )
+    .await;
     for (e, o) in racing.iter().zip(outcomes) {
         if o != Outcome::Done {
-            assert_eq!(process::process_event(&t.app, e, 2).await, Outcome::Done);
+            assert_eq!(process::process_event(&t.scope, e, 2).await, Outcome::Done);
         }
-        let ev = events::get(&t.app, e).await.unwrap().unwrap();
+        let ev = events::get(&t.scope, e).await.unwrap().unwrap();
         assert_eq!(ev.status, EventStatus::Duplicate);
     }
-    let re_engaged = history::history(&t.app, &id)
+    let re_engaged = history::history(&t.scope, &id)
         .await
         .unwrap()
         .into_iter()
@@ -260,17 +264,17 @@ async fn one_event_on_two_consumers_at_once_makes_one_lead() {
             .post_lead(&key, &token, json!({"email": format!("dup{round}@example.com"), "phone": format!("+1415555020{round}")}))
             .await;
         let (a, b) = tokio::join!(
-            process::process_event(&t.app, &e, 1),
-            process::process_event(&t.app, &e, 1)
+            process::process_event(&t.scope, &e, 1),
+            process::process_event(&t.scope, &e, 1)
         );
         for o in [a, b] {
             if o != Outcome::Done {
-                assert_eq!(process::process_event(&t.app, &e, 2).await, Outcome::Done);
+                assert_eq!(process::process_event(&t.scope, &e, 2).await, Outcome::Done);
             }
         }
         let ev = t.event(&e).await;
         assert_eq!(ev["status"], "PROCESSED");
-        let created = history::history(&t.app, &lead_id(&ev)).await.unwrap();
+        let created = history::history(&t.scope, &lead_id(&ev)).await.unwrap();
         assert_eq!(created.len(), 1);
     }
     assert_eq!(leads_count(&t).await, 5);
@@ -297,7 +301,7 @@ async fn a_lead_whose_event_went_meanwhile_is_still_announced() {
         1,
         Fault::ddb_condition_failed(),
     );
-    assert_eq!(process::process_event(&t.app, &e, 1).await, Outcome::Done);
+    assert_eq!(process::process_event(&t.scope, &e, 1).await, Outcome::Done);
     assert_eq!(proxy.injected(), 1);
     t.deliver_queue().await;
     assert_eq!(
@@ -318,7 +322,7 @@ async fn a_claim_whose_lead_arrived_meanwhile_is_not_removed() {
         .post_lead(&key, &token, json!({"email": "meanwhile@example.com"}))
         .await;
     assert_eq!(
-        process::process_event(&t.app, &first, 1).await,
+        process::process_event(&t.scope, &first, 1).await,
         Outcome::Done
     );
     let lead = lead_id(&t.event(&first).await);
@@ -331,7 +335,7 @@ async fn a_claim_whose_lead_arrived_meanwhile_is_not_removed() {
     };
     proxy.inject("GetItem", Some(&format!("LEAD#{lead}")), 1, absent);
     assert_eq!(
-        process::process_event(&t.app, &second, 1).await,
+        process::process_event(&t.scope, &second, 1).await,
         Outcome::Done
     );
     assert_eq!(proxy.injected(), 1);

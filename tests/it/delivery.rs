@@ -664,7 +664,7 @@ async fn the_ssrf_guard_at_send_time() {
         url: Some(format!("https://crm.rebind.test:{port}/internal")),
         ..Default::default()
     };
-    let (sub, _) = leadpipe::model::subscriptions::create(&saving, changes)
+    let (sub, _) = leadpipe::model::subscriptions::create(&saving.default_scope(), changes)
         .await
         .unwrap();
     let r = leadpipe::deliver::send::send(
@@ -868,8 +868,8 @@ async fn two_copies_of_a_message_record_one_attempt() {
     let id = first_pending_delivery(&t).await;
     // SQS delivers a message at least once: two consumers hold copies.
     let (a, b) = tokio::join!(
-        leadpipe::deliver::attempt_delivery(&t.app, &id),
-        leadpipe::deliver::attempt_delivery(&t.app, &id)
+        leadpipe::deliver::attempt_delivery(&t.scope, &id),
+        leadpipe::deliver::attempt_delivery(&t.scope, &id)
     );
     assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
     let d = t
@@ -882,7 +882,7 @@ async fn two_copies_of_a_message_record_one_attempt() {
     assert_eq!(crm.requests_to("/twice").len(), 1, "one send per attempt");
     // A later copy finds the delivery finished and sends nothing.
     let sent = crm.requests_to("/twice").len();
-    leadpipe::deliver::attempt_delivery(&t.app, &id)
+    leadpipe::deliver::attempt_delivery(&t.scope, &id)
         .await
         .unwrap();
     assert_eq!(crm.requests_to("/twice").len(), sent);
@@ -905,7 +905,7 @@ async fn a_retry_after_date_sets_the_next_attempt() {
         .await;
     t.process_queue().await;
     let id = first_pending_delivery(&t).await;
-    match leadpipe::deliver::attempt_delivery(&t.app, &id).await {
+    match leadpipe::deliver::attempt_delivery(&t.scope, &id).await {
         Ok(leadpipe::aws::batch::Outcome::Retry { delay, .. }) => {
             // 8 s ahead at a one-second resolution, less the time taken.
             assert!(
@@ -934,10 +934,15 @@ async fn an_edit_whose_fan_out_fails_is_delivered_through_process() {
     let mut config = t.stack.config();
     config.deliveries_queue_url = format!("{}-unreachable", config.deliveries_queue_url);
     let cut_off = App::new(config, &t.sdk);
-    let lead =
-        leadpipe::admin::leads::edit(&cut_off, &lead_id, Some("contacted".into()), None, None)
-            .await
-            .unwrap();
+    let lead = leadpipe::admin::leads::edit(
+        &cut_off.default_scope(),
+        &lead_id,
+        Some("contacted".into()),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(lead.status, "contacted");
     assert!(crm.requests_to("/updated").is_empty());
 

@@ -7,7 +7,7 @@ use leadpipe_tests::{TestStack, leadpipe};
 use serde_json::{Value, json};
 
 async fn event_input(t: &TestStack, id: &str) -> (EventStatus, LeadInput, Value) {
-    let e = events::get(&t.app, id)
+    let e = events::get(&t.scope, id)
         .await
         .unwrap()
         .expect("event stored");
@@ -610,7 +610,7 @@ async fn a_large_submission_is_kept_beside_its_event() {
     body.as_object_mut().unwrap().extend(fields);
     let id = t.post_lead(&key, &token, body).await;
     let raw: Value = {
-        let k = leadpipe::aws::table::event(&id);
+        let k = leadpipe::aws::table::event(&leadpipe::rules::ids::WorkspaceId::default(), &id);
         t.app.store.get(&k.pk, &k.sk).await.unwrap().unwrap()
     };
     assert_eq!(raw["inputApart"], true, "{raw}");
@@ -632,7 +632,7 @@ async fn a_large_submission_is_kept_beside_its_event() {
     let small = t
         .post_lead(&key, &token, json!({"email": "small@example.com"}))
         .await;
-    let k = leadpipe::aws::table::event(&small);
+    let k = leadpipe::aws::table::event(&leadpipe::rules::ids::WorkspaceId::default(), &small);
     let raw: Value = t.app.store.get(&k.pk, &k.sk).await.unwrap().unwrap();
     assert!(
         raw["input"].is_string() && raw.get("inputApart").is_none(),

@@ -329,7 +329,7 @@ async fn the_admin_token_lives_in_the_admin_secret_alone() {
         name: Some("k".into()),
         ..Default::default()
     };
-    let (key, token) = leadpipe::model::keys::create(&t.app, changes)
+    let (key, token) = leadpipe::model::keys::create(&t.scope, changes)
         .await
         .unwrap();
     let key = key.id;

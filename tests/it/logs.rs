@@ -127,7 +127,7 @@ async fn a_failed_aws_call_is_reported_without_its_raw_response() {
             body: r#"{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"One or more parameter values were invalid","Item":{"token":{"S":"RAWBODYSECRET"}}}"#.into(),
         },
     );
-    let err = leadpipe::model::keys::get(&t.app, "key_01m84vjx86q8jk0btpqmws5ek6")
+    let err = leadpipe::model::keys::get(&t.scope, "key_01m84vjx86q8jk0btpqmws5ek6")
         .await
         .expect_err("the injected error");
     let text = format!("{err} {err:?}");

@@ -433,7 +433,7 @@ async fn a_marker_without_its_event_gets_it_on_metas_retry() {
     let r = post(&t, &body, Some(&signature)).await;
     assert_eq!(r.status, 500, "{}", r.text());
     proxy.clear();
-    let marker = leadpipe::model::events::leadgen_marker(&t.app, leadgen)
+    let marker = leadpipe::model::events::leadgen_marker(&t.scope, leadgen)
         .await
         .unwrap()
         .expect("the marker was written");

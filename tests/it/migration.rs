@@ -327,7 +327,7 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
     let mut body = json!({"email": "old@example.com"});
     body.as_object_mut().unwrap().extend(fields);
     let evt = t.post_lead(&key, &token, body).await;
-    let k = table::event(&evt);
+    let k = table::event(&leadpipe::rules::ids::WorkspaceId::default(), &evt);
     let input = raw(k.pk.clone(), "INPUT").await.expect("kept apart");
     let mut event = raw(k.pk.clone(), "EVT").await.unwrap();
     event["input"] = input["input"].clone();
@@ -353,7 +353,7 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
         .as_str()
         .unwrap()
         .to_owned();
-    let d = table::delivery(&dlv);
+    let d = table::delivery(&leadpipe::rules::ids::WorkspaceId::default(), &dlv);
     let frozen = raw(d.pk.clone(), "BODY").await.expect("body apart");
     let mut delivery = raw(d.pk.clone(), "DLV").await.unwrap();
     delivery["payload"] = frozen["payload"].clone();
@@ -366,11 +366,11 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
     // The lead changes, and its fan-out runs again before the send (a
     // message redelivered across the upgrade): the body frozen inline is
     // what goes out, not one made from the lead as it is now.
-    let mut changed = leads::get(&t.app, &lead_id).await.unwrap().unwrap();
+    let mut changed = leads::get(&t.scope, &lead_id).await.unwrap().unwrap();
     changed.first_name = Some("Changed".into());
     t.app.store.put(&changed).await.unwrap();
     assert_eq!(
-        leadpipe::process::process_event(&t.app, &evt, 2).await,
+        leadpipe::process::process_event(&t.scope, &evt, 2).await,
         leadpipe::aws::batch::Outcome::Done
     );
     t.deliver_queue().await;
@@ -382,17 +382,18 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
     );
 
     // The lead without `createdBy`, its `lead.created` stored apart.
-    let mut record = leads::get(&t.app, &lead_id).await.unwrap().unwrap();
+    let mut record = leads::get(&t.scope, &lead_id).await.unwrap().unwrap();
     let cause = record.created_by.take().expect("createdBy");
     t.app.store.put(&record).await.unwrap();
     let stored = HistoryEntry::new(
+        &leadpipe::rules::ids::WorkspaceId::default(),
         &record.id,
         LeadEventType::Created,
         &cause,
         &record.created_at,
     );
     t.app.store.put(&stored).await.unwrap();
-    let kinds: Vec<_> = history::history(&t.app, &lead_id)
+    let kinds: Vec<_> = history::history(&t.scope, &lead_id)
         .await
         .unwrap()
         .into_iter()
@@ -401,7 +402,7 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
     assert_eq!(kinds, vec![LeadEventType::Created]);
     // Its fan-out run again (a redelivered message) sends nothing new.
     assert_eq!(
-        leadpipe::process::process_event(&t.app, &evt, 2).await,
+        leadpipe::process::process_event(&t.scope, &evt, 2).await,
         leadpipe::aws::batch::Outcome::Done
     );
     t.deliver_queue().await;
@@ -409,13 +410,19 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
 
     // Identities without a claim: one finds its lead, one whose lead is
     // gone is removed by the next event for that address.
-    let ident = table::email_identity("old@example.com");
+    let ident = table::email_identity(
+        &leadpipe::rules::ids::WorkspaceId::default(),
+        "old@example.com",
+    );
     let mut identity = raw(ident.pk.clone(), "IDENT").await.unwrap();
     let obj = identity.as_object_mut().unwrap();
     obj.remove("claim");
     obj.remove("claimedBy");
     t.app.store.put(&identity).await.unwrap();
-    let stale = table::email_identity("gone@example.com");
+    let stale = table::email_identity(
+        &leadpipe::rules::ids::WorkspaceId::default(),
+        "gone@example.com",
+    );
     t.app
         .store
         .put(&json!({"pk": stale.pk, "sk": stale.sk, "leadId": "lead_01jsaaaaaaaaaaaaaaaaaaaaaa"}))

@@ -48,7 +48,7 @@ async fn a_lead_comes_out_normalised() {
     for f in ["createdAt", "updatedAt", "lastSeenAt"] {
         assert!(lead[f].as_str().unwrap().ends_with('Z'), "{f}");
     }
-    let history = history::history(&t.app, lead["id"].as_str().unwrap())
+    let history = history::history(&t.scope, lead["id"].as_str().unwrap())
         .await
         .unwrap();
     assert_eq!(history.len(), 1);
@@ -123,13 +123,13 @@ async fn ten_racing_events_make_one_lead() {
     let outcomes = futures::future::join_all(
         events
             .iter()
-            .map(|id| process::process_event(&t.app, id, 1)),
+            .map(|id| process::process_event(&t.scope, id, 1)),
     )
     .await;
     // Contention may hand a few back for a retry, as SQS would.
     for (id, outcome) in events.iter().zip(outcomes) {
         if outcome != Outcome::Done {
-            assert_eq!(process::process_event(&t.app, id, 2).await, Outcome::Done);
+            assert_eq!(process::process_event(&t.scope, id, 2).await, Outcome::Done);
         }
     }
     let mut processed = 0;
@@ -162,13 +162,19 @@ async fn a_redelivered_message_changes_nothing() {
         .await;
     let messages = t.drain_leads_queue().await;
     assert_eq!(messages.len(), 1);
-    assert_eq!(process::process_event(&t.app, &evt, 1).await, Outcome::Done);
+    assert_eq!(
+        process::process_event(&t.scope, &evt, 1).await,
+        Outcome::Done
+    );
     let before = lead_of(&t, &evt).await;
     // Lambda timed out after the work was done; SQS delivers it again.
-    assert_eq!(process::process_event(&t.app, &evt, 2).await, Outcome::Done);
+    assert_eq!(
+        process::process_event(&t.scope, &evt, 2).await,
+        Outcome::Done
+    );
     // Even a resolution run again straight through (bypassing the status
     // check) is refused by the event's condition.
-    let record = leadpipe::model::events::get(&t.app, &evt)
+    let record = leadpipe::model::events::get(&t.scope, &evt)
         .await
         .unwrap()
         .unwrap();
@@ -179,7 +185,7 @@ async fn a_redelivered_message_changes_nothing() {
         ..Default::default()
     };
     assert_eq!(
-        leadpipe::process::dedupe::resolve(&t.app, &replay, &input)
+        leadpipe::process::dedupe::resolve(&t.scope, &replay, &input)
             .await
             .unwrap(),
         leadpipe::process::dedupe::Resolution::AlreadyDone
@@ -193,7 +199,7 @@ async fn a_redelivered_message_changes_nothing() {
             .len(),
         1
     );
-    let history = history::history(&t.app, before["id"].as_str().unwrap())
+    let history = history::history(&t.scope, before["id"].as_str().unwrap())
         .await
         .unwrap();
     assert_eq!(history.len(), 1);
@@ -237,7 +243,7 @@ async fn a_returning_lead_is_re_engaged() {
     t.process_queue().await;
     let lead_id = t.event(&first).await["leadId"].as_str().unwrap().to_owned();
     // Forty days of silence.
-    let mut lead = leads::get(&t.app, &lead_id).await.unwrap().unwrap();
+    let mut lead = leads::get(&t.scope, &lead_id).await.unwrap().unwrap();
     let old = leadpipe::rules::clock::rfc3339(leadpipe::rules::clock::now_ms() - 40 * 86_400_000);
     lead.last_seen_at = old.clone();
     t.app.store.put(&lead).await.unwrap();
@@ -247,7 +253,7 @@ async fn a_returning_lead_is_re_engaged() {
         .await;
     t.process_queue().await;
     assert_eq!(t.event(&second).await["status"], "DUPLICATE");
-    let history = history::history(&t.app, &lead_id).await.unwrap();
+    let history = history::history(&t.scope, &lead_id).await.unwrap();
     let kinds: Vec<_> = history.iter().map(|h| h.kind).collect();
     assert_eq!(
         kinds,
@@ -258,7 +264,7 @@ async fn a_returning_lead_is_re_engaged() {
     t.post_lead(&key, &token, json!({"email": "back@example.com"}))
         .await;
     t.process_queue().await;
-    assert_eq!(history::history(&t.app, &lead_id).await.unwrap().len(), 2);
+    assert_eq!(history::history(&t.scope, &lead_id).await.unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -168,7 +168,7 @@ async fn finish_never_overwrites_delivered() {
     crm.script("/crm", &[(200, "ok")]);
     subscribe(&t, &crm, "/crm", json!({})).await;
     let id = one_delivery_to_the_end(&t, "done@example.com").await;
-    let d = leadpipe::model::deliveries::get(&t.app, &id)
+    let d = leadpipe::model::deliveries::get(&t.scope, &id)
         .await
         .unwrap()
         .unwrap();
@@ -179,7 +179,7 @@ async fn finish_never_overwrites_delivered() {
     let mut stale = d.clone();
     stale.status = leadpipe::model::deliveries::DeliveryStatus::Pending;
     let ended = leadpipe::model::deliveries::finish(
-        &t.app,
+        &t.scope,
         &stale,
         leadpipe::model::deliveries::DeliveryStatus::Dead,
         "subscription deleted",

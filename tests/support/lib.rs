@@ -89,6 +89,9 @@ pub fn unique_stack() -> String {
 /// A fresh stack: its own table, queues and secret in the shared emulator.
 pub struct TestStack {
     pub app: App,
+    /// The app in the `default` workspace (where the tests' keys live
+    /// unless a test makes another workspace).
+    pub scope: leadpipe::Scope,
     pub stack: Stack,
     pub sdk: SdkConfig,
     pub admin_token: String,
@@ -118,6 +121,7 @@ impl TestStack {
         let app = App::new(config, &sdk);
         TestStack {
             admin_token: stack.admin_secret.admin_token.clone(),
+            scope: app.default_scope(),
             app,
             stack,
             sdk,

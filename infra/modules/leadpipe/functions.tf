@@ -54,6 +54,7 @@ locals {
     LEADPIPE_RETRY_MAX_MS         = tostring(var.retry_max_ms)
     LEADPIPE_LEAD_RETRY_MAX_MS    = tostring(var.lead_retry_max_ms)
     LEADPIPE_META_GRAPH_URL       = var.meta_graph_url
+    LEADPIPE_WORKSPACE_RATE_LIMIT_PER_MINUTE = tostring(var.workspace_rate_limit_per_minute)
     RUST_LOG                      = var.log_level
   }
 

@@ -137,6 +137,17 @@ variable "reengage_days" {
   }
 }
 
+variable "workspace_rate_limit_per_minute" {
+  description = "Hook requests a minute one workspace may make across its keys unless the workspace sets its own (0: no limit). Keeps one flooded form from spending every other client's share of the API throttle."
+  type        = number
+  default     = 6000
+
+  validation {
+    condition     = var.workspace_rate_limit_per_minute >= 0 && var.workspace_rate_limit_per_minute <= 30000
+    error_message = "workspace_rate_limit_per_minute must be between 0 and 30000."
+  }
+}
+
 variable "retry_base_ms" {
   description = "Delivery and Graph API back-off base, ms (the first retry waits about this long)."
   type        = number

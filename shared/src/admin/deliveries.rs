@@ -8,15 +8,15 @@ use serde_json::json;
 
 use super::dlq;
 use super::input::page_request;
-use crate::app::App;
-use crate::aws::queue::DeliveryMessage;
+use crate::app::Scope;
+use crate::aws::queue::DeliveriesMessage;
 use crate::http::error::ApiError;
 use crate::http::{self as h, routes::Matched};
 use crate::model::deliveries::{self, Attempt, Delivery, DeliveryStatus};
 use crate::model::history::LeadEventType;
 use crate::rules::ids::{self, IdKind};
 
-pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
+pub async fn list(scope: &Scope, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
     let sub = h::query_param(query, "subscriptionId").filter(|s| !s.is_empty());
     if let Some(s) = sub
         && !ids::is_valid(IdKind::Subscription, s)
@@ -33,10 +33,10 @@ pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body
                 .ok_or_else(|| ApiError::invalid("status", "must be pending, delivered or dead"))?,
         ),
     };
-    let page = deliveries::list(app, sub, status, &page_request(query)?).await?;
+    let page = deliveries::list(scope, sub, status, &page_request(query)?).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for d in page.items {
-        let attempts = deliveries::attempts(app, &d.id).await?;
+        let attempts = deliveries::attempts(scope, &d.id).await?;
         items.push(DeliveryView::new(d, attempts, false));
     }
     Ok(h::json(
@@ -45,44 +45,43 @@ pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body
     ))
 }
 
-pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let d = deliveries::get(app, m.param("id"))
+pub async fn get(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let d = deliveries::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
-    let attempts = deliveries::attempts(app, &d.id).await?;
+    let attempts = deliveries::attempts(scope, &d.id).await?;
     Ok(h::json(
         StatusCode::OK,
         &DeliveryView::new(d, attempts, true),
     ))
 }
 
-pub async fn retry(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let d = deliveries::get(app, m.param("id"))
+pub async fn retry(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let d = deliveries::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
     if d.status == DeliveryStatus::Pending {
         return Err(ApiError::Conflict("the delivery is already pending".into()));
     }
     // Of two concurrent retries exactly one reopens and queues it.
-    let d = deliveries::reopen(app, &d).await?.ok_or_else(|| {
+    let d = deliveries::reopen(scope, &d).await?.ok_or_else(|| {
         ApiError::Conflict("the delivery was retried or redriven meanwhile".into())
     })?;
-    app.queue
+    scope
+        .queue
         .send(
-            &app.config.deliveries_queue_url,
-            &DeliveryMessage {
-                delivery_id: d.id.clone(),
-            },
+            &scope.config.deliveries_queue_url,
+            &DeliveriesMessage::attempt(scope.ws(), &d.id),
         )
         .await?;
-    let attempts = deliveries::attempts(app, &d.id).await?;
+    let attempts = deliveries::attempts(scope, &d.id).await?;
     Ok(h::json(
         StatusCode::ACCEPTED,
         &DeliveryView::new(d, attempts, false),
     ))
 }
 
-pub async fn redrive(app: &App) -> Result<Response<Body>, ApiError> {
+pub async fn redrive(app: &crate::App) -> Result<Response<Body>, ApiError> {
     let run = dlq::redrive(app).await?;
     tracing::info!(
         leads = run.moved.leads,

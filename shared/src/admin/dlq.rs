@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 
 use crate::app::App;
-use crate::aws::queue::{DeliveryMessage, Depth};
+use crate::aws::queue::{DeliveriesMessage, Depth};
 use crate::error::Error;
 use crate::model::deliveries::{self, DeliveryStatus};
 use crate::rules::clock;
@@ -91,10 +91,15 @@ enum Verdict {
 /// this call) or pending but stalled (SQS gave up on it while the delivery
 /// waited); anything unreadable moves too, so it is not silently lost.
 async fn delivery_verdict(app: &App, body: &str) -> Result<Verdict, Error> {
-    let Ok(msg) = serde_json::from_str::<DeliveryMessage>(body) else {
+    let Some(DeliveriesMessage::Attempt {
+        workspace,
+        delivery_id,
+    }) = DeliveriesMessage::parse(body)
+    else {
         return Ok(Verdict::Move);
     };
-    let Some(d) = deliveries::get(app, &msg.delivery_id).await? else {
+    let scope = &app.scope(workspace);
+    let Some(d) = deliveries::get(scope, &delivery_id).await? else {
         return Ok(Verdict::Drop);
     };
     Ok(match d.status {
@@ -105,7 +110,7 @@ async fn delivery_verdict(app: &App, body: &str) -> Result<Verdict, Error> {
         }
         DeliveryStatus::Pending => Verdict::Drop,
         DeliveryStatus::Delivered => Verdict::Drop,
-        DeliveryStatus::Dead => match deliveries::reopen(app, &d).await? {
+        DeliveryStatus::Dead => match deliveries::reopen(scope, &d).await? {
             Some(_) => Verdict::Move,
             None => Verdict::Drop,
         },

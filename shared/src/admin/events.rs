@@ -5,16 +5,16 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use super::input::page_request;
-use crate::app::App;
-use crate::aws::queue::LeadMessage;
+use crate::app::Scope;
+use crate::aws::queue::LeadsMessage;
 use crate::aws::store::Write;
 use crate::http::error::ApiError;
 use crate::http::{self as h, query_param, routes::Matched};
 use crate::model::events::{self, EventRecord, EventStatus, Source};
 use crate::rules::ids::{EventId, LeadId};
 
-pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let event = events::get(app, m.param("eventId"))
+pub async fn get(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let event = events::get(scope, m.param("eventId"))
         .await?
         .ok_or(ApiError::NotFound("event"))?;
     Ok(h::json(StatusCode::OK, &EventView::from(event)))
@@ -24,14 +24,14 @@ pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
 /// `FAILED` one (back to `RECEIVED`, after its cause was fixed: a Meta page
 /// token, a field rule) or one stuck `RECEIVED`. 202 with the event; 409
 /// when it was processed already.
-pub async fn replay(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let event = events::get(app, m.param("eventId"))
+pub async fn replay(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let event = events::get(scope, m.param("eventId"))
         .await?
         .ok_or(ApiError::NotFound("event"))?;
     match event.status {
         EventStatus::Received => {}
         EventStatus::Failed => {
-            if events::reopen_failed(app, &event.id).await? == Write::Conflict {
+            if events::reopen_failed(scope, &event.id).await? == Write::Conflict {
                 return Err(ApiError::Conflict(
                     "the event changed meanwhile; look again".into(),
                 ));
@@ -44,29 +44,31 @@ pub async fn replay(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> 
             )));
         }
     }
-    app.queue
+    scope
+        .queue
         .send(
-            &app.config.leads_queue_url,
-            &LeadMessage {
+            &scope.config.leads_queue_url,
+            &LeadsMessage::Event {
+                workspace: scope.ws().clone(),
                 event_id: event.id.clone(),
             },
         )
         .await?;
     tracing::info!(event_id = %event.id, was = event.status.as_str(), "event replayed");
-    let event = events::get(app, event.id.as_str())
+    let event = events::get(scope, event.id.as_str())
         .await?
         .ok_or(ApiError::NotFound("event"))?;
     Ok(h::json(StatusCode::ACCEPTED, &EventView::from(event)))
 }
 
-pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
+pub async fn list(scope: &Scope, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
     let status = match query_param(query, "status") {
         None | Some("") => None,
         Some(s) => Some(EventStatus::parse(s).ok_or_else(|| {
             ApiError::invalid("status", "must be RECEIVED, PROCESSED, DUPLICATE or FAILED")
         })?),
     };
-    let page = events::list(app, status, &page_request(query)?).await?;
+    let page = events::list(scope, status, &page_request(query)?).await?;
     Ok(h::json(StatusCode::OK, &page.map(EventView::from)))
 }
 

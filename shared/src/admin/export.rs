@@ -4,7 +4,7 @@
 use http::{HeaderValue, header};
 use lambda_http::{Body, Response};
 
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::pagination::PageRequest;
 use crate::http::error::ApiError;
 use crate::http::query_param;
@@ -16,14 +16,14 @@ const EXPORT_LIMIT_BYTES: usize = 5 * 1024 * 1024;
 
 /// `GET /v1/leads/export`: CSV, built page by page (200 leads at a time);
 /// only the CSV text is held, never the whole set of leads.
-pub async fn leads(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
-    let filter = super::leads::filter(app, query)?;
+pub async fn leads(scope: &Scope, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
+    let filter = super::leads::filter(scope, query)?;
     let mut page = PageRequest::from_query(Some("200"), query_param(query, "cursor"))?;
     let mut csv = CSV_COLUMNS.join(",");
     csv.push_str("\r\n");
     let mut rows = 0usize;
     let next = loop {
-        let batch = leads::list(app, &filter, &page).await?;
+        let batch = leads::list(scope, &filter, &page).await?;
         for lead in &batch.items {
             csv_row(lead, &mut csv);
             rows += 1;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::input::{JsonInput, page_request, reveal};
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::pagination::Page;
 use crate::http::error::ApiError;
 use crate::http::{self as h, routes::Matched};
@@ -17,53 +17,53 @@ use crate::rules::rate;
 
 const MAX_DOMAINS: usize = 100;
 
-pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiError> {
     let changes = changes(JsonInput::parse(req)?, true)?;
-    let (key, token) = keys::create(app, changes).await?;
+    let (key, token) = keys::create(scope, changes).await?;
     tracing::info!(key_id = %key.id, "key created");
-    key_response(app, req, key, Some(&token), StatusCode::CREATED).await
+    key_response(scope, req, key, Some(&token), StatusCode::CREATED).await
 }
 
-pub async fn update(app: &App, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
+pub async fn update(scope: &Scope, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
     let changes = changes(JsonInput::parse(req)?, false)?;
-    let key = keys::update(app, m.param("id"), changes).await?;
-    key_response(app, req, key, None, StatusCode::OK).await
+    let key = keys::update(scope, m.param("id"), changes).await?;
+    key_response(scope, req, key, None, StatusCode::OK).await
 }
 
 pub async fn get(
-    app: &App,
+    scope: &Scope,
     req: &Request,
     m: &Matched,
     query: &[(String, String)],
 ) -> Result<Response<Body>, ApiError> {
     let reveal = reveal(query)?;
-    let key = keys::get(app, m.param("id"))
+    let key = keys::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("key"))?;
     let token = if reveal {
-        let secrets = app.secrets.get().await?;
+        let secrets = scope.secrets.get().await?;
         Some(key.token(&secrets.data_key)?)
     } else {
         None
     };
-    key_response(app, req, key, token.as_deref(), StatusCode::OK).await
+    key_response(scope, req, key, token.as_deref(), StatusCode::OK).await
 }
 
 pub async fn list(
-    app: &App,
+    scope: &Scope,
     req: &Request,
     query: &[(String, String)],
 ) -> Result<Response<Body>, ApiError> {
     let reveal = reveal(query)?;
-    let page = keys::list(app, &page_request(query)?).await?;
+    let page = keys::list(scope, &page_request(query)?).await?;
     let ids: Vec<&str> = page.items.iter().map(|k| k.id.as_str()).collect();
-    let counts = keys::counts(app, &ids).await?;
+    let counts = keys::counts(scope, &ids).await?;
     let secrets = if reveal {
-        Some(app.secrets.get().await?)
+        Some(scope.secrets.get().await?)
     } else {
         None
     };
-    let base = h::base_url(req, app.config.public_url.as_deref());
+    let base = h::base_url(req, scope.config.public_url.as_deref());
     let mut items = Vec::with_capacity(page.items.len());
     for key in page.items {
         let token = match &secrets {
@@ -80,26 +80,26 @@ pub async fn list(
     Ok(h::json(StatusCode::OK, &page))
 }
 
-pub async fn rotate(app: &App, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let (key, token) = keys::rotate(app, m.param("id")).await?;
-    key_response(app, req, key, Some(&token), StatusCode::OK).await
+pub async fn rotate(scope: &Scope, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let (key, token) = keys::rotate(scope, m.param("id")).await?;
+    key_response(scope, req, key, Some(&token), StatusCode::OK).await
 }
 
-pub async fn delete(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    keys::delete(app, m.param("id")).await?;
+pub async fn delete(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
+    keys::delete(scope, m.param("id")).await?;
     Ok(h::empty(StatusCode::NO_CONTENT))
 }
 
 async fn key_response(
-    app: &App,
+    scope: &Scope,
     req: &Request,
     key: WebhookKey,
     token: Option<&str>,
     status: StatusCode,
 ) -> Result<Response<Body>, ApiError> {
-    let counts = keys::counts(app, &[key.id.as_str()]).await?;
+    let counts = keys::counts(scope, &[key.id.as_str()]).await?;
     let c = counts.get(&key.id).copied().unwrap_or_default();
-    let base = h::base_url(req, app.config.public_url.as_deref());
+    let base = h::base_url(req, scope.config.public_url.as_deref());
     let location = format!("/v1/keys/{}", key.id);
     let mut resp = h::json(status, &KeyView::new(key, token, c, &base));
     if status == StatusCode::CREATED

@@ -6,9 +6,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
 use super::input::{JsonInput, non_empty, page_request};
-use crate::app::App;
-use crate::aws::queue::FanOutMessage;
-use crate::aws::store::{Tx, n};
+use crate::app::Scope;
+use crate::aws::queue::LeadsMessage;
 use crate::http::error::ApiError;
 use crate::http::{self as h, routes::Matched};
 use crate::model::history::{HistoryEntry, LeadEventType};
@@ -18,21 +17,21 @@ use crate::rules::clock;
 use crate::rules::ids::{CauseId, ChangeId};
 use crate::rules::inbound::{fields::clean_tags, normalise};
 
-pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
-    let filter = filter(app, query)?;
-    let page = leads::list(app, &filter, &page_request(query)?).await?;
+pub async fn list(scope: &Scope, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
+    let filter = filter(scope, query)?;
+    let page = leads::list(scope, &filter, &page_request(query)?).await?;
     Ok(h::json(StatusCode::OK, &page.map(LeadView::from)))
 }
 
-pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let lead = leads::get(app, m.param("id"))
+pub async fn get(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let lead = leads::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("lead"))?;
     Ok(h::json(StatusCode::OK, &LeadView::from(lead)))
 }
 
 /// `PATCH /v1/leads/{id}`: status, tags, custom fields; fires `lead.updated`.
-pub async fn update(app: &App, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
+pub async fn update(scope: &Scope, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
     let mut input = JsonInput::parse(req)?;
     input.allow_only(&["status", "tags", "fields"]);
     let status = input.string("status");
@@ -56,7 +55,7 @@ pub async fn update(app: &App, req: &Request, m: &Matched) -> Result<Response<Bo
         }
     };
     input.finish()?;
-    let lead = edit(app, m.param("id"), status, tags, fields).await?;
+    let lead = edit(scope, m.param("id"), status, tags, fields).await?;
     Ok(h::json(StatusCode::OK, &LeadView::from(lead)))
 }
 
@@ -64,14 +63,14 @@ pub async fn update(app: &App, req: &Request, m: &Matched) -> Result<Response<Bo
 /// with what changed; its deliveries are fanned out at once. No change, no
 /// event.
 pub async fn edit(
-    app: &App,
+    scope: &Scope,
     id: &str,
     status: Option<String>,
     tags: Option<Vec<String>>,
     fields: Option<serde_json::Map<String, Value>>,
 ) -> Result<LeadRecord, ApiError> {
     for _ in 0..5 {
-        let mut lead = leads::get(app, id)
+        let mut lead = leads::get(scope, id)
             .await?
             .ok_or(ApiError::NotFound("lead"))?;
         let previous_version = lead.version;
@@ -121,26 +120,23 @@ pub async fn edit(
         lead.updated_at = now.clone();
         lead.version += 1;
         let cause = CauseId::from(&ChangeId::generate());
-        let mut entry = HistoryEntry::new(&lead.id, LeadEventType::Updated, &cause, &now);
+        let mut entry =
+            HistoryEntry::new(scope.ws(), &lead.id, LeadEventType::Updated, &cause, &now);
         entry.changes = Some(Value::Object(changes).to_string());
-        let items = vec![
-            app.store.tx_put(
-                &lead,
-                Some("version = :v"),
-                vec![(":v", n(previous_version))],
-            )?,
-            app.store
-                .tx_put(&entry, Some("attribute_not_exists(pk)"), vec![])?,
-        ];
-        if app.store.transact(items).await? == Tx::Done {
-            if let Err(e) = fan_out(app, &lead.id, &cause).await {
+        if leads::save_edit(scope, &lead, previous_version, &entry).await? {
+            if let Err(e) = fan_out(scope, &lead.id, &cause).await {
                 // The edit stands; `process` makes its deliveries, retrying.
                 tracing::warn!(error = %e, lead_id = %lead.id, "lead.updated fan-out failed; queued for process");
-                let retry = FanOutMessage {
+                let retry = LeadsMessage::FanOut {
+                    workspace: scope.ws().clone(),
                     lead_id: lead.id.clone(),
                     cause_id: cause.clone(),
                 };
-                if let Err(e) = app.queue.send(&app.config.leads_queue_url, &retry).await {
+                if let Err(e) = scope
+                    .queue
+                    .send(&scope.config.leads_queue_url, &retry)
+                    .await
+                {
                     tracing::error!(error = %e, lead_id = %lead.id, cause_id = %cause,
                         "lead.updated deliveries not made: fan-out and its queueing failed");
                 }
@@ -151,14 +147,14 @@ pub async fn edit(
     Err(ApiError::Conflict("the lead kept changing; retry".into()))
 }
 
-pub fn filter(app: &App, query: &[(String, String)]) -> Result<LeadFilter, ApiError> {
+pub fn filter(scope: &Scope, query: &[(String, String)]) -> Result<LeadFilter, ApiError> {
     let non_empty = |name: &str| non_empty(query, name);
     let email = non_empty("email")
         .map(|e| normalise::email(e).map_err(|issue| ApiError::invalid("email", issue)))
         .transpose()?;
     let phone = non_empty("phone")
         .map(|p| {
-            normalise::phone(p, app.config.default_region)
+            normalise::phone(p, scope.config.default_region)
                 .map_err(|issue| ApiError::invalid("phone", issue))
         })
         .transpose()?;
@@ -168,4 +164,39 @@ pub fn filter(app: &App, query: &[(String, String)]) -> Result<LeadFilter, ApiEr
         email,
         phone,
     })
+}
+
+/// `POST /v1/leads/{id}/erase`: the person's data goes from everything
+/// that holds it (see [`crate::model::erasure`]); subscriptions that ask
+/// for `lead.deleted` get one, carrying the lead's id and nothing personal.
+/// Sent before anything is erased: if sending fails nothing is gone and
+/// the call can be repeated.
+pub async fn erase(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
+    use crate::model::{deliveries, erasure, history, subscriptions};
+    let lead = leads::get(scope, m.param("id"))
+        .await?
+        .ok_or(ApiError::NotFound("lead"))?;
+    let entries = history::history(scope, lead.id.as_str()).await?;
+    let subs = subscriptions::all(scope).await?;
+    let event_ids: Vec<String> = entries
+        .iter()
+        .map(|e| e.cause_id.as_str().to_owned())
+        .filter(|c| c.starts_with("evt_"))
+        .collect();
+    let delivery_ids: Vec<String> = entries
+        .iter()
+        .flat_map(|e| subs.iter().map(|s| deliveries::id_for(e, &s.id)))
+        .collect();
+    // The announcement: a tombstone of the lead, its id and nothing else.
+    let now = clock::now_rfc3339();
+    let cause = CauseId::from(&ChangeId::generate());
+    let tombstone = leads::tombstone(&lead, &now);
+    let entry = HistoryEntry::new(scope.ws(), &lead.id, LeadEventType::Deleted, &cause, &now);
+    crate::process::fan_out::fan_out_entries(scope, &tombstone, &[entry]).await?;
+    let erased = erasure::erase_lead(scope, &lead, &event_ids, &delivery_ids).await?;
+    tracing::info!(lead_id = %lead.id, ?erased, "lead erased");
+    Ok(h::json(
+        StatusCode::OK,
+        &serde_json::json!({"id": lead.id, "erased": erased, "erasedAt": now}),
+    ))
 }

@@ -6,6 +6,7 @@
 //! entities are [`crate::model`]'s.
 
 mod act;
+pub mod caller;
 pub mod deliveries;
 pub mod destinations;
 pub mod dlq;
@@ -14,8 +15,10 @@ pub mod export;
 pub mod input;
 pub mod keys;
 pub mod leads;
+pub mod pages;
 pub mod routing;
 pub mod subscriptions;
+pub mod workspaces;
 
 pub(crate) use act::act;
 use http::StatusCode;
@@ -27,7 +30,6 @@ use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::routes::{self, Action, Function};
 use crate::http::{self as h};
-use crate::rules::crypto::constant_time_eq;
 
 /// The `admin` function's handler.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -76,22 +78,6 @@ async fn route(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         // The console signs in with a session cookie, not the bearer token.
         return Ok(crate::console::handle(app, req, &m, page).await);
     }
-    authorize(app, req).await?;
-    act::act(app, req, m).await
-}
-
-/// Checks the bearer token against the admin token (from the admin secret,
-/// which only this function can read).
-async fn authorize(app: &App, req: &Request) -> Result<(), ApiError> {
-    let presented = h::header(req.headers(), "authorization")
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .ok_or(ApiError::Unauthorized)?;
-    let admin = app.admin_secret.get().await?;
-    if constant_time_eq(presented.as_bytes(), admin.admin_token.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
-    }
+    let caller = caller::authenticate(app, req).await?;
+    act::act(&caller, req, m).await
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::input::{JsonInput, page_request};
-use crate::app::App;
+use crate::app::Scope;
 use crate::deliver::send;
 use crate::http::error::ApiError;
 use crate::http::resolver;
@@ -28,9 +28,9 @@ use crate::rules::templates;
 const MAX_HEADERS: usize = 20;
 const MASK: &str = "********";
 
-pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let changes = changes(JsonInput::parse(req)?, None, app).await?;
-    let (sub, secret) = subscriptions::create(app, changes).await?;
+pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiError> {
+    let changes = changes(JsonInput::parse(req)?, None, scope).await?;
+    let (sub, secret) = subscriptions::create(scope, changes).await?;
     tracing::info!(subscription_id = %sub.id, "subscription created");
     let location = format!("/v1/subscriptions/{}", sub.id);
     let mut resp = h::json(
@@ -43,37 +43,37 @@ pub async fn create(app: &App, req: &Request) -> Result<Response<Body>, ApiError
     Ok(resp)
 }
 
-pub async fn list(app: &App, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
-    let page = subscriptions::list(app, &page_request(query)?).await?;
+pub async fn list(scope: &Scope, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
+    let page = subscriptions::list(scope, &page_request(query)?).await?;
     Ok(h::json(
         StatusCode::OK,
         &page.map(|s| SubscriptionView::new(s, None)),
     ))
 }
 
-pub async fn get(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let sub = subscriptions::get(app, m.param("id"))
+pub async fn get(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let sub = subscriptions::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
     Ok(h::json(StatusCode::OK, &SubscriptionView::new(sub, None)))
 }
 
-pub async fn update(app: &App, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let current = subscriptions::get(app, m.param("id"))
+pub async fn update(scope: &Scope, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let current = subscriptions::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    let changes = changes(JsonInput::parse(req)?, Some(&current), app).await?;
-    let sub = subscriptions::update(app, m.param("id"), changes).await?;
+    let changes = changes(JsonInput::parse(req)?, Some(&current), scope).await?;
+    let sub = subscriptions::update(scope, m.param("id"), changes).await?;
     Ok(h::json(StatusCode::OK, &SubscriptionView::new(sub, None)))
 }
 
-pub async fn delete(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    subscriptions::delete(app, m.param("id")).await?;
+pub async fn delete(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
+    subscriptions::delete(scope, m.param("id")).await?;
     Ok(h::empty(StatusCode::NO_CONTENT))
 }
 
 pub async fn rotate_secret(
-    app: &App,
+    scope: &Scope,
     req: &Request,
     m: &Matched,
 ) -> Result<Response<Body>, ApiError> {
@@ -93,7 +93,7 @@ pub async fn rotate_secret(
         },
     };
     input.finish()?;
-    let (sub, secret) = subscriptions::rotate_secret(app, m.param("id"), grace).await?;
+    let (sub, secret) = subscriptions::rotate_secret(scope, m.param("id"), grace).await?;
     tracing::info!(subscription_id = %sub.id, grace, "signing secret rotated");
     Ok(h::json(
         StatusCode::OK,
@@ -102,8 +102,8 @@ pub async fn rotate_secret(
 }
 
 /// Sends a synthetic, signed `lead.created` now and reports what happened.
-pub async fn test(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let sub = subscriptions::get(app, m.param("id"))
+pub async fn test(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
+    let sub = subscriptions::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
     let id = ids::new_id(IdKind::Delivery);
@@ -119,7 +119,7 @@ pub async fn test(app: &App, m: &Matched) -> Result<Response<Body>, ApiError> {
         key_id: "key_sample".into(),
     };
     let result = send::send(
-        app,
+        scope,
         &sub,
         &id,
         LeadEventType::Created,
@@ -205,12 +205,12 @@ pub fn sample_context() -> Value {
 pub async fn changes(
     mut input: JsonInput,
     current: Option<&Subscription>,
-    app: &App,
+    scope: &Scope,
 ) -> Result<SubChanges, ApiError> {
     input.allow_only(FIELDS);
     let creating = current.is_none();
     let mut out = SubChanges::default();
-    let dest = super::destinations::read(&mut input, current, app).await;
+    let dest = super::destinations::read(&mut input, current, scope).await;
     let webhook = dest.kind.is_none();
     if let Some((kind, url)) = dest.change {
         out.kind = Some(kind);
@@ -227,7 +227,7 @@ pub async fn changes(
         if u.len() > 2048 {
             input.issue("url", "is longer than 2048 characters");
         } else {
-            match resolver::check_url_resolved(&u, app.config.allow_private_targets, app.dns())
+            match resolver::check_url_resolved(&u, scope.config.allow_private_targets, scope.dns())
                 .await
             {
                 Ok(t) => out.url = Some(t.url.to_string()),

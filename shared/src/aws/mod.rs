@@ -150,11 +150,11 @@ mod sizes {
             ),
             (
                 "process",
-                size_of_val(&crate::process::process_event(&app, "e", 1)),
+                size_of_val(&crate::process::process_event(&app.default_scope(), "e", 1)),
             ),
             (
                 "deliver",
-                size_of_val(&crate::deliver::attempt_delivery(&app, "d")),
+                size_of_val(&crate::deliver::attempt_delivery(&app.default_scope(), "d")),
             ),
             ("redrive", size_of_val(&crate::admin::dlq::redrive(&app))),
             (

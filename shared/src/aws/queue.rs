@@ -7,30 +7,172 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::LazyClient;
 use crate::error::{AwsErrorKind, Error};
-use crate::rules::ids::{CauseId, EventId, LeadId};
+use crate::rules::ids::{CauseId, EventId, LeadId, WorkspaceId};
 
-/// The message `ingest` puts on the leads queue: which event to process.
+/// Every message on the leads queue, tagged by `type`, parsed once where
+/// the batch is read ([`LeadsMessage::parse`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LeadMessage {
-    pub event_id: EventId,
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum LeadsMessage {
+    /// `ingest`: an event to process.
+    Event {
+        workspace: WorkspaceId,
+        event_id: EventId,
+    },
+    /// A fan-out that failed where it started: a lead edited through the
+    /// admin API, whose edit stands and whose `lead.updated` deliveries
+    /// must still be made.
+    FanOut {
+        workspace: WorkspaceId,
+        lead_id: LeadId,
+        cause_id: CauseId,
+    },
 }
 
-/// The message that hands `process` a fan-out that failed where it started:
-/// a lead edited through the admin API, whose edit stands and whose
-/// `lead.updated` deliveries must still be made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FanOutMessage {
-    pub lead_id: LeadId,
-    pub cause_id: CauseId,
+/// The shapes written before messages were tagged (no `type`, no
+/// workspace: the default workspace's), read during an upgrade.
+#[derive(Deserialize)]
+#[serde(untagged, rename_all = "camelCase")]
+enum LegacyLeadsMessage {
+    FanOut {
+        #[serde(rename = "leadId")]
+        lead_id: LeadId,
+        #[serde(rename = "causeId")]
+        cause_id: CauseId,
+    },
+    Event {
+        #[serde(rename = "eventId")]
+        event_id: EventId,
+    },
 }
 
-/// The message on the deliveries queue: which delivery to attempt.
+impl LeadsMessage {
+    /// A message body, in today's shape or the one before.
+    pub fn parse(body: &str) -> Option<Self> {
+        if let Ok(m) = serde_json::from_str::<Self>(body) {
+            return Some(m);
+        }
+        Some(
+            match serde_json::from_str::<LegacyLeadsMessage>(body).ok()? {
+                LegacyLeadsMessage::Event { event_id } => LeadsMessage::Event {
+                    workspace: WorkspaceId::default_workspace(),
+                    event_id,
+                },
+                LegacyLeadsMessage::FanOut { lead_id, cause_id } => LeadsMessage::FanOut {
+                    workspace: WorkspaceId::default_workspace(),
+                    lead_id,
+                    cause_id,
+                },
+            },
+        )
+    }
+
+    pub fn workspace(&self) -> &WorkspaceId {
+        match self {
+            LeadsMessage::Event { workspace, .. } | LeadsMessage::FanOut { workspace, .. } => {
+                workspace
+            }
+        }
+    }
+}
+
+/// Every message on the deliveries queue, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeliveryMessage {
-    pub delivery_id: String,
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum DeliveriesMessage {
+    /// A delivery to attempt.
+    Attempt {
+        workspace: WorkspaceId,
+        delivery_id: String,
+    },
+}
+
+impl DeliveriesMessage {
+    pub fn attempt(workspace: &WorkspaceId, delivery_id: &str) -> Self {
+        DeliveriesMessage::Attempt {
+            workspace: workspace.clone(),
+            delivery_id: delivery_id.to_owned(),
+        }
+    }
+
+    /// A message body, in today's shape or the one before (`{"deliveryId"}`,
+    /// the default workspace's).
+    pub fn parse(body: &str) -> Option<Self> {
+        if let Ok(m) = serde_json::from_str::<Self>(body) {
+            return Some(m);
+        }
+        #[derive(Deserialize)]
+        struct Legacy {
+            #[serde(rename = "deliveryId")]
+            delivery_id: String,
+        }
+        let legacy: Legacy = serde_json::from_str(body).ok()?;
+        Some(Self::attempt(
+            &WorkspaceId::default_workspace(),
+            &legacy.delivery_id,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_old_shapes_are_the_default_workspaces() {
+        let ws = WorkspaceId::generate();
+        let evt = EventId::generate();
+        let m = LeadsMessage::Event {
+            workspace: ws.clone(),
+            event_id: evt.clone(),
+        };
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(text.contains("\"type\":\"event\""), "{text}");
+        assert!(text.contains("\"eventId\""), "{text}");
+        assert_eq!(LeadsMessage::parse(&text), Some(m));
+        let old = format!("{{\"eventId\":\"{evt}\"}}");
+        assert_eq!(
+            LeadsMessage::parse(&old),
+            Some(LeadsMessage::Event {
+                workspace: WorkspaceId::default_workspace(),
+                event_id: evt
+            })
+        );
+        let lead = LeadId::generate();
+        let old = format!("{{\"leadId\":\"{lead}\",\"causeId\":\"chg_x\"}}");
+        assert!(matches!(
+            LeadsMessage::parse(&old),
+            Some(LeadsMessage::FanOut { workspace, .. }) if workspace.is_default()
+        ));
+        for junk in [
+            "",
+            "{}",
+            "[]",
+            "{\"type\":\"event\"}",
+            "{\"eventId\":\"lead_x\"}",
+        ] {
+            assert_eq!(LeadsMessage::parse(junk), None, "{junk}");
+        }
+        let d = DeliveriesMessage::attempt(&ws, "dlv_1");
+        let text = serde_json::to_string(&d).unwrap();
+        assert_eq!(DeliveriesMessage::parse(&text), Some(d));
+        assert_eq!(
+            DeliveriesMessage::parse("{\"deliveryId\":\"dlv_2\"}"),
+            Some(DeliveriesMessage::attempt(
+                &WorkspaceId::default_workspace(),
+                "dlv_2"
+            ))
+        );
+        assert_eq!(DeliveriesMessage::parse("{}"), None);
+    }
 }
 
 /// How many messages a queue holds (SQS's approximate counts).

@@ -298,6 +298,32 @@ impl Store {
         conditional("UpdateItem", result)
     }
 
+    /// Like [`Store::update_if`], with attribute names made at run time (an
+    /// attribute named after an id).
+    pub async fn update_if_owned_names(
+        &self,
+        pk: &str,
+        sk: &str,
+        expression: &str,
+        condition: Option<&str>,
+        names: Vec<(String, String)>,
+        values: Values,
+    ) -> Result<Write, Error> {
+        let result = self
+            .client()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(Some(names.into_iter().collect()))
+            .set_expression_attribute_values(to_map(values))
+            .send()
+            .await;
+        conditional("UpdateItem", result)
+    }
+
     /// Every item of a partition whose sort key starts with `prefix`, in
     /// sort-key order.
     pub async fn query_prefix<T: DeserializeOwned>(
@@ -308,14 +334,21 @@ impl Store {
         let mut out = Vec::new();
         let mut start = None;
         loop {
-            let page = self
+            // An empty prefix is the whole partition.
+            let query = self
                 .client()
                 .await
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :p AND begins_with(sk, :s)")
-                .expression_attribute_values(":p", s(pk))
-                .expression_attribute_values(":s", s(prefix))
+                .expression_attribute_values(":p", s(pk));
+            let query = if prefix.is_empty() {
+                query.key_condition_expression("pk = :p")
+            } else {
+                query
+                    .key_condition_expression("pk = :p AND begins_with(sk, :s)")
+                    .expression_attribute_values(":s", s(prefix))
+            };
+            let page = query
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()

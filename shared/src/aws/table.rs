@@ -1,44 +1,68 @@
 //! The single-table layout: every item type, its keys and the index
 //! partitions it is listed in. Every key is built here and nowhere else.
 //!
+//! Every item belongs to one workspace, and its keys say so: `{ws}` below
+//! is `W#{workspaceId}#` for a workspace `ws_…`, and nothing for the
+//! `default` workspace, whose keys are the layout every earlier version
+//! wrote (so an existing deployment's items are the default workspace's,
+//! read as they are, with no migration; see [`scoped`]).
+//!
 //! | item                  | `pk`                          | `sk`                         | `gsi1pk` / `gsi1sk`      | `gsi2pk` / `gsi2sk`                        |
 //! |-----------------------|-------------------------------|------------------------------|--------------------------|--------------------------------------------|
-//! | inbound event         | `EVT#{eventId}`               | `EVT`                        | `EVENTS#s{n}` / id       | `EVENTS#{STATUS}#s{n}` / id                |
-//! | event input (large)   | `EVT#{eventId}`               | `INPUT`                      |                          |                                            |
-//! | lead                  | `LEAD#{leadId}`               | `LEAD`                       | `LEADS#s{n}` / id        | `LEADS#s{n}#status#{status}` / id          |
-//! | history entry         | `LEAD#{leadId}`               | `HIST#{causeId}#{type}`      |                          |                                            |
-//! | destination refs      | `LEAD#{leadId}`               | `DEST#{subId}`               |                          |                                            |
-//! | identity              | `IDENT#email#{email}` or `IDENT#phone#{e164}` | `IDENT`      |                          |                                            |
-//! | webhook key           | `KEY#{keyId}`                 | `KEY`                        | `KEYS` / id              |                                            |
-//! | key counter shard     | `KEY#{keyId}#COUNT#{n}`       | `COUNT`                      |                          |                                            |
-//! | key rate window       | `KEY#{keyId}#RATE#{minute}`   | `RATE`                       |                          |                                            |
-//! | subscription          | `SUB#{subId}`                 | `SUB`                        | `SUBS` / id              |                                            |
-//! | delivery              | `DLV#{deliveryId}`            | `DLV`                        | `DELIVERIES#s{n}` / id   | `DELIVERIES#s{n}#sub#{subId}` / id         |
-//! | delivery body         | `DLV#{deliveryId}`            | `BODY`                       |                          |                                            |
-//! | delivery attempt      | `DLV#{deliveryId}`            | `ATT#{n:06}`                 |                          |                                            |
-//! | Meta leadgen marker   | `META#leadgen#{leadgenId}`    | `LEADGEN`                    |                          |                                            |
-//! | idempotency record    | `IDEM#{keyId}#{sha256(key)}`  | `IDEM`                       |                          |                                            |
+//! | inbound event         | `{ws}EVT#{eventId}`           | `EVT`                        | `{ws}EVENTS#s{n}` / id   | `{ws}EVENTS#{STATUS}#s{n}` / id            |
+//! | event input (large)   | `{ws}EVT#{eventId}`           | `INPUT`                      |                          |                                            |
+//! | lead                  | `{ws}LEAD#{leadId}`           | `LEAD`                       | `{ws}LEADS#s{n}` / id    | `{ws}LEADS#s{n}#status#{status}` / id      |
+//! | history entry         | `{ws}LEAD#{leadId}`           | `HIST#{causeId}#{type}`      |                          |                                            |
+//! | destination refs      | `{ws}LEAD#{leadId}`           | `DEST#{subId}`               |                          |                                            |
+//! | identity              | `{ws}IDENT#email#{email}` or `{ws}IDENT#phone#{e164}` | `IDENT` |                    |                                            |
+//! | webhook key           | `KEY#{keyId}`                 | `KEY`                        | `{ws}KEYS` / id          |                                            |
+//! | key counter shard     | `{ws}KEY#{keyId}#COUNT#{n}`   | `COUNT`                      |                          |                                            |
+//! | key rate window       | `{ws}KEY#{keyId}#RATE#{minute}` | `RATE`                     |                          |                                            |
+//! | workspace rate window | `{ws}RATE#{minute}`           | `RATE`                       |                          |                                            |
+//! | subscription          | `{ws}SUB#{subId}`             | `SUB`                        | `{ws}SUBS` / id          |                                            |
+//! | delivery              | `{ws}DLV#{deliveryId}`        | `DLV`                        | `{ws}DELIVERIES#s{n}` / id | `{ws}DELIVERIES#s{n}#sub#{subId}` / id   |
+//! | delivery body         | `{ws}DLV#{deliveryId}`        | `BODY`                       |                          |                                            |
+//! | delivery attempt      | `{ws}DLV#{deliveryId}`        | `ATT#{n:06}`                 |                          |                                            |
+//! | Meta leadgen marker   | `{ws}META#leadgen#{leadgenId}` | `LEADGEN`                   |                          |                                            |
+//! | idempotency record    | `{ws}IDEM#{keyId}#{sha256(key)}` | `IDEM`                    |                          |                                            |
+//! | audit entry           | `{ws}AUD#{auditId}`           | `AUD`                        | `{ws}AUDIT` / id         |                                            |
+//! | workspace             | `WS#{workspaceId}`            | `WS`                         | `WORKSPACES` / id        |                                            |
+//! | workspace token       | `TOKEN#{tokenId}`             | `TOKEN`                      | `{ws}TOKENS` / id        |                                            |
+//! | Meta page             | `META#page#{pageId}`          | `PAGE`                       | `{ws}PAGES` / id         |                                            |
+//!
+//! Four items are addressed from outside by an id that names no workspace,
+//! so their `pk` cannot carry one: a webhook key (its hook URL), a token
+//! (the bearer token names it), a Meta page (a leadgen names its page) and
+//! the workspace itself. Each stores its `workspace` as an attribute, and
+//! the model's one read of it ([`crate::model`]) answers "not found" to any
+//! other workspace. Everything those items lead to is under `{ws}`.
 //!
 //! `{n}` is the item's listing shard, [`shard_of`] its id over
 //! [`LISTING_SHARDS`]: every partition that grows with traffic is written
 //! `LISTING_SHARDS` ways, and a listing reads them all and merges them
-//! (see [`Listing`] and [`crate::aws::listing`]). Items written before
-//! sharding sit in the same keys without `#s{n}` (`EVENTS`,
-//! `LEADS#status#{status}`, …); every listing reads that legacy partition as
-//! one more shard. `KEYS` and `SUBS` grow with configuration, not traffic,
-//! and stay one partition.
+//! (see [`Listing`] and [`crate::aws::listing`]). The default workspace's
+//! items written before sharding sit in the same keys without `#s{n}`
+//! (`EVENTS`, `LEADS#status#{status}`, …); its listings read that legacy
+//! partition as one more shard (a newer workspace has none). `KEYS`, `SUBS`,
+//! `TOKENS`, `PAGES` and `AUDIT` grow with configuration, not traffic, and
+//! stay one partition.
 //!
 //! A pending delivery is also on `gsi3pk` / `gsi3sk` = `WORK#dlv#{n}` / id
 //! (see [`GSI3`], `{n}` from the same [`shard_of`] over [`WORK_SHARDS`]);
-//! the entry goes when it is delivered or dead.
+//! the entry goes when it is delivered or dead. The work index is the
+//! sweeper's, across workspaces: an entry's `pk` names its workspace
+//! ([`workspace_of`]).
 //!
 //! Items that expire carry [`TTL_ATTRIBUTE`] (attempts, idempotency
-//! records, rate windows). Ids sort by creation time, so every index lists oldest first
-//! and is read backwards for "newest first".
+//! records, rate windows, and events and deliveries after their
+//! workspace's retention). Ids sort by creation time, so every index lists
+//! oldest first and is read backwards for "newest first".
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::rules::ids::WorkspaceId;
 
 /// A raw DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -144,24 +168,54 @@ impl Key {
 
 // ----- items -----
 
-pub fn event(id: &str) -> Key {
-    Key::new(format!("EVT#{id}"), "EVT")
+/// The prefix every key of `ws` carries: none for the default workspace.
+const SCOPE_PREFIX: &str = "W#";
+
+/// `text` inside workspace `ws`: `W#{ws}#{text}`, or `text` itself in the
+/// default workspace (the layout before workspaces).
+pub fn scoped(ws: &WorkspaceId, text: &str) -> String {
+    if ws.is_default() {
+        text.to_owned()
+    } else {
+        format!("{SCOPE_PREFIX}{ws}#{text}")
+    }
+}
+
+/// The workspace a scoped `pk` belongs to, and the rest of it; `None` when
+/// the prefix names no valid workspace.
+pub fn workspace_of(pk: &str) -> Option<(WorkspaceId, &str)> {
+    match pk.strip_prefix(SCOPE_PREFIX) {
+        None => Some((WorkspaceId::default_workspace(), pk)),
+        Some(rest) => {
+            let (ws, rest) = rest.split_once('#')?;
+            Some((WorkspaceId::parse(ws).filter(|w| !w.is_default())?, rest))
+        }
+    }
+}
+
+fn in_ws(ws: &WorkspaceId, pk: &str, sk: &str) -> Key {
+    Key::new(scoped(ws, pk), sk)
+}
+
+pub fn event(ws: &WorkspaceId, id: &str) -> Key {
+    in_ws(ws, &format!("EVT#{id}"), "EVT")
 }
 
 /// A large submission of an event, beside the event.
-pub fn event_input(id: &str) -> Key {
-    Key::new(format!("EVT#{id}"), "INPUT")
+pub fn event_input(ws: &WorkspaceId, id: &str) -> Key {
+    in_ws(ws, &format!("EVT#{id}"), "INPUT")
 }
 
-pub fn lead(id: &str) -> Key {
-    Key::new(format!("LEAD#{id}"), "LEAD")
+pub fn lead(ws: &WorkspaceId, id: &str) -> Key {
+    in_ws(ws, &format!("LEAD#{id}"), "LEAD")
 }
 
 /// A history entry of a lead: one per (cause, type), so recording it twice
 /// is impossible.
-pub fn history_entry(lead_id: &str, cause_id: &str, event_type: &str) -> Key {
-    Key::new(
-        format!("LEAD#{lead_id}"),
+pub fn history_entry(ws: &WorkspaceId, lead_id: &str, cause_id: &str, event_type: &str) -> Key {
+    in_ws(
+        ws,
+        &format!("LEAD#{lead_id}"),
         &format!("HIST#{cause_id}#{event_type}"),
     )
 }
@@ -174,50 +228,58 @@ pub fn history_of_cause(cause_id: &str) -> String {
     format!("{HISTORY_PREFIX}{cause_id}#")
 }
 
-pub fn email_identity(email: &str) -> Key {
-    Key::new(format!("IDENT#email#{email}"), "IDENT")
+pub fn email_identity(ws: &WorkspaceId, email: &str) -> Key {
+    in_ws(ws, &format!("IDENT#email#{email}"), "IDENT")
 }
 
-pub fn phone_identity(phone: &str) -> Key {
-    Key::new(format!("IDENT#phone#{phone}"), "IDENT")
+pub fn phone_identity(ws: &WorkspaceId, phone: &str) -> Key {
+    in_ws(ws, &format!("IDENT#phone#{phone}"), "IDENT")
 }
 
+/// A webhook key: addressed by its hook URL, which names no workspace (the
+/// item's `workspace` attribute does).
 pub fn webhook_key(id: &str) -> Key {
     Key::new(format!("KEY#{id}"), "KEY")
 }
 
 /// One shard of a key's request and drop counters.
-pub fn key_counter(key_id: &str, shard: u32) -> Key {
-    Key::new(format!("KEY#{key_id}#COUNT#{shard}"), "COUNT")
+pub fn key_counter(ws: &WorkspaceId, key_id: &str, shard: u32) -> Key {
+    in_ws(ws, &format!("KEY#{key_id}#COUNT#{shard}"), "COUNT")
 }
 
 /// A key's request count in one minute (see [`crate::rules::rate`]).
-pub fn rate_window(key_id: &str, minute: i64) -> Key {
-    Key::new(format!("KEY#{key_id}#RATE#{minute}"), "RATE")
+pub fn rate_window(ws: &WorkspaceId, key_id: &str, minute: i64) -> Key {
+    in_ws(ws, &format!("KEY#{key_id}#RATE#{minute}"), "RATE")
+}
+
+/// A workspace's request count in one minute, every key together.
+pub fn workspace_rate_window(ws: &WorkspaceId, minute: i64) -> Key {
+    in_ws(ws, &format!("RATE#{minute}"), "RATE")
 }
 
 /// What a native destination keeps of a lead (its contact id there…).
-pub fn destination_refs(lead_id: &str, sub_id: &str) -> Key {
-    Key::new(format!("LEAD#{lead_id}"), &format!("DEST#{sub_id}"))
+pub fn destination_refs(ws: &WorkspaceId, lead_id: &str, sub_id: &str) -> Key {
+    in_ws(ws, &format!("LEAD#{lead_id}"), &format!("DEST#{sub_id}"))
 }
 
-pub fn subscription(id: &str) -> Key {
-    Key::new(format!("SUB#{id}"), "SUB")
+pub fn subscription(ws: &WorkspaceId, id: &str) -> Key {
+    in_ws(ws, &format!("SUB#{id}"), "SUB")
 }
 
-pub fn delivery(id: &str) -> Key {
-    Key::new(format!("DLV#{id}"), "DLV")
+pub fn delivery(ws: &WorkspaceId, id: &str) -> Key {
+    in_ws(ws, &format!("DLV#{id}"), "DLV")
 }
 
 /// A delivery's body, frozen when it was made, beside the delivery.
-pub fn delivery_body(id: &str) -> Key {
-    Key::new(format!("DLV#{id}"), "BODY")
+pub fn delivery_body(ws: &WorkspaceId, id: &str) -> Key {
+    in_ws(ws, &format!("DLV#{id}"), "BODY")
 }
 
 /// Attempt `n` of a delivery, stored beside it.
-pub fn attempt(delivery_id: &str, n: u32) -> Key {
-    Key::new(
-        format!("DLV#{delivery_id}"),
+pub fn attempt(ws: &WorkspaceId, delivery_id: &str, n: u32) -> Key {
+    in_ws(
+        ws,
+        &format!("DLV#{delivery_id}"),
         &format!("{ATTEMPT_PREFIX}{n:06}"),
     )
 }
@@ -226,14 +288,36 @@ pub fn attempt(delivery_id: &str, n: u32) -> Key {
 pub const ATTEMPT_PREFIX: &str = "ATT#";
 
 /// The marker that a Meta `leadgen_id` was seen.
-pub fn leadgen_marker(leadgen_id: &str) -> Key {
-    Key::new(format!("META#leadgen#{leadgen_id}"), "LEADGEN")
+pub fn leadgen_marker(ws: &WorkspaceId, leadgen_id: &str) -> Key {
+    in_ws(ws, &format!("META#leadgen#{leadgen_id}"), "LEADGEN")
 }
 
 /// An `Idempotency-Key` claim within a webhook key; `digest` is the hex
 /// SHA-256 of the header value.
-pub fn idempotency(scope: &str, digest: &str) -> Key {
-    Key::new(format!("IDEM#{scope}#{digest}"), "IDEM")
+pub fn idempotency(ws: &WorkspaceId, scope: &str, digest: &str) -> Key {
+    in_ws(ws, &format!("IDEM#{scope}#{digest}"), "IDEM")
+}
+
+/// An entry of a workspace's audit trail.
+pub fn audit_entry(ws: &WorkspaceId, id: &str) -> Key {
+    in_ws(ws, &format!("AUD#{id}"), "AUD")
+}
+
+/// A workspace.
+pub fn workspace(id: &WorkspaceId) -> Key {
+    Key::new(format!("WS#{id}"), "WS")
+}
+
+/// A workspace's API token: the bearer token names it, not its workspace
+/// (the item's `workspace` attribute does).
+pub fn token(id: &str) -> Key {
+    Key::new(format!("TOKEN#{id}"), "TOKEN")
+}
+
+/// A Meta page registered by a workspace: a leadgen names its page, and
+/// the page its workspace (the item's `workspace` attribute).
+pub fn meta_page(page_id: &str) -> Key {
+    Key::new(format!("META#page#{page_id}"), "PAGE")
 }
 
 // ----- index partitions -----
@@ -243,6 +327,10 @@ pub const LEADS: &str = "LEADS";
 pub const KEYS: &str = "KEYS";
 pub const SUBSCRIPTIONS: &str = "SUBS";
 pub const DELIVERIES: &str = "DELIVERIES";
+pub const AUDIT: &str = "AUDIT";
+pub const WORKSPACES: &str = "WORKSPACES";
+pub const TOKENS: &str = "TOKENS";
+pub const PAGES: &str = "PAGES";
 
 /// One listing: the index partitions a page is read from, sharded or not.
 ///
@@ -258,65 +346,91 @@ pub struct Listing {
     fixed: String,
     chosen: String,
     sharded: bool,
+    /// Whether the pre-sharding partition is read too (the default
+    /// workspace only: no other workspace existed before sharding).
+    legacy: bool,
 }
 
 impl Listing {
-    fn sharded(gsi: Gsi, fixed: String, chosen: String) -> Self {
+    fn sharded(gsi: Gsi, ws: &WorkspaceId, fixed: &str, chosen: String) -> Self {
         Listing {
             gsi,
-            fixed,
+            fixed: scoped(ws, fixed),
             chosen,
             sharded: true,
+            legacy: ws.is_default(),
         }
     }
 
-    fn single(gsi: Gsi, partition: &str) -> Self {
+    fn single(gsi: Gsi, partition: String) -> Self {
         Listing {
             gsi,
-            fixed: partition.to_owned(),
+            fixed: partition,
             chosen: String::new(),
             sharded: false,
+            legacy: true,
         }
     }
 
     /// Every event, on [`GSI1`].
-    pub fn events() -> Self {
-        Self::sharded(GSI1, EVENTS.into(), String::new())
+    pub fn events(ws: &WorkspaceId) -> Self {
+        Self::sharded(GSI1, ws, EVENTS, String::new())
     }
 
     /// Events of one status (`RECEIVED`, …), on [`GSI2`].
-    pub fn events_by_status(status: &str) -> Self {
-        Self::sharded(GSI2, format!("{EVENTS}#{status}"), String::new())
+    pub fn events_by_status(ws: &WorkspaceId, status: &str) -> Self {
+        Self::sharded(GSI2, ws, &format!("{EVENTS}#{status}"), String::new())
     }
 
     /// Every lead, on [`GSI1`].
-    pub fn leads() -> Self {
-        Self::sharded(GSI1, LEADS.into(), String::new())
+    pub fn leads(ws: &WorkspaceId) -> Self {
+        Self::sharded(GSI1, ws, LEADS, String::new())
     }
 
     /// Leads of one status, on [`GSI2`].
-    pub fn leads_by_status(status: &str) -> Self {
-        Self::sharded(GSI2, LEADS.into(), format!("#status#{status}"))
+    pub fn leads_by_status(ws: &WorkspaceId, status: &str) -> Self {
+        Self::sharded(GSI2, ws, LEADS, format!("#status#{status}"))
     }
 
     /// Every delivery, on [`GSI1`].
-    pub fn deliveries() -> Self {
-        Self::sharded(GSI1, DELIVERIES.into(), String::new())
+    pub fn deliveries(ws: &WorkspaceId) -> Self {
+        Self::sharded(GSI1, ws, DELIVERIES, String::new())
     }
 
     /// Deliveries to one subscription, on [`GSI2`].
-    pub fn deliveries_by_subscription(subscription_id: &str) -> Self {
-        Self::sharded(GSI2, DELIVERIES.into(), format!("#sub#{subscription_id}"))
+    pub fn deliveries_by_subscription(ws: &WorkspaceId, subscription_id: &str) -> Self {
+        Self::sharded(GSI2, ws, DELIVERIES, format!("#sub#{subscription_id}"))
     }
 
     /// Every webhook key, on [`GSI1`] (one partition: keys are few).
-    pub fn keys() -> Self {
-        Self::single(GSI1, KEYS)
+    pub fn keys(ws: &WorkspaceId) -> Self {
+        Self::single(GSI1, scoped(ws, KEYS))
     }
 
     /// Every subscription, on [`GSI1`] (one partition).
-    pub fn subscriptions() -> Self {
-        Self::single(GSI1, SUBSCRIPTIONS)
+    pub fn subscriptions(ws: &WorkspaceId) -> Self {
+        Self::single(GSI1, scoped(ws, SUBSCRIPTIONS))
+    }
+
+    /// A workspace's audit trail, on [`GSI1`] (one partition: it grows with
+    /// admin writes, not traffic).
+    pub fn audit(ws: &WorkspaceId) -> Self {
+        Self::single(GSI1, scoped(ws, AUDIT))
+    }
+
+    /// A workspace's API tokens, on [`GSI1`].
+    pub fn tokens(ws: &WorkspaceId) -> Self {
+        Self::single(GSI1, scoped(ws, TOKENS))
+    }
+
+    /// A workspace's Meta pages, on [`GSI1`].
+    pub fn pages(ws: &WorkspaceId) -> Self {
+        Self::single(GSI1, scoped(ws, PAGES))
+    }
+
+    /// Every workspace but `default`, on [`GSI1`].
+    pub fn workspaces() -> Self {
+        Self::single(GSI1, WORKSPACES.to_owned())
     }
 
     /// The partition the item with this id is written to.
@@ -351,7 +465,7 @@ impl Listing {
         if self.sharded {
             (0..LISTING_SHARDS)
                 .map(|n| self.shard(n))
-                .chain([self.legacy()])
+                .chain(self.legacy.then(|| self.legacy()))
                 .collect()
         } else {
             vec![self.legacy()]

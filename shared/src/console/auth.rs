@@ -62,21 +62,42 @@ pub struct Session {
     pub expires_ms: i64,
     /// Random, per session: the CSRF token is derived from it.
     pub nonce: String,
+    /// Who signed in: `root` (the admin token) or a workspace token's id.
+    pub principal: String,
+    /// The workspace the session acts in (the root switches it).
+    pub workspace: String,
 }
+
+/// The principal of a session signed in with the deployment's admin token.
+pub const ROOT: &str = "root";
 
 impl Session {
     /// A new session starting at `now_ms`.
-    pub fn new(now_ms: i64) -> Self {
+    pub fn new(now_ms: i64, principal: &str, workspace: &str) -> Self {
         Session {
             issued_ms: now_ms,
             expires_ms: now_ms + SESSION_TTL_MS,
             nonce: random_token(16),
+            principal: principal.to_owned(),
+            workspace: workspace.to_owned(),
         }
     }
 
-    /// The cookie value: `v1.<issued>.<expires>.<nonce>.<base64url mac>`.
+    /// The same session, acting in another workspace.
+    pub fn in_workspace(&self, workspace: &str) -> Self {
+        Session {
+            workspace: workspace.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// The cookie value:
+    /// `v2.<issued>.<expires>.<nonce>.<principal>.<workspace>.<base64url mac>`.
     pub fn seal(&self, key: &SessionKey) -> String {
-        let payload = format!("v1.{}.{}.{}", self.issued_ms, self.expires_ms, self.nonce);
+        let payload = format!(
+            "v2.{}.{}.{}.{}.{}",
+            self.issued_ms, self.expires_ms, self.nonce, self.principal, self.workspace
+        );
         let tag = mac(&key.0, &[payload.as_bytes()]);
         format!("{payload}.{}", URL_SAFE_NO_PAD.encode(tag))
     }
@@ -91,14 +112,18 @@ impl Session {
             return None;
         }
         let mut parts = payload.split('.');
-        if parts.next()? != "v1" {
+        if parts.next()? != "v2" {
             return None;
         }
         let issued_ms: i64 = parts.next()?.parse().ok()?;
         let expires_ms: i64 = parts.next()?.parse().ok()?;
         let nonce = parts.next()?.to_owned();
+        let principal = parts.next()?.to_owned();
+        let workspace = parts.next()?.to_owned();
         if parts.next().is_some()
             || nonce.is_empty()
+            || principal.is_empty()
+            || workspace.is_empty()
             || expires_ms <= now_ms
             || issued_ms > now_ms + SKEW_MS
             || expires_ms - issued_ms > SESSION_TTL_MS
@@ -109,6 +134,8 @@ impl Session {
             issued_ms,
             expires_ms,
             nonce,
+            principal,
+            workspace,
         })
     }
 
@@ -205,7 +232,7 @@ mod tests {
 
     #[test]
     fn a_sealed_session_opens_until_it_expires() {
-        let s = Session::new(NOW);
+        let s = Session::new(NOW, ROOT, "default");
         let v = s.seal(&key());
         assert_eq!(Session::open(&key(), &v, NOW + 1000), Some(s.clone()));
         assert_eq!(Session::open(&key(), &v, s.expires_ms - 1), Some(s.clone()));
@@ -219,7 +246,7 @@ mod tests {
 
     #[test]
     fn tampering_or_another_admin_token_fails() {
-        let s = Session::new(NOW);
+        let s = Session::new(NOW, ROOT, "default");
         let v = s.seal(&key());
         // Extend the expiry without re-signing.
         let forged = v.replacen(
@@ -249,14 +276,31 @@ mod tests {
             issued_ms: NOW,
             expires_ms: NOW + SESSION_TTL_MS + 1,
             nonce: "n".into(),
+            principal: ROOT.into(),
+            workspace: "default".into(),
         };
         assert_eq!(Session::open(&key(), &s.seal(&key()), NOW), None);
     }
 
     #[test]
+    fn the_principal_and_workspace_are_sealed_in() {
+        let s = Session::new(NOW, "tok_x", "ws_y");
+        let opened = Session::open(&key(), &s.seal(&key()), NOW).unwrap();
+        assert_eq!(
+            (opened.principal.as_str(), opened.workspace.as_str()),
+            ("tok_x", "ws_y")
+        );
+        let moved = s.in_workspace("ws_z");
+        assert_eq!(moved.nonce, s.nonce);
+        // Editing the workspace in the cookie breaks its signature.
+        let forged = s.seal(&key()).replace("ws_y", "ws_z");
+        assert_eq!(Session::open(&key(), &forged, NOW), None);
+    }
+
+    #[test]
     fn csrf_is_per_session() {
-        let a = Session::new(NOW);
-        let b = Session::new(NOW);
+        let a = Session::new(NOW, ROOT, "default");
+        let b = Session::new(NOW, ROOT, "default");
         assert!(a.csrf_ok(&key(), &a.csrf(&key())));
         assert!(!a.csrf_ok(&key(), &b.csrf(&key())));
         assert!(!a.csrf_ok(&key(), ""));

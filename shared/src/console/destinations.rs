@@ -16,7 +16,12 @@ use crate::admin::subscriptions::sample_context;
 use crate::http::error::ApiError;
 use crate::rules::templates;
 
-const EVENT_TYPES: [&str; 3] = ["lead.created", "lead.updated", "lead.re_engaged"];
+const EVENT_TYPES: [&str; 4] = [
+    "lead.created",
+    "lead.updated",
+    "lead.re_engaged",
+    "lead.deleted",
+];
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v[k].as_str().unwrap_or("")

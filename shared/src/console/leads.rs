@@ -134,7 +134,9 @@ async fn render(
     status: StatusCode,
 ) -> Result<Response<Body>, ApiError> {
     let lead = ctx.api("GET", &format!("/v1/leads/{id}"), None).await?;
-    let entries = history::history(ctx.app, id).await.unwrap_or_default();
+    let entries = history::history(&ctx.caller.scope, id)
+        .await
+        .unwrap_or_default();
     // Deliveries have no index by lead: the recent ones are searched.
     let deliveries: Vec<Value> = ctx
         .api("GET", "/v1/deliveries?limit=200", None)

@@ -24,12 +24,15 @@ use lambda_http::{Body, Request, Response};
 use maud::Markup;
 use serde_json::Value;
 
+use crate::admin::caller::Caller;
 use crate::app::App;
 use crate::error::FieldIssue;
 use crate::http::error::ApiError;
 use crate::http::routes::{self, Function, Matched};
 use crate::http::{self as h};
+use crate::model::tokens;
 use crate::rules::clock;
+use crate::rules::ids::WorkspaceId;
 use auth::{Session, SessionKey};
 
 /// A console page or form: routing vocabulary, kept with the route table.
@@ -43,15 +46,19 @@ connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 /// Largest form body read.
 const MAX_FORM: usize = 256 * 1024;
 
-/// What a page handler has: the app, the request, the session.
+/// What a page handler has: the app, the request, the session and who
+/// signed in (acting in the session's workspace).
 pub struct Ctx<'a> {
     pub app: &'a App,
+    pub caller: Caller,
+    pub session: Session,
     pub req: &'a Request,
     pub m: &'a Matched,
     /// The console's base URL (`https://host`).
     pub base: String,
     /// This session's CSRF token, for forms.
     pub csrf: String,
+    pub session_key: SessionKey,
 }
 
 impl Ctx<'_> {
@@ -125,7 +132,7 @@ impl Ctx<'_> {
             .map_err(|_| ApiError::MalformedBody("bad console request".into()))?;
         let m = routes::resolve(method, req.uri().path(), Some(Function::Admin))?;
         // On the heap: the admin actions are large futures.
-        Box::pin(crate::admin::act(self.app, &req, m)).await
+        Box::pin(crate::admin::act(&self.caller, &req, m)).await
     }
 }
 
@@ -283,19 +290,28 @@ async fn serve(
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))
                     .collect(),
             );
-            if !auth::token_matches(form.get("token"), &admin.admin_token) {
+            let presented = form.get("token");
+            let signed_in = if auth::token_matches(presented, &admin.admin_token) {
+                Some(Session::new(now, auth::ROOT, WorkspaceId::DEFAULT))
+            } else if presented.starts_with(tokens::TOKEN_PREFIX) {
+                tokens::authenticate(app, presented)
+                    .await?
+                    .map(|t| Session::new(now, t.id.as_str(), t.workspace.as_str()))
+            } else {
+                None
+            };
+            let Some(s) = signed_in else {
                 tracing::info!("console: sign-in refused");
                 let p = Problems {
                     fields: vec![FieldIssue::new(
                         "token",
-                        "is not this deployment's admin token",
+                        "is not this deployment's admin token nor a live workspace token",
                     )],
                     message: None,
                 };
                 return Ok(html(StatusCode::UNAUTHORIZED, layout::sign_in(&p)));
-            }
-            tracing::info!("console: signed in");
-            let s = Session::new(now);
+            };
+            tracing::info!(principal = %s.principal, "console: signed in");
             let mut resp = redirect("/console/keys");
             set_cookie(&mut resp, &auth::set_cookie(&s.seal(&key), secure(&base)));
             return Ok(resp);
@@ -324,12 +340,22 @@ async fn serve(
             ));
         }
     }
+    // Who the session is, read again on every request: a revoked token or
+    // a deleted workspace ends the session at once.
+    let Some(caller) = session_caller(app, req, &session).await? else {
+        let mut resp = redirect("/console/sign-in");
+        set_cookie(&mut resp, &auth::clear_cookie(secure(&base)));
+        return Ok(resp);
+    };
     let ctx = Ctx {
         app,
+        caller,
+        session,
         req,
         m,
         base: base.clone(),
         csrf,
+        session_key: key.clone(),
     };
     match page {
         Page::SignOut => {
@@ -365,6 +391,34 @@ async fn serve(
         Page::DlqRedrive => deliveries::redrive(&ctx).await,
         Page::SignInForm | Page::SignIn | Page::Asset => Err(ApiError::NotFound("page")),
     }
+}
+
+/// The caller a session stands for, if its token and workspace still exist.
+async fn session_caller(
+    app: &App,
+    req: &Request,
+    session: &Session,
+) -> Result<Option<Caller>, ApiError> {
+    let Some(ws) = WorkspaceId::parse(&session.workspace) else {
+        return Ok(None);
+    };
+    if session.principal == auth::ROOT {
+        if crate::model::workspaces::get(app, &ws).await?.is_none() {
+            return Ok(None);
+        }
+        return Ok(Some(Caller::root(app, ws, req, "console")));
+    }
+    let token = tokens::get(app, &ws, &session.principal).await?;
+    Ok(token.map(|t| Caller::token(app, &t, req, "console")))
+}
+
+/// Re-issues the session's cookie on `resp`.
+pub fn reissue(resp: &mut Response<Body>, ctx: &Ctx<'_>, session: &Session) {
+    let admin_key = ctx.session_key.clone();
+    set_cookie(
+        resp,
+        &auth::set_cookie(&session.seal(&admin_key), secure(&ctx.base)),
+    );
 }
 
 fn set_cookie(resp: &mut Response<Body>, value: &str) {

@@ -19,9 +19,9 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::Instrument;
 
-use crate::app::App;
+use crate::app::{App, Scope};
 use crate::aws::batch::{self, Outcome};
-use crate::aws::queue::DeliveryMessage;
+use crate::aws::queue::DeliveriesMessage;
 use crate::aws::resources::DELIVERIES_QUEUE;
 use crate::error::Error;
 use crate::model::deliveries::{self, AttemptRecord, Claim, Claimed, Delivery, DeliveryStatus};
@@ -41,10 +41,10 @@ async fn deliver_record(app: &App, record: &SqsMessage) -> Outcome {
     let message_id = record.message_id.clone().unwrap_or_default();
     let span = tracing::info_span!("deliver", message_id = %message_id, delivery_id = tracing::field::Empty);
     async {
-        let Some(message) = record
-            .body
-            .as_deref()
-            .and_then(|b| serde_json::from_str::<DeliveryMessage>(b).ok())
+        let Some(DeliveriesMessage::Attempt {
+            workspace,
+            delivery_id,
+        }) = record.body.as_deref().and_then(DeliveriesMessage::parse)
         else {
             tracing::error!("poison message: not a delivery message; it goes to the DLQ");
             return Outcome::Retry {
@@ -52,8 +52,9 @@ async fn deliver_record(app: &App, record: &SqsMessage) -> Outcome {
                 reason: "not a delivery message".into(),
             };
         };
-        tracing::Span::current().record("delivery_id", message.delivery_id.as_str());
-        let outcome = match attempt_delivery(app, &message.delivery_id).await {
+        tracing::Span::current().record("delivery_id", delivery_id.as_str());
+        let scope = app.scope(workspace);
+        let outcome = match attempt_delivery(&scope, &delivery_id).await {
             Ok(outcome) => outcome,
             Err(e) => Outcome::Retry {
                 delay: app.config.retry_base,
@@ -62,7 +63,7 @@ async fn deliver_record(app: &App, record: &SqsMessage) -> Outcome {
         };
         match outcome {
             Outcome::Retry { reason, .. } if last_receive(record) => {
-                give_up(app, &message.delivery_id, &reason).await
+                give_up(&scope, &delivery_id, &reason).await
             }
             outcome => outcome,
         }
@@ -96,19 +97,19 @@ fn last_receive(record: &SqsMessage) -> bool {
 /// it, so its status never says `pending` while SQS holds it in the DLQ.
 /// If even that fails SQS dead-letters the message, and the delivery,
 /// stalled, is queued again by the sweeper.
-async fn give_up(app: &App, delivery_id: &str, reason: &str) -> Outcome {
+async fn give_up(scope: &Scope, delivery_id: &str, reason: &str) -> Outcome {
     let reason = format!(
         "gave up after {} receives: {reason}",
         DELIVERIES_QUEUE.max_receive_count
     );
     let parked = async {
-        let Some(d) = deliveries::get(app, delivery_id).await? else {
+        let Some(d) = deliveries::get(scope, delivery_id).await? else {
             return Ok(Outcome::Done);
         };
-        if deliveries::finish(app, &d, DeliveryStatus::Dead, &reason).await? {
+        if deliveries::finish(scope, &d, DeliveryStatus::Dead, &reason).await? {
             tracing::error!(reason = %reason, "delivery dead");
         }
-        park(app, &d).await
+        park(scope, &d).await
     };
     match parked.await {
         Ok(outcome) => outcome,
@@ -136,8 +137,8 @@ enum Prepared {
 }
 
 /// Makes the next attempt of a delivery and records it.
-pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, Error> {
-    let (delivery, sub, claim) = match prepare(app, delivery_id).await? {
+pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcome, Error> {
+    let (delivery, sub, claim) = match prepare(scope, delivery_id).await? {
         Prepared::Send {
             delivery,
             sub,
@@ -149,12 +150,12 @@ pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, E
                 reason: "another copy is making an attempt".into(),
             });
         }
-        Prepared::Park(delivery) => return park(app, &delivery).await,
+        Prepared::Park(delivery) => return park(scope, &delivery).await,
         Prepared::Nothing => return Ok(Outcome::Done),
     };
     let n = claim.n;
     let result = send::send(
-        app,
+        scope,
         &sub,
         &delivery.id,
         delivery.event_type,
@@ -166,8 +167,8 @@ pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, E
     let in_round = n + 1 - delivery.round_start;
     let policy = Policy {
         max_attempts: sub.max_attempts,
-        base: app.config.retry_base,
-        max: app.config.retry_max,
+        base: scope.config.retry_base,
+        max: scope.config.retry_max,
     };
     let answered = Answered {
         status_code: result.status_code,
@@ -186,7 +187,7 @@ pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, E
         // Disabled first: a crash after this finds the subscription off
         // and ends the delivery dead, parked, all the same.
         let reason = format!("the endpoint answered 410 Gone at {}", clock::now_rfc3339());
-        subscriptions::disable(app, &sub.id, &reason).await?;
+        subscriptions::disable(scope, &sub.id, &reason).await?;
         tracing::warn!(subscription_id = %sub.id, "410 Gone: subscription disabled");
     }
     let record = AttemptRecord {
@@ -196,7 +197,7 @@ pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, E
         error: result.error.as_deref(),
         response: result.response.as_deref(),
     };
-    if !deliveries::record_attempt(app, &delivery, &claim, record, next.status()).await? {
+    if !deliveries::record_attempt(scope, &delivery, &claim, record, next.status()).await? {
         // The lease ran out mid-attempt and another copy went on.
         return Ok(Outcome::Done);
     }
@@ -209,14 +210,14 @@ pub async fn attempt_delivery(app: &App, delivery_id: &str) -> Result<Outcome, E
         // Dead is written first and the message kept until the DLQ has
         // its copy: a crash in between brings the message back, and a
         // message that finds its delivery dead parks it (see `prepare`).
-        Next::Gone | Next::Dead => park(app, &delivery).await,
+        Next::Gone | Next::Dead => park(scope, &delivery).await,
     }
 }
 
 /// Reads the delivery and its subscription, and claims the next attempt;
 /// ends the delivery here when its subscription is gone or off.
-async fn prepare(app: &App, delivery_id: &str) -> Result<Prepared, Error> {
-    let Some(delivery) = deliveries::get_to_send(app, delivery_id).await? else {
+async fn prepare(scope: &Scope, delivery_id: &str) -> Result<Prepared, Error> {
+    let Some(delivery) = deliveries::get_to_send(scope, delivery_id).await? else {
         tracing::warn!("delivery not found; message dropped");
         return Ok(Prepared::Nothing);
     };
@@ -225,9 +226,9 @@ async fn prepare(app: &App, delivery_id: &str) -> Result<Prepared, Error> {
         DeliveryStatus::Dead => return Ok(Prepared::Park(Box::new(delivery))),
         DeliveryStatus::Pending => {}
     }
-    let reason = match subscriptions::get(app, &delivery.subscription_id).await? {
+    let reason = match subscriptions::get(scope, &delivery.subscription_id).await? {
         Some(sub) if sub.enabled => {
-            return Ok(match deliveries::claim(app, &delivery, LEASE).await? {
+            return Ok(match deliveries::claim(scope, &delivery, LEASE).await? {
                 Claimed::Yes(claim) => Prepared::Send {
                     delivery: Box::new(delivery),
                     sub: Box::new(sub),
@@ -245,7 +246,7 @@ async fn prepare(app: &App, delivery_id: &str) -> Result<Prepared, Error> {
         ),
         None => "subscription deleted".to_owned(),
     };
-    if deliveries::finish(app, &delivery, DeliveryStatus::Dead, &reason).await? {
+    if deliveries::finish(scope, &delivery, DeliveryStatus::Dead, &reason).await? {
         Ok(Prepared::Park(Box::new(delivery)))
     } else {
         Ok(Prepared::Nothing)
@@ -255,12 +256,11 @@ async fn prepare(app: &App, delivery_id: &str) -> Result<Prepared, Error> {
 /// Parks a dead delivery where an operator sees it and can redrive it.
 /// A crash can park one twice; a redrive reopens it once (see
 /// [`deliveries::reopen`]).
-async fn park(app: &App, delivery: &Delivery) -> Result<Outcome, Error> {
-    let message = DeliveryMessage {
-        delivery_id: delivery.id.clone(),
-    };
-    app.queue
-        .send(&app.config.deliveries_dlq_url, &message)
+async fn park(scope: &Scope, delivery: &Delivery) -> Result<Outcome, Error> {
+    let message = DeliveriesMessage::attempt(scope.ws(), &delivery.id);
+    scope
+        .queue
+        .send(&scope.config.deliveries_dlq_url, &message)
         .await?;
     Ok(Outcome::Done)
 }

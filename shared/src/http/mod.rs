@@ -104,3 +104,18 @@ pub fn base_url(req: &Request, configured: Option<&str>) -> String {
     );
     format!("{proto}://{host}")
 }
+
+/// The client's address: API Gateway's source IP, else the first
+/// `X-Forwarded-For` hop (the local stack), at most 64 characters.
+pub fn source_ip(req: &Request) -> Option<String> {
+    let ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+    .or_else(|| {
+        header(req.headers(), "x-forwarded-for")
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned())
+    });
+    ip.map(|v| v.chars().take(64).collect())
+}

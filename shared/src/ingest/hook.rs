@@ -5,8 +5,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::idempotency::{self, Answer, Claim};
-use crate::app::App;
-use crate::aws::queue::LeadMessage;
+use crate::app::{App, Scope};
+use crate::aws::queue::LeadsMessage;
 use crate::http::error::ApiError;
 use crate::http::{self as h, header as get_header};
 use crate::model::events::{self, EventRecord, LeadDefaults, RequestMeta, Source};
@@ -31,7 +31,7 @@ fn presented_token(req: &Request) -> Option<&str> {
 /// unknown key and a wrong token answer alike.
 async fn authenticate(app: &App, req: &Request, key_id: &str) -> Result<WebhookKey, ApiError> {
     let token = presented_token(req).ok_or(ApiError::Unauthorized)?;
-    let (key, secrets) = tokio::join!(keys::get(app, key_id), app.secrets.get());
+    let (key, secrets) = tokio::join!(keys::find(app, key_id), app.secrets.get());
     let (key, secrets) = (key?, secrets?);
     let key = key.ok_or(ApiError::Unauthorized)?;
     if !key.token_matches(&secrets.data_key, token)? {
@@ -64,7 +64,7 @@ pub async fn preflight(
     key_id: &str,
     cors: &mut Option<HeaderValue>,
 ) -> Result<Response<Body>, ApiError> {
-    let key = keys::get(app, key_id)
+    let key = keys::find(app, key_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
     *cors = check_origin(req, &key)?;
@@ -112,18 +112,8 @@ fn respond(answer: &Answer) -> Response<Body> {
 }
 
 fn request_meta(req: &Request) -> RequestMeta {
-    use lambda_http::RequestExt;
-    use lambda_http::request::RequestContext;
     let headers = req.headers();
-    let ip = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-        _ => None,
-    }
-    .or_else(|| {
-        get_header(headers, "x-forwarded-for")
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-    });
+    let ip = h::source_ip(req);
     let short = |v: &str| v.chars().take(256).collect::<String>();
     RequestMeta {
         ip: ip.map(|v| short(&v)),
@@ -142,8 +132,10 @@ pub async fn accept(
 ) -> Result<Response<Body>, ApiError> {
     let key = authenticate(app, req, key_id).await?;
     *cors = check_origin(req, &key)?;
-    if let keys::Admission::Limited { retry_after_s } = keys::admit(app, &key).await? {
-        tracing::info!(retry_after_s, "over the key's rate limit");
+    // Everything from here on is the key's workspace's.
+    let scope = &app.scope(key.workspace.clone());
+    if let keys::Admission::Limited { retry_after_s } = keys::admit(scope, &key).await? {
+        tracing::info!(retry_after_s, "over the rate limit");
         return Err(ApiError::RateLimited { retry_after_s });
     }
 
@@ -156,7 +148,7 @@ pub async fn accept(
     {
         // Indistinguishable from success; only the dropped count moves.
         tracing::info!("honeypot filled; dropped");
-        if let Err(e) = keys::count(app, &key.id, keys::Counter::Dropped).await {
+        if let Err(e) = keys::count(scope, &key.id, keys::Counter::Dropped).await {
             tracing::warn!(error = %e, "could not count a dropped request");
         }
         return Ok(respond(&accepted(&new_id(IdKind::Event))));
@@ -164,7 +156,7 @@ pub async fn accept(
 
     let input = LeadInput::from_fields(
         raw,
-        app.config.default_region,
+        scope.config.default_region,
         key.honeypot_field.as_deref(),
     )
     .map_err(ApiError::Validation)?;
@@ -175,19 +167,19 @@ pub async fn accept(
     };
     let fingerprint = idempotency::fingerprint(body);
     if let Some(ik) = idempotency_key
-        && let Claim::Replay(answer) = idempotency::claim(app, &key.id, ik, &fingerprint).await?
+        && let Claim::Replay(answer) = idempotency::claim(scope, &key.id, ik, &fingerprint).await?
     {
         tracing::info!("idempotent replay");
         return Ok(respond(&answer));
     }
 
-    let result = record_and_enqueue(app, req, &key, &input).await;
+    let result = record_and_enqueue(scope, req, &key, &input).await;
     match (result, idempotency_key) {
         (Ok(event_id), ik) => {
             let answer = accepted(event_id.as_str());
             if let Some(ik) = ik
                 && let Err(e) =
-                    idempotency::complete(app, &key.id, ik, &fingerprint, answer.clone()).await
+                    idempotency::complete(scope, &key.id, ik, &fingerprint, answer.clone()).await
             {
                 tracing::warn!(error = %e, "could not store the idempotent answer");
             }
@@ -195,7 +187,7 @@ pub async fn accept(
             Ok(respond(&answer))
         }
         (Err(err), Some(ik)) => {
-            if let Err(e) = idempotency::release(app, &key.id, ik).await {
+            if let Err(e) = idempotency::release(scope, &key.id, ik).await {
                 tracing::warn!(error = %e, "could not release an idempotency claim");
             }
             Err(err)
@@ -207,13 +199,14 @@ pub async fn accept(
 /// Writes the `RECEIVED` event, then queues it (and counts the request).
 /// If queueing fails the event is deleted again.
 async fn record_and_enqueue(
-    app: &App,
+    scope: &Scope,
     req: &Request,
     key: &WebhookKey,
     input: &LeadInput,
 ) -> Result<EventId, ApiError> {
     let event_id = EventId::generate();
     let event = EventRecord::received(
+        scope.ws(),
         event_id.clone(),
         Source::Webhook {
             key_id: key.id.clone(),
@@ -226,13 +219,14 @@ async fn record_and_enqueue(
         request_meta(req),
         clock::now_rfc3339(),
     )?;
-    events::put_new(app, &event).await?;
-    let message = LeadMessage {
+    events::put_new(scope, &event).await?;
+    let message = LeadsMessage::Event {
+        workspace: scope.ws().clone(),
         event_id: event_id.clone(),
     };
     let (sent, counted) = tokio::join!(
-        app.queue.send(&app.config.leads_queue_url, &message),
-        keys::count(app, &key.id, keys::Counter::Requests),
+        scope.queue.send(&scope.config.leads_queue_url, &message),
+        keys::count(scope, &key.id, keys::Counter::Requests),
     );
     if let Err(e) = &counted {
         tracing::warn!(error = %e, "could not count a request");
@@ -241,11 +235,11 @@ async fn record_and_enqueue(
         // Not accepted after all: take the count back (it ran alongside the
         // send to keep the accepted path one round trip shorter).
         if counted.is_ok()
-            && let Err(e) = keys::count_by(app, &key.id, keys::Counter::Requests, -1).await
+            && let Err(e) = keys::count_by(scope, &key.id, keys::Counter::Requests, -1).await
         {
             tracing::warn!(error = %e, "could not take back a request count");
         }
-        if let Err(e) = events::remove(app, event_id.as_str()).await {
+        if let Err(e) = events::remove(scope, event_id.as_str()).await {
             tracing::error!(error = %e, event_id = %event_id, "enqueue failed and the event could not be removed");
         }
         return Err(err.into());

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::store::{Write, n};
 use crate::aws::table;
 use crate::error::Error;
@@ -72,8 +72,13 @@ pub fn parse_header(value: &str) -> Result<&str, ApiError> {
     Ok(v)
 }
 
-fn pk(scope: &str, key: &str) -> String {
-    table::idempotency(scope, &encode_hex(&Sha256::digest(key.as_bytes()))).pk
+fn pk(cx: &Scope, key_id: &str, key: &str) -> String {
+    table::idempotency(
+        cx.ws(),
+        key_id,
+        &encode_hex(&Sha256::digest(key.as_bytes())),
+    )
+    .pk
 }
 
 /// Fingerprint of a request body.
@@ -81,17 +86,17 @@ pub fn fingerprint(body: &[u8]) -> String {
     encode_hex(&Sha256::digest(body))
 }
 
-/// Claims `key` within `scope` (a webhook key id) for a request whose body
+/// Claims `key` within a webhook key (`key_id`, in `cx`'s workspace) for a request whose body
 /// has `fingerprint`.
 pub async fn claim(
-    app: &App,
-    scope: &str,
+    cx: &Scope,
+    key_id: &str,
     key: &str,
     fingerprint: &str,
 ) -> Result<Claim, ApiError> {
     let now_ms = clock::now_ms();
     let record = Record {
-        pk: pk(scope, key),
+        pk: pk(cx, key_id, key),
         sk: SK.into(),
         fingerprint: fingerprint.to_owned(),
         claimed_at_ms: now_ms,
@@ -101,12 +106,12 @@ pub async fn claim(
     // DynamoDB's TTL deletes lazily: an expired record counts as absent.
     let cond = "attribute_not_exists(pk) OR expiresAt < :now";
     let values = HashMap::from([(":now".to_owned(), n(now_ms / 1000))]);
-    if app.store.put_if(&record, cond, values).await? == Write::Done {
+    if cx.store.put_if(&record, cond, values).await? == Write::Done {
         return Ok(Claim::Fresh);
     }
-    let Some(existing) = app.store.get::<Record>(&record.pk, SK).await? else {
+    let Some(existing) = cx.store.get::<Record>(&record.pk, SK).await? else {
         // Released between our write and our read: try once more.
-        return match app.store.put_new(&record).await? {
+        return match cx.store.put_new(&record).await? {
             Write::Done => Ok(Claim::Fresh),
             Write::Conflict => Err(in_progress()),
         };
@@ -122,7 +127,7 @@ pub async fn claim(
     if now_ms - existing.claimed_at_ms > STALE_CLAIM_MS {
         let cond = "claimedAtMs = :then";
         let values = HashMap::from([(":then".to_owned(), n(existing.claimed_at_ms))]);
-        if app.store.put_if(&record, cond, values).await? == Write::Done {
+        if cx.store.put_if(&record, cond, values).await? == Write::Done {
             return Ok(Claim::Fresh);
         }
     }
@@ -137,28 +142,28 @@ fn in_progress() -> ApiError {
 
 /// Stores the answer of a fresh claim.
 pub async fn complete(
-    app: &App,
-    scope: &str,
+    cx: &Scope,
+    key_id: &str,
     key: &str,
     fingerprint: &str,
     answer: Answer,
 ) -> Result<(), Error> {
     let now_ms = clock::now_ms();
     let record = Record {
-        pk: pk(scope, key),
+        pk: pk(cx, key_id, key),
         sk: SK.into(),
         fingerprint: fingerprint.to_owned(),
         claimed_at_ms: now_ms,
         answer: Some(answer),
         expires_at: now_ms / 1000 + RETENTION_S,
     };
-    app.store.put(&record).await
+    cx.store.put(&record).await
 }
 
 /// Gives a claim up (the work failed; a retry must be able to run).
-pub async fn release(app: &App, scope: &str, key: &str) -> Result<(), Error> {
-    app.store
-        .delete(&pk(scope, key), SK, None, vec![])
+pub async fn release(cx: &Scope, key_id: &str, key: &str) -> Result<(), Error> {
+    cx.store
+        .delete(&pk(cx, key_id, key), SK, None, vec![])
         .await
         .map(|_| ())
 }

@@ -19,16 +19,17 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use crate::app::App;
-use crate::aws::queue::LeadMessage;
+use crate::app::{App, Scope};
+use crate::aws::queue::LeadsMessage;
 use crate::aws::store::Write;
 use crate::error::{AwsErrorKind, Error};
 use crate::http::error::ApiError;
 use crate::http::{self as h, header as get_header};
-use crate::model::events::{self, EventRecord, EventStatus, LeadgenMarker};
+use crate::model::events::{self, EventRecord, EventStatus, LeadDefaults, LeadgenMarker};
+use crate::model::{keys, pages};
 use crate::providers::meta::{self, Leadgen};
 use crate::rules::clock;
-use crate::rules::ids::EventId;
+use crate::rules::ids::{EventId, WorkspaceId};
 
 /// What became of one `leadgen` change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,30 +51,79 @@ impl Recorded {
     }
 }
 
+/// Where a leadgen goes: the workspace that registered its page (and the
+/// defaults of the key its form is mapped to), else `default`, where a
+/// page nobody registered ends `FAILED` unless the deployment's own page
+/// token (the set-up before workspaces) serves it.
+async fn route(app: &App, leadgen: &Leadgen) -> Result<(Scope, Option<LeadDefaults>), Error> {
+    let page = match leadgen.page_id.as_deref() {
+        Some(id) => pages::find(app, id).await?,
+        None => None,
+    };
+    let Some(page) = page else {
+        return Ok((app.default_scope(), None));
+    };
+    let scope = app.scope(page.workspace.clone());
+    let key_id = leadgen
+        .form_id
+        .as_deref()
+        .and_then(|f| page.form_keys.get(f));
+    let defaults = match key_id {
+        Some(id) => keys::get(&scope, id).await?.map(|k| LeadDefaults {
+            status: k.default_status,
+            tags: k.default_tags,
+        }),
+        None => None,
+    };
+    Ok((scope, defaults))
+}
+
 /// Records one `leadgen` change as an event, unless its `leadgen_id` was
 /// seen before: the marker first, then the event (see the module's notes).
-async fn record_leadgen(app: &App, leadgen: Leadgen, received_at: &str) -> Result<Recorded, Error> {
-    let marker = LeadgenMarker::new(&leadgen.leadgen_id, &EventId::generate());
-    if app.store.put_new(&marker).await? == Write::Conflict {
-        return already_recorded(app, Some(&leadgen), received_at).await;
+async fn record_leadgen(
+    app: &App,
+    leadgen: Leadgen,
+    received_at: &str,
+) -> Result<(WorkspaceId, Recorded), Error> {
+    let (scope, defaults) = route(app, &leadgen).await?;
+    let ws = scope.ws().clone();
+    let marker = LeadgenMarker::new(&ws, &leadgen.leadgen_id, &EventId::generate());
+    if scope.store.put_new(&marker).await? == Write::Conflict {
+        let recorded = already_recorded(&scope, Some(&leadgen), defaults, received_at).await?;
+        return Ok((ws, recorded));
     }
-    let event = EventRecord::from_leadgen(marker.event_id, leadgen, received_at.to_owned());
-    events::put_new(app, &event).await?;
-    Ok(Recorded::New(event.id))
+    let event = leadgen_event(&scope, marker.event_id, leadgen, defaults, received_at);
+    events::put_new(&scope, &event).await?;
+    Ok((ws, Recorded::New(event.id)))
+}
+
+fn leadgen_event(
+    scope: &Scope,
+    id: EventId,
+    leadgen: Leadgen,
+    defaults: Option<LeadDefaults>,
+    received_at: &str,
+) -> EventRecord {
+    let mut event = EventRecord::from_leadgen(scope.ws(), id, leadgen, received_at.to_owned());
+    if let Some(d) = defaults {
+        event.defaults = d;
+    }
+    event
 }
 
 /// The marker exists. Its event decides: still `RECEIVED` → queue it again;
 /// missing (an older clean-up removed it) → write it again under the
 /// marker's id; anything else → seen.
 async fn already_recorded(
-    app: &App,
+    scope: &Scope,
     leadgen: Option<&Leadgen>,
+    defaults: Option<LeadDefaults>,
     received_at: &str,
 ) -> Result<Recorded, Error> {
     let Some(leadgen) = leadgen else {
         return Ok(Recorded::Seen);
     };
-    let Some(marker) = events::leadgen_marker(app, &leadgen.leadgen_id).await? else {
+    let Some(marker) = events::leadgen_marker(scope, &leadgen.leadgen_id).await? else {
         // The marker went away between the write and this read: let Meta
         // send again rather than guess.
         return Err(Error::Aws {
@@ -84,13 +134,12 @@ async fn already_recorded(
         });
     };
     let id = marker.event_id;
-    match events::get(app, id.as_str()).await? {
+    match events::get(scope, id.as_str()).await? {
         Some(e) if e.status == EventStatus::Received => Ok(Recorded::Requeue(id)),
         Some(_) => Ok(Recorded::Seen),
         None => {
-            let event =
-                EventRecord::from_leadgen(id.clone(), leadgen.clone(), received_at.to_owned());
-            events::put_new(app, &event).await?;
+            let event = leadgen_event(scope, id.clone(), leadgen.clone(), defaults, received_at);
+            events::put_new(scope, &event).await?;
             Ok(Recorded::Requeue(id))
         }
     }
@@ -129,7 +178,7 @@ pub async fn notification(app: &App, req: &Request) -> Result<Response<Body>, Ap
         .filter(|lg| ids.insert(lg.leadgen_id.clone()))
         .collect();
     let received_at = clock::now_rfc3339();
-    let results: Vec<Result<Recorded, Error>> = futures::stream::iter(changes)
+    let results: Vec<Result<(WorkspaceId, Recorded), Error>> = futures::stream::iter(changes)
         .map(|lg| record_leadgen(app, lg, &received_at))
         .buffer_unordered(16)
         .collect()
@@ -144,11 +193,13 @@ pub async fn notification(app: &App, req: &Request) -> Result<Response<Body>, Ap
     }
     // Queue what was recorded even when another change failed: Meta's
     // retry finds those `RECEIVED` and queues them again, harmlessly.
-    let messages: Vec<LeadMessage> = recorded
+    let messages: Vec<LeadsMessage> = recorded
         .iter()
-        .filter_map(Recorded::to_queue)
-        .map(|id| LeadMessage {
-            event_id: id.clone(),
+        .filter_map(|(ws, r)| {
+            r.to_queue().map(|id| LeadsMessage::Event {
+                workspace: ws.clone(),
+                event_id: id.clone(),
+            })
         })
         .collect();
     app.queue
@@ -159,7 +210,7 @@ pub async fn notification(app: &App, req: &Request) -> Result<Response<Body>, Ap
     }
     let new = recorded
         .iter()
-        .filter(|r| matches!(r, Recorded::New(_)))
+        .filter(|(_, r)| matches!(r, Recorded::New(_)))
         .count();
     let requeued = messages.len() - new;
     tracing::info!(

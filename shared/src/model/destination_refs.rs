@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::table;
 use crate::error::Error;
 use crate::rules::clock;
@@ -33,9 +33,9 @@ impl Refs {
 }
 
 /// The refs of (`lead_id`, `sub_id`); empty when none were kept.
-pub async fn get(app: &App, lead_id: &str, sub_id: &str) -> Result<Refs, Error> {
-    let key = table::destination_refs(lead_id, sub_id);
-    Ok(app.store.get(&key.pk, &key.sk).await?.unwrap_or(Refs {
+pub async fn get(scope: &Scope, lead_id: &str, sub_id: &str) -> Result<Refs, Error> {
+    let key = table::destination_refs(scope.ws(), lead_id, sub_id);
+    Ok(scope.store.get(&key.pk, &key.sk).await?.unwrap_or(Refs {
         pk: key.pk,
         sk: key.sk,
         ..Refs::default()
@@ -44,7 +44,7 @@ pub async fn get(app: &App, lead_id: &str, sub_id: &str) -> Result<Refs, Error> 
 
 /// Writes them (the last attempt's word wins: attempts of one delivery are
 /// claimed one at a time).
-pub async fn put(app: &App, refs: &mut Refs) -> Result<(), Error> {
+pub async fn put(scope: &Scope, refs: &mut Refs) -> Result<(), Error> {
     refs.updated_at = clock::now_rfc3339();
-    app.store.put(refs).await
+    scope.store.put(refs).await
 }

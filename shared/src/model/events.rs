@@ -4,12 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, n, s};
 use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
-use crate::rules::ids::{self, EventId, IdKind, LeadId};
+use crate::rules::ids::{self, EventId, IdKind, LeadId, WorkspaceId};
 use crate::rules::inbound::LeadInput;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +112,9 @@ pub struct EventRecord {
     pub gsi1sk: String,
     pub gsi2pk: String,
     pub gsi2sk: String,
+    /// Absent on the default workspace's events; its key says the same.
+    #[serde(default, skip_serializing_if = "WorkspaceId::is_default")]
+    pub workspace: WorkspaceId,
     pub id: EventId,
     pub status: EventStatus,
     pub source: Source,
@@ -140,6 +143,7 @@ pub struct EventRecord {
 impl EventRecord {
     /// A new `RECEIVED` event.
     pub fn received(
+        ws: &WorkspaceId,
         id: EventId,
         source: Source,
         input: &LeadInput,
@@ -148,7 +152,7 @@ impl EventRecord {
         received_at: String,
     ) -> Result<Self, Error> {
         let input = serde_json::to_string(input).map_err(|e| Error::Data(e.to_string()))?;
-        let mut event = Self::base(id, source, received_at);
+        let mut event = Self::base(ws, id, source, received_at);
         event.input = Some(input);
         event.defaults = defaults;
         event.request = request;
@@ -157,6 +161,7 @@ impl EventRecord {
 
     /// A new `RECEIVED` event for a Meta `leadgen` change.
     pub fn from_leadgen(
+        ws: &WorkspaceId,
         id: EventId,
         leadgen: crate::providers::meta::Leadgen,
         received_at: String,
@@ -166,7 +171,7 @@ impl EventRecord {
             form_id: leadgen.form_id.clone(),
             ad_id: leadgen.ad_id.clone(),
         };
-        let mut event = Self::base(id, source, received_at);
+        let mut event = Self::base(ws, id, source, received_at);
         event.defaults = LeadDefaults {
             status: "unassigned".into(),
             tags: vec![],
@@ -175,15 +180,16 @@ impl EventRecord {
         event
     }
 
-    fn base(id: EventId, source: Source, received_at: String) -> Self {
-        let key = table::event(id.as_str());
+    fn base(ws: &WorkspaceId, id: EventId, source: Source, received_at: String) -> Self {
+        let key = table::event(ws, id.as_str());
         EventRecord {
             pk: key.pk,
             sk: key.sk,
-            gsi1pk: Listing::events().partition_for(id.as_str()),
+            gsi1pk: Listing::events(ws).partition_for(id.as_str()),
             gsi1sk: id.to_string(),
-            gsi2pk: status_partition(EventStatus::Received, &id),
+            gsi2pk: status_partition(ws, EventStatus::Received, &id),
             gsi2sk: id.to_string(),
+            workspace: ws.clone(),
             id,
             status: EventStatus::Received,
             source,
@@ -200,30 +206,30 @@ impl EventRecord {
     }
 }
 
-pub async fn get(app: &App, id: &str) -> Result<Option<EventRecord>, Error> {
+pub async fn get(scope: &Scope, id: &str) -> Result<Option<EventRecord>, Error> {
     if !ids::is_valid(IdKind::Event, id) {
         return Ok(None);
     }
-    let key = table::event(id);
-    app.store.get(&key.pk, &key.sk).await
+    let key = table::event(scope.ws(), id);
+    scope.store.get(&key.pk, &key.sk).await
 }
 
 /// Events, newest first, optionally of one status.
 pub async fn list(
-    app: &App,
+    scope: &Scope,
     status: Option<EventStatus>,
     page: &PageRequest,
 ) -> Result<Page<EventRecord>, DataError> {
     let listing = match status {
-        Some(s) => Listing::events_by_status(s.as_str()),
-        None => Listing::events(),
+        Some(s) => Listing::events_by_status(scope.ws(), s.as_str()),
+        None => Listing::events(scope.ws()),
     };
-    app.store.query_page(&listing, page, true).await
+    scope.store.query_page(&listing, page, true).await
 }
 
 /// The status listing partition an event is in while it has `status`.
-fn status_partition(status: EventStatus, id: &EventId) -> String {
-    Listing::events_by_status(status.as_str()).partition_for(id.as_str())
+fn status_partition(ws: &WorkspaceId, status: EventStatus, id: &EventId) -> String {
+    Listing::events_by_status(ws, status.as_str()).partition_for(id.as_str())
 }
 
 const FINISH: &str = "SET #s = :s, gsi2pk = :g, processedAt = :at, leadId = :lead";
@@ -234,14 +240,15 @@ const ONLY_RECEIVED: &str = "#s = :received";
 /// write of its resolution; `Conflict` when it was already finished, which
 /// is what makes processing exactly-once in effect.
 pub async fn finish(
-    app: &App,
+    scope: &Scope,
     event_id: &EventId,
     status: EventStatus,
     lead_id: &LeadId,
     at: &str,
 ) -> Result<Write, Error> {
-    let key = table::event(event_id.as_str());
-    app.store
+    let key = table::event(scope.ws(), event_id.as_str());
+    scope
+        .store
         .update_if(
             &key.pk,
             &key.sk,
@@ -250,7 +257,7 @@ pub async fn finish(
             vec![("#s", "status")],
             vec![
                 (":s", s(status.as_str())),
-                (":g", s(status_partition(status, event_id))),
+                (":g", s(status_partition(scope.ws(), status, event_id))),
                 (":at", s(at)),
                 (":lead", s(lead_id.as_str())),
                 (":received", s(EventStatus::Received.as_str())),
@@ -261,14 +268,15 @@ pub async fn finish(
 
 /// Marks an event `FAILED` with its reason (only from `RECEIVED`).
 pub async fn mark_failed(
-    app: &App,
+    scope: &Scope,
     event_id: &EventId,
     reason: &str,
     at: &str,
 ) -> Result<Write, Error> {
     let reason: String = reason.chars().take(1000).collect();
-    let key = table::event(event_id.as_str());
-    app.store
+    let key = table::event(scope.ws(), event_id.as_str());
+    scope
+        .store
         .update_if(
             &key.pk,
             &key.sk,
@@ -277,7 +285,10 @@ pub async fn mark_failed(
             vec![("#s", "status"), ("#e", "error")],
             vec![
                 (":s", s(EventStatus::Failed.as_str())),
-                (":g", s(status_partition(EventStatus::Failed, event_id))),
+                (
+                    ":g",
+                    s(status_partition(scope.ws(), EventStatus::Failed, event_id)),
+                ),
                 (":at", s(at)),
                 (":err", s(reason)),
                 (":received", s(EventStatus::Received.as_str())),
@@ -289,9 +300,10 @@ pub async fn mark_failed(
 /// Puts a `FAILED` event back to `RECEIVED` so `process` takes it again
 /// (a replay, after the cause was fixed); `Conflict` when it is not
 /// `FAILED` any more.
-pub async fn reopen_failed(app: &App, event_id: &EventId) -> Result<Write, Error> {
-    let key = table::event(event_id.as_str());
-    app.store
+pub async fn reopen_failed(scope: &Scope, event_id: &EventId) -> Result<Write, Error> {
+    let key = table::event(scope.ws(), event_id.as_str());
+    scope
+        .store
         .update_if(
             &key.pk,
             &key.sk,
@@ -300,7 +312,14 @@ pub async fn reopen_failed(app: &App, event_id: &EventId) -> Result<Write, Error
             vec![("#s", "status"), ("#e", "error")],
             vec![
                 (":s", s(EventStatus::Received.as_str())),
-                (":g", s(status_partition(EventStatus::Received, event_id))),
+                (
+                    ":g",
+                    s(status_partition(
+                        scope.ws(),
+                        EventStatus::Received,
+                        event_id,
+                    )),
+                ),
                 (":failed", s(EventStatus::Failed.as_str())),
             ],
         )
@@ -310,13 +329,14 @@ pub async fn reopen_failed(app: &App, event_id: &EventId) -> Result<Write, Error
 /// Notes that the sweeper queued a stuck event again, unless it (or another
 /// sweeper) did so since `since_ms`: one re-queue per grace period.
 pub async fn mark_swept(
-    app: &App,
+    scope: &Scope,
     event_id: &EventId,
     now_ms: i64,
     since_ms: i64,
 ) -> Result<Write, Error> {
-    let key = table::event(event_id.as_str());
-    app.store
+    let key = table::event(scope.ws(), event_id.as_str());
+    scope
+        .store
         .update_if(
             &key.pk,
             &key.sk,
@@ -343,8 +363,8 @@ pub struct LeadgenMarker {
 }
 
 impl LeadgenMarker {
-    pub fn new(leadgen_id: &str, event_id: &EventId) -> Self {
-        let key = table::leadgen_marker(leadgen_id);
+    pub fn new(ws: &WorkspaceId, leadgen_id: &str, event_id: &EventId) -> Self {
+        let key = table::leadgen_marker(ws, leadgen_id);
         LeadgenMarker {
             pk: key.pk,
             sk: key.sk,
@@ -354,17 +374,23 @@ impl LeadgenMarker {
 }
 
 /// The marker of a Meta `leadgen_id`, naming the event that recorded it.
-pub async fn leadgen_marker(app: &App, leadgen_id: &str) -> Result<Option<LeadgenMarker>, Error> {
-    let key = table::leadgen_marker(leadgen_id);
-    app.store.get(&key.pk, &key.sk).await
+pub async fn leadgen_marker(
+    scope: &Scope,
+    leadgen_id: &str,
+) -> Result<Option<LeadgenMarker>, Error> {
+    let key = table::leadgen_marker(scope.ws(), leadgen_id);
+    scope.store.get(&key.pk, &key.sk).await
 }
 
 /// Removes an event (ingest takes back one whose message was never queued).
-pub async fn remove(app: &App, id: &str) -> Result<(), Error> {
-    let (key, input) = (table::event(id), table::event_input(id));
+pub async fn remove(scope: &Scope, id: &str) -> Result<(), Error> {
+    let (key, input) = (
+        table::event(scope.ws(), id),
+        table::event_input(scope.ws(), id),
+    );
     tokio::try_join!(
-        app.store.delete(&key.pk, &key.sk, None, vec![]),
-        app.store.delete(&input.pk, &input.sk, None, vec![]),
+        scope.store.delete(&key.pk, &key.sk, None, vec![]),
+        scope.store.delete(&input.pk, &input.sk, None, vec![]),
     )
     .map(|_| ())
 }
@@ -392,31 +418,31 @@ struct EventInput {
 /// Its id is fresh (80 random bits), so an item already under it can only
 /// be this very write, made by an SDK retry after its answer was lost (a
 /// timeout, a 500 after the write): that is success, not a collision.
-pub async fn put_new(app: &App, event: &EventRecord) -> Result<(), Error> {
+pub async fn put_new(scope: &Scope, event: &EventRecord) -> Result<(), Error> {
     let whole = serde_json::to_vec(event).map_or(usize::MAX, |j| j.len());
     let Some(input) = event.input.as_ref().filter(|_| whole > INLINE_EVENT_MAX) else {
-        return app.store.put_new(event).await.map(|_| ());
+        return scope.store.put_new(event).await.map(|_| ());
     };
-    let key = table::event_input(event.id.as_str());
+    let key = table::event_input(scope.ws(), event.id.as_str());
     let apart = EventInput {
         pk: key.pk,
         sk: key.sk,
         input: input.clone(),
     };
-    app.store.put_new(&apart).await?;
+    scope.store.put_new(&apart).await?;
     let mut event = event.clone();
     event.input = None;
     event.input_apart = true;
-    app.store.put_new(&event).await.map(|_| ())
+    scope.store.put_new(&event).await.map(|_| ())
 }
 
 /// The event's cleaned submission, wherever it is kept.
-pub async fn input_of(app: &App, event: &EventRecord) -> Result<Option<String>, Error> {
+pub async fn input_of(scope: &Scope, event: &EventRecord) -> Result<Option<String>, Error> {
     if !event.input_apart {
         return Ok(event.input.clone());
     }
-    let key = table::event_input(event.id.as_str());
-    Ok(app
+    let key = table::event_input(scope.ws(), event.id.as_str());
+    Ok(scope
         .store
         .get::<EventInput>(&key.pk, &key.sk)
         .await?

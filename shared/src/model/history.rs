@@ -10,11 +10,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::table;
 use crate::error::Error;
 use crate::model::leads::{self, LeadRecord};
-use crate::rules::ids::{CauseId, LeadId};
+use crate::rules::ids::{CauseId, LeadId, WorkspaceId};
 
 /// The kinds of domain event a lead has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,13 +25,18 @@ pub enum LeadEventType {
     Updated,
     #[serde(rename = "lead.re_engaged")]
     ReEngaged,
+    /// The person's data was erased (GDPR Art. 17): the delivery carries
+    /// the lead's id and nothing personal.
+    #[serde(rename = "lead.deleted")]
+    Deleted,
 }
 
 impl LeadEventType {
-    pub const ALL: [LeadEventType; 3] = [
+    pub const ALL: [LeadEventType; 4] = [
         LeadEventType::Created,
         LeadEventType::Updated,
         LeadEventType::ReEngaged,
+        LeadEventType::Deleted,
     ];
 
     /// The type as the contract spells it (`lead.created`…), exactly.
@@ -44,6 +49,7 @@ impl LeadEventType {
             LeadEventType::Created => "lead.created",
             LeadEventType::Updated => "lead.updated",
             LeadEventType::ReEngaged => "lead.re_engaged",
+            LeadEventType::Deleted => "lead.deleted",
         }
     }
 }
@@ -70,12 +76,13 @@ pub struct HistoryEntry {
 
 impl HistoryEntry {
     pub fn new(
+        ws: &WorkspaceId,
         lead_id: &LeadId,
         kind: LeadEventType,
         cause_id: &CauseId,
         occurred_at: &str,
     ) -> Self {
-        let key = table::history_entry(lead_id.as_str(), cause_id.as_str(), kind.as_str());
+        let key = table::history_entry(ws, lead_id.as_str(), cause_id.as_str(), kind.as_str());
         HistoryEntry {
             pk: key.pk,
             sk: key.sk,
@@ -92,6 +99,7 @@ impl HistoryEntry {
     pub fn created(lead: &LeadRecord) -> Option<Self> {
         let cause = lead.created_by.as_ref()?;
         Some(Self::new(
+            &lead.workspace,
             &lead.id,
             LeadEventType::Created,
             cause,
@@ -118,11 +126,12 @@ fn with_created(
 }
 
 /// A lead's history, oldest first (empty when the lead does not exist).
-pub async fn history(app: &App, lead_id: &str) -> Result<Vec<HistoryEntry>, Error> {
-    let pk = table::lead(lead_id).pk;
+pub async fn history(scope: &Scope, lead_id: &str) -> Result<Vec<HistoryEntry>, Error> {
+    let pk = table::lead(scope.ws(), lead_id).pk;
     let (lead, stored) = tokio::try_join!(
-        leads::get(app, lead_id),
-        app.store
+        leads::get(scope, lead_id),
+        scope
+            .store
             .query_prefix::<HistoryEntry>(&pk, table::HISTORY_PREFIX),
     )?;
     Ok(match lead {
@@ -134,14 +143,14 @@ pub async fn history(app: &App, lead_id: &str) -> Result<Vec<HistoryEntry>, Erro
 /// The entries of `lead` that one cause (an inbound event, an admin edit)
 /// made.
 pub async fn of_cause(
-    app: &App,
+    scope: &Scope,
     lead: &LeadRecord,
     cause_id: &CauseId,
 ) -> Result<Vec<HistoryEntry>, Error> {
-    let stored = app
+    let stored = scope
         .store
         .query_prefix(
-            &table::lead(lead.id.as_str()).pk,
+            &table::lead(scope.ws(), lead.id.as_str()).pk,
             &table::history_of_cause(cause_id.as_str()),
         )
         .await?;
@@ -161,7 +170,13 @@ mod tests {
         );
         let lead = LeadId::parse("lead_01jsaaaaaaaaaaaaaaaaaaaaaa").unwrap();
         let evt = crate::rules::ids::EventId::parse("evt_01jsaaaaaaaaaaaaaaaaaaaaaa").unwrap();
-        let e = HistoryEntry::new(&lead, LeadEventType::Created, &(&evt).into(), "t");
+        let e = HistoryEntry::new(
+            &WorkspaceId::default(),
+            &lead,
+            LeadEventType::Created,
+            &(&evt).into(),
+            "t",
+        );
         assert_eq!(e.sk, "HIST#evt_01jsaaaaaaaaaaaaaaaaaaaaaa#lead.created");
         for t in LeadEventType::ALL {
             assert_eq!(LeadEventType::parse(t.as_str()), Some(t));

@@ -11,14 +11,14 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::App;
+use crate::app::{App, Scope};
 use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, from_item, n, s};
 use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
 use crate::rules::clock;
 use crate::rules::crypto::{self, DataKey};
-use crate::rules::ids::{self, IdKind};
+use crate::rules::ids::{self, IdKind, KeyId, WorkspaceId};
 use crate::rules::inbound::origin::DomainPattern;
 use crate::rules::rate;
 
@@ -41,6 +41,10 @@ pub struct WebhookKey {
     pub sk: String,
     pub gsi1pk: String,
     pub gsi1sk: String,
+    /// The workspace the key's leads go to (absent on keys from before
+    /// workspaces: the default one's).
+    #[serde(default)]
+    pub workspace: WorkspaceId,
     pub id: String,
     pub name: String,
     /// The token, sealed under the data key (see [`crate::rules::crypto`]).
@@ -141,8 +145,8 @@ impl KeyChanges {
 }
 
 /// Creates a key; returns it with its token in clear.
-pub async fn create(app: &App, changes: KeyChanges) -> Result<(WebhookKey, String), DataError> {
-    let secrets = app.secrets.get().await?;
+pub async fn create(scope: &Scope, changes: KeyChanges) -> Result<(WebhookKey, String), DataError> {
+    let secrets = scope.secrets.get().await?;
     let id = ids::new_id(IdKind::Key);
     let item = table::webhook_key(&id);
     let token = new_token();
@@ -150,8 +154,9 @@ pub async fn create(app: &App, changes: KeyChanges) -> Result<(WebhookKey, Strin
     let mut key = WebhookKey {
         pk: item.pk,
         sk: item.sk,
-        gsi1pk: table::KEYS.into(),
+        gsi1pk: Listing::keys(scope.ws()).partition_for(&id),
         gsi1sk: id.clone(),
+        workspace: scope.ws().clone(),
         token_sealed: secrets.data_key.seal(&token_context(&id), &token),
         token_hint: mask(&token),
         id,
@@ -165,30 +170,42 @@ pub async fn create(app: &App, changes: KeyChanges) -> Result<(WebhookKey, Strin
         updated_at: now,
     };
     changes.apply(&mut key);
-    match app.store.put_new(&key).await? {
+    match scope.store.put_new(&key).await? {
         Write::Done => Ok((key, token)),
         Write::Conflict => Err(DataError::Conflict("key id collision; try again".into())),
     }
 }
 
-/// Reads a key; a malformed id is simply not found.
-pub async fn get(app: &App, id: &str) -> Result<Option<WebhookKey>, Error> {
-    if !ids::is_valid(IdKind::Key, id) {
+/// Reads a key of this workspace; a malformed id, or another workspace's
+/// key, is simply not found.
+pub async fn get(scope: &Scope, id: &str) -> Result<Option<WebhookKey>, Error> {
+    Ok(find(scope.app(), id)
+        .await?
+        .filter(|k| &k.workspace == scope.ws()))
+}
+
+/// Reads a key by the id its hook URL names, whatever its workspace (the
+/// hook's only way in: the key says which workspace it acts in).
+pub async fn find(app: &App, id: &str) -> Result<Option<WebhookKey>, Error> {
+    let Some(id) = KeyId::parse(id) else {
         return Ok(None);
-    }
-    let key = table::webhook_key(id);
+    };
+    let key = table::webhook_key(id.as_str());
     app.store.get(&key.pk, &key.sk).await
 }
 
-pub async fn list(app: &App, page: &PageRequest) -> Result<Page<WebhookKey>, DataError> {
-    app.store.query_page(&Listing::keys(), page, true).await
+pub async fn list(scope: &Scope, page: &PageRequest) -> Result<Page<WebhookKey>, DataError> {
+    scope
+        .store
+        .query_page(&Listing::keys(scope.ws()), page, true)
+        .await
 }
 
 /// Writes `key` back if nobody changed it since `previous_updated_at`.
-async fn save(app: &App, key: &WebhookKey, previous_updated_at: &str) -> Result<(), DataError> {
+async fn save(scope: &Scope, key: &WebhookKey, previous_updated_at: &str) -> Result<(), DataError> {
     let cond = "attribute_exists(pk) AND updatedAt = :prev";
     let values = HashMap::from([(":prev".to_owned(), s(previous_updated_at))]);
-    match app.store.put_if(key, cond, values).await? {
+    match scope.store.put_if(key, cond, values).await? {
         Write::Done => Ok(()),
         Write::Conflict => Err(DataError::Conflict(
             "the key changed while this request ran; read it again and retry".into(),
@@ -201,32 +218,32 @@ fn bump(key: &mut WebhookKey) -> String {
     std::mem::replace(&mut key.updated_at, next)
 }
 
-pub async fn update(app: &App, id: &str, changes: KeyChanges) -> Result<WebhookKey, DataError> {
-    let mut key = get(app, id).await?.ok_or(DataError::NotFound("key"))?;
+pub async fn update(scope: &Scope, id: &str, changes: KeyChanges) -> Result<WebhookKey, DataError> {
+    let mut key = get(scope, id).await?.ok_or(DataError::NotFound("key"))?;
     changes.apply(&mut key);
     let previous = bump(&mut key);
-    save(app, &key, &previous).await?;
+    save(scope, &key, &previous).await?;
     Ok(key)
 }
 
 /// Issues a new token; the old one stops working at once.
-pub async fn rotate(app: &App, id: &str) -> Result<(WebhookKey, String), DataError> {
-    let secrets = app.secrets.get().await?;
-    let mut key = get(app, id).await?.ok_or(DataError::NotFound("key"))?;
+pub async fn rotate(scope: &Scope, id: &str) -> Result<(WebhookKey, String), DataError> {
+    let secrets = scope.secrets.get().await?;
+    let mut key = get(scope, id).await?.ok_or(DataError::NotFound("key"))?;
     let token = new_token();
     key.token_sealed = secrets.data_key.seal(&token_context(&key.id), &token);
     key.token_hint = mask(&token);
     let previous = bump(&mut key);
-    save(app, &key, &previous).await?;
+    save(scope, &key, &previous).await?;
     Ok((key, token))
 }
 
-pub async fn delete(app: &App, id: &str) -> Result<(), DataError> {
-    if !ids::is_valid(IdKind::Key, id) {
+pub async fn delete(scope: &Scope, id: &str) -> Result<(), DataError> {
+    if get(scope, id).await?.is_none() {
         return Err(DataError::NotFound("key"));
     }
     let key = table::webhook_key(id);
-    match app
+    match scope
         .store
         .delete(&key.pk, &key.sk, Some("attribute_exists(pk)"), vec![])
         .await?
@@ -235,9 +252,9 @@ pub async fn delete(app: &App, id: &str) -> Result<(), DataError> {
         Write::Conflict => return Err(DataError::NotFound("key")),
     }
     // The counter shards go too; a failure here leaves only orphan counters.
-    let shards = (0..app.config.counter_shards).map(|n| {
-        let shard = table::key_counter(id, n);
-        async move { app.store.delete(&shard.pk, &shard.sk, None, vec![]).await }
+    let shards = (0..scope.config.counter_shards).map(|n| {
+        let shard = table::key_counter(scope.ws(), id, n);
+        async move { scope.store.delete(&shard.pk, &shard.sk, None, vec![]).await }
     });
     for result in futures::future::join_all(shards).await {
         if let Err(e) = result {
@@ -259,29 +276,47 @@ pub enum Admission {
     },
 }
 
-/// Counts a request against its key's limit for this minute; a key without
-/// a limit is admitted without a call. One conditional write per admitted
-/// request; a refused one writes nothing.
-pub async fn admit(app: &App, key: &WebhookKey) -> Result<Admission, Error> {
-    let Some(limit) = key.rate_limit_per_minute else {
+/// Counts a request against its workspace's budget and its key's limit for
+/// this minute, both in one item (`{ws}RATE#{minute}`: the workspace's
+/// total and one count per key), so the two limits cost one conditional
+/// write per admitted request, and a refused one writes nothing. With
+/// neither limit set nothing is written.
+pub async fn admit(scope: &Scope, key: &WebhookKey) -> Result<Admission, Error> {
+    let ws_limit = match crate::model::workspaces::settings(scope.app(), scope.ws()).await? {
+        Some(w) => w.rate_limit_per_minute,
+        None => None,
+    }
+    .unwrap_or(scope.config.workspace_rate_limit_per_minute);
+    let key_limit = key.rate_limit_per_minute;
+    if ws_limit == 0 && key_limit.is_none() {
         return Ok(Admission::Admitted);
-    };
+    }
     let window = rate::Window::at(clock::now_ms());
-    let item = table::rate_window(&key.id, window.index);
-    // One more request, unless the window already holds `limit`.
-    let counted = app
+    let item = table::workspace_rate_window(scope.ws(), window.index);
+    let mut conditions = Vec::new();
+    let mut values = vec![(":one", n(1)), (":exp", n(window.expires_at_s))];
+    if ws_limit > 0 {
+        conditions.push("(attribute_not_exists(#n) OR #n < :wslimit)");
+        values.push((":wslimit", n(i64::from(ws_limit))));
+    }
+    if let Some(limit) = key_limit {
+        conditions.push("(attribute_not_exists(#k) OR #k < :keylimit)");
+        values.push((":keylimit", n(i64::from(limit))));
+    }
+    // The key's count is an attribute of its own, named by the key id.
+    let counted = scope
         .store
-        .update_if(
+        .update_if_owned_names(
             &item.pk,
             &item.sk,
-            "ADD #n :one SET #ttl = :exp",
-            Some("attribute_not_exists(#n) OR #n < :limit"),
-            vec![("#n", "n"), ("#ttl", table::TTL_ATTRIBUTE)],
+            "ADD #n :one, #k :one SET #ttl = :exp",
+            Some(&conditions.join(" AND ")),
             vec![
-                (":one", n(1)),
-                (":limit", n(i64::from(limit))),
-                (":exp", n(window.expires_at_s)),
+                ("#n".to_owned(), "n".to_owned()),
+                ("#k".to_owned(), format!("k_{}", key.id)),
+                ("#ttl".to_owned(), table::TTL_ATTRIBUTE.to_owned()),
             ],
+            values,
         )
         .await?;
     match counted {
@@ -315,30 +350,31 @@ impl Counter {
 
 /// Adds one to a key's counter on a
 /// random shard.
-pub async fn count(app: &App, id: &str, counter: Counter) -> Result<(), Error> {
-    count_by(app, id, counter, 1).await
+pub async fn count(scope: &Scope, id: &str, counter: Counter) -> Result<(), Error> {
+    count_by(scope, id, counter, 1).await
 }
 
 /// Adds `delta` to a key's counter on a random shard (reads sum the shards,
 /// so a correction may land on any of them).
-pub async fn count_by(app: &App, id: &str, counter: Counter, delta: i64) -> Result<(), Error> {
+pub async fn count_by(scope: &Scope, id: &str, counter: Counter, delta: i64) -> Result<(), Error> {
     let mut b = [0u8; 4];
     crypto::fill_random(&mut b);
-    let shard = u32::from_le_bytes(b) % app.config.counter_shards;
-    let key = table::key_counter(id, shard);
-    app.store
+    let shard = u32::from_le_bytes(b) % scope.config.counter_shards;
+    let key = table::key_counter(scope.ws(), id, shard);
+    scope
+        .store
         .add(&key.pk, &key.sk, &[(counter.attribute(), delta)])
         .await
 }
 
 /// The summed counters of each key: `(requestCount, droppedCount)`.
-pub async fn counts(app: &App, ids: &[&str]) -> Result<HashMap<String, (i64, i64)>, Error> {
-    let shards = app.config.counter_shards;
+pub async fn counts(scope: &Scope, ids: &[&str]) -> Result<HashMap<String, (i64, i64)>, Error> {
+    let shards = scope.config.counter_shards;
     let mut index = HashMap::new();
     let mut keys = Vec::new();
     for id in ids {
         for n in 0..shards {
-            let shard = table::key_counter(id, n);
+            let shard = table::key_counter(scope.ws(), id, n);
             index.insert(shard.pk.clone(), (*id).to_owned());
             keys.push((shard.pk, shard.sk));
         }
@@ -354,7 +390,7 @@ pub async fn counts(app: &App, ids: &[&str]) -> Result<HashMap<String, (i64, i64
         #[serde(default)]
         dropped_count: i64,
     }
-    for item in app.store.batch_get(&keys).await? {
+    for item in scope.store.batch_get(&keys).await? {
         let shard: Shard = from_item(item)?;
         if let Some(id) = index.get(&shard.pk)
             && let Some(t) = totals.get_mut(id)
@@ -388,6 +424,7 @@ mod tests {
             sk: "KEY".into(),
             gsi1pk: "KEYS".into(),
             gsi1sk: "k".into(),
+            workspace: WorkspaceId::default(),
             id: "k".into(),
             name: "k".into(),
             token_sealed: String::new(),

@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::listing::Filter;
 use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::s;
 use crate::aws::table::{self, Key, Listing};
 use crate::error::{DataError, Error};
 use crate::model::events::{LeadDefaults, Source};
-use crate::rules::ids::{self, CauseId, EventId, IdKind, LeadId};
+use crate::rules::ids::{self, CauseId, EventId, IdKind, LeadId, WorkspaceId};
 use crate::rules::inbound::LeadInput;
 
 /// A lead as stored.
@@ -28,6 +28,10 @@ pub struct LeadRecord {
     pub gsi1sk: String,
     pub gsi2pk: String,
     pub gsi2sk: String,
+    /// Absent on the default workspace's leads (every lead before
+    /// workspaces); its key says the same.
+    #[serde(default, skip_serializing_if = "WorkspaceId::is_default")]
+    pub workspace: WorkspaceId,
     pub id: LeadId,
     #[serde(default)]
     pub email: Option<String>,
@@ -140,6 +144,7 @@ pub struct Merge {
 impl LeadRecord {
     /// A new lead from a submission.
     pub fn new(
+        ws: &WorkspaceId,
         id: LeadId,
         input: &LeadInput,
         defaults: &LeadDefaults,
@@ -153,14 +158,15 @@ impl LeadRecord {
         } else {
             defaults.status.clone()
         };
-        let key = table::lead(id.as_str());
+        let key = table::lead(ws, id.as_str());
         let mut lead = LeadRecord {
             pk: key.pk,
             sk: key.sk,
-            gsi1pk: Listing::leads().partition_for(id.as_str()),
+            gsi1pk: Listing::leads(ws).partition_for(id.as_str()),
             gsi1sk: id.to_string(),
-            gsi2pk: Listing::leads_by_status(&status).partition_for(id.as_str()),
+            gsi2pk: Listing::leads_by_status(ws, &status).partition_for(id.as_str()),
             gsi2sk: id.to_string(),
+            workspace: ws.clone(),
             id,
             email: input.email.clone(),
             phone: input.phone.clone(),
@@ -219,7 +225,8 @@ impl LeadRecord {
     /// Sets the status (moving the lead between status listings).
     pub fn set_status(&mut self, status: &str) {
         self.status = status.to_owned();
-        self.gsi2pk = Listing::leads_by_status(status).partition_for(self.id.as_str());
+        self.gsi2pk =
+            Listing::leads_by_status(&self.workspace, status).partition_for(self.id.as_str());
     }
 }
 
@@ -327,22 +334,22 @@ impl From<LeadRecord> for LeadView {
     }
 }
 
-pub async fn get(app: &App, id: &str) -> Result<Option<LeadRecord>, Error> {
+pub async fn get(scope: &Scope, id: &str) -> Result<Option<LeadRecord>, Error> {
     if !ids::is_valid(IdKind::Lead, id) {
         return Ok(None);
     }
-    let key = table::lead(id);
-    app.store.get(&key.pk, &key.sk).await
+    let key = table::lead(scope.ws(), id);
+    scope.store.get(&key.pk, &key.sk).await
 }
 
 /// The lead an identity points at.
-pub async fn by_identity(app: &App, identity: &Key) -> Result<Option<LeadRecord>, Error> {
-    match app
+pub async fn by_identity(scope: &Scope, identity: &Key) -> Result<Option<LeadRecord>, Error> {
+    match scope
         .store
         .get::<Identity>(&identity.pk, &identity.sk)
         .await?
     {
-        Some(identity) => get(app, identity.lead_id.as_str()).await,
+        Some(identity) => get(scope, identity.lead_id.as_str()).await,
         None => Ok(None),
     }
 }
@@ -358,18 +365,18 @@ pub struct LeadFilter {
 
 /// Leads, newest first, filtered.
 pub async fn list(
-    app: &App,
+    scope: &Scope,
     filter: &LeadFilter,
     page: &PageRequest,
 ) -> Result<Page<LeadRecord>, DataError> {
     // Email and phone are exact, normalised look-ups through the identities.
     let identity = match (&filter.email, &filter.phone) {
-        (Some(e), _) => Some(table::email_identity(e)),
-        (None, Some(p)) => Some(table::phone_identity(p)),
+        (Some(e), _) => Some(table::email_identity(scope.ws(), e)),
+        (None, Some(p)) => Some(table::phone_identity(scope.ws(), p)),
         _ => None,
     };
     if let Some(identity) = identity {
-        let lead = by_identity(app, &identity).await?;
+        let lead = by_identity(scope, &identity).await?;
         let items = lead
             .into_iter()
             .filter(|l| {
@@ -392,13 +399,14 @@ pub async fn list(
         });
     }
     let listing = match &filter.status {
-        Some(s) => Listing::leads_by_status(s),
-        None => Listing::leads(),
+        Some(s) => Listing::leads_by_status(scope.ws(), s),
+        None => Listing::leads(scope.ws()),
     };
     match &filter.tag {
-        None => app.store.query_page(&listing, page, true).await,
+        None => scope.store.query_page(&listing, page, true).await,
         Some(tag) => {
-            app.store
+            scope
+                .store
                 .query_page_filtered(
                     &listing,
                     page,
@@ -417,3 +425,46 @@ pub async fn list(
 #[cfg(test)]
 #[path = "leads_tests.rs"]
 mod tests;
+
+/// Saves an admin's edit of a lead with its `lead.updated` entry, both or
+/// neither (a transaction: edits are rare, and the lead must never change
+/// without its history); false when the lead changed since
+/// `previous_version` was read.
+pub async fn save_edit(
+    scope: &Scope,
+    lead: &LeadRecord,
+    previous_version: i64,
+    entry: &crate::model::history::HistoryEntry,
+) -> Result<bool, Error> {
+    use crate::aws::store::{Tx, n};
+    let items = vec![
+        scope.store.tx_put(
+            lead,
+            Some("version = :v"),
+            vec![(":v", n(previous_version))],
+        )?,
+        scope
+            .store
+            .tx_put(entry, Some("attribute_not_exists(pk)"), vec![])?,
+    ];
+    Ok(scope.store.transact(items).await? == Tx::Done)
+}
+
+/// What is left of an erased lead to announce it: its id, workspace,
+/// source and times; every personal field empty.
+pub fn tombstone(lead: &LeadRecord, at: &str) -> LeadRecord {
+    let mut t = LeadRecord::new(
+        &lead.workspace,
+        lead.id.clone(),
+        &LeadInput::default(),
+        &LeadDefaults {
+            status: "erased".into(),
+            tags: Vec::new(),
+        },
+        lead.source.clone(),
+        &lead.created_at,
+    );
+    t.updated_at = at.to_owned();
+    t.last_seen_at = lead.last_seen_at.clone();
+    t
+}

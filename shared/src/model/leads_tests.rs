@@ -20,6 +20,7 @@ fn new_lead_takes_defaults() {
         tags: vec!["lp".into()],
     };
     let l = LeadRecord::new(
+        &crate::rules::ids::WorkspaceId::default(),
         LeadId::generate(),
         &input(json!({"email": "a@b.co", "tags": ["LP", "vip"]})),
         &d,
@@ -59,6 +60,7 @@ fn fields(prefix: &str, n: usize, value_len: usize) -> Value {
 fn merges_can_never_grow_a_lead_past_its_bounds() {
     let d = LeadDefaults::default();
     let mut l = LeadRecord::new(
+        &crate::rules::ids::WorkspaceId::default(),
         LeadId::generate(),
         &input(json!({"email": "a@b.co", "customFields": fields("a", 60, 600)})),
         &d,
@@ -89,6 +91,7 @@ fn merges_can_never_grow_a_lead_past_its_bounds() {
 fn every_address_is_kept_up_to_a_bound() {
     let d = LeadDefaults::default();
     let mut l = LeadRecord::new(
+        &crate::rules::ids::WorkspaceId::default(),
         LeadId::generate(),
         &input(json!({"phone": "+14155550100"})),
         &d,
@@ -123,6 +126,7 @@ fn every_address_is_kept_up_to_a_bound() {
 fn merge_fills_gaps_and_unions() {
     let d = LeadDefaults::default();
     let mut l = LeadRecord::new(
+        &crate::rules::ids::WorkspaceId::default(),
         LeadId::generate(),
         &input(json!({"email": "a@b.co", "firstName": "Ann", "customFields": {"x": 1}})),
         &d,

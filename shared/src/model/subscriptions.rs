@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, s};
 use crate::aws::table::{self, Listing};
@@ -276,18 +276,18 @@ impl SubChanges {
 
 /// Creates a subscription; returns it with its secret in clear.
 pub async fn create(
-    app: &App,
+    scope: &Scope,
     mut changes: SubChanges,
 ) -> Result<(Subscription, String), DataError> {
-    let secrets = app.secrets.get().await?;
+    let secrets = scope.secrets.get().await?;
     let id = ids::new_id(IdKind::Subscription);
-    let key = table::subscription(&id);
+    let key = table::subscription(scope.ws(), &id);
     let secret = changes.secret.take().unwrap_or_else(signing::new_secret);
     let now = clock::now_rfc3339();
     let mut sub = Subscription {
         pk: key.pk,
         sk: key.sk,
-        gsi1pk: table::SUBSCRIPTIONS.into(),
+        gsi1pk: Listing::subscriptions(scope.ws()).partition_for(&id),
         gsi1sk: id.clone(),
         secret_sealed: secrets.data_key.seal(&ctx(&id, "secret"), &secret),
         secret_hint: secret_hint(&secret),
@@ -312,7 +312,7 @@ pub async fn create(
         updated_at: now,
     };
     changes.apply(&mut sub, &secrets.data_key);
-    match app.store.put_new(&sub).await? {
+    match scope.store.put_new(&sub).await? {
         Write::Done => Ok((sub, secret)),
         Write::Conflict => Err(DataError::Conflict(
             "subscription id collision; try again".into(),
@@ -320,31 +320,32 @@ pub async fn create(
     }
 }
 
-pub async fn get(app: &App, id: &str) -> Result<Option<Subscription>, Error> {
+pub async fn get(scope: &Scope, id: &str) -> Result<Option<Subscription>, Error> {
     if !ids::is_valid(IdKind::Subscription, id) {
         return Ok(None);
     }
-    let key = table::subscription(id);
-    app.store.get(&key.pk, &key.sk).await
+    let key = table::subscription(scope.ws(), id);
+    scope.store.get(&key.pk, &key.sk).await
 }
 
-pub async fn list(app: &App, page: &PageRequest) -> Result<Page<Subscription>, DataError> {
-    app.store
-        .query_page(&Listing::subscriptions(), page, true)
+pub async fn list(scope: &Scope, page: &PageRequest) -> Result<Page<Subscription>, DataError> {
+    scope
+        .store
+        .query_page(&Listing::subscriptions(scope.ws()), page, true)
         .await
 }
 
 /// Every subscription (for fan-out), oldest first.
-pub async fn all(app: &App) -> Result<Vec<Subscription>, Error> {
+pub async fn all(scope: &Scope) -> Result<Vec<Subscription>, Error> {
     let mut out = Vec::new();
     let mut page = PageRequest {
         limit: crate::aws::pagination::MAX_LIMIT,
         cursor: None,
     };
     loop {
-        let batch: Page<Subscription> = app
+        let batch: Page<Subscription> = scope
             .store
-            .query_page(&Listing::subscriptions(), &page, false)
+            .query_page(&Listing::subscriptions(scope.ws()), &page, false)
             .await
             .map_err(DataError::into_internal)?;
         out.extend(batch.items);
@@ -361,10 +362,10 @@ fn bump(sub: &mut Subscription) -> String {
 }
 
 /// Writes `sub` back if nobody changed it meanwhile.
-pub async fn save(app: &App, sub: &mut Subscription) -> Result<(), DataError> {
+pub async fn save(scope: &Scope, sub: &mut Subscription) -> Result<(), DataError> {
     let previous = bump(sub);
     let values = std::collections::HashMap::from([(":prev".to_owned(), s(previous))]);
-    match app
+    match scope
         .store
         .put_if(sub, "attribute_exists(pk) AND updatedAt = :prev", values)
         .await?
@@ -376,24 +377,28 @@ pub async fn save(app: &App, sub: &mut Subscription) -> Result<(), DataError> {
     }
 }
 
-pub async fn update(app: &App, id: &str, changes: SubChanges) -> Result<Subscription, DataError> {
-    let secrets = app.secrets.get().await?;
-    let mut sub = get(app, id)
+pub async fn update(
+    scope: &Scope,
+    id: &str,
+    changes: SubChanges,
+) -> Result<Subscription, DataError> {
+    let secrets = scope.secrets.get().await?;
+    let mut sub = get(scope, id)
         .await?
         .ok_or(DataError::NotFound("subscription"))?;
     changes.apply(&mut sub, &secrets.data_key);
-    save(app, &mut sub).await?;
+    save(scope, &mut sub).await?;
     Ok(sub)
 }
 
 /// Issues a new secret; the old one keeps signing (second) for `grace`.
 pub async fn rotate_secret(
-    app: &App,
+    scope: &Scope,
     id: &str,
     grace_s: u64,
 ) -> Result<(Subscription, String), DataError> {
-    let secrets = app.secrets.get().await?;
-    let mut sub = get(app, id)
+    let secrets = scope.secrets.get().await?;
+    let mut sub = get(scope, id)
         .await?
         .ok_or(DataError::NotFound("subscription"))?;
     let old = secrets
@@ -409,16 +414,16 @@ pub async fn rotate_secret(
         (grace_s > 0).then(|| clock::now_ms() + (grace_s as i64) * 1000);
     sub.secret_sealed = secrets.data_key.seal(&ctx(&sub.id, "secret"), &new);
     sub.secret_hint = secret_hint(&new);
-    save(app, &mut sub).await?;
+    save(scope, &mut sub).await?;
     Ok((sub, new))
 }
 
-pub async fn delete(app: &App, id: &str) -> Result<(), DataError> {
+pub async fn delete(scope: &Scope, id: &str) -> Result<(), DataError> {
     if !ids::is_valid(IdKind::Subscription, id) {
         return Err(DataError::NotFound("subscription"));
     }
-    let key = table::subscription(id);
-    match app
+    let key = table::subscription(scope.ws(), id);
+    match scope
         .store
         .delete(&key.pk, &key.sk, Some("attribute_exists(pk)"), vec![])
         .await?
@@ -430,10 +435,11 @@ pub async fn delete(app: &App, id: &str) -> Result<(), DataError> {
 
 /// Turns a subscription off with a reason, keeping everything else (a 410
 /// from the receiver does this).
-pub async fn disable(app: &App, id: &str, reason: &str) -> Result<(), Error> {
+pub async fn disable(scope: &Scope, id: &str, reason: &str) -> Result<(), Error> {
     let now = clock::now_rfc3339();
-    let key = table::subscription(id);
-    app.store
+    let key = table::subscription(scope.ws(), id);
+    scope
+        .store
         .update_if(
             &key.pk,
             &key.sk,

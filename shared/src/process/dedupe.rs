@@ -37,7 +37,7 @@
 
 use std::time::Duration;
 
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::store::{Write, n, s};
 use crate::aws::table::{self, Key};
 use crate::error::Error;
@@ -88,7 +88,7 @@ enum Round {
 
 /// Resolves `event` (with its cleaned `input`) to a lead, exactly once.
 pub async fn resolve(
-    app: &App,
+    scope: &Scope,
     event: &EventRecord,
     input: &LeadInput,
 ) -> Result<Resolution, Error> {
@@ -103,7 +103,7 @@ pub async fn resolve(
             ))
             .await;
         }
-        if let Round::Resolved(resolution) = try_resolve(app, event, input, &mine).await? {
+        if let Round::Resolved(resolution) = try_resolve(scope, event, input, &mine).await? {
             return Ok(resolution);
         }
     }
@@ -113,22 +113,28 @@ pub async fn resolve(
 }
 
 async fn try_resolve(
-    app: &App,
+    scope: &Scope,
     event: &EventRecord,
     input: &LeadInput,
     mine: &LeadId,
 ) -> Result<Round, Error> {
-    let email_key = input.email.as_deref().map(table::email_identity);
-    let phone_key = input.phone.as_deref().map(table::phone_identity);
+    let email_key = input
+        .email
+        .as_deref()
+        .map(|v| table::email_identity(scope.ws(), v));
+    let phone_key = input
+        .phone
+        .as_deref()
+        .map(|v| table::phone_identity(scope.ws(), v));
     let (email, phone) = tokio::try_join!(
-        holder(app, event, mine, email_key.as_ref()),
-        holder(app, event, mine, phone_key.as_ref()),
+        holder(scope, event, mine, email_key.as_ref()),
+        holder(scope, event, mine, phone_key.as_ref()),
     )?;
     if matches!(email, Holder::Busy) || matches!(phone, Holder::Busy) {
         return Ok(Round::Contended);
     }
     if matches!(email, Holder::Created) || matches!(phone, Holder::Created) {
-        return create(app, event, input, mine, [None, None]).await;
+        return create(scope, event, input, mine, [None, None]).await;
     }
     let free = |h: &Holder, key: Option<Key>| matches!(h, Holder::Free).then_some(key).flatten();
     let claims = [free(&email, email_key), free(&phone, phone_key)];
@@ -143,15 +149,15 @@ async fn try_resolve(
             l
         }
         (_, Holder::Lead(l)) => l,
-        _ => return create(app, event, &input, mine, claims).await,
+        _ => return create(scope, event, &input, mine, claims).await,
     };
-    merge(app, event, &input, *target, mine, claims).await
+    merge(scope, event, &input, *target, mine, claims).await
 }
 
 /// Reads who holds `key` (see [`Holder`]); removes a claim left by another
 /// event that ended without creating its lead.
 async fn holder(
-    app: &App,
+    scope: &Scope,
     event: &EventRecord,
     mine: &LeadId,
     key: Option<&Key>,
@@ -159,10 +165,10 @@ async fn holder(
     let Some(key) = key else {
         return Ok(Holder::Free);
     };
-    let Some(identity) = app.store.get::<Identity>(&key.pk, &key.sk).await? else {
+    let Some(identity) = scope.store.get::<Identity>(&key.pk, &key.sk).await? else {
         return Ok(Holder::Free);
     };
-    if let Some(lead) = leads::get(app, identity.lead_id.as_str()).await? {
+    if let Some(lead) = leads::get(scope, identity.lead_id.as_str()).await? {
         return Ok(if lead.id == *mine {
             Holder::Created
         } else {
@@ -175,7 +181,7 @@ async fn holder(
     // A claim whose lead does not exist: is its event still at work?
     if let Some(claimer) = &identity.claimed_by
         && claimer != &event.id
-        && events::get(app, claimer.as_str())
+        && events::get(scope, claimer.as_str())
             .await?
             .is_some_and(|e| e.status == EventStatus::Received)
     {
@@ -184,12 +190,16 @@ async fn holder(
     // Its event has ended — but it may have written its lead and ended
     // between the two reads above. A try writes its lead before it ends its
     // event, so a lead still absent now was never written by that try.
-    if leads::get(app, identity.lead_id.as_str()).await?.is_some() {
+    if leads::get(scope, identity.lead_id.as_str())
+        .await?
+        .is_some()
+    {
         return Ok(Holder::Busy);
     }
     let removed = match &identity.claim {
         Some(claim) => {
-            app.store
+            scope
+                .store
                 .delete(
                     &key.pk,
                     &key.sk,
@@ -199,7 +209,8 @@ async fn holder(
                 .await?
         }
         None => {
-            app.store
+            scope
+                .store
                 .delete(
                     &key.pk,
                     &key.sk,
@@ -219,13 +230,14 @@ async fn holder(
 /// Claims `key` for `lead_id`: only where it is absent or this event's own
 /// earlier claim (pointing at `mine`).
 async fn claim(
-    app: &App,
+    scope: &Scope,
     event: &EventRecord,
     key: Key,
     lead_id: &LeadId,
     mine: &LeadId,
 ) -> Result<Write, Error> {
-    app.store
+    scope
+        .store
         .put_if(
             &Identity::new(key, lead_id, &event.id),
             "attribute_not_exists(pk) OR leadId = :mine",
@@ -235,14 +247,14 @@ async fn claim(
 }
 
 async fn claim_all(
-    app: &App,
+    scope: &Scope,
     event: &EventRecord,
     claims: [Option<Key>; 2],
     lead_id: &LeadId,
     mine: &LeadId,
 ) -> Result<Write, Error> {
     for key in claims.into_iter().flatten() {
-        if claim(app, event, key, lead_id, mine).await? == Write::Conflict {
+        if claim(scope, event, key, lead_id, mine).await? == Write::Conflict {
             return Ok(Write::Conflict);
         }
     }
@@ -252,16 +264,17 @@ async fn claim_all(
 /// A new person: claims, the lead (which holds its `lead.created` entry),
 /// the event.
 async fn create(
-    app: &App,
+    scope: &Scope,
     event: &EventRecord,
     input: &LeadInput,
     mine: &LeadId,
     claims: [Option<Key>; 2],
 ) -> Result<Round, Error> {
-    if claim_all(app, event, claims, mine, mine).await? == Write::Conflict {
+    if claim_all(scope, event, claims, mine, mine).await? == Write::Conflict {
         return Ok(Round::Contended);
     }
     let mut lead = LeadRecord::new(
+        scope.ws(),
         mine.clone(),
         input,
         &event.defaults,
@@ -271,9 +284,9 @@ async fn create(
     // The lead carries its `lead.created` entry.
     lead.created_by = Some((&event.id).into());
     // Absent, or put by an earlier try of this event: either way it is ours.
-    app.store.put_new(&lead).await?;
+    scope.store.put_new(&lead).await?;
     Ok(Round::Resolved(
-        match finish(app, event, EventStatus::Processed, &lead.id).await? {
+        match finish(scope, event, EventStatus::Processed, &lead.id).await? {
             Write::Done => Resolution::Created {
                 lead: Box::new(lead),
             },
@@ -285,14 +298,14 @@ async fn create(
 /// A known person: claims of new addresses, the merge, a
 /// `lead.re_engaged` entry when due, the event.
 async fn merge(
-    app: &App,
+    scope: &Scope,
     event: &EventRecord,
     input: &LeadInput,
     mut lead: LeadRecord,
     mine: &LeadId,
     claims: [Option<Key>; 2],
 ) -> Result<Round, Error> {
-    if claim_all(app, event, claims, &lead.id, mine).await? == Write::Conflict {
+    if claim_all(scope, event, claims, &lead.id, mine).await? == Write::Conflict {
         return Ok(Round::Contended);
     }
     let before = lead.clone();
@@ -311,7 +324,7 @@ async fn merge(
         _ if silent_long_enough(
             &merge.previous_seen_at,
             &event.received_at,
-            app.config.reengage_after,
+            scope.config.reengage_after,
         ) =>
         {
             let r = ReEngagement {
@@ -326,7 +339,7 @@ async fn merge(
     let mut unchanged = lead.clone();
     unchanged.version = before.version;
     if unchanged != before {
-        let write = app
+        let write = scope
             .store
             .put_if(
                 &lead,
@@ -340,16 +353,17 @@ async fn merge(
     }
     if let Some(r) = &re_engagement {
         let mut entry = HistoryEntry::new(
+            scope.ws(),
             &lead.id,
             LeadEventType::ReEngaged,
             &cause,
             &event.received_at,
         );
         entry.previous_seen_at = Some(r.previous_seen_at.clone());
-        app.store.put_new(&entry).await?;
+        scope.store.put_new(&entry).await?;
     }
     Ok(Round::Resolved(
-        match finish(app, event, EventStatus::Duplicate, &lead.id).await? {
+        match finish(scope, event, EventStatus::Duplicate, &lead.id).await? {
             Write::Done => Resolution::Duplicate {
                 lead: Box::new(lead),
                 re_engaged: re_engagement.is_some(),
@@ -360,12 +374,12 @@ async fn merge(
 }
 
 async fn finish(
-    app: &App,
+    scope: &Scope,
     event: &EventRecord,
     status: EventStatus,
     lead_id: &LeadId,
 ) -> Result<Write, Error> {
-    events::finish(app, &event.id, status, lead_id, &clock::now_rfc3339()).await
+    events::finish(scope, &event.id, status, lead_id, &clock::now_rfc3339()).await
 }
 
 fn silent_long_enough(previous: &str, now: &str, after: Duration) -> bool {

@@ -10,54 +10,63 @@
 
 use serde_json::{Value, json};
 
-use crate::app::App;
-use crate::aws::queue::DeliveryMessage;
+use crate::app::Scope;
+use crate::aws::queue::DeliveriesMessage;
 use crate::aws::store::Write;
 use crate::error::Error;
 use crate::model::deliveries::{self, Delivery, DeliveryStatus};
 use crate::model::history::{self, HistoryEntry, LeadEventType};
 use crate::model::leads::{self, LeadRecord, LeadView};
 use crate::model::subscriptions::{self, Subscription};
-use crate::rules::clock;
-use crate::rules::ids::{self, CauseId, IdKind, LeadId};
+use crate::rules::ids::{CauseId, LeadId};
 
 /// Fans out every history entry of `lead_id` caused by `cause_id` that has
 /// not been fanned out yet; returns how many deliveries it queued.
-pub async fn fan_out(app: &App, lead_id: &LeadId, cause_id: &CauseId) -> Result<usize, Error> {
-    let Some(lead) = leads::get(app, lead_id.as_str()).await? else {
+pub async fn fan_out(scope: &Scope, lead_id: &LeadId, cause_id: &CauseId) -> Result<usize, Error> {
+    let Some(lead) = leads::get(scope, lead_id.as_str()).await? else {
         return Ok(0);
     };
-    let entries = history::of_cause(app, &lead, cause_id).await?;
+    let entries = history::of_cause(scope, &lead, cause_id).await?;
+    fan_out_entries(scope, &lead, &entries).await
+}
+
+/// Makes and queues the deliveries of `entries` (about `lead`) to every
+/// subscription that wants them; safe to run again.
+pub async fn fan_out_entries(
+    scope: &Scope,
+    lead: &LeadRecord,
+    entries: &[HistoryEntry],
+) -> Result<usize, Error> {
     if entries.is_empty() {
         return Ok(0);
     }
-    let subs = subscriptions::all(app).await?;
+    let lead_id = &lead.id;
+    let subs = subscriptions::all(scope).await?;
     // Routing rules see the lead as the API shows it.
     let shown = serde_json::to_value(LeadView::from(lead.clone())).unwrap_or(Value::Null);
     let mut messages = Vec::new();
-    for entry in &entries {
+    for entry in entries {
         let wanted = subs
             .iter()
             .filter(|s| s.wants(entry.kind, &lead.source) && s.routes(&shown));
         for sub in wanted {
-            let delivery = delivery_for(entry, &lead, sub);
-            let queue_it = match deliveries::put_new(app, &delivery).await? {
+            let delivery = delivery_for(entry, lead, sub);
+            let queue_it = match deliveries::put_new(scope, &delivery).await? {
                 Write::Done => true,
                 // Made by an earlier run that may have stopped before
                 // queueing it: queue it again unless it was already tried.
-                Write::Conflict => deliveries::get(app, &delivery.id)
+                Write::Conflict => deliveries::get(scope, &delivery.id)
                     .await?
                     .is_some_and(|d| d.status == DeliveryStatus::Pending && d.attempt_count == 0),
             };
             if queue_it {
-                messages.push(DeliveryMessage {
-                    delivery_id: delivery.id.clone(),
-                });
+                messages.push(DeliveriesMessage::attempt(scope.ws(), &delivery.id));
             }
         }
     }
-    app.queue
-        .send_all(&app.config.deliveries_queue_url, &messages)
+    scope
+        .queue
+        .send_all(&scope.config.deliveries_queue_url, &messages)
         .await?;
     if !messages.is_empty() {
         tracing::info!(lead_id = %lead_id, deliveries = messages.len(), "fanned out");
@@ -67,14 +76,7 @@ pub async fn fan_out(app: &App, lead_id: &LeadId, cause_id: &CauseId) -> Result<
 
 /// The delivery of `entry` to `sub`: the same id every time.
 fn delivery_for(entry: &HistoryEntry, lead: &LeadRecord, sub: &Subscription) -> Delivery {
-    let ms = clock::parse_rfc3339(&entry.occurred_at)
-        .unwrap_or_else(clock::now_ms)
-        .max(0) as u64;
-    let id = ids::derived_id(
-        IdKind::Delivery,
-        ms,
-        &format!("{}|{}|{}", entry.pk, entry.sk, sub.id),
-    );
+    let id = deliveries::id_for(entry, &sub.id);
     let view = LeadView::from(lead.clone());
     let payload = default_body(entry.kind, &id, &entry.occurred_at, &view, Some(entry)).to_string();
     Delivery::new(id, entry, lead, sub, payload)

@@ -19,9 +19,9 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::Instrument;
 
-use crate::app::App;
+use crate::app::{App, Scope};
 use crate::aws::batch::{self, Outcome};
-use crate::aws::queue::{FanOutMessage, LeadMessage};
+use crate::aws::queue::LeadsMessage;
 use crate::error::AwsErrorKind;
 
 use crate::model::events::{self, EventRecord, EventStatus};
@@ -46,19 +46,22 @@ async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
     async {
         let attempt = batch::receive_count(record);
         let body = record.body.as_deref().unwrap_or_default();
-        // The common message first: an event to process.
-        let Ok(message) = serde_json::from_str::<LeadMessage>(body) else {
-            if let Ok(retry) = serde_json::from_str::<FanOutMessage>(body) {
-                return fan_out_again(app, &retry, attempt).await;
-            }
-            tracing::error!(attempt, "poison message: not a lead message; it goes to the DLQ");
+        let Some(message) = LeadsMessage::parse(body) else {
+            tracing::error!(attempt, "poison message: not a leads-queue message; it goes to the DLQ");
             return Outcome::Retry {
                 delay: Duration::ZERO,
-                reason: "not a lead message".into(),
+                reason: "not a leads-queue message".into(),
             };
         };
-        tracing::Span::current().record("event_id", message.event_id.as_str());
-        let outcome = process_event(app, message.event_id.as_str(), attempt).await;
+        let scope = app.scope(message.workspace().clone());
+        let event_id = match message {
+            LeadsMessage::Event { event_id, .. } => event_id,
+            LeadsMessage::FanOut {
+                lead_id, cause_id, ..
+            } => return fan_out_again(&scope, &lead_id, &cause_id, attempt).await,
+        };
+        tracing::Span::current().record("event_id", event_id.as_str());
+        let outcome = process_event(&scope, event_id.as_str(), attempt).await;
         match &outcome {
             Outcome::Done => {}
             Outcome::Retry { delay, reason } => {
@@ -72,15 +75,20 @@ async fn handle_record(app: &App, record: &SqsMessage) -> Outcome {
 }
 
 /// Makes the deliveries of a fan-out that failed where it started (see
-/// [`FanOutMessage`]); a fan-out is safe to run again.
-async fn fan_out_again(app: &App, m: &FanOutMessage, attempt: u32) -> Outcome {
-    tracing::Span::current().record("lead_id", m.lead_id.as_str());
-    match fan_out::fan_out(app, &m.lead_id, &m.cause_id).await {
+/// [`LeadsMessage::FanOut`]); a fan-out is safe to run again.
+async fn fan_out_again(
+    scope: &Scope,
+    lead_id: &crate::rules::ids::LeadId,
+    cause_id: &crate::rules::ids::CauseId,
+    attempt: u32,
+) -> Outcome {
+    tracing::Span::current().record("lead_id", lead_id.as_str());
+    match fan_out::fan_out(scope, lead_id, cause_id).await {
         Ok(n) => {
-            tracing::info!(deliveries = n, cause_id = %m.cause_id, "fan-out finished");
+            tracing::info!(deliveries = n, cause_id = %cause_id, "fan-out finished");
             Outcome::Done
         }
-        Err(e) => backoff_policy(app).retry(attempt, e.to_string(), None),
+        Err(e) => backoff_policy(scope).retry(attempt, e.to_string(), None),
     }
 }
 
@@ -94,10 +102,10 @@ fn backoff_policy(app: &App) -> Backoff {
 }
 
 /// Processes one event, exactly once in effect.
-pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
-    let policy = backoff_policy(app);
+pub async fn process_event(scope: &Scope, event_id: &str, attempt: u32) -> Outcome {
+    let policy = backoff_policy(scope);
     let backoff = |reason: String, hint: Option<Duration>| policy.retry(attempt, reason, hint);
-    let event = match events::get(app, event_id).await {
+    let event = match events::get(scope, event_id).await {
         Ok(Some(e)) => e,
         Ok(None) => {
             // Removed by ingest after a failed enqueue: the caller was told to retry.
@@ -111,22 +119,22 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
         // may have been cut short, then stop.
         tracing::info!(status = event.status.as_str(), "already processed");
         return match &event.lead_id {
-            Some(lead_id) => match fan_out::fan_out(app, lead_id, &(&event.id).into()).await {
+            Some(lead_id) => match fan_out::fan_out(scope, lead_id, &(&event.id).into()).await {
                 Ok(_) => Outcome::Done,
                 Err(e) => backoff(e.to_string(), None),
             },
             None => Outcome::Done,
         };
     }
-    let input = match lead_input(app, &event).await {
+    let input = match lead_input(scope, &event).await {
         Ok(input) => input,
-        Err(Failure::Permanent(reason)) => return fail(app, &event, &reason, attempt).await,
+        Err(Failure::Permanent(reason)) => return fail(scope, &event, &reason, attempt).await,
         Err(Failure::Transient {
             reason,
             retry_after,
         }) => return backoff(reason, retry_after),
     };
-    let lead_id = match dedupe::resolve(app, &event, &input).await {
+    let lead_id = match dedupe::resolve(scope, &event, &input).await {
         Ok(Resolution::Created { lead }) => {
             tracing::info!(lead_id = %lead.id, "lead created");
             lead.id
@@ -135,14 +143,14 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
             tracing::info!(lead_id = %lead.id, re_engaged, "duplicate merged");
             lead.id
         }
-        Ok(Resolution::AlreadyDone) => match events::get(app, event.id.as_str()).await {
+        Ok(Resolution::AlreadyDone) => match events::get(scope, event.id.as_str()).await {
             Ok(Some(EventRecord {
                 lead_id: Some(id), ..
             })) => id,
             // The event went (ingest removes one whose message it could not
             // queue) or ended without a lead while this try wrote its lead:
             // the lead stands, so its `lead.created` is still sent.
-            Ok(_) => match created_by_this(app, &event).await {
+            Ok(_) => match created_by_this(scope, &event).await {
                 Ok(Some(id)) => id,
                 Ok(None) => return Outcome::Done,
                 Err(e) => return backoff(e.to_string(), None),
@@ -152,7 +160,7 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
         // A write DynamoDB refuses outright can never succeed.
         Err(e) if e.aws_kind() == Some(AwsErrorKind::Validation) => {
             return fail(
-                app,
+                scope,
                 &event,
                 &format!("the lead cannot be stored: {e}"),
                 attempt,
@@ -161,7 +169,7 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
         }
         Err(e) => return backoff(e.to_string(), None),
     };
-    match fan_out::fan_out(app, &lead_id, &(&event.id).into()).await {
+    match fan_out::fan_out(scope, &lead_id, &(&event.id).into()).await {
         Ok(_) => Outcome::Done,
         // The event is finished; the retry finds it so and fans out again.
         Err(e) => backoff(e.to_string(), None),
@@ -170,20 +178,20 @@ pub async fn process_event(app: &App, event_id: &str, attempt: u32) -> Outcome {
 
 /// The lead `event` created, if it created one.
 async fn created_by_this(
-    app: &App,
+    scope: &Scope,
     event: &EventRecord,
 ) -> Result<Option<crate::rules::ids::LeadId>, crate::Error> {
     let mine = leads::lead_id_of(&event.id, &event.received_at);
     let cause: crate::rules::ids::CauseId = (&event.id).into();
-    Ok(leads::get(app, mine.as_str())
+    Ok(leads::get(scope, mine.as_str())
         .await?
         .filter(|l| l.created_by.as_ref() == Some(&cause))
         .map(|l| l.id))
 }
 
 /// The cleaned submission: stored by ingest, or fetched from the Graph API.
-async fn lead_input(app: &App, event: &EventRecord) -> Result<LeadInput, Failure> {
-    let stored = events::input_of(app, event)
+async fn lead_input(scope: &Scope, event: &EventRecord) -> Result<LeadInput, Failure> {
+    let stored = events::input_of(scope, event)
         .await
         .map_err(|e| Failure::transient(e.to_string()))?;
     if let Some(text) = &stored {
@@ -197,29 +205,59 @@ async fn lead_input(app: &App, event: &EventRecord) -> Result<LeadInput, Failure
             "event has neither input nor leadgen".into()
         }));
     };
-    let secrets = app
+    let secrets = scope
         .secrets
         .get()
         .await
         .map_err(|e| Failure::transient(e.to_string()))?;
-    let Some(token) = secrets.meta_page_token.as_deref() else {
-        return Err(Failure::transient(
-            "metaPageToken is not set in the deployment secret",
-        ));
+    // The token of the page's registration in this workspace; the
+    // deployment's own page token serves `default` (the set-up before
+    // workspaces). A page nobody registered can never be fetched.
+    let page = match leadgen.page_id.as_deref() {
+        Some(id) => crate::model::pages::get(scope, id)
+            .await
+            .map_err(|e| Failure::transient(e.to_string()))?,
+        None => None,
     };
-    let http = app.http().map_err(|e| Failure::transient(e.to_string()))?;
-    let fields =
-        meta::fetch_lead(http, &app.config.meta_graph_url, token, &leadgen.leadgen_id).await?;
-    LeadInput::from_fields(fields, app.config.default_region, None)
+    let registered = match &page {
+        Some(p) => Some(
+            p.access_token(&secrets.data_key)
+                .map_err(|e| Failure::transient(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let fallback = scope
+        .ws()
+        .is_default()
+        .then(|| secrets.meta_page_token.clone())
+        .flatten();
+    let Some(token) = registered.or(fallback) else {
+        return Err(Failure::Permanent(format!(
+            "Meta page {} is not registered with any workspace (PUT /v1/meta/pages/{{pageId}}), and the deployment has no page token",
+            leadgen.page_id.as_deref().unwrap_or("(none)")
+        )));
+    };
+    let token = token.as_str();
+    let http = scope
+        .http()
+        .map_err(|e| Failure::transient(e.to_string()))?;
+    let fields = meta::fetch_lead(
+        http,
+        &scope.config.meta_graph_url,
+        token,
+        &leadgen.leadgen_id,
+    )
+    .await?;
+    LeadInput::from_fields(fields, scope.config.default_region, None)
         .map_err(|issues| Failure::invalid_meta_lead(&issues))
 }
 
-async fn fail(app: &App, event: &EventRecord, reason: &str, attempt: u32) -> Outcome {
-    match events::mark_failed(app, &event.id, reason, &clock::now_rfc3339()).await {
+async fn fail(scope: &Scope, event: &EventRecord, reason: &str, attempt: u32) -> Outcome {
+    match events::mark_failed(scope, &event.id, reason, &clock::now_rfc3339()).await {
         Ok(_) => {
             tracing::warn!(reason, "event failed");
             Outcome::Done
         }
-        Err(e) => backoff_policy(app).retry(attempt, e.to_string(), None),
+        Err(e) => backoff_policy(scope).retry(attempt, e.to_string(), None),
     }
 }

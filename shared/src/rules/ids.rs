@@ -17,6 +17,9 @@ pub enum IdKind {
     Delivery,
     Change,
     Request,
+    Workspace,
+    Token,
+    Audit,
 }
 
 impl IdKind {
@@ -29,6 +32,9 @@ impl IdKind {
             IdKind::Delivery => "dlv_",
             IdKind::Change => "chg_",
             IdKind::Request => "req_",
+            IdKind::Workspace => "ws_",
+            IdKind::Token => "tok_",
+            IdKind::Audit => "aud_",
         }
     }
 }
@@ -184,6 +190,81 @@ id_type!(
     ChangeId,
     IdKind::Change
 );
+id_type!(
+    /// A webhook key, a source of leads (`key_…`).
+    KeyId,
+    IdKind::Key
+);
+id_type!(
+    /// A subscription, a destination of deliveries (`sub_…`).
+    SubscriptionId,
+    IdKind::Subscription
+);
+id_type!(
+    /// A delivery of one event to one subscription (`dlv_…`).
+    DeliveryId,
+    IdKind::Delivery
+);
+id_type!(
+    /// A workspace's API token (`tok_…`).
+    TokenId,
+    IdKind::Token
+);
+id_type!(
+    /// An entry of a workspace's audit trail (`aud_…`).
+    AuditId,
+    IdKind::Audit
+);
+
+/// The workspace every item belongs to: `ws_…`, or `default`, the one an
+/// existing deployment's items and the root token without a
+/// `Leadpipe-Workspace` header act in. Stored and sent as the plain string.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct WorkspaceId(String);
+
+impl WorkspaceId {
+    /// The id of the default workspace.
+    pub const DEFAULT: &'static str = "default";
+
+    /// The default workspace.
+    pub fn default_workspace() -> Self {
+        WorkspaceId(Self::DEFAULT.to_owned())
+    }
+
+    /// A fresh workspace id, created now.
+    pub fn generate() -> Self {
+        WorkspaceId(new_id(IdKind::Workspace))
+    }
+
+    /// `text` when it is `default` or a well-formed `ws_…` id.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text == Self::DEFAULT || is_valid(IdKind::Workspace, text))
+            .then(|| WorkspaceId(text.to_owned()))
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.0 == Self::DEFAULT
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for WorkspaceId {
+    fn default() -> Self {
+        Self::default_workspace()
+    }
+}
+
+impl std::fmt::Display for WorkspaceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// What caused a lead's history entry: an inbound event, or an admin
 /// change. Stored as the id itself.
@@ -230,5 +311,25 @@ mod typed_tests {
         );
         let evt = EventId::generate();
         assert_eq!(CauseId::from(&evt).as_str(), evt.as_str());
+    }
+
+    #[test]
+    fn workspace_ids_are_default_or_prefixed() {
+        assert!(WorkspaceId::parse("default").unwrap().is_default());
+        let ws = WorkspaceId::generate();
+        assert!(ws.as_str().starts_with("ws_"));
+        assert_eq!(WorkspaceId::parse(ws.as_str()), Some(ws.clone()));
+        assert!(!ws.is_default());
+        for bad in [
+            "",
+            "Default",
+            "ws_",
+            "ws_x",
+            "default ",
+            "key_0123456789abcdefghjkmnpqrs",
+        ] {
+            assert_eq!(WorkspaceId::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(WorkspaceId::default(), WorkspaceId::default_workspace());
     }
 }

@@ -29,6 +29,7 @@ use crate::app::App;
 use crate::deliver::send::AttemptResult;
 use crate::error::FieldIssue;
 use crate::model::destination_refs::{self, Refs};
+use crate::model::history::LeadEventType;
 use crate::rules::clock;
 
 /// HubSpot property → lead field (its default internal names).
@@ -159,7 +160,7 @@ impl Ctx<'_> {
         if !self.a.is_test() {
             refs.ids.insert(CONTACT_ID.into(), id.clone());
             refs.pending_ms = None;
-            if let Err(e) = destination_refs::put(self.a.app, refs).await {
+            if let Err(e) = destination_refs::put(self.a.scope, refs).await {
                 tracing::warn!(error = %e, "hubspot: the contact id could not be kept");
             }
         }
@@ -192,15 +193,21 @@ impl Ctx<'_> {
 }
 
 pub async fn send(a: &Attempt<'_>) -> AttemptResult {
-    let log = Log::new();
-    let client = match a.app.http() {
+    let mut log = Log::new();
+    if a.event == LeadEventType::Deleted {
+        // An erasure's tombstone carries nothing to write; what HubSpot
+        // holds is the account owner's to delete there.
+        log.note("lead.deleted: nothing is written to HubSpot (its contact is left as it is)");
+        return log.delivered(204);
+    }
+    let client = match a.scope.http() {
         Ok(c) => c,
         Err(e) => return log.failed(e.to_string(), None),
     };
     let lead = a.lead();
     let mut refs = match lead["id"].as_str() {
         Some(lead_id) if !a.is_test() => {
-            match destination_refs::get(a.app, lead_id, &a.sub.id).await {
+            match destination_refs::get(a.scope, lead_id, &a.sub.id).await {
                 Ok(r) => r,
                 Err(e) => return log.failed(format!("kept ids unreadable: {e}"), None),
             }
@@ -210,7 +217,7 @@ pub async fn send(a: &Attempt<'_>) -> AttemptResult {
     let mut c = Ctx {
         a,
         client,
-        base: &a.app.config.hubspot_api_url,
+        base: &a.scope.config.hubspot_api_url,
         token: a.config["accessToken"].as_str().unwrap_or(""),
         props: properties(&a.mapping(Kind::Hubspot), lead),
         log,
@@ -282,7 +289,7 @@ async fn by_phone(mut c: Ctx<'_>, refs: &mut Refs, phone: &str) -> AttemptResult
     }
     if !c.a.is_test() {
         refs.pending_ms = Some(now);
-        if let Err(e) = destination_refs::put(c.a.app, refs).await {
+        if let Err(e) = destination_refs::put(c.a.scope, refs).await {
             return c
                 .log
                 .failed(format!("could not note the create: {e}"), None);
@@ -304,7 +311,7 @@ async fn by_phone(mut c: Ctx<'_>, refs: &mut Refs, phone: &str) -> AttemptResult
         // Refused: nothing was made, a retry may create at once (a 5xx
         // or no answer may have made it: the note stays).
         refs.pending_ms = None;
-        if let Err(e) = destination_refs::put(c.a.app, refs).await {
+        if let Err(e) = destination_refs::put(c.a.scope, refs).await {
             tracing::warn!(error = %e, "hubspot: the create note could not be cleared");
         }
     }

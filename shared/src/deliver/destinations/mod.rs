@@ -13,7 +13,8 @@ pub mod slack;
 
 use serde_json::Value;
 
-use crate::app::App;
+use crate::app::{App, Scope};
+use crate::aws::table;
 use crate::deliver::send::AttemptResult;
 use crate::error::FieldIssue;
 use crate::model::history::LeadEventType;
@@ -39,7 +40,8 @@ pub struct Checked {
 
 /// What one attempt of a delivery to a destination knows.
 pub struct Attempt<'a> {
-    pub app: &'a App,
+    /// The subscription's workspace.
+    pub scope: &'a Scope,
     pub sub: &'a Subscription,
     pub config: &'a Value,
     pub delivery_id: &'a str,
@@ -168,8 +170,12 @@ pub async fn send(
         Err(e) => return call::failed(started, format!("destination config unreadable: {e}")),
     };
     let payload: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
+    let Some((ws, _)) = table::workspace_of(&sub.pk) else {
+        return call::failed(started, "the destination's workspace is unreadable".into());
+    };
+    let scope = app.scope(ws);
     let a = Attempt {
-        app,
+        scope: &scope,
         sub,
         config: &config,
         delivery_id,

@@ -68,6 +68,7 @@ fn title(payload: &Value) -> &'static str {
     match payload["type"].as_str() {
         Some("lead.updated") => "Lead updated",
         Some("lead.re_engaged") => "Lead is back",
+        Some("lead.deleted") => "Lead erased",
         _ => "New lead",
     }
 }
@@ -108,15 +109,15 @@ pub fn message(mapping: &[(String, String)], payload: &Value, console: Option<&s
 pub async fn send(a: &Attempt<'_>) -> AttemptResult {
     let mut log = Log::new();
     let url = a.config["url"].as_str().unwrap_or("");
-    let target = match ssrf::check_url(url, a.app.config.allow_private_targets) {
+    let target = match ssrf::check_url(url, a.scope.config.allow_private_targets) {
         Ok(t) => t,
         Err(e) => return log.failed(format!("url refused: {e}"), None),
     };
-    let client = match a.app.webhook_client() {
+    let client = match a.scope.webhook_client() {
         Ok(c) => c,
         Err(e) => return log.failed(e.to_string(), None),
     };
-    let console = match (&a.app.config.public_url, a.lead()["id"].as_str()) {
+    let console = match (&a.scope.config.public_url, a.lead()["id"].as_str()) {
         (Some(base), Some(id)) if !a.is_test() => Some(format!("{base}/console/leads/{id}")),
         _ => None,
     };

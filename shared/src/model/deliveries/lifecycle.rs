@@ -4,7 +4,7 @@
 //! to a delivery that stopped moving.
 
 use super::{ATTEMPT_RETENTION_S, Attempt, Delivery, DeliveryStatus, get};
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::store::{Write, n, s};
 use crate::aws::table;
 use crate::error::Error;
@@ -45,7 +45,11 @@ pub enum Claimed {
 
 /// Claims attempt `attempt_count + 1` of `d` for `lease`: only while it is
 /// `pending`, nobody moved it since `d` was read, and no other lease runs.
-pub async fn claim(app: &App, d: &Delivery, lease: std::time::Duration) -> Result<Claimed, Error> {
+pub async fn claim(
+    scope: &Scope,
+    d: &Delivery,
+    lease: std::time::Duration,
+) -> Result<Claimed, Error> {
     let now = clock::now_ms();
     if let Some(until) = d.lease_until_ms
         && until > now
@@ -55,7 +59,7 @@ pub async fn claim(app: &App, d: &Delivery, lease: std::time::Duration) -> Resul
     let next = d.attempt_count + 1;
     let token = ids::new_id(IdKind::Request);
     let until = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
-    let moved = app
+    let moved = scope
         .store
         .update_if(
             &d.pk,
@@ -92,14 +96,14 @@ pub async fn claim(app: &App, d: &Delivery, lease: std::time::Duration) -> Resul
 /// out and another copy claimed the next attempt) — the log entry is still
 /// true: this copy made that attempt.
 pub async fn record_attempt(
-    app: &App,
+    scope: &Scope,
     d: &Delivery,
     claim: &Claim,
     attempt: AttemptRecord<'_>,
     status: DeliveryStatus,
 ) -> Result<bool, Error> {
     let now = clock::now_rfc3339();
-    let key = table::attempt(&d.id, claim.n);
+    let key = table::attempt(scope.ws(), &d.id, claim.n);
     let item = Attempt {
         pk: key.pk,
         sk: key.sk,
@@ -111,14 +115,14 @@ pub async fn record_attempt(
         response: attempt.response.map(str::to_owned),
         expires_at: clock::now_s() + ATTEMPT_RETENTION_S,
     };
-    app.store.put(&item).await?;
+    scope.store.put(&item).await?;
     let expression = if status == DeliveryStatus::Pending {
         "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs"
     } else {
         // Delivered or dead: off the work index.
         "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk"
     };
-    let moved = app
+    let moved = scope
         .store
         .update_if(
             &d.pk,
@@ -148,12 +152,12 @@ pub async fn record_attempt(
 /// or off, or its message cannot be kept any longer); false when it was
 /// not pending any more — `delivered` is never overwritten.
 pub async fn finish(
-    app: &App,
+    scope: &Scope,
     d: &Delivery,
     status: DeliveryStatus,
     reason: &str,
 ) -> Result<bool, Error> {
-    let moved = app
+    let moved = scope
         .store
         .update_if(
             &d.pk,
@@ -175,8 +179,9 @@ pub async fn finish(
 /// Marks a stalled delivery as queued again now, unless it moved since
 /// `d` was read: of two sweepers exactly one queues it, and it is not
 /// queued again before it stalls again.
-pub async fn touch_stalled(app: &App, d: &Delivery) -> Result<Write, Error> {
-    app.store
+pub async fn touch_stalled(scope: &Scope, d: &Delivery) -> Result<Write, Error> {
+    scope
+        .store
         .update_if(
             &d.pk,
             &d.sk,
@@ -197,11 +202,11 @@ pub async fn touch_stalled(app: &App, d: &Delivery) -> Result<Write, Error> {
 /// next attempt counting on from the last. Only from the state `d` was
 /// read in (status and attempt count), so of two concurrent retries or
 /// redrives exactly one reopens; `None` for the others.
-pub async fn reopen(app: &App, d: &Delivery) -> Result<Option<Delivery>, Error> {
+pub async fn reopen(scope: &Scope, d: &Delivery) -> Result<Option<Delivery>, Error> {
     if d.status == DeliveryStatus::Pending {
         return Ok(None);
     }
-    let moved = app
+    let moved = scope
         .store
         .update_if(
             &d.pk,
@@ -221,7 +226,7 @@ pub async fn reopen(app: &App, d: &Delivery) -> Result<Option<Delivery>, Error> 
         )
         .await?;
     match moved {
-        Write::Done => get(app, &d.id).await,
+        Write::Done => get(scope, &d.id).await,
         Write::Conflict => Ok(None),
     }
 }

@@ -9,7 +9,7 @@ pub use lifecycle::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::app::App;
+use crate::app::Scope;
 use crate::aws::listing::Filter;
 use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, s};
@@ -102,14 +102,15 @@ impl Delivery {
         sub: &Subscription,
         payload: String,
     ) -> Self {
-        let key = table::delivery(&id);
+        let ws = &lead.workspace;
+        let key = table::delivery(ws, &id);
         let now = clock::now_rfc3339();
         Delivery {
             pk: key.pk,
             sk: key.sk,
-            gsi1pk: Listing::deliveries().partition_for(&id),
+            gsi1pk: Listing::deliveries(ws).partition_for(&id),
             gsi1sk: id.clone(),
-            gsi2pk: Listing::deliveries_by_subscription(&sub.id).partition_for(&id),
+            gsi2pk: Listing::deliveries_by_subscription(ws, &sub.id).partition_for(&id),
             gsi2sk: id.clone(),
             gsi3pk: Some(table::pending_delivery_shard(&id)),
             gsi3sk: Some(id.clone()),
@@ -169,24 +170,41 @@ struct Body {
     payload: String,
 }
 
+/// The id of the delivery of `entry` to subscription `sub_id`: the same
+/// every time (a fan-out run again finds the deliveries it made, and an
+/// erasure finds a lead's deliveries without an index by lead).
+pub fn id_for(entry: &HistoryEntry, sub_id: &str) -> String {
+    let ms = clock::parse_rfc3339(&entry.occurred_at)
+        .unwrap_or_else(clock::now_ms)
+        .max(0) as u64;
+    ids::derived_id(
+        IdKind::Delivery,
+        ms,
+        &format!("{}|{}|{}", entry.pk, entry.sk, sub_id),
+    )
+}
+
 /// A delivery without its body (see [`get_to_send`]).
-pub async fn get(app: &App, id: &str) -> Result<Option<Delivery>, Error> {
+pub async fn get(scope: &Scope, id: &str) -> Result<Option<Delivery>, Error> {
     if !ids::is_valid(IdKind::Delivery, id) {
         return Ok(None);
     }
-    let key = table::delivery(id);
-    app.store.get(&key.pk, &key.sk).await
+    let key = table::delivery(scope.ws(), id);
+    scope.store.get(&key.pk, &key.sk).await
 }
 
 /// A delivery with its body, to send.
-pub async fn get_to_send(app: &App, id: &str) -> Result<Option<Delivery>, Error> {
+pub async fn get_to_send(scope: &Scope, id: &str) -> Result<Option<Delivery>, Error> {
     if !ids::is_valid(IdKind::Delivery, id) {
         return Ok(None);
     }
-    let (key, body) = (table::delivery(id), table::delivery_body(id));
+    let (key, body) = (
+        table::delivery(scope.ws(), id),
+        table::delivery_body(scope.ws(), id),
+    );
     let (delivery, body) = tokio::try_join!(
-        app.store.get::<Delivery>(&key.pk, &key.sk),
-        app.store.get::<Body>(&body.pk, &body.sk),
+        scope.store.get::<Delivery>(&key.pk, &key.sk),
+        scope.store.get::<Body>(&body.pk, &body.sk),
     )?;
     let Some(mut delivery) = delivery else {
         return Ok(None);
@@ -205,43 +223,45 @@ pub async fn get_to_send(app: &App, id: &str) -> Result<Option<Delivery>, Error>
 /// Writes a new delivery, its body first (so no delivery is ever without
 /// one); `Conflict` when it exists already. The body is written only where
 /// absent: a fan-out run again after the lead changed keeps the first.
-pub async fn put_new(app: &App, delivery: &Delivery) -> Result<Write, Error> {
-    let key = table::delivery_body(&delivery.id);
+pub async fn put_new(scope: &Scope, delivery: &Delivery) -> Result<Write, Error> {
+    let key = table::delivery_body(scope.ws(), &delivery.id);
     let body = Body {
         pk: key.pk,
         sk: key.sk,
         payload: delivery.payload.clone(),
     };
-    app.store.put_new(&body).await?;
-    app.store.put_new(delivery).await
+    scope.store.put_new(&body).await?;
+    scope.store.put_new(delivery).await
 }
 
-pub async fn attempts(app: &App, id: &str) -> Result<Vec<Attempt>, Error> {
-    app.store
-        .query_prefix(&table::delivery(id).pk, table::ATTEMPT_PREFIX)
+pub async fn attempts(scope: &Scope, id: &str) -> Result<Vec<Attempt>, Error> {
+    scope
+        .store
+        .query_prefix(&table::delivery(scope.ws(), id).pk, table::ATTEMPT_PREFIX)
         .await
 }
 
 /// Deliveries, newest first, by subscription and/or status.
 pub async fn list(
-    app: &App,
+    scope: &Scope,
     subscription_id: Option<&str>,
     status: Option<DeliveryStatus>,
     page: &PageRequest,
 ) -> Result<Page<Delivery>, DataError> {
     let listing = match subscription_id {
-        Some(sub) => Listing::deliveries_by_subscription(sub),
-        None => Listing::deliveries(),
+        Some(sub) => Listing::deliveries_by_subscription(scope.ws(), sub),
+        None => Listing::deliveries(scope.ws()),
     };
     match status {
-        None => app.store.query_page(&listing, page, true).await,
+        None => scope.store.query_page(&listing, page, true).await,
         Some(st) => {
             let filter = Filter {
                 expression: "#st = :v",
                 value: s(st.as_str()),
                 name: Some(("#st", "status")),
             };
-            app.store
+            scope
+                .store
                 .query_page_filtered(&listing, page, true, filter)
                 .await
         }
@@ -261,7 +281,7 @@ pub struct Backfilled {
 /// upgrade step for deliveries written before the index existed.
 /// Idempotent (conditional on still pending and not yet indexed); reads
 /// every delivery once, so it is run once per upgrade, not on a schedule.
-pub async fn backfill_work_index(app: &App) -> Result<Backfilled, Error> {
+pub async fn backfill_work_index(scope: &Scope) -> Result<Backfilled, Error> {
     let range = (
         crate::rules::ids::bound_at(IdKind::Delivery, 0, false),
         crate::rules::ids::bound_at(
@@ -275,8 +295,8 @@ pub async fn backfill_work_index(app: &App) -> Result<Backfilled, Error> {
         value: s(DeliveryStatus::Pending.as_str()),
         name: Some(("#st", "status")),
     };
-    let listing = Listing::deliveries();
-    let found: Vec<Delivery> = app
+    let listing = Listing::deliveries(scope.ws());
+    let found: Vec<Delivery> = scope
         .store
         .query_range(
             listing.gsi,
@@ -291,7 +311,7 @@ pub async fn backfill_work_index(app: &App) -> Result<Backfilled, Error> {
         added: 0,
     };
     for d in found.iter().filter(|d| d.gsi3pk.is_none()) {
-        let w = app
+        let w = scope
             .store
             .update_if(
                 &d.pk,
