@@ -21,4 +21,5 @@ mod migration;
 mod process;
 mod routing;
 mod slack;
+mod workspaces;
 mod zero_loss;

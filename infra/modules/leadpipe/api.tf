@@ -77,6 +77,13 @@ locals {
     "GET /console/deliveries/{id}"              = "admin"
     "POST /console/deliveries/{id}/retry"       = "admin"
     "POST /console/dlq/redrive"                 = "admin"
+    "POST /console/leads/{id}/erase"            = "admin"
+    "GET /console/workspaces"                   = "admin"
+    "POST /console/workspaces"                  = "admin"
+    "POST /console/workspaces/{id}/switch"      = "admin"
+    "POST /console/tokens"                      = "admin"
+    "POST /console/tokens/{id}/revoke"          = "admin"
+    "GET /console/audit"                        = "admin"
     "GET /v1/openapi.json"                      = "admin"
   }
   http_functions = toset(distinct(values(local.routes)))

@@ -15,14 +15,18 @@ pub enum Nav {
     Leads,
     Events,
     Deliveries,
+    Workspace,
+    Audit,
 }
 
-const SECTIONS: [(Nav, &str, &str); 5] = [
+const SECTIONS: [(Nav, &str, &str); 7] = [
     (Nav::Keys, "Keys", "/console/keys"),
     (Nav::Destinations, "Destinations", "/console/destinations"),
     (Nav::Leads, "Leads", "/console/leads"),
     (Nav::Events, "Events", "/console/events"),
     (Nav::Deliveries, "Deliveries", "/console/deliveries"),
+    (Nav::Workspace, "Workspace", "/console/workspaces"),
+    (Nav::Audit, "Audit", "/console/audit"),
 ];
 
 fn head(title: &str) -> Markup {
@@ -61,6 +65,14 @@ pub fn page(ctx: &Ctx<'_>, title: &str, nav: Nav, body: Markup) -> Markup {
                             }
                         }
                     }
+                    p.whoami {
+                        "Workspace " code { (ctx.caller.scope.ws()) }
+                        @if ctx.caller.is_root() {
+                            " · " a href="/console/workspaces" { "switch" }
+                        } @else if ctx.caller.is_viewer() {
+                            " · viewer"
+                        }
+                    }
                     form.signout method="post" action="/console/sign-out" {
                         (csrf(ctx))
                         button.link type="submit" { "Sign out" }
@@ -94,10 +106,10 @@ pub fn sign_in(p: &Problems) -> Markup {
     bare(
         "Sign in",
         html! {
-            p { "Paste this deployment's admin token. It is checked once and never shown again; "
-                "the console keeps a signed session cookie for 8 hours." }
+            p { "Paste this deployment's admin token, or a workspace token (lpt_…) to sign in to that workspace. "
+                "It is checked once and never shown again; the console keeps a signed session cookie for 8 hours." }
             form method="post" action="/console/sign-in" {
-                (field_password("token", "Admin token", p, "adm_… (printed by make dev, or in the admin secret)"))
+                (field_password("token", "Admin or workspace token", p, "adm_… (printed by make dev, or in the admin secret) or lpt_…"))
                 button type="submit" { "Sign in" }
             }
         },

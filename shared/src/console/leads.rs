@@ -64,7 +64,10 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let export = format!("/console/leads/export.csv{}", query_string(&pairs));
+    let erased = (get("done") == "erased")
+        .then_some("The person was erased: no listing, search or export shows them any more.");
     let body = html! {
+        (layout::notice(erased))
         form.search method="get" action="/console/leads" role="search" {
             @for (k, label) in FILTERS {
                 (layout::field(k, label, get(k), &problems, ""))
@@ -237,6 +240,15 @@ async fn render(
                 "One “name: value” a line. Remove a line to remove the field."))
             button type="submit" { "Save lead" }
         }
+        @if !ctx.caller.is_viewer() {
+            h2 { "Erase" }
+            p.muted { "Erasing removes this person from Leadpipe (GDPR Art. 17): the lead, its history, the email and phone "
+                "it is found by, the submissions of its events and the bodies and attempt logs of its deliveries. "
+                "Ids and statuses stay, without personal data. Destinations that ask for lead.deleted are told. "
+                "This cannot be undone." }
+            (layout::action(ctx, &format!("/console/leads/{id}/erase"), "Erase this person",
+                Some("Erase this person's data everywhere? This cannot be undone."), true))
+        }
     };
     Ok(page_html(
         status,
@@ -309,4 +321,12 @@ pub async fn edit(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             render(ctx, id, &p, None, e.status()).await
         }
     }
+}
+
+/// `POST /console/leads/{id}/erase`.
+pub async fn erase(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let id = safe_id(ctx.param("id"))?;
+    ctx.api("POST", &format!("/v1/leads/{id}/erase"), None)
+        .await?;
+    Ok(super::redirect("/console/leads?done=erased"))
 }

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod layout;
 pub mod leads;
 pub mod routing;
+pub mod workspaces;
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -389,6 +390,13 @@ async fn serve(
         Page::Delivery => deliveries::show(&ctx).await,
         Page::DeliveryRetry => deliveries::retry(&ctx).await,
         Page::DlqRedrive => deliveries::redrive(&ctx).await,
+        Page::LeadErase => leads::erase(&ctx).await,
+        Page::Workspaces => workspaces::list(&ctx).await,
+        Page::WorkspaceCreate => workspaces::create(&ctx).await,
+        Page::WorkspaceSwitch => workspaces::switch(&ctx).await,
+        Page::TokenCreate => workspaces::create_token(&ctx).await,
+        Page::TokenRevoke => workspaces::revoke_token(&ctx).await,
+        Page::Audit => workspaces::audit(&ctx).await,
         Page::SignInForm | Page::SignIn | Page::Asset => Err(ApiError::NotFound("page")),
     }
 }

@@ -127,6 +127,13 @@ pub enum Page {
     Delivery,
     DeliveryRetry,
     DlqRedrive,
+    LeadErase,
+    Workspaces,
+    WorkspaceCreate,
+    WorkspaceSwitch,
+    TokenCreate,
+    TokenRevoke,
+    Audit,
 }
 
 /// One route: method and API Gateway path template.
@@ -238,6 +245,13 @@ pub const ROUTES: &[Route] = &[
     route("GET",     "/console/deliveries/{id}",    Function::Admin,      Action::Console(Page::Delivery)),
     route("POST",    "/console/deliveries/{id}/retry", Function::Admin,   Action::Console(Page::DeliveryRetry)),
     route("POST",    "/console/dlq/redrive",        Function::Admin,      Action::Console(Page::DlqRedrive)),
+    route("POST",    "/console/leads/{id}/erase",   Function::Admin,      Action::Console(Page::LeadErase)),
+    route("GET",     "/console/workspaces",         Function::Admin,      Action::Console(Page::Workspaces)),
+    route("POST",    "/console/workspaces",         Function::Admin,      Action::Console(Page::WorkspaceCreate)),
+    route("POST",    "/console/workspaces/{id}/switch", Function::Admin,  Action::Console(Page::WorkspaceSwitch)),
+    route("POST",    "/console/tokens",             Function::Admin,      Action::Console(Page::TokenCreate)),
+    route("POST",    "/console/tokens/{id}/revoke", Function::Admin,      Action::Console(Page::TokenRevoke)),
+    route("GET",     "/console/audit",              Function::Admin,      Action::Console(Page::Audit)),
     route("GET",     "/v1/openapi.json",            Function::Admin,      Action::OpenApi),
 ];
 

@@ -182,6 +182,6 @@ mod tests {
             assert_eq!(LeadEventType::parse(t.as_str()), Some(t));
             assert_eq!(serde_json::to_value(t).unwrap(), json!(t.as_str()));
         }
-        assert_eq!(LeadEventType::parse("lead.deleted"), None);
+        assert_eq!(LeadEventType::parse("lead.removed"), None);
     }
 }
