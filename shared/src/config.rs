@@ -31,6 +31,7 @@ pub mod vars {
     pub const DELIVERY_STALL_S: &str = "LEADPIPE_DELIVERY_STALL_SECONDS";
     pub const META_GRAPH_URL: &str = "LEADPIPE_META_GRAPH_URL";
     pub const HUBSPOT_API_URL: &str = "LEADPIPE_HUBSPOT_API_URL";
+    pub const PIPEDRIVE_API_URL: &str = "LEADPIPE_PIPEDRIVE_API_URL";
     pub const SECRET_TTL_S: &str = "LEADPIPE_SECRET_TTL_SECONDS";
     pub const COUNTER_SHARDS: &str = "LEADPIPE_COUNTER_SHARDS";
     pub const WORKSPACE_RATE_LIMIT: &str = "LEADPIPE_WORKSPACE_RATE_LIMIT_PER_MINUTE";
@@ -46,7 +47,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 23] = [
+    pub const ALL: [&str; 24] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -65,6 +66,7 @@ pub mod vars {
         DELIVERY_STALL_S,
         META_GRAPH_URL,
         HUBSPOT_API_URL,
+        PIPEDRIVE_API_URL,
         SECRET_TTL_S,
         COUNTER_SHARDS,
         WORKSPACE_RATE_LIMIT,
@@ -117,6 +119,8 @@ pub struct Config {
     pub meta_graph_url: String,
     /// HubSpot's API base URL (destinations of kind `hubspot`).
     pub hubspot_api_url: String,
+    /// Pipedrive's API base URL; none: `https://{companyDomain}.pipedrive.com/api`.
+    pub pipedrive_api_url: Option<String>,
     /// How long each secret is cached in memory.
     pub secret_ttl: Duration,
     /// How many items a hot counter is spread over.
@@ -237,6 +241,8 @@ impl Config {
                 .unwrap_or_else(|| "https://api.hubapi.com".into())
                 .trim_end_matches('/')
                 .to_owned(),
+            pipedrive_api_url: get(vars::PIPEDRIVE_API_URL)
+                .map(|u| u.trim_end_matches('/').to_owned()),
             secret_ttl: Duration::from_secs(number(vars::SECRET_TTL_S, 300)?),
             counter_shards: counter_shards as u32,
             workspace_rate_limit_per_minute: {

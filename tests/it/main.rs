@@ -18,6 +18,7 @@ mod local_stack;
 mod logs;
 mod meta;
 mod migration;
+mod pipedrive;
 mod process;
 mod routing;
 mod slack;

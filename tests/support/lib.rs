@@ -14,6 +14,7 @@ use serde_json::Value;
 
 pub mod hubspot;
 pub mod meter;
+pub mod pipedrive;
 
 /// Captures the tracing output of this thread (JSON lines) while it lives:
 /// for the "no secret in any log line" checks.

@@ -106,6 +106,9 @@ pub fn adjust(
         let config = match kind {
             Kind::Slack => json!({"url": credential}),
             Kind::Hubspot => json!({"accessToken": credential}),
+            Kind::Pipedrive => {
+                json!({"apiToken": credential, "companyDomain": f.get("pipedriveDomain").trim()})
+            }
         };
         body.insert("config".into(), config);
     } else if creating {
@@ -129,6 +132,7 @@ fn credential_field(kind: Kind) -> &'static str {
     match kind {
         Kind::Slack => "slackUrl",
         Kind::Hubspot => "hubspotToken",
+        Kind::Pipedrive => "pipedriveToken",
     }
 }
 
@@ -136,6 +140,7 @@ fn config_key(kind: Kind) -> &'static str {
     match kind {
         Kind::Slack => "url",
         Kind::Hubspot => "accessToken",
+        Kind::Pipedrive => "apiToken",
     }
 }
 
@@ -170,7 +175,19 @@ pub fn fields(p: &Problems, v: &KindValues, creating: bool) -> Markup {
                 if creating { "pat-… from Settings → Integrations → Private Apps, with crm.objects.contacts.read and .write. Stored encrypted." }
                 else { "Leave empty to keep the current token." }))
         }
-        div data-for-kind="slack hubspot" hidden[v.native().is_none()] {
+        div data-for-kind="pipedrive" hidden[v.kind != "pipedrive"] {
+            (secret_field("pipedriveToken", "Pipedrive API token", p, "config.apiToken",
+                if creating { "Personal preferences → API in Pipedrive. Stored encrypted." }
+                else { "Leave empty to keep the current token (and domain)." }))
+            div.field {
+                label for="f-pipedriveDomain" { "Company domain" }
+                input type="text" #f-pipedriveDomain name="pipedriveDomain" autocomplete="off"
+                    aria-describedby="hint-pipedriveDomain";
+                p.hint #hint-pipedriveDomain { "acme in acme.pipedrive.com" }
+                (issues_of("pipedriveDomain", "config.companyDomain", p))
+            }
+        }
+        div data-for-kind="slack hubspot pipedrive" hidden[v.native().is_none()] {
             (layout::textarea("mapping", "Field mapping", &mapping_text, p,
                 "One “destination field = lead field” a line. Lead fields: email, phone, firstName, lastName, name, status, tags, source.type, customFields.NAME… Empty: the kind's default."))
         }

@@ -148,7 +148,17 @@ async fn fetch(req: reqwest::RequestBuilder) -> Answer {
         }
     };
     let status = resp.status().as_u16();
-    let retry_after = retry::retry_after(resp.headers());
+    let mut retry_after = retry::retry_after(resp.headers());
+    if status == 429 && retry_after.is_none() {
+        // Pipedrive's and others' "seconds until the window resets".
+        retry_after = resp
+            .headers()
+            .get("x-ratelimit-reset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|s| *s <= 86_400)
+            .map(Duration::from_secs);
+    }
     let mut body = Vec::new();
     while body.len() < MAX_ANSWER {
         match resp.chunk().await {

@@ -9,6 +9,7 @@
 pub mod call;
 pub mod hubspot;
 pub mod mapping;
+pub mod pipedrive;
 pub mod slack;
 
 use serde_json::Value;
@@ -25,6 +26,7 @@ use crate::model::subscriptions::Subscription;
 pub enum Kind {
     Slack,
     Hubspot,
+    Pipedrive,
 }
 
 /// A config as checked at save.
@@ -73,12 +75,13 @@ impl Attempt<'_> {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Slack, Kind::Hubspot];
+    pub const ALL: [Kind; 3] = [Kind::Slack, Kind::Hubspot, Kind::Pipedrive];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Slack => "slack",
             Kind::Hubspot => "hubspot",
+            Kind::Pipedrive => "pipedrive",
         }
     }
 
@@ -87,6 +90,7 @@ impl Kind {
         match self {
             Kind::Slack => "Slack",
             Kind::Hubspot => "HubSpot",
+            Kind::Pipedrive => "Pipedrive",
         }
     }
 
@@ -117,6 +121,7 @@ impl Kind {
         match self {
             Kind::Slack => slack::check_config(app, config).await,
             Kind::Hubspot => hubspot::check_config(app, config),
+            Kind::Pipedrive => pipedrive::check_config(app, config),
         }
     }
 
@@ -125,6 +130,7 @@ impl Kind {
         let pairs: &[(&str, &str)] = match self {
             Kind::Slack => slack::DEFAULT_MAPPING,
             Kind::Hubspot => hubspot::DEFAULT_MAPPING,
+            Kind::Pipedrive => pipedrive::DEFAULT_MAPPING,
         };
         pairs
             .iter()
@@ -138,6 +144,7 @@ impl Kind {
         match self {
             Kind::Slack => slack::message(mapping, payload, None),
             Kind::Hubspot => hubspot::preview(mapping, &payload["lead"]),
+            Kind::Pipedrive => pipedrive::preview(mapping, &payload["lead"]),
         }
     }
 
@@ -146,6 +153,7 @@ impl Kind {
         match self {
             Kind::Slack => slack::send(a).await,
             Kind::Hubspot => hubspot::send(a).await,
+            Kind::Pipedrive => pipedrive::send(a).await,
         }
     }
 }
