@@ -36,7 +36,8 @@ deps-rust:
 ## The local stack: emulator on 127.0.0.1:4566 (unless AWS_ENDPOINT_URL is
 ## set), resources, every route on LEADPIPE_ADDR (127.0.0.1:3000).
 dev: deps-rust deps-moto
-	@$(CARGO) build --quiet -p leadpipe-local
+	@echo "building leadpipe-local (the first build takes a few minutes; cargo shows its progress)…"
+	@$(CARGO) build -p leadpipe-local
 	@exec ./target/debug/leadpipe-local
 
 BROWSER_DEPS ?= $(HOME)/.cache/leadpipe-browser

@@ -34,7 +34,7 @@ impl Emulator {
     ) -> Result<Self, String> {
         if std::net::TcpStream::connect((host, port)).is_ok() {
             return Err(format!(
-                "{host}:{port} is already in use: stop what runs there, or set AWS_ENDPOINT_URL to use it"
+                "{host}:{port} is already in use: stop what runs there, set LEADPIPE_EMULATOR_PORT to start the emulator on another port, or set AWS_ENDPOINT_URL to use what runs there (LEADPIPE_ADDR moves the API, 127.0.0.1:3000)"
             ));
         }
         let python = std::env::var("LEADPIPE_PYTHON").unwrap_or_else(|_| "python3".into());

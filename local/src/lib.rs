@@ -165,6 +165,7 @@ impl LocalStack {
         let admin = &self.stack.admin_secret;
         format!(
             "\nLeadpipe is running at {base}\n\n\
+             \x20 console            {base}/console  (sign in with the admin token)\n\
              \x20 emulator           {endpoint}\n\
              \x20 admin token        {admin}\n\
              \x20 meta verify token  {verify}\n\
@@ -180,7 +181,10 @@ impl LocalStack {
              Run a function under cargo-lambda against this stack:\n\n\
              \x20 cargo lambda watch -A 127.0.0.1 --env-file target/lambda.env\n\
              \x20 cargo lambda invoke ingest --data-file events/ingest-hook-json.json\n\n\
-             Ctrl-C stops Leadpipe{stops}.\n",
+             Or with the CLI (cargo install --path cli):\n\n\
+             \x20 LEADPIPE_URL={base} LEADPIPE_TOKEN={admin} leadpipe tail\n\n\
+             Ctrl-C stops Leadpipe{stops}.\n\n\
+             Ready: {base} answers (console: {base}/console).\n",
             base = self.base_url,
             endpoint = self.endpoint,
             admin = admin.admin_token,

@@ -21,6 +21,16 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 
 /// Runs one request through the function that owns its route.
 pub async fn dispatch(app: &App, req: Request) -> Response<Body> {
+    // A browser opening the bare address lands on the console.
+    if req.uri().path() == "/" && req.method() == http::Method::GET {
+        let mut resp = Response::new(Body::Empty);
+        *resp.status_mut() = http::StatusCode::FOUND;
+        resp.headers_mut().insert(
+            http::header::LOCATION,
+            http::HeaderValue::from_static("/console"),
+        );
+        return resp;
+    }
     match routes::resolve(req.method().as_str(), req.uri().path(), None) {
         Ok(m) => match m.route.function {
             Function::Ingest => ingest::handle(app, req).await,

@@ -36,6 +36,7 @@ pub mod deliver;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod listen;
 pub mod meta_verify;
 pub mod model;
 pub mod openapi;

@@ -135,8 +135,11 @@ async fn write_units_per_lead_by_stage_and_layout() {
     assert!(totals[1] <= totals[0], "{totals:?}");
     // What BENCHMARKS.md and the bench's constants quote (issue 12: 44
     // before, measured): a change that costs more must say so there.
+    // Workspaces (issue 21): 24 → 25, the workspace's budget counter (one
+    // conditional write per hook request, the flood isolation); the
+    // workspace itself costs nothing (its id is in keys written anyway).
     assert!(
-        totals[1] <= 24,
+        totals[1] <= 25,
         "a new lead costs {} write units",
         totals[1]
     );

@@ -615,7 +615,7 @@ async fn the_ssrf_guard_at_save_time() {
         json!({"url": "https://hooks.example.com/x", "headers": {"X-Bad": "a\r\nInjected: 1"}}),
         json!({"url": "https://hooks.example.com/x", "auth": {"type": "header", "name": "Webhook-Id", "value": "x"}}),
         json!({"url": "https://hooks.example.com/x", "auth": {"type": "basic"}}),
-        json!({"url": "https://hooks.example.com/x", "events": ["lead.deleted"]}),
+        json!({"url": "https://hooks.example.com/x", "events": ["lead.removed"]}),
         json!({"url": "https://hooks.example.com/x", "sources": ["everything"]}),
         json!({"url": "https://hooks.example.com/x", "secret": "nope"}),
         json!({"url": "https://hooks.example.com/x", "maxAttempts": 0}),

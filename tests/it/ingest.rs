@@ -56,7 +56,10 @@ async fn json_lead_is_recorded_and_queued() {
     assert!(shown["receivedAt"].as_str().unwrap().ends_with('Z'));
 
     let messages = t.drain_leads_queue().await;
-    assert_eq!(messages, vec![json!({"eventId": event_id})]);
+    assert_eq!(
+        messages,
+        vec![json!({"type": "event", "workspace": "default", "eventId": event_id})]
+    );
 
     let listed = t
         .admin("GET", "/v1/events?status=RECEIVED", None)

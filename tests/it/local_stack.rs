@@ -29,6 +29,12 @@ async fn make_dev_flow_over_http() {
     assert!(banner.contains("adm_test_0123456789abcdef"));
     assert!(banner.contains(&format!("curl -i -X POST {base}/v1/hooks/{key}")));
     assert!(banner.contains(&token));
+    assert!(banner.contains(&format!("{base}/console")));
+    assert!(
+        banner
+            .trim_end()
+            .ends_with(&format!("Ready: {base} answers (console: {base}/console)."))
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(stack.serve(async {
@@ -48,6 +54,17 @@ async fn make_dev_flow_over_http() {
 
     let health = http.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    // The bare address leads to the console.
+    let root = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(root.status(), 302);
+    assert_eq!(root.headers()["location"], "/console");
 
     // The banner's curl line, sent from a browser page.
     let r = http

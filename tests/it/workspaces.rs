@@ -704,3 +704,80 @@ async fn one_flooded_workspace_does_not_refuse_another() {
         assert_eq!(r.status, 202, "the calm workspace is refused: {}", r.text());
     }
 }
+
+#[tokio::test]
+async fn events_and_deliveries_carry_their_workspaces_retention_and_are_gone_once_it_passed() {
+    let t = TestStack::with_config(|c| c.allow_private_targets = true).await;
+    let a = new_workspace(&t, "Short memory").await;
+    let r = t
+        .admin(
+            "PATCH",
+            &format!("/v1/workspaces/{a}"),
+            Some(json!({"retentionDays": 7})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let receiver = ScriptedServer::start().await;
+    root_in(
+        &t,
+        &a,
+        "POST",
+        "/v1/subscriptions",
+        Some(json!({"url": format!("{}/crm", receiver.base_url)})),
+    )
+    .await;
+    let (key, token) = key_in(&t, &a).await;
+    let evt = t
+        .post_lead(&key, &token, json!({"email": "ttl@example.com"}))
+        .await;
+    t.process_queue().await;
+    t.deliver_queue().await;
+    // Written with the workspace's 7 days (DynamoDB TTL deletes after it).
+    let ws = leadpipe::rules::ids::WorkspaceId::parse(&a).unwrap();
+    let k = leadpipe::aws::table::event(&ws, &evt);
+    let raw: Value = t.app.store.get(&k.pk, &k.sk).await.unwrap().unwrap();
+    let ttl = raw["expiresAt"].as_i64().unwrap();
+    let now = leadpipe::rules::clock::now_ms() / 1000;
+    assert!((now + 7 * 86_400 - ttl).abs() < 120, "{ttl} vs {now}");
+    let dlv = root_in(&t, &a, "GET", "/v1/deliveries", None).await.json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dk = leadpipe::aws::table::delivery(&ws, &dlv);
+    let raw: Value = t.app.store.get(&dk.pk, &dk.sk).await.unwrap().unwrap();
+    assert_eq!(
+        raw["expiresAt"].as_i64(),
+        Some(ttl)
+            .filter(|_| true)
+            .map(|_| raw["expiresAt"].as_i64().unwrap())
+    );
+    // moto never expires items: past their time, readers treat them as gone.
+    for key in [&k, &dk] {
+        t.app
+            .store
+            .update_if(
+                &key.pk,
+                &key.sk,
+                "SET expiresAt = :t",
+                None,
+                vec![],
+                vec![(":t", leadpipe::aws::store::n(now - 1))],
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        root_in(&t, &a, "GET", &format!("/v1/events/{evt}"), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        root_in(&t, &a, "GET", &format!("/v1/deliveries/{dlv}"), None)
+            .await
+            .status,
+        404
+    );
+    let listed = root_in(&t, &a, "GET", "/v1/events", None).await.json();
+    assert!(listed["items"].as_array().unwrap().is_empty(), "{listed}");
+}

@@ -764,6 +764,7 @@ impl TestStack {
         let proxy = FaultProxy::start(upstream).await;
         let sdk = leadpipe_local::sdk_config(&proxy.endpoint).await;
         stack.app = App::new(stack.app.config.clone(), &sdk);
+        stack.scope = stack.app.default_scope();
         (stack, proxy)
     }
 }

@@ -93,6 +93,21 @@ variable "maximum_concurrency" {
   }
 }
 
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per function (ingest, meta-verify, admin, process, deliver, sweep); absent: unreserved. Reserving capacity for process and deliver (or capping ingest) keeps a flood of hook requests from taking the account's whole concurrency while the pipeline behind it starves. AWS keeps at least 10 unreserved, so on a new account (limit 10) leave this empty; the per-workspace budget and the route throttle then bound a flood."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.reserved_concurrency) : contains(["ingest", "meta-verify", "admin", "process", "deliver", "sweep"], k)])
+    error_message = "reserved_concurrency keys must be function names: ingest, meta-verify, admin, process, deliver, sweep."
+  }
+  validation {
+    condition     = alltrue([for c in values(var.reserved_concurrency) : c >= 0 && floor(c) == c])
+    error_message = "reserved_concurrency values must be whole numbers, 0 or more."
+  }
+}
+
 variable "log_retention_days" {
   description = "CloudWatch Logs retention of every function's and the API's log group, days."
   type        = number

@@ -8,7 +8,9 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::caller::Caller;
-use super::{deliveries, dlq, events, export, keys, leads, pages, subscriptions, workspaces};
+use super::{
+    deliveries, dlq, events, export, keys, leads, listeners, pages, subscriptions, workspaces,
+};
 use crate::http::error::ApiError;
 use crate::http::routes::{self, Action};
 use crate::http::{self as h};
@@ -36,9 +38,9 @@ pub(crate) async fn act(
 async fn record(caller: &Caller, m: &routes::Matched, resp: &Response<Body>) {
     let object_id = ["id", "eventId", "pageId", "tokenId"]
         .iter()
+        .rev()
         .map(|p| m.param(p))
-        .filter(|v| !v.is_empty())
-        .last()
+        .find(|v| !v.is_empty())
         .map(str::to_owned)
         .or_else(|| created_id(resp));
     let entry = audit::Record {
@@ -102,6 +104,9 @@ fn audit_name(action: Action) -> &'static str {
         TokenRevoke => "tokens.revoke",
         MetaPagePut => "meta_pages.put",
         MetaPageDelete => "meta_pages.delete",
+        ListenerCreate => "listeners.create",
+        ListenerDelete => "listeners.delete",
+        ListenerResult => "listeners.ack",
         _ => "other",
     }
 }
@@ -117,42 +122,46 @@ async fn run(
     match m.route.action {
         Action::KeysCreate => keys::create(scope, req).await,
         Action::KeysList => keys::list(scope, req, query).await,
-        Action::KeyGet => keys::get(scope, req, &m, query).await,
-        Action::KeyUpdate => keys::update(scope, req, &m).await,
-        Action::KeyDelete => keys::delete(scope, &m).await,
-        Action::KeyRotate => keys::rotate(scope, req, &m).await,
-        Action::EventGet => events::get(scope, &m).await,
+        Action::KeyGet => keys::get(scope, req, m, query).await,
+        Action::KeyUpdate => keys::update(scope, req, m).await,
+        Action::KeyDelete => keys::delete(scope, m).await,
+        Action::KeyRotate => keys::rotate(scope, req, m).await,
+        Action::EventGet => events::get(scope, m).await,
         Action::EventsList => events::list(scope, query).await,
-        Action::EventReplay => events::replay(scope, &m).await,
+        Action::EventReplay => events::replay(scope, m).await,
         Action::LeadsList => leads::list(scope, query).await,
-        Action::LeadGet => leads::get(scope, &m).await,
+        Action::LeadGet => leads::get(scope, m).await,
         Action::LeadsExport => export::leads(scope, query).await,
-        Action::LeadUpdate => leads::update(scope, req, &m).await,
+        Action::LeadUpdate => leads::update(scope, req, m).await,
         Action::SubscriptionsCreate => subscriptions::create(scope, req).await,
         Action::SubscriptionsList => subscriptions::list(scope, query).await,
-        Action::SubscriptionGet => subscriptions::get(scope, &m).await,
-        Action::SubscriptionUpdate => subscriptions::update(scope, req, &m).await,
-        Action::SubscriptionDelete => subscriptions::delete(scope, &m).await,
-        Action::SubscriptionRotateSecret => subscriptions::rotate_secret(scope, req, &m).await,
-        Action::SubscriptionTest => subscriptions::test(scope, &m).await,
+        Action::SubscriptionGet => subscriptions::get(scope, m).await,
+        Action::SubscriptionUpdate => subscriptions::update(scope, req, m).await,
+        Action::SubscriptionDelete => subscriptions::delete(scope, m).await,
+        Action::SubscriptionRotateSecret => subscriptions::rotate_secret(scope, req, m).await,
+        Action::SubscriptionTest => subscriptions::test(scope, m).await,
         Action::DeliveriesList => deliveries::list(scope, query).await,
-        Action::DeliveryGet => deliveries::get(scope, &m).await,
-        Action::DeliveryRetry => deliveries::retry(scope, &m).await,
+        Action::DeliveryGet => deliveries::get(scope, m).await,
+        Action::DeliveryRetry => deliveries::retry(scope, m).await,
         Action::DlqRedrive => deliveries::redrive(app).await,
-        Action::LeadErase => leads::erase(scope, &m).await,
+        Action::LeadErase => leads::erase(scope, m).await,
+        Action::ListenerCreate => listeners::create(scope, req).await,
+        Action::ListenerDelete => listeners::delete(scope, m).await,
+        Action::ListenerPoll => listeners::poll(scope, m, query).await,
+        Action::ListenerResult => listeners::result(scope, req, m).await,
         Action::WorkspacesCreate => workspaces::create(app, req).await,
         Action::WorkspacesList => workspaces::list(app, query).await,
-        Action::WorkspaceGet => workspaces::get(app, &m).await,
-        Action::WorkspaceUpdate => workspaces::update(app, req, &m).await,
-        Action::WorkspaceDelete => workspaces::delete(app, req, &m).await,
+        Action::WorkspaceGet => workspaces::get(app, m).await,
+        Action::WorkspaceUpdate => workspaces::update(app, req, m).await,
+        Action::WorkspaceDelete => workspaces::delete(app, req, m).await,
         Action::WorkspaceCurrent => workspaces::current(scope).await,
-        Action::TokensCreate => workspaces::create_token(app, req, &m).await,
-        Action::TokensList => workspaces::list_tokens(app, &m, query).await,
-        Action::TokenRevoke => workspaces::revoke_token(app, &m).await,
+        Action::TokensCreate => workspaces::create_token(app, req, m).await,
+        Action::TokensList => workspaces::list_tokens(app, m, query).await,
+        Action::TokenRevoke => workspaces::revoke_token(app, m).await,
         Action::AuditList => workspaces::audit(scope, query).await,
         Action::MetaPagesList => pages::list(scope, query).await,
-        Action::MetaPagePut => pages::put(scope, req, &m).await,
-        Action::MetaPageDelete => pages::delete(scope, &m).await,
+        Action::MetaPagePut => pages::put(scope, req, m).await,
+        Action::MetaPageDelete => pages::delete(scope, m).await,
         Action::DlqDepth => Ok(h::json(StatusCode::OK, &dlq::depths(app).await?)),
         Action::MaintenanceBackfill => {
             let done = crate::model::deliveries::backfill_work_index(&app.default_scope()).await?;

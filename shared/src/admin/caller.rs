@@ -131,6 +131,8 @@ pub fn need(action: Action, method: &str, query: &[(String, String)]) -> Need {
         | TokensCreate | TokensList | TokenRevoke | DlqDepth | DlqRedrive | MaintenanceBackfill => {
             Need::Root
         }
+        // A poll claims deliveries: a write, though a GET.
+        ListenerPoll => Need::Write,
         _ if super::input::reveal(query).unwrap_or(true) => Need::Reveal,
         _ if method.eq_ignore_ascii_case("GET") => Need::Read,
         _ => Need::Write,

@@ -95,8 +95,8 @@ pub async fn redrive(app: &crate::App) -> Result<Response<Body>, ApiError> {
     ))
 }
 
-/// A delivery as the admin API shows it.
-#[derive(Debug, Serialize)]
+/// A delivery as the admin API shows it (the CLI reads it back).
+#[derive(Debug, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView {
     pub id: String,
@@ -109,7 +109,7 @@ pub struct DeliveryView {
     pub updated_at: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptView {
     pub n: u32,

@@ -72,8 +72,8 @@ pub async fn list(scope: &Scope, query: &[(String, String)]) -> Result<Response<
     Ok(h::json(StatusCode::OK, &page.map(EventView::from)))
 }
 
-/// An event as the admin API shows it.
-#[derive(Debug, Clone, Serialize)]
+/// An event as the admin API shows it (the CLI reads it back).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
     pub id: EventId,

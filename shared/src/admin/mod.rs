@@ -15,6 +15,7 @@ pub mod export;
 pub mod input;
 pub mod keys;
 pub mod leads;
+pub mod listeners;
 pub mod pages;
 pub mod routing;
 pub mod subscriptions;

@@ -29,7 +29,7 @@ const MAX_HEADERS: usize = 20;
 const MASK: &str = "********";
 
 pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiError> {
-    let changes = changes(JsonInput::parse(req)?, None, scope).await?;
+    let changes = Box::pin(changes(JsonInput::parse(req)?, None, scope)).await?;
     let (sub, secret) = subscriptions::create(scope, changes).await?;
     tracing::info!(subscription_id = %sub.id, "subscription created");
     let location = format!("/v1/subscriptions/{}", sub.id);
@@ -62,7 +62,7 @@ pub async fn update(scope: &Scope, req: &Request, m: &Matched) -> Result<Respons
     let current = subscriptions::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    let changes = changes(JsonInput::parse(req)?, Some(&current), scope).await?;
+    let changes = Box::pin(changes(JsonInput::parse(req)?, Some(&current), scope)).await?;
     let sub = subscriptions::update(scope, m.param("id"), changes).await?;
     Ok(h::json(StatusCode::OK, &SubscriptionView::new(sub, None)))
 }
@@ -200,42 +200,9 @@ pub fn sample_context() -> Value {
     })
 }
 
-/// Reads and checks a body. URL problems are `unsafe_url`; everything
-/// else `validation_failed` with every issue listed.
-pub async fn changes(
-    mut input: JsonInput,
-    current: Option<&Subscription>,
-    scope: &Scope,
-) -> Result<SubChanges, ApiError> {
-    input.allow_only(FIELDS);
-    let creating = current.is_none();
-    let mut out = SubChanges::default();
-    let dest = super::destinations::read(&mut input, current, scope).await;
-    let webhook = dest.kind.is_none();
-    if let Some((kind, url)) = dest.change {
-        out.kind = Some(kind);
-        out.url = Some(url);
-    }
-    out.mapping = dest.mapping;
-
-    let url = input.string("url").filter(|_| webhook);
-    if creating && webhook && url.is_none() {
-        input.issue("url", "is required");
-    }
-    let mut unsafe_url = None;
-    if let Some(u) = url {
-        if u.len() > 2048 {
-            input.issue("url", "is longer than 2048 characters");
-        } else {
-            match resolver::check_url_resolved(&u, scope.config.allow_private_targets, scope.dns())
-                .await
-            {
-                Ok(t) => out.url = Some(t.url.to_string()),
-                Err(e) => unsafe_url = Some(e),
-            }
-        }
-    }
-
+/// `events` and `sources` (creating: `events` defaults to `["*"]`); also
+/// read by [`super::listeners`].
+pub(super) fn filters(input: &mut JsonInput, creating: bool, out: &mut SubChanges) {
     if let Some(events) = input.string_list("events") {
         if events.is_empty() {
             input.issue("events", "must list at least one event type, or \"*\"");
@@ -275,6 +242,45 @@ pub async fn changes(
             }
         }
     }
+}
+
+/// Reads and checks a body. URL problems are `unsafe_url`; everything
+/// else `validation_failed` with every issue listed.
+pub async fn changes(
+    mut input: JsonInput,
+    current: Option<&Subscription>,
+    scope: &Scope,
+) -> Result<SubChanges, ApiError> {
+    input.allow_only(FIELDS);
+    let creating = current.is_none();
+    let mut out = SubChanges::default();
+    let dest = Box::pin(super::destinations::read(&mut input, current, scope)).await;
+    let webhook = dest.kind.is_none();
+    if let Some((kind, url)) = dest.change {
+        out.kind = Some(kind);
+        out.url = Some(url);
+    }
+    out.mapping = dest.mapping;
+
+    let url = input.string("url").filter(|_| webhook);
+    if creating && webhook && url.is_none() {
+        input.issue("url", "is required");
+    }
+    let mut unsafe_url = None;
+    if let Some(u) = url {
+        if u.len() > 2048 {
+            input.issue("url", "is longer than 2048 characters");
+        } else {
+            match resolver::check_url_resolved(&u, scope.config.allow_private_targets, scope.dns())
+                .await
+            {
+                Ok(t) => out.url = Some(t.url.to_string()),
+                Err(e) => unsafe_url = Some(e),
+            }
+        }
+    }
+
+    filters(&mut input, creating, &mut out);
 
     if let Some(secret) = input.string("secret") {
         if !creating {

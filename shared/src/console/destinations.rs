@@ -288,7 +288,7 @@ async fn render_list(
     };
     let v = values.unwrap_or(&default);
     let filter_preview = match preview_of {
-        Some(_) => Some(routing::preview(ctx, &v.filter).await),
+        Some(_) => Some(Box::pin(routing::preview(ctx, &v.filter)).await),
         None => None,
     };
     let open = values.is_some() || subs.is_empty();
@@ -369,7 +369,7 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
     let enabled = sub["enabled"].as_bool().unwrap_or(false);
     let values = d.values.unwrap_or_else(|| Values::from_sub(&sub));
     let filter_preview = if d.preview || !values.filter.is_empty() {
-        Some(routing::preview(ctx, &values.filter).await)
+        Some(Box::pin(routing::preview(ctx, &values.filter)).await)
     } else {
         None
     };

@@ -227,6 +227,11 @@ async fn prepare(scope: &Scope, delivery_id: &str) -> Result<Prepared, Error> {
         DeliveryStatus::Pending => {}
     }
     let reason = match subscriptions::get(scope, &delivery.subscription_id).await? {
+        // A CLI listener's deliveries wait, pending, for `leadpipe listen`
+        // to collect them (see `crate::listen`).
+        Some(sub) if sub.enabled && crate::listen::is_listener(&sub) => {
+            return Ok(Prepared::Nothing);
+        }
         Some(sub) if sub.enabled => {
             return Ok(match deliveries::claim(scope, &delivery, LEASE).await? {
                 Claimed::Yes(claim) => Prepared::Send {

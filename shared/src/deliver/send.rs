@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::http::outbound::{self, REQUEST_TIMEOUT};
 use crate::model::events::Source;
 use crate::model::history::LeadEventType;
-use crate::model::subscriptions::Subscription;
+use crate::model::subscriptions::{Credentials, Subscription};
 use crate::rules::{clock, retry, signing, ssrf, templates};
 
 /// How much of a receiver's answer is kept with an attempt.
@@ -64,43 +64,20 @@ fn failure_text(e: reqwest::Error) -> String {
     }
 }
 
-/// Sends one signed attempt. Never fails: every problem is in the result.
-pub async fn send(
-    app: &App,
-    sub: &Subscription,
+/// Every header of one attempt at `body`, signed now: the subscription's
+/// custom and auth headers, then the Standard Webhooks and `X-Leadpipe-*`
+/// ones, which nothing configured can override. The CLI listener
+/// ([`crate::admin::listeners`]) forwards exactly these.
+pub fn signed_headers(
+    creds: &Credentials,
     delivery_id: &str,
     kind: LeadEventType,
     source: &Source,
-    payload: &str,
     attempt: u32,
-) -> AttemptResult {
-    // A native destination (Slack, HubSpot…) is its kind's to send.
-    if let Some(dest) = destinations::Kind::of(sub) {
-        return destinations::send(app, sub, dest, delivery_id, kind, payload, attempt).await;
-    }
-    let started = Instant::now();
-    let fail = |error: String| AttemptResult {
-        status_code: None,
-        duration: started.elapsed(),
-        error: Some(error),
-        response: None,
-        retry_after: None,
-    };
-    let target = match ssrf::check_url(&sub.url, app.config.allow_private_targets) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("url refused: {e}")),
-    };
-    let secrets = match app.secrets.get().await {
-        Ok(s) => s,
-        Err(e) => return fail(format!("secrets unavailable: {e}")),
-    };
-    let creds = match sub.credentials(&secrets.data_key, clock::now_ms()) {
-        Ok(c) => c,
-        Err(e) => return fail(format!("subscription secrets unreadable: {e}")),
-    };
-    let body = body_for(sub, payload);
+    body: &[u8],
+) -> http::HeaderMap {
     let timestamp = clock::now_s();
-    let (standard, body_sig) = signing::sign(&creds.keys, delivery_id, timestamp, body.as_bytes());
+    let (standard, body_sig) = signing::sign(&creds.keys, delivery_id, timestamp, body);
     let mut headers = http::HeaderMap::new();
     for (name, value) in creds.headers.iter().chain(creds.auth.iter()) {
         if let (Ok(n), Ok(v)) = (
@@ -127,6 +104,54 @@ pub async fn send(
             headers.insert(name, v);
         }
     }
+    headers
+}
+
+/// Sends one signed attempt. Never fails: every problem is in the result.
+pub async fn send(
+    app: &App,
+    sub: &Subscription,
+    delivery_id: &str,
+    kind: LeadEventType,
+    source: &Source,
+    payload: &str,
+    attempt: u32,
+) -> AttemptResult {
+    // A native destination (Slack, HubSpot…) is its kind's to send.
+    if let Some(dest) = destinations::Kind::of(sub) {
+        return Box::pin(destinations::send(
+            app,
+            sub,
+            dest,
+            delivery_id,
+            kind,
+            payload,
+            attempt,
+        ))
+        .await;
+    }
+    let started = Instant::now();
+    let fail = |error: String| AttemptResult {
+        status_code: None,
+        duration: started.elapsed(),
+        error: Some(error),
+        response: None,
+        retry_after: None,
+    };
+    let target = match ssrf::check_url(&sub.url, app.config.allow_private_targets) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("url refused: {e}")),
+    };
+    let secrets = match app.secrets.get().await {
+        Ok(s) => s,
+        Err(e) => return fail(format!("secrets unavailable: {e}")),
+    };
+    let creds = match sub.credentials(&secrets.data_key, clock::now_ms()) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("subscription secrets unreadable: {e}")),
+    };
+    let body = body_for(sub, payload);
+    let headers = signed_headers(&creds, delivery_id, kind, source, attempt, body.as_bytes());
     let client = match app.webhook_client() {
         Ok(c) => c,
         Err(e) => return fail(e.to_string()),

@@ -73,6 +73,11 @@ pub enum Action {
     DeliveryRetry,
     DlqRedrive,
     DlqDepth,
+    /// `leadpipe listen`'s routes (see [`crate::listen`]).
+    ListenerCreate,
+    ListenerDelete,
+    ListenerPoll,
+    ListenerResult,
     /// `POST /v1/maintenance/backfill`: the one-off upgrade step.
     MaintenanceBackfill,
     WorkspacesCreate,
@@ -200,6 +205,10 @@ pub const ROUTES: &[Route] = &[
     route("POST",    "/v1/deliveries/{id}/retry",   Function::Admin,      Action::DeliveryRetry),
     route("GET",     "/v1/dlq",                     Function::Admin,      Action::DlqDepth),
     route("POST",    "/v1/dlq/redrive",             Function::Admin,      Action::DlqRedrive),
+    route("POST",    "/v1/listeners",               Function::Admin,      Action::ListenerCreate),
+    route("DELETE",  "/v1/listeners/{id}",          Function::Admin,      Action::ListenerDelete),
+    route("GET",     "/v1/listeners/{id}/deliveries", Function::Admin,    Action::ListenerPoll),
+    route("POST",    "/v1/listeners/{id}/ack",      Function::Admin,      Action::ListenerResult),
     route("POST",    "/v1/maintenance/backfill",    Function::Admin,      Action::MaintenanceBackfill),
     route("POST",    "/v1/leads/{id}/erase",        Function::Admin,      Action::LeadErase),
     route("POST",    "/v1/workspaces",              Function::Admin,      Action::WorkspacesCreate),

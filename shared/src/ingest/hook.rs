@@ -219,6 +219,8 @@ async fn record_and_enqueue(
         request_meta(req),
         clock::now_rfc3339(),
     )?;
+    let mut event = event;
+    event.expires_at = Some(crate::model::workspaces::expiry(scope.app(), scope.ws()).await?);
     events::put_new(scope, &event).await?;
     let message = LeadsMessage::Event {
         workspace: scope.ws().clone(),

@@ -92,7 +92,8 @@ async fn record_leadgen(
         let recorded = already_recorded(&scope, Some(&leadgen), defaults, received_at).await?;
         return Ok((ws, recorded));
     }
-    let event = leadgen_event(&scope, marker.event_id, leadgen, defaults, received_at);
+    let mut event = leadgen_event(&scope, marker.event_id, leadgen, defaults, received_at);
+    event.expires_at = Some(crate::model::workspaces::expiry(app, &ws).await?);
     events::put_new(&scope, &event).await?;
     Ok((ws, Recorded::New(event.id)))
 }

@@ -138,6 +138,10 @@ pub struct EventRecord {
     /// Meta Lead Ads: the lead to fetch from the Graph API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leadgen: Option<crate::providers::meta::Leadgen>,
+    /// When the event expires: its workspace's retention after it arrived
+    /// (DynamoDB TTL; absent on events from before retention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl EventRecord {
@@ -202,6 +206,7 @@ impl EventRecord {
             defaults: LeadDefaults::default(),
             request: RequestMeta::default(),
             leadgen: None,
+            expires_at: None,
         }
     }
 }
@@ -211,7 +216,8 @@ pub async fn get(scope: &Scope, id: &str) -> Result<Option<EventRecord>, Error> 
         return Ok(None);
     }
     let key = table::event(scope.ws(), id);
-    scope.store.get(&key.pk, &key.sk).await
+    let event: Option<EventRecord> = scope.store.get(&key.pk, &key.sk).await?;
+    Ok(event.filter(|e| !crate::model::workspaces::expired(e.expires_at)))
 }
 
 /// Events, newest first, optionally of one status.
@@ -224,7 +230,10 @@ pub async fn list(
         Some(s) => Listing::events_by_status(scope.ws(), s.as_str()),
         None => Listing::events(scope.ws()),
     };
-    scope.store.query_page(&listing, page, true).await
+    let mut page: Page<EventRecord> = scope.store.query_page(&listing, page, true).await?;
+    page.items
+        .retain(|e| !crate::model::workspaces::expired(e.expires_at));
+    Ok(page)
 }
 
 /// The status listing partition an event is in while it has `status`.

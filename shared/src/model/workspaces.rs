@@ -235,6 +235,22 @@ pub async fn remove(app: &App, id: &WorkspaceId) -> Result<(), DataError> {
     }
 }
 
+/// When an item of `ws` written now expires (Unix seconds): its
+/// retention from now (events, deliveries, attempt logs).
+pub async fn expiry(app: &App, ws: &WorkspaceId) -> Result<i64, Error> {
+    let days = settings(app, ws)
+        .await?
+        .map_or(DEFAULT_RETENTION_DAYS, |w| w.retention_days);
+    Ok(clock::now_ms() / 1000 + i64::from(days.max(1)) * 86_400)
+}
+
+/// Whether an item with this expiry is gone: DynamoDB's TTL deletes
+/// within days of the time, not at it, so readers treat a passed expiry
+/// as deleted.
+pub fn expired(expires_at: Option<i64>) -> bool {
+    expires_at.is_some_and(|t| t <= clock::now_ms() / 1000)
+}
+
 /// A workspace's settings, read at most once a minute per container: the
 /// hook path reads them on every request (retention, rate limit), and a
 /// change reaching every container within a minute is soon enough.

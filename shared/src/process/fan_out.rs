@@ -42,6 +42,7 @@ pub async fn fan_out_entries(
     }
     let lead_id = &lead.id;
     let subs = subscriptions::all(scope).await?;
+    let expires_at = crate::model::workspaces::expiry(scope.app(), scope.ws()).await?;
     // Routing rules see the lead as the API shows it.
     let shown = serde_json::to_value(LeadView::from(lead.clone())).unwrap_or(Value::Null);
     let mut messages = Vec::new();
@@ -50,7 +51,8 @@ pub async fn fan_out_entries(
             .iter()
             .filter(|s| s.wants(entry.kind, &lead.source) && s.routes(&shown));
         for sub in wanted {
-            let delivery = delivery_for(entry, lead, sub);
+            let mut delivery = delivery_for(entry, lead, sub);
+            delivery.expires_at = Some(expires_at);
             let queue_it = match deliveries::put_new(scope, &delivery).await? {
                 Write::Done => true,
                 // Made by an earlier run that may have stopped before

@@ -32,6 +32,23 @@ pub struct Claim {
     pub lease_until_ms: i64,
 }
 
+impl Claim {
+    /// The claim's token: whoever holds it may record attempt `n` (the CLI
+    /// listener hands it to `leadpipe listen` and back).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// A claim handed back by its holder (`n` and `token` as claimed).
+    pub fn held(n: u32, token: String) -> Self {
+        Claim {
+            n,
+            token,
+            lease_until_ms: 0,
+        }
+    }
+}
+
 /// What claiming the next attempt found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claimed {
@@ -113,7 +130,8 @@ pub async fn record_attempt(
         duration_ms: attempt.duration_ms,
         error: attempt.error.map(str::to_owned),
         response: attempt.response.map(str::to_owned),
-        expires_at: clock::now_s() + ATTEMPT_RETENTION_S,
+        // With its delivery (the workspace's retention), or the default.
+        expires_at: d.expires_at.unwrap_or(clock::now_s() + ATTEMPT_RETENTION_S),
     };
     scope.store.put(&item).await?;
     let expression = if status == DeliveryStatus::Pending {

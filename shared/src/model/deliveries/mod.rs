@@ -90,6 +90,10 @@ pub struct Delivery {
     pub lease_until_ms: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
+    /// When the delivery, its body and its attempts expire: the
+    /// workspace's retention after it was made (DynamoDB TTL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl Delivery {
@@ -127,6 +131,7 @@ impl Delivery {
             lease_until_ms: None,
             created_at: now.clone(),
             updated_at: now,
+            expires_at: None,
             id,
         }
     }
@@ -168,6 +173,8 @@ struct Body {
     pk: String,
     sk: String,
     payload: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
 }
 
 /// The id of the delivery of `entry` to subscription `sub_id`: the same
@@ -190,7 +197,8 @@ pub async fn get(scope: &Scope, id: &str) -> Result<Option<Delivery>, Error> {
         return Ok(None);
     }
     let key = table::delivery(scope.ws(), id);
-    scope.store.get(&key.pk, &key.sk).await
+    let d: Option<Delivery> = scope.store.get(&key.pk, &key.sk).await?;
+    Ok(d.filter(|d| !crate::model::workspaces::expired(d.expires_at)))
 }
 
 /// A delivery with its body, to send.
@@ -229,6 +237,7 @@ pub async fn put_new(scope: &Scope, delivery: &Delivery) -> Result<Write, Error>
         pk: key.pk,
         sk: key.sk,
         payload: delivery.payload.clone(),
+        expires_at: delivery.expires_at,
     };
     scope.store.put_new(&body).await?;
     scope.store.put_new(delivery).await
