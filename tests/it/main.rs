@@ -21,6 +21,7 @@ mod migration;
 mod pipedrive;
 mod process;
 mod routing;
+mod sheets;
 mod slack;
 mod workspaces;
 mod zero_loss;

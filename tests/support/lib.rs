@@ -12,6 +12,7 @@ use leadpipe::aws::resources::{self, SecretOverrides, Stack, StackNames};
 use leadpipe::{App, Config};
 use serde_json::Value;
 
+pub mod google;
 pub mod hubspot;
 pub mod meter;
 pub mod pipedrive;

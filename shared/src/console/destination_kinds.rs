@@ -109,6 +109,9 @@ pub fn adjust(
             Kind::Pipedrive => {
                 json!({"apiToken": credential, "companyDomain": f.get("pipedriveDomain").trim()})
             }
+            Kind::GoogleSheets => json!({"serviceAccount": credential,
+                "spreadsheetId": f.get("spreadsheetId").trim(),
+                "sheet": match f.get("sheetTab").trim() { "" => "Sheet1", t => t }}),
         };
         body.insert("config".into(), config);
     } else if creating {
@@ -133,6 +136,7 @@ fn credential_field(kind: Kind) -> &'static str {
         Kind::Slack => "slackUrl",
         Kind::Hubspot => "hubspotToken",
         Kind::Pipedrive => "pipedriveToken",
+        Kind::GoogleSheets => "serviceAccount",
     }
 }
 
@@ -141,6 +145,7 @@ fn config_key(kind: Kind) -> &'static str {
         Kind::Slack => "url",
         Kind::Hubspot => "accessToken",
         Kind::Pipedrive => "apiToken",
+        Kind::GoogleSheets => "serviceAccount",
     }
 }
 
@@ -187,7 +192,27 @@ pub fn fields(p: &Problems, v: &KindValues, creating: bool) -> Markup {
                 (issues_of("pipedriveDomain", "config.companyDomain", p))
             }
         }
-        div data-for-kind="slack hubspot pipedrive" hidden[v.native().is_none()] {
+        div data-for-kind="google_sheets" hidden[v.kind != "google_sheets"] {
+            div.field {
+                label for="f-serviceAccount" { "Service account key (JSON)" }
+                textarea #f-serviceAccount name="serviceAccount" rows="4" spellcheck="false" autocomplete="off"
+                    aria-describedby="hint-serviceAccount" {}
+                p.hint #hint-serviceAccount { @if creating { "The key file of a Google Cloud service account; share the sheet with its client_email as an editor. Stored encrypted." } @else { "Leave empty to keep the current key, sheet and tab." } }
+                (issues_of("serviceAccount", "config.serviceAccount", p))
+            }
+            div.field {
+                label for="f-spreadsheetId" { "Spreadsheet id" }
+                input type="text" #f-spreadsheetId name="spreadsheetId" autocomplete="off" aria-describedby="hint-spreadsheetId";
+                p.hint #hint-spreadsheetId { "The long id in docs.google.com/spreadsheets/d/ID/edit" }
+                (issues_of("spreadsheetId", "config.spreadsheetId", p))
+            }
+            div.field {
+                label for="f-sheetTab" { "Tab" }
+                input type="text" #f-sheetTab name="sheetTab" placeholder="Sheet1";
+                (issues_of("sheetTab", "config.sheet", p))
+            }
+        }
+        div data-for-kind="slack hubspot pipedrive google_sheets" hidden[v.native().is_none()] {
             (layout::textarea("mapping", "Field mapping", &mapping_text, p,
                 "One “destination field = lead field” a line. Lead fields: email, phone, firstName, lastName, name, status, tags, source.type, customFields.NAME… Empty: the kind's default."))
         }

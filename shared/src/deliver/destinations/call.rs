@@ -64,6 +64,22 @@ impl Log {
         answer
     }
 
+    /// Like [`Log::call`], keeping only the status: for answers that carry
+    /// a credential (an OAuth token endpoint's).
+    pub async fn call_redacted(&mut self, what: &str, req: reqwest::RequestBuilder) -> Answer {
+        let answer = fetch(req).await;
+        self.lines.push(match (answer.status, &answer.error) {
+            (Some(code), _) if (200..300).contains(&code) => format!("{what} → {code} (token)"),
+            (Some(code), _) => {
+                let excerpt: String = answer.body.chars().take(300).collect();
+                format!("{what} → {code} {excerpt}")
+            }
+            (None, Some(e)) => format!("{what} → no answer: {e}"),
+            (None, None) => format!("{what} → no answer"),
+        });
+        answer
+    }
+
     /// Notes a step that made no call.
     pub fn note(&mut self, text: impl Into<String>) {
         self.lines.push(text.into());

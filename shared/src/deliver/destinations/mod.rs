@@ -1,5 +1,6 @@
 //! Native destinations: a subscription whose `kind` is not `webhook` is
-//! delivered by its kind's file here ([`slack`], [`hubspot`]), one file per
+//! delivered by its kind's file here ([`slack`], [`hubspot`], [`pipedrive`],
+//! [`sheets`]), one file per
 //! kind. Each checks its `config` at save (credentials sealed, masked on
 //! read), has a default `mapping` (destination field → lead field), and
 //! turns one delivery attempt into the provider's request(s), answering the
@@ -7,9 +8,11 @@
 //! the DLQ and redrive apply unchanged.
 
 pub mod call;
+pub mod google_auth;
 pub mod hubspot;
 pub mod mapping;
 pub mod pipedrive;
+pub mod sheets;
 pub mod slack;
 
 use serde_json::Value;
@@ -27,6 +30,7 @@ pub enum Kind {
     Slack,
     Hubspot,
     Pipedrive,
+    GoogleSheets,
 }
 
 /// A config as checked at save.
@@ -75,13 +79,19 @@ impl Attempt<'_> {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Slack, Kind::Hubspot, Kind::Pipedrive];
+    pub const ALL: [Kind; 4] = [
+        Kind::Slack,
+        Kind::Hubspot,
+        Kind::Pipedrive,
+        Kind::GoogleSheets,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Slack => "slack",
             Kind::Hubspot => "hubspot",
             Kind::Pipedrive => "pipedrive",
+            Kind::GoogleSheets => "google_sheets",
         }
     }
 
@@ -91,6 +101,7 @@ impl Kind {
             Kind::Slack => "Slack",
             Kind::Hubspot => "HubSpot",
             Kind::Pipedrive => "Pipedrive",
+            Kind::GoogleSheets => "Google Sheets",
         }
     }
 
@@ -122,6 +133,7 @@ impl Kind {
             Kind::Slack => slack::check_config(app, config).await,
             Kind::Hubspot => hubspot::check_config(app, config),
             Kind::Pipedrive => pipedrive::check_config(app, config),
+            Kind::GoogleSheets => sheets::check_config(app, config),
         }
     }
 
@@ -131,6 +143,7 @@ impl Kind {
             Kind::Slack => slack::DEFAULT_MAPPING,
             Kind::Hubspot => hubspot::DEFAULT_MAPPING,
             Kind::Pipedrive => pipedrive::DEFAULT_MAPPING,
+            Kind::GoogleSheets => sheets::DEFAULT_MAPPING,
         };
         pairs
             .iter()
@@ -145,6 +158,7 @@ impl Kind {
             Kind::Slack => slack::message(mapping, payload, None),
             Kind::Hubspot => hubspot::preview(mapping, &payload["lead"]),
             Kind::Pipedrive => pipedrive::preview(mapping, &payload["lead"]),
+            Kind::GoogleSheets => sheets::preview(mapping, &payload["lead"]),
         }
     }
 
@@ -154,6 +168,7 @@ impl Kind {
             Kind::Slack => slack::send(a).await,
             Kind::Hubspot => hubspot::send(a).await,
             Kind::Pipedrive => pipedrive::send(a).await,
+            Kind::GoogleSheets => sheets::send(a).await,
         }
     }
 }
