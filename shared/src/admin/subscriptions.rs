@@ -29,7 +29,7 @@ const MAX_HEADERS: usize = 20;
 const MASK: &str = "********";
 
 pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiError> {
-    let changes = changes(JsonInput::parse(req)?, true, scope).await?;
+    let changes = Box::pin(changes(JsonInput::parse(req)?, None, scope)).await?;
     let (sub, secret) = subscriptions::create(scope, changes).await?;
     tracing::info!(subscription_id = %sub.id, "subscription created");
     let location = format!("/v1/subscriptions/{}", sub.id);
@@ -59,7 +59,10 @@ pub async fn get(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError>
 }
 
 pub async fn update(scope: &Scope, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let changes = changes(JsonInput::parse(req)?, false, scope).await?;
+    let current = subscriptions::get(scope, m.param("id"))
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    let changes = Box::pin(changes(JsonInput::parse(req)?, Some(&current), scope)).await?;
     let sub = subscriptions::update(scope, m.param("id"), changes).await?;
     Ok(h::json(StatusCode::OK, &SubscriptionView::new(sub, None)))
 }
@@ -107,6 +110,11 @@ pub async fn test(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError
     let mut payload = sample_context();
     payload["deliveryId"] = json!(id);
     payload["occurredAt"] = json!(clock::now_rfc3339());
+    if crate::deliver::destinations::Kind::of(&sub).is_some() {
+        // A real call with a lead marked as a test: nothing is kept of it.
+        payload["test"] = json!(true);
+        payload["lead"]["tags"] = json!(["leadpipe-test"]);
+    }
     let source = Source::Webhook {
         key_id: "key_sample".into(),
     };
@@ -155,6 +163,10 @@ const FIELDS: &[&str] = &[
     "headers",
     "auth",
     "template",
+    "filter",
+    "kind",
+    "config",
+    "mapping",
     "enabled",
     "maxAttempts",
 ];
@@ -236,14 +248,22 @@ pub(super) fn filters(input: &mut JsonInput, creating: bool, out: &mut SubChange
 /// else `validation_failed` with every issue listed.
 pub async fn changes(
     mut input: JsonInput,
-    creating: bool,
+    current: Option<&Subscription>,
     scope: &Scope,
 ) -> Result<SubChanges, ApiError> {
     input.allow_only(FIELDS);
+    let creating = current.is_none();
     let mut out = SubChanges::default();
+    let dest = Box::pin(super::destinations::read(&mut input, current, scope)).await;
+    let webhook = dest.kind.is_none();
+    if let Some((kind, url)) = dest.change {
+        out.kind = Some(kind);
+        out.url = Some(url);
+    }
+    out.mapping = dest.mapping;
 
-    let url = input.string("url");
-    if creating && url.is_none() {
+    let url = input.string("url").filter(|_| webhook);
+    if creating && webhook && url.is_none() {
         input.issue("url", "is required");
     }
     let mut unsafe_url = None;
@@ -295,6 +315,7 @@ pub async fn changes(
         }
     }
 
+    out.filter = super::routing::read_filter(&mut input);
     out.enabled = input.bool("enabled");
     if input.has("maxAttempts") {
         match input.raw("maxAttempts").and_then(Value::as_u64) {
@@ -396,6 +417,13 @@ pub struct SubscriptionView {
     pub headers: BTreeMap<String, String>,
     pub auth: Option<Value>,
     pub template: Option<String>,
+    pub filter: Option<Value>,
+    /// `webhook`, or a native destination's kind.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<Value>,
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
@@ -411,7 +439,11 @@ impl SubscriptionView {
     /// and auth values are always masked.
     pub fn new(sub: Subscription, secret: Option<&str>) -> Self {
         let now = clock::now_ms();
+        let (kind, config, mapping) = super::destinations::show(&sub);
         SubscriptionView {
+            kind,
+            config,
+            mapping,
             secret: secret.map(str::to_owned).unwrap_or(sub.secret_hint),
             headers: sub
                 .headers
@@ -433,6 +465,7 @@ impl SubscriptionView {
             events: sub.events,
             sources: sub.sources,
             template: sub.template,
+            filter: super::routing::show_filter(sub.filter.as_deref()),
             enabled: sub.enabled,
             disabled_reason: sub.disabled_reason,
             max_attempts: sub.max_attempts,

@@ -8,7 +8,9 @@ use lambda_http::{Body, Response};
 use maud::{Markup, html};
 use serde_json::{Map, Value, json};
 
+use super::destination_kinds::{self, KindValues};
 use super::layout::{self, Nav};
+use super::routing;
 use super::{Ctx, Form, Problems, html as page_html, redirect, safe_id, split_list};
 use crate::admin::subscriptions::sample_context;
 use crate::http::error::ApiError;
@@ -53,6 +55,8 @@ struct Values {
     auth_kind: String,
     auth_name: String,
     template: String,
+    filter: String,
+    kinds: KindValues,
     max_attempts: String,
     enabled: bool,
 }
@@ -69,6 +73,8 @@ impl Values {
             auth_kind: "keep".into(),
             auth_name: String::new(),
             template: s(sub, "template").to_owned(),
+            filter: routing::text_of(sub),
+            kinds: KindValues::from_sub(sub),
             max_attempts: sub["maxAttempts"].as_u64().unwrap_or(4).to_string(),
             enabled: sub["enabled"].as_bool().unwrap_or(true),
         }
@@ -85,6 +91,8 @@ impl Values {
             auth_kind: f.get("authKind").to_owned(),
             auth_name: f.get("authName").to_owned(),
             template: f.get("template").to_owned(),
+            filter: f.get("filter").to_owned(),
+            kinds: KindValues::from_form(f),
             max_attempts: f.get("maxAttempts").to_owned(),
             enabled: f.has("enabled"),
         }
@@ -156,6 +164,7 @@ fn body_of(f: &Form, creating: bool) -> Result<Value, Problems> {
             json!(template)
         },
     );
+    routing::put(&mut body, f.get("filter"), &mut issues);
     match f.get("maxAttempts").parse::<u64>() {
         Ok(n) => {
             body.insert("maxAttempts".into(), json!(n));
@@ -166,6 +175,7 @@ fn body_of(f: &Form, creating: bool) -> Result<Value, Problems> {
         )),
     }
     body.insert("enabled".into(), json!(f.has("enabled")));
+    destination_kinds::adjust(&mut body, f, creating, &mut issues);
     if issues.is_empty() {
         Ok(Value::Object(body))
     } else {
@@ -201,7 +211,10 @@ fn preview(template: &str) -> Markup {
 
 fn form_fields(p: &Problems, v: &Values, creating: bool) -> Markup {
     html! {
-        (layout::field("url", "Endpoint URL", &v.url, p, "Where Leadpipe POSTs each event, e.g. https://crm.example.com/hooks/leadpipe"))
+        (destination_kinds::fields(p, &v.kinds, creating))
+        div data-for-kind="webhook" hidden[v.kinds.kind != "webhook"] {
+            (layout::field("url", "Endpoint URL", &v.url, p, "Where Leadpipe POSTs each event, e.g. https://crm.example.com/hooks/leadpipe"))
+        }
         fieldset {
             legend { "Events" }
             div.checks {
@@ -214,6 +227,7 @@ fn form_fields(p: &Problems, v: &Values, creating: bool) -> Markup {
         }
         (layout::field("sources", "Sources", &v.sources, p,
             "Empty: every source. Else comma-separated: key:key_… for one webhook key, meta_lead_ads for Meta."))
+        div data-for-kind="webhook" hidden[v.kinds.kind != "webhook"] {
         (layout::textarea("headers", "Custom headers", &v.headers, p,
             if creating { "One “Name: value” a line. Values are stored encrypted and shown masked." }
             else { "Leave empty to keep the current headers; anything here replaces them all." }))
@@ -245,6 +259,8 @@ fn form_fields(p: &Problems, v: &Values, creating: bool) -> Markup {
         }
         (layout::textarea("template", "Payload template", &v.template, p,
             "Optional JSON with {{lead.email}}, {{lead.phone}}, {{lead.name}}, {{lead.tags}}, {{lead.customFields.NAME}}, {{type}}… Checked on save."))
+        }
+        (routing::field(p, &v.filter))
         div.field {
             label for="f-maxAttempts" { "Attempts before giving up" }
             input type="number" #f-maxAttempts name="maxAttempts" min="1" max="20" value=(v.max_attempts);
@@ -271,6 +287,10 @@ async fn render_list(
         ..Values::default()
     };
     let v = values.unwrap_or(&default);
+    let filter_preview = match preview_of {
+        Some(_) => Some(Box::pin(routing::preview(ctx, &v.filter)).await),
+        None => None,
+    };
     let open = values.is_some() || subs.is_empty();
     let body = html! {
         (layout::notice(notice))
@@ -301,10 +321,13 @@ async fn render_list(
                 (layout::problems_banner(create))
                 @if !create.of("url").is_empty() { p.hint { (SSRF_WORDS) } }
                 (form_fields(create, v, true))
-                @if let Some(t) = preview_of { (preview(t)) }
+                @if let Some(t) = preview_of {
+                    @match destination_kinds::request_preview(&v.kinds) { Some(m) => (m), None => (preview(t)) }
+                }
+                @if let Some(m) = &filter_preview { (m) }
                 div.actions {
                     button type="submit" { "Create destination" }
-                    button.secondary type="submit" name="op" value="preview" { "Preview template" }
+                    button.secondary type="submit" name="op" value="preview" { "Preview template and filter" }
                 }
             }
         }
@@ -345,6 +368,11 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
         .await?;
     let enabled = sub["enabled"].as_bool().unwrap_or(false);
     let values = d.values.unwrap_or_else(|| Values::from_sub(&sub));
+    let filter_preview = if d.preview || !values.filter.is_empty() {
+        Some(Box::pin(routing::preview(ctx, &values.filter)).await)
+    } else {
+        None
+    };
     let headers: Vec<(String, String)> = sub["headers"]
         .as_object()
         .map(|m| {
@@ -363,6 +391,7 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
             }
         }
         dl.facts {
+            (destination_kinds::facts(&sub))
             dt { "URL" } dd { (layout::copyable("dest-url", s(&sub, "url"))) }
             dt { "State" } dd {
                 @if enabled { (layout::badge("enabled")) } @else { (layout::badge("disabled")) }
@@ -427,10 +456,12 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
             (layout::problems_banner(&d.edit))
             @if !d.edit.of("url").is_empty() { p.hint { (SSRF_WORDS) } }
             (form_fields(&d.edit, &values, false))
-            @if d.preview || !values.template.is_empty() { (preview(&values.template)) }
+            @if let (true, Some(m)) = (d.preview, destination_kinds::request_preview(&values.kinds)) { (m) }
+            @else if d.preview || !values.template.is_empty() { (preview(&values.template)) }
+            @if let Some(m) = &filter_preview { (m) }
             div.actions {
                 button type="submit" { "Save changes" }
-                button.secondary type="submit" name="op" value="preview" { "Preview template" }
+                button.secondary type="submit" name="op" value="preview" { "Preview template and filter" }
             }
         }
         h2 { "Delete" }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod deliveries;
+pub mod destination_refs;
 pub mod erasure;
 pub mod events;
 pub mod history;

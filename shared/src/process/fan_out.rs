@@ -43,9 +43,14 @@ pub async fn fan_out_entries(
     let lead_id = &lead.id;
     let subs = subscriptions::all(scope).await?;
     let expires_at = crate::model::workspaces::expiry(scope.app(), scope.ws()).await?;
+    // Routing rules see the lead as the API shows it.
+    let shown = serde_json::to_value(LeadView::from(lead.clone())).unwrap_or(Value::Null);
     let mut messages = Vec::new();
     for entry in entries {
-        for sub in subs.iter().filter(|s| s.wants(entry.kind, &lead.source)) {
+        let wanted = subs
+            .iter()
+            .filter(|s| s.wants(entry.kind, &lead.source) && s.routes(&shown));
+        for sub in wanted {
             let mut delivery = delivery_for(entry, lead, sub);
             delivery.expires_at = Some(expires_at);
             let queue_it = match deliveries::put_new(scope, &delivery).await? {
