@@ -9,6 +9,7 @@ mod cost;
 mod dedupe;
 mod delivery;
 mod events;
+mod faults;
 mod infra;
 mod ingest;
 mod keys;
