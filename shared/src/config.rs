@@ -39,6 +39,10 @@ pub mod vars {
     pub const TURNSTILE_VERIFY_URL: &str = "LEADPIPE_TURNSTILE_VERIFY_URL";
     pub const LINKEDIN_API_URL: &str = "LEADPIPE_LINKEDIN_API_URL";
     pub const WORKSPACE_RATE_LIMIT: &str = "LEADPIPE_WORKSPACE_RATE_LIMIT_PER_MINUTE";
+    /// The functions' timeouts as Terraform sets them: the claim windows
+    /// (a delivery's lease, an `Idempotency-Key`'s stale claim) outlast them.
+    pub const INGEST_TIMEOUT_S: &str = "LEADPIPE_INGEST_TIMEOUT_SECONDS";
+    pub const DELIVER_TIMEOUT_S: &str = "LEADPIPE_DELIVER_TIMEOUT_SECONDS";
 
     /// Set by Terraform for every function.
     pub const REQUIRED: [&str; 6] = [
@@ -51,7 +55,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 28] = [
+    pub const ALL: [&str; 30] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -78,6 +82,8 @@ pub mod vars {
         TURNSTILE_VERIFY_URL,
         LINKEDIN_API_URL,
         WORKSPACE_RATE_LIMIT,
+        INGEST_TIMEOUT_S,
+        DELIVER_TIMEOUT_S,
         "RUST_LOG",
         "LEADPIPE_LOG_FORMAT",
     ];
@@ -146,6 +152,11 @@ pub struct Config {
     /// unless the workspace sets its own: one flooded form cannot spend
     /// every other client's share of the API's throttle. 0: no limit.
     pub workspace_rate_limit_per_minute: u32,
+    /// `ingest`'s timeout: an `Idempotency-Key` claim older than this (and
+    /// a margin) belongs to a request that died.
+    pub ingest_timeout: Duration,
+    /// `deliver`'s timeout: a claimed attempt is leased past it.
+    pub deliver_timeout: Duration,
 }
 
 /// The default budget of one workspace: 6,000 requests a minute (100 a
@@ -220,6 +231,17 @@ impl Config {
             Some(_) => Duration::from_secs(number(vars::SWEEP_GRACE_S, 0)?),
             None => default_sweep_grace(retry_base, lead_retry_max),
         };
+        let timeout = |name: &str, default: u64| -> Result<Duration, Error> {
+            let s = number(name, default)?;
+            if !(1..=900).contains(&s) {
+                return Err(Error::Config(format!(
+                    "{name} must be between 1 and 900 (Lambda's limit), got {s}"
+                )));
+            }
+            Ok(Duration::from_secs(s))
+        };
+        let ingest_timeout = timeout(vars::INGEST_TIMEOUT_S, 10)?;
+        let deliver_timeout = timeout(vars::DELIVER_TIMEOUT_S, 30)?;
         let counter_shards = number(vars::COUNTER_SHARDS, 8)?;
         if !(1..=64).contains(&counter_shards) {
             return Err(Error::Config(format!(
@@ -289,6 +311,8 @@ impl Config {
                 }
                 n as u32
             },
+            ingest_timeout,
+            deliver_timeout,
         })
     }
 
@@ -359,6 +383,25 @@ mod tests {
                 .to_string()
                 .contains("LEADPIPE_RETRY_BASE_MS")
         );
+    }
+
+    #[test]
+    fn claim_windows_follow_the_function_timeouts() {
+        let c = load(&base()).unwrap();
+        assert_eq!(c.ingest_timeout, Duration::from_secs(10));
+        assert_eq!(crate::deliver::lease(&c), Duration::from_secs(40));
+        let mut m = base();
+        m.insert(vars::DELIVER_TIMEOUT_S, "900");
+        m.insert(vars::INGEST_TIMEOUT_S, "900");
+        let c = load(&m).unwrap();
+        assert!(crate::deliver::lease(&c) > Duration::from_secs(900));
+        assert!(crate::ingest::idempotency::stale_claim(&c) > Duration::from_secs(900));
+        assert!(crate::deliver::stall_after(&c) > crate::deliver::lease(&c));
+        for bad in ["0", "901", "soon"] {
+            let mut m = base();
+            m.insert(vars::DELIVER_TIMEOUT_S, bad);
+            assert!(load(&m).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -27,8 +27,9 @@ use crate::model::events::{self, EventRecord, EventStatus};
 use crate::rules::clock;
 use crate::rules::ids::{IdKind, bound_at};
 
-/// At most this many items of each kind are queued by one run; the next
-/// run takes the rest.
+/// Items of each kind are read this many at a time; a run pages through
+/// every stuck one (items queued again recently are read and skipped, so
+/// a page of them never hides the ones after it).
 pub const BATCH: usize = 500;
 
 /// What one run queued again.
@@ -79,38 +80,43 @@ fn id_ms(now: i64, ago: Duration) -> u64 {
 /// grace period).
 async fn stuck_events(app: &Scope, now: i64) -> Result<Vec<EventRecord>, Error> {
     let grace = app.config.sweep_grace;
-    let range = (
-        bound_at(IdKind::Event, 0, false),
-        bound_at(IdKind::Event, id_ms(now, grace), true),
-    );
+    let to = bound_at(IdKind::Event, id_ms(now, grace), true);
+    let mut from = bound_at(IdKind::Event, 0, false);
     let received = Listing::events_by_status(app.ws(), EventStatus::Received.as_str());
-    let found: Vec<EventRecord> = app
-        .store
-        .query_range(
-            received.gsi,
-            &received.partitions(),
-            (&range.0, &range.1),
-            None,
-            BATCH,
-        )
-        .await?;
     let mut queued = Vec::new();
-    for event in found {
-        if events::mark_swept(app, &event.id, now, now - ms(grace)).await? == Write::Done {
-            queued.push(event);
+    loop {
+        let (found, next): (Vec<EventRecord>, _) = app
+            .store
+            .query_range_page(
+                received.gsi,
+                &received.partitions(),
+                (&from, &to),
+                None,
+                BATCH,
+            )
+            .await?;
+        let mut page = Vec::new();
+        for event in found {
+            if events::mark_swept(app, &event.id, now, now - ms(grace)).await? == Write::Done {
+                page.push(event);
+            }
+        }
+        let messages: Vec<LeadsMessage> = page
+            .iter()
+            .map(|e| LeadsMessage::Event {
+                workspace: app.ws().clone(),
+                event_id: e.id.clone(),
+            })
+            .collect();
+        app.queue
+            .send_all(&app.config.leads_queue_url, &messages)
+            .await?;
+        queued.extend(page);
+        match next {
+            Some(n) => from = n,
+            None => return Ok(queued),
         }
     }
-    let messages: Vec<LeadsMessage> = queued
-        .iter()
-        .map(|e| LeadsMessage::Event {
-            workspace: app.ws().clone(),
-            event_id: e.id.clone(),
-        })
-        .collect();
-    app.queue
-        .send_all(&app.config.leads_queue_url, &messages)
-        .await?;
-    Ok(queued)
 }
 
 /// Pending deliveries that stalled, each queued again. They are read from
@@ -119,33 +125,37 @@ async fn stuck_events(app: &Scope, now: i64) -> Result<Vec<EventRecord>, Error> 
 /// for everything they read).
 async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error> {
     let quiet = crate::deliver::stall_after(&app.config);
-    let range = (
-        bound_at(IdKind::Delivery, 0, false),
-        bound_at(IdKind::Delivery, id_ms(now, quiet), true),
-    );
+    let to = bound_at(IdKind::Delivery, id_ms(now, quiet), true);
+    let mut from = bound_at(IdKind::Delivery, 0, false);
     let work: Vec<String> = (0..table::WORK_SHARDS)
         .map(table::pending_deliveries)
         .collect();
-    let found: Vec<Delivery> = app
-        .store
-        .query_range(GSI3, &work, (&range.0, &range.1), None, BATCH)
-        .await?;
     let mut queued = Vec::new();
-    let mut messages = Vec::new();
-    for d in found {
-        // The work index spans workspaces; each entry's key names its own.
-        let Some((ws, _)) = table::workspace_of(&d.pk) else {
-            tracing::error!(pk = %d.pk, "a work-index entry names no workspace; skipped");
-            continue;
-        };
-        let scope = app.scope(ws);
-        if d.stalled(now, quiet) && deliveries::touch_stalled(&scope, &d).await? == Write::Done {
-            messages.push(DeliveriesMessage::attempt(scope.ws(), &d.id));
-            queued.push(d);
+    loop {
+        let (found, next): (Vec<Delivery>, _) = app
+            .store
+            .query_range_page(GSI3, &work, (&from, &to), None, BATCH)
+            .await?;
+        let mut messages = Vec::new();
+        for d in found {
+            // The work index spans workspaces; each entry's key names its own.
+            let Some((ws, _)) = table::workspace_of(&d.pk) else {
+                tracing::error!(pk = %d.pk, "a work-index entry names no workspace; skipped");
+                continue;
+            };
+            let scope = app.scope(ws);
+            if d.stalled(now, quiet) && deliveries::touch_stalled(&scope, &d).await? == Write::Done
+            {
+                messages.push(DeliveriesMessage::attempt(scope.ws(), &d.id));
+                queued.push(d);
+            }
+        }
+        app.queue
+            .send_all(&app.config.deliveries_queue_url, &messages)
+            .await?;
+        match next {
+            Some(n) => from = n,
+            None => return Ok(queued),
         }
     }
-    app.queue
-        .send_all(&app.config.deliveries_queue_url, &messages)
-        .await?;
-    Ok(queued)
 }

@@ -3,9 +3,11 @@
 //! `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else `info`.
 //!
 //! Whatever the level asked for, the HTTP layers under the AWS SDK and the
-//! webhook client never log below `info`: at `debug`/`trace` they print
-//! whole requests and responses — table items with webhook URLs, headers,
-//! tokens. Those directives come last and so win over `RUST_LOG`.
+//! webhook client, and the Lambda runtime, never log below `info`: at
+//! `debug`/`trace` they print whole requests and responses — table items
+//! with webhook URLs, headers, tokens; `lambda_runtime` prints every raw
+//! event (the admin bearer token, hook tokens, console cookies, the sign-in
+//! form, lead PII). Those directives come last and so win over `RUST_LOG`.
 
 use tracing_subscriber::EnvFilter;
 
@@ -23,6 +25,10 @@ const WIRE_TARGETS: &[&str] = &[
     "h2",
     "reqwest",
     "rustls",
+    // The Lambda runtime: `raw JSON event received from Lambda` at trace.
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
 ];
 
 /// The filter for `level` (an `EnvFilter` directive string), with the

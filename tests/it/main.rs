@@ -9,6 +9,7 @@ mod cost;
 mod dedupe;
 mod delivery;
 mod events;
+mod faults;
 mod form_browser;
 mod hubspot;
 mod infra;

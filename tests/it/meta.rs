@@ -374,7 +374,12 @@ async fn a_recorded_leadgen_whose_message_was_lost_is_queued_again() {
     use leadpipe_tests::Fault;
     let graph = ScriptedServer::start().await;
     let url = format!("{}/v25.0", graph.base_url);
-    let (t, proxy) = TestStack::behind_proxy(Default::default(), |c| c.meta_graph_url = url).await;
+    // Meta's retry comes after the requeue grace (minutes in production).
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |c| {
+        c.meta_graph_url = url;
+        c.sweep_grace = std::time::Duration::ZERO;
+    })
+    .await;
     let leadgen = "9000000000000000002";
     graph.script(
         &format!("/v25.0/{leadgen}"),

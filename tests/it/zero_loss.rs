@@ -186,7 +186,12 @@ async fn finish_never_overwrites_delivered() {
     )
     .await
     .unwrap();
-    assert!(!ended);
+    assert_eq!(
+        ended,
+        leadpipe::model::deliveries::Finished::Already(
+            leadpipe::model::deliveries::DeliveryStatus::Delivered
+        )
+    );
     assert_eq!(delivery(&t, &id).await["status"], "delivered");
 }
 
@@ -233,6 +238,7 @@ async fn the_sweeper_queues_a_stranded_event_once() {
     .await;
     let (key, token) = t.create_key(json!({"name": "k"})).await;
     proxy.inject("SendMessage", Some("-leads"), 10, Fault::server_error());
+    proxy.inject("TransactWriteItems", None, 10, Fault::server_error());
     proxy.inject("DeleteItem", None, 10, Fault::server_error());
     let r = t
         .hook(&key, &token, json!({"email": "stranded@example.com"}))

@@ -501,6 +501,13 @@ pub enum Fault {
     /// Forwards the call (it takes effect), then answers this instead of
     /// the real answer — how a timeout after the write looks.
     AfterForward { status: u16, body: String },
+    /// As [`Fault::AfterForward`], the answer coming only after `delay`:
+    /// the caller hears of the failure late, while others act on the write.
+    SlowAfterForward {
+        status: u16,
+        body: String,
+        delay: std::time::Duration,
+    },
 }
 
 impl Fault {
@@ -685,8 +692,19 @@ impl FaultProxy {
                                     return Ok(canned(502, format!("{{\"message\":\"{e}\"}}")));
                                 }
                             };
-                            if let Some(Fault::AfterForward { status, body }) = fault {
-                                return Ok(canned(status, body));
+                            match fault {
+                                Some(Fault::AfterForward { status, body }) => {
+                                    return Ok(canned(status, body));
+                                }
+                                Some(Fault::SlowAfterForward {
+                                    status,
+                                    body,
+                                    delay,
+                                }) => {
+                                    tokio::time::sleep(delay).await;
+                                    return Ok(canned(status, body));
+                                }
+                                _ => {}
                             }
                             let status = answer.status().as_u16();
                             let headers = answer.headers().clone();

@@ -55,7 +55,11 @@ locals {
     LEADPIPE_LEAD_RETRY_MAX_MS               = tostring(var.lead_retry_max_ms)
     LEADPIPE_META_GRAPH_URL                  = var.meta_graph_url
     LEADPIPE_WORKSPACE_RATE_LIMIT_PER_MINUTE = tostring(var.workspace_rate_limit_per_minute)
-    RUST_LOG                                 = var.log_level
+    # Claim windows (a delivery's lease, a stale Idempotency-Key claim)
+    # outlast these timeouts.
+    LEADPIPE_INGEST_TIMEOUT_SECONDS  = tostring(local.timeout_seconds["ingest"])
+    LEADPIPE_DELIVER_TIMEOUT_SECONDS = tostring(local.timeout_seconds["deliver"])
+    RUST_LOG                         = var.log_level
   }
 
   # What one function reads beside function_env: the admin secret's id is

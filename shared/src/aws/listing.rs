@@ -181,10 +181,26 @@ impl Store {
         &self,
         gsi: Gsi,
         partitions: &[String],
-        (from, to): (&str, &str),
+        range: (&str, &str),
         filter: Option<Filter<'_>>,
         limit: usize,
     ) -> Result<Vec<T>, Error> {
+        Ok(self
+            .query_range_page(gsi, partitions, range, filter, limit)
+            .await?
+            .0)
+    }
+
+    /// [`Store::query_range`], and where the next page of the range starts
+    /// (`None` when none is left): a sweep pages through all of a range.
+    pub async fn query_range_page<T: DeserializeOwned>(
+        &self,
+        gsi: Gsi,
+        partitions: &[String],
+        (from, to): (&str, &str),
+        filter: Option<Filter<'_>>,
+        limit: usize,
+    ) -> Result<(Vec<T>, Option<String>), Error> {
         let each = partitions
             .iter()
             .map(|p| Box::pin(self.range_keys(gsi, p, (from, to), filter.as_ref(), limit)));
@@ -195,10 +211,16 @@ impl Store {
             .collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         entries.dedup_by(|a, b| a.0 == b.0);
+        let full = entries.len() >= limit;
         entries.truncate(limit);
+        // Sort keys are ids: the next page starts just after the last one.
+        let next = full
+            .then(|| entries.last().map(|(k, _)| format!("{k}\u{1}")))
+            .flatten();
         // Boxed, as the shard queries are: the sweep binary's future
         // otherwise overflows the compiler's layout depth.
-        Box::pin(self.items_of(entries.into_iter().map(|(_, e)| e).collect())).await
+        let items = Box::pin(self.items_of(entries.into_iter().map(|(_, e)| e).collect())).await?;
+        Ok((items, next))
     }
 
     /// Up to `limit` index entries of one partition in `[from, to)`, oldest

@@ -24,15 +24,44 @@ pub mod table;
 use std::fmt;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use tokio::sync::OnceCell;
 
+/// Connecting to an AWS endpoint takes at most this long.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// One try of a call (the SDK tries a timed-out one again).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A call with all its tries: a hung connection fails the call, and the
+/// function answers (or its message comes back) well inside its timeout,
+/// instead of hanging until Lambda kills it.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `config` with Leadpipe's bounds on every call (see [`OPERATION_TIMEOUT`]).
+pub fn with_timeouts(config: SdkConfig) -> SdkConfig {
+    config
+        .into_builder()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .build()
+}
+
 /// The SDK configuration from the environment (credentials, region and
-/// `AWS_ENDPOINT_URL`, which points every client at an emulator).
+/// `AWS_ENDPOINT_URL`, which points every client at an emulator), with
+/// Leadpipe's timeouts.
 pub async fn sdk_config_from_env() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::v2026_01_12())
-        .load()
-        .await
+    with_timeouts(
+        aws_config::defaults(BehaviorVersion::v2026_01_12())
+            .load()
+            .await,
+    )
 }
 
 /// The SDK configuration: loaded from the environment on first use, or
@@ -45,8 +74,9 @@ impl Sdk {
         Sdk(Arc::new(OnceCell::new()))
     }
 
+    /// A given configuration, with Leadpipe's timeouts.
     pub fn given(config: SdkConfig) -> Self {
-        Sdk(Arc::new(OnceCell::new_with(Some(config))))
+        Sdk(Arc::new(OnceCell::new_with(Some(with_timeouts(config)))))
     }
 
     pub async fn config(&self) -> &SdkConfig {
@@ -106,6 +136,16 @@ mod tests {
 
     fn count(_: &SdkConfig) -> usize {
         BUILDS.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    #[tokio::test]
+    async fn every_call_is_bounded_in_time() {
+        let sdk = Sdk::given(SdkConfig::builder().build());
+        let timeouts = sdk.config().await.timeout_config().expect("timeouts");
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
+        assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
+        assert!(ATTEMPT_TIMEOUT < OPERATION_TIMEOUT);
     }
 
     #[tokio::test]

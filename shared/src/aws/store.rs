@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -246,6 +246,44 @@ impl Store {
             .build()
             .map_err(|e| Error::request("dynamodb", "TransactWriteItems", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A `Delete` for a transaction, optionally conditional.
+    pub fn tx_delete(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: Option<&str>,
+        names: Names,
+        values: Values,
+    ) -> Result<TransactWriteItem, Error> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(to_names(names))
+            .set_expression_attribute_values(to_map(values))
+            .build()
+            .map_err(|e| Error::request("dynamodb", "TransactWriteItems", e))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// A condition on an item a transaction does not write.
+    pub fn tx_check(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: &str,
+        values: Values,
+    ) -> Result<TransactWriteItem, Error> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .condition_expression(condition)
+            .set_expression_attribute_values(to_map(values))
+            .build()
+            .map_err(|e| Error::request("dynamodb", "TransactWriteItems", e))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// Runs a transaction: all of it or none.

@@ -24,7 +24,9 @@ use crate::aws::batch::{self, Outcome};
 use crate::aws::queue::DeliveriesMessage;
 use crate::aws::resources::DELIVERIES_QUEUE;
 use crate::error::Error;
-use crate::model::deliveries::{self, AttemptRecord, Claim, Claimed, Delivery, DeliveryStatus};
+use crate::model::deliveries::{
+    self, AttemptRecord, Claim, Claimed, Delivery, DeliveryStatus, Finished,
+};
 use crate::model::subscriptions::{self, Subscription};
 use crate::rules::clock;
 use attempt::{Answered, Next, Policy};
@@ -72,10 +74,12 @@ async fn deliver_record(app: &App, record: &SqsMessage) -> Outcome {
     .await
 }
 
-/// How long a claimed attempt is held: past the consumer's timeout, so a
-/// copy of the message never sends while the claimant still may.
-pub const LEASE: Duration =
-    Duration::from_secs(crate::aws::resources::DELIVERIES_QUEUE.consumer_timeout_s as u64 + 10);
+/// How long a claimed attempt is held: past the consumer's timeout (the
+/// deployment's, `LEADPIPE_DELIVER_TIMEOUT_SECONDS`, up to Lambda's 900 s),
+/// so a copy of the message never sends while the claimant still may.
+pub fn lease(config: &crate::Config) -> Duration {
+    config.deliver_timeout + Duration::from_secs(10)
+}
 
 /// A pending delivery untouched for this long has no message that will
 /// move it on (its longest wait is one back-off plus one lease): the
@@ -85,7 +89,7 @@ pub const LEASE: Duration =
 pub fn stall_after(config: &crate::Config) -> Duration {
     config
         .delivery_stall
-        .unwrap_or(config.retry_max + LEASE + Duration::from_secs(60))
+        .unwrap_or(config.retry_max + lease(config) + Duration::from_secs(60))
 }
 
 /// True on the last receive before SQS would dead-letter the message.
@@ -106,10 +110,22 @@ async fn give_up(scope: &Scope, delivery_id: &str, reason: &str) -> Outcome {
         let Some(d) = deliveries::get(scope, delivery_id).await? else {
             return Ok(Outcome::Done);
         };
-        if deliveries::finish(scope, &d, DeliveryStatus::Dead, &reason).await? {
-            tracing::error!(reason = %reason, "delivery dead");
+        match deliveries::finish(scope, &d, DeliveryStatus::Dead, &reason).await? {
+            Finished::Now => {
+                tracing::error!(reason = %reason, "delivery dead");
+                park(scope, &d).await
+            }
+            // Dead before (its park may have failed): park it.
+            Finished::Already(DeliveryStatus::Dead) => park(scope, &d).await,
+            // Another copy is sending: its answer decides (a 200 must not
+            // be overwritten by dead), and its message, or the sweeper,
+            // moves the delivery on.
+            Finished::Claimed { .. } => {
+                tracing::info!("last receive while another copy makes an attempt; left to it");
+                Ok(Outcome::Done)
+            }
+            Finished::Already(_) | Finished::Gone => Ok(Outcome::Done),
         }
-        park(scope, &d).await
     };
     match parked.await {
         Ok(outcome) => outcome,
@@ -233,17 +249,19 @@ async fn prepare(scope: &Scope, delivery_id: &str) -> Result<Prepared, Error> {
             return Ok(Prepared::Nothing);
         }
         Some(sub) if sub.enabled => {
-            return Ok(match deliveries::claim(scope, &delivery, LEASE).await? {
-                Claimed::Yes(claim) => Prepared::Send {
-                    delivery: Box::new(delivery),
-                    sub: Box::new(sub),
-                    claim,
+            return Ok(
+                match deliveries::claim(scope, &delivery, lease(&scope.config)).await? {
+                    Claimed::Yes(claim) => Prepared::Send {
+                        delivery: Box::new(delivery),
+                        sub: Box::new(sub),
+                        claim,
+                    },
+                    Claimed::Busy { until_ms } => Prepared::Wait(Duration::from_millis(
+                        u64::try_from(until_ms - clock::now_ms()).unwrap_or(0) + 1_000,
+                    )),
+                    Claimed::Moved => Prepared::Nothing,
                 },
-                Claimed::Busy { until_ms } => Prepared::Wait(Duration::from_millis(
-                    u64::try_from(until_ms - clock::now_ms()).unwrap_or(0) + 1_000,
-                )),
-                Claimed::Moved => Prepared::Nothing,
-            });
+            );
         }
         Some(sub) => format!(
             "subscription disabled: {}",
@@ -251,11 +269,17 @@ async fn prepare(scope: &Scope, delivery_id: &str) -> Result<Prepared, Error> {
         ),
         None => "subscription deleted".to_owned(),
     };
-    if deliveries::finish(scope, &delivery, DeliveryStatus::Dead, &reason).await? {
-        Ok(Prepared::Park(Box::new(delivery)))
-    } else {
-        Ok(Prepared::Nothing)
-    }
+    Ok(
+        match deliveries::finish(scope, &delivery, DeliveryStatus::Dead, &reason).await? {
+            // Ended here (a lost answer included: `finish` tells its own
+            // write from another's).
+            Finished::Now => Prepared::Park(Box::new(delivery)),
+            Finished::Claimed { until_ms } => Prepared::Wait(Duration::from_millis(
+                u64::try_from(until_ms - clock::now_ms()).unwrap_or(0) + 1_000,
+            )),
+            Finished::Already(_) | Finished::Gone => Prepared::Nothing,
+        },
+    )
 }
 
 /// Parks a dead delivery where an operator sees it and can redrive it.

@@ -206,7 +206,8 @@ pub async fn accept(
 }
 
 /// Writes the `RECEIVED` event, then queues it (and counts the request).
-/// If queueing fails the event is deleted again.
+/// If queueing fails the event is taken back, unless it is under way
+/// after all ([`events::withdraw`]).
 pub(super) async fn record_and_enqueue(
     scope: &Scope,
     req: &Request,
@@ -245,15 +246,40 @@ pub(super) async fn record_and_enqueue(
         tracing::warn!(error = %e, "could not count a request");
     }
     if let Err(err) = sent {
+        // Taken back only while nothing counts on it: a send whose answer
+        // was lost may have queued it, and `process` may be at work.
+        let identities: Vec<crate::aws::table::Key> = [
+            input
+                .email
+                .as_deref()
+                .map(|v| crate::aws::table::email_identity(scope.ws(), v)),
+            input
+                .phone
+                .as_deref()
+                .map(|v| crate::aws::table::phone_identity(scope.ws(), v)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match events::withdraw(scope, &event_id, &identities).await {
+            Ok(events::Withdrawn::Removed) => {}
+            Ok(events::Withdrawn::Kept) => {
+                // Its message got through after all: accepted. (Were it
+                // not, the sweeper queues the event still `RECEIVED`.)
+                tracing::warn!(error = %err, event_id = %event_id, "enqueue reported a failure, but the event is under way; accepted");
+                return Ok(event_id);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, event_id = %event_id, "enqueue failed and the event could not be taken back; the sweeper queues it");
+                return Err(err.into());
+            }
+        }
         // Not accepted after all: take the count back (it ran alongside the
         // send to keep the accepted path one round trip shorter).
         if counted.is_ok()
             && let Err(e) = keys::count_by(scope, &key.id, keys::Counter::Requests, -1).await
         {
             tracing::warn!(error = %e, "could not take back a request count");
-        }
-        if let Err(e) = events::remove(scope, event_id.as_str()).await {
-            tracing::error!(error = %e, event_id = %event_id, "enqueue failed and the event could not be removed");
         }
         return Err(err.into());
     }

@@ -23,10 +23,13 @@ use crate::rules::crypto::encode_hex;
 /// How long an answer is kept.
 pub const RETENTION_S: i64 = 24 * 3600;
 /// A claim older than this with no answer belongs to a request that died:
-/// `ingest`'s timeout (10 s, infra/variables.tf) and a margin. Kept short
-/// because until it passes a client's retry gets 409 (found by `make chaos`,
-/// which kills the runner mid-request).
-const STALE_CLAIM_MS: i64 = 15_000;
+/// `ingest`'s timeout as deployed (`LEADPIPE_INGEST_TIMEOUT_SECONDS`; the
+/// function may run on after API Gateway gave up at 30 s) and a margin.
+/// Until it passes a client's retry gets 409 (found by `make chaos`, which
+/// kills the runner mid-request).
+pub fn stale_claim(config: &crate::Config) -> std::time::Duration {
+    config.ingest_timeout + std::time::Duration::from_secs(5)
+}
 const SK: &str = "IDEM";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +39,10 @@ struct Record {
     sk: String,
     fingerprint: String,
     claimed_at_ms: i64,
+    /// Who claimed it (random per request): a claim whose answer was lost
+    /// finds its own record on the SDK's retry, not another request's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claimant: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     answer: Option<Answer>,
     expires_at: i64,
@@ -100,6 +107,9 @@ pub async fn claim(
         sk: SK.into(),
         fingerprint: fingerprint.to_owned(),
         claimed_at_ms: now_ms,
+        claimant: Some(crate::rules::ids::new_id(
+            crate::rules::ids::IdKind::Request,
+        )),
         answer: None,
         expires_at: now_ms / 1000 + RETENTION_S,
     };
@@ -113,6 +123,7 @@ pub async fn claim(
         // Released between our write and our read: try once more.
         return match cx.store.put_new(&record).await? {
             Write::Done => Ok(Claim::Fresh),
+            Write::Conflict if mine(cx, &record).await? => Ok(Claim::Fresh),
             Write::Conflict => Err(in_progress()),
         };
     };
@@ -124,14 +135,26 @@ pub async fn claim(
     if let Some(answer) = existing.answer {
         return Ok(Claim::Replay(answer));
     }
-    if now_ms - existing.claimed_at_ms > STALE_CLAIM_MS {
+    if existing.claimant.is_some() && existing.claimant == record.claimant {
+        // Our own claim: the write took, its answer was lost.
+        return Ok(Claim::Fresh);
+    }
+    let stale_ms = i64::try_from(stale_claim(&cx.config).as_millis()).unwrap_or(i64::MAX);
+    if now_ms - existing.claimed_at_ms > stale_ms {
         let cond = "claimedAtMs = :then";
         let values = HashMap::from([(":then".to_owned(), n(existing.claimed_at_ms))]);
-        if cx.store.put_if(&record, cond, values).await? == Write::Done {
+        if cx.store.put_if(&record, cond, values).await? == Write::Done || mine(cx, &record).await?
+        {
             return Ok(Claim::Fresh);
         }
     }
     Err(in_progress())
+}
+
+/// Whether the stored claim is `record`'s own (a write whose answer was lost).
+async fn mine(cx: &Scope, record: &Record) -> Result<bool, Error> {
+    let stored = cx.store.get::<Record>(&record.pk, SK).await?;
+    Ok(stored.is_some_and(|s| s.answer.is_none() && s.claimant == record.claimant))
 }
 
 fn in_progress() -> ApiError {
@@ -154,6 +177,7 @@ pub async fn complete(
         sk: SK.into(),
         fingerprint: fingerprint.to_owned(),
         claimed_at_ms: now_ms,
+        claimant: None,
         answer: Some(answer),
         expires_at: now_ms / 1000 + RETENTION_S,
     };

@@ -8,9 +8,10 @@
 //! "seen before"; any other failure (throttling, a 500) answers 500 so Meta
 //! sends again. A marker whose event is missing (a stop between the two
 //! writes) gets its event written under the marker's id by that retry; a
-//! marker whose event is still `RECEIVED` (its message may never have been
-//! sent) is queued again — `process` is idempotent — and the sweeper does
-//! the same for events nobody asks about again.
+//! marker whose event is still `RECEIVED` past a grace ([`requeue_grace`];
+//! its message may never have been sent) is queued again, once per grace —
+//! `process` is idempotent — and the sweeper does the same for events
+//! nobody asks about again.
 
 use std::collections::HashSet;
 
@@ -136,7 +137,22 @@ async fn already_recorded(
     };
     let id = marker.event_id;
     match events::get(scope, id.as_str()).await? {
-        Some(e) if e.status == EventStatus::Received => Ok(Recorded::Requeue(id)),
+        // Queued again only once it has been `RECEIVED` for longer than a
+        // grace, and once per grace (as the sweeper does): a second
+        // notification while `process` works on the first (or waits out a
+        // Graph back-off) must not run it, and call Graph, twice.
+        Some(e) if e.status == EventStatus::Received => {
+            let now = clock::now_ms();
+            let grace = i64::try_from(requeue_grace(&scope.config).as_millis()).unwrap_or(0);
+            let old_enough = clock::parse_rfc3339(&e.received_at)
+                .is_some_and(|at| now.saturating_sub(at) >= grace);
+            if old_enough && events::mark_swept(scope, &id, now, now - grace).await? == Write::Done
+            {
+                Ok(Recorded::Requeue(id))
+            } else {
+                Ok(Recorded::Seen)
+            }
+        }
         Some(_) => Ok(Recorded::Seen),
         None => {
             let event = leadgen_event(scope, id.clone(), leadgen.clone(), defaults, received_at);
@@ -144,6 +160,16 @@ async fn already_recorded(
             Ok(Recorded::Requeue(id))
         }
     }
+}
+
+/// How long an event stays `RECEIVED` before a repeated notification
+/// queues it again: the leads queue's visibility timeout (a message being
+/// processed is hidden that long), or the sweeper's grace when shorter.
+pub fn requeue_grace(config: &crate::Config) -> std::time::Duration {
+    let visibility = u64::from(crate::aws::resources::LEADS_QUEUE.visibility_timeout_s);
+    config
+        .sweep_grace
+        .min(std::time::Duration::from_secs(visibility))
 }
 
 /// `POST /v1/providers/meta/webhook`: verify, split into one event per

@@ -243,6 +243,12 @@ async fn create(
     if claim_all(scope, event, claims, mine, mine).await? == Write::Conflict {
         return Ok(Round::Contended);
     }
+    // Ingest takes back an event whose message it could not queue, unless
+    // one of its addresses is claimed (`events::withdraw`): read after the
+    // claims, a taken-back event makes no lead.
+    if events::get(scope, event.id.as_str()).await?.is_none() {
+        return Ok(Round::Resolved(Resolution::AlreadyDone));
+    }
     let mut lead = LeadRecord::new(
         scope.ws(),
         mine.clone(),

@@ -112,6 +112,10 @@ pub async fn claim(
 /// and releases the claim; false when the claim was lost (its lease ran
 /// out and another copy claimed the next attempt) — the log entry is still
 /// true: this copy made that attempt.
+///
+/// The move records the claim's token (`lastClaim`): when its answer is
+/// lost and the SDK's retry finds the condition failed, the delivery read
+/// back tells this copy's own earlier write (true) from another's (false).
 pub async fn record_attempt(
     scope: &Scope,
     d: &Delivery,
@@ -135,10 +139,10 @@ pub async fn record_attempt(
     };
     scope.store.put(&item).await?;
     let expression = if status == DeliveryStatus::Pending {
-        "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs"
+        "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c REMOVE claim, leaseUntilMs"
     } else {
         // Delivered or dead: off the work index.
-        "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk"
+        "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk"
     };
     let moved = scope
         .store
@@ -163,35 +167,76 @@ pub async fn record_attempt(
             ],
         )
         .await?;
-    Ok(moved == Write::Done)
+    if moved == Write::Done {
+        return Ok(true);
+    }
+    // Our own write whose answer was lost, or another copy's?
+    Ok(get(scope, &d.id).await?.is_some_and(|now| {
+        now.last_claim.as_deref() == Some(claim.token.as_str()) && now.attempt_count == claim.n
+    }))
+}
+
+/// What [`finish`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Ended now (or by this call's own write whose answer was lost).
+    Now,
+    /// Another copy holds a live claim and is making an attempt until
+    /// this time (Unix ms): it moves the delivery on, not this call.
+    Claimed { until_ms: i64 },
+    /// Not pending any more: ended in this status.
+    Already(DeliveryStatus),
+    /// Gone (erased or expired).
+    Gone,
 }
 
 /// Ends a `pending` delivery without an attempt (its subscription is gone
-/// or off, or its message cannot be kept any longer); false when it was
-/// not pending any more — `delivered` is never overwritten.
+/// or off, or its message cannot be kept any longer). Never while another
+/// copy holds a live claim (its answer, a 200 perhaps, decides), and never
+/// over `delivered`. A lost answer is told from another's write by reading
+/// the delivery back: ended in `status` with no claim is the same end.
 pub async fn finish(
     scope: &Scope,
     d: &Delivery,
     status: DeliveryStatus,
     reason: &str,
-) -> Result<bool, Error> {
+) -> Result<Finished, Error> {
+    let now_ms = clock::now_ms();
     let moved = scope
         .store
         .update_if(
             &d.pk,
             &d.sk,
             "SET #st = :s, updatedAt = :now, lastError = :e REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk",
-            Some("#st = :pending"),
+            Some(
+                "#st = :pending AND (attribute_not_exists(leaseUntilMs) OR leaseUntilMs < :nowms)",
+            ),
             vec![("#st", "status")],
             vec![
                 (":s", s(status.as_str())),
                 (":now", s(clock::now_rfc3339())),
                 (":e", s(reason)),
+                (":nowms", n(now_ms)),
                 (":pending", s(DeliveryStatus::Pending.as_str())),
             ],
         )
         .await?;
-    Ok(moved == Write::Done)
+    if moved == Write::Done {
+        return Ok(Finished::Now);
+    }
+    let Some(found) = get(scope, &d.id).await? else {
+        return Ok(Finished::Gone);
+    };
+    Ok(match (found.status, found.lease_until_ms) {
+        (DeliveryStatus::Pending, Some(until)) if until >= now_ms => {
+            Finished::Claimed { until_ms: until }
+        }
+        // Pending, unclaimed: the condition failed only on a lease that
+        // has since run out; the caller's next receive tries again.
+        (DeliveryStatus::Pending, _) => Finished::Claimed { until_ms: now_ms },
+        (st, _) if st == status && found.last_error.as_deref() == Some(reason) => Finished::Now,
+        (st, _) => Finished::Already(st),
+    })
 }
 
 /// Marks a stalled delivery as queued again now, unless it moved since

@@ -5,7 +5,7 @@
 mod lifecycle;
 
 pub use lifecycle::{
-    AttemptRecord, Claim, Claimed, claim, finish, record_attempt, reopen, touch_stalled,
+    AttemptRecord, Claim, Claimed, Finished, claim, finish, record_attempt, reopen, touch_stalled,
 };
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +88,11 @@ pub struct Delivery {
     pub claim: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until_ms: Option<i64>,
+    /// The claim whose attempt was recorded last: a write whose answer
+    /// was lost is told from another copy's by it (see
+    /// [`record_attempt`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_claim: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     /// When the delivery, its body and its attempts expire: the
@@ -129,6 +134,7 @@ impl Delivery {
             last_error: None,
             claim: None,
             lease_until_ms: None,
+            last_claim: None,
             created_at: now.clone(),
             updated_at: now,
             expires_at: None,
