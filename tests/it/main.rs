@@ -20,6 +20,7 @@ mod meta;
 mod migration;
 mod pipedrive;
 mod process;
+mod receivers;
 mod routing;
 mod sheets;
 mod slack;
