@@ -154,3 +154,43 @@ async fn the_console_previews_a_filter_on_recent_leads() {
     assert!(r.text().contains("id=\"err-filter\""), "{}", r.text());
     assert!(r.text().contains("must be one of eq, ne"), "{}", r.text());
 }
+
+#[tokio::test]
+async fn an_erasure_reaches_a_filtered_destination() {
+    let t = TestStack::with_config(|c| c.allow_private_targets = true).await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/de", &[(200, "{}")]);
+    subscribe(
+        &t,
+        format!("{}/de", crm.base_url),
+        json!({"field": "customFields.country", "op": "eq", "value": "DE"}),
+    )
+    .await;
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    let evt = t
+        .post_lead(
+            &key,
+            &token,
+            json!({"email": "erase@example.de", "country": "DE"}),
+        )
+        .await;
+    t.process_queue().await;
+    t.deliver_queue().await;
+    let lead_id = t.event(&evt).await["leadId"].as_str().unwrap().to_owned();
+    let r = t
+        .admin("POST", &format!("/v1/leads/{lead_id}/erase"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    t.deliver_queue().await;
+    let types: Vec<String> = crm
+        .requests_to("/de")
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.body).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(types, ["lead.created", "lead.deleted"]);
+}

@@ -49,7 +49,12 @@ pub async fn fan_out_entries(
     for entry in entries {
         let wanted = subs
             .iter()
-            .filter(|s| s.wants(entry.kind, &lead.source) && s.routes(&shown));
+            // An erasure is announced wherever the lead may have gone:
+            // its tombstone has nothing left for a filter to match.
+            .filter(|s| {
+                s.wants(entry.kind, &lead.source)
+                    && (entry.kind == LeadEventType::Deleted || s.routes(&shown))
+            });
         for sub in wanted {
             let mut delivery = delivery_for(entry, lead, sub);
             delivery.expires_at = Some(expires_at);
