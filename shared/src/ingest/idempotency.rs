@@ -7,16 +7,14 @@
 //! a request that died (older than the function's timeout) can be taken
 //! over. A key reused with a different body is refused, as Stripe does.
 
-use std::collections::HashMap;
-
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::app::Scope;
-use crate::aws::store::{Write, n};
-use crate::aws::table;
+use crate::aws::store::Write;
 use crate::error::Error;
 use crate::http::error::ApiError;
+pub use crate::model::idempotency::Answer;
+use crate::model::idempotency::{self as records, Record};
 use crate::rules::clock;
 use crate::rules::crypto::encode_hex;
 
@@ -29,33 +27,6 @@ pub const RETENTION_S: i64 = 24 * 3600;
 /// kills the runner mid-request).
 pub fn stale_claim(config: &crate::Config) -> std::time::Duration {
     config.ingest_timeout + std::time::Duration::from_secs(5)
-}
-const SK: &str = "IDEM";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Record {
-    pk: String,
-    sk: String,
-    fingerprint: String,
-    claimed_at_ms: i64,
-    /// Who claimed it (random per request): a claim whose answer was lost
-    /// finds its own record on the SDK's retry, not another request's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    claimant: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    answer: Option<Answer>,
-    expires_at: i64,
-}
-
-/// A stored answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Answer {
-    pub status: u16,
-    pub body: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
 }
 
 /// What a claim found.
@@ -79,15 +50,6 @@ pub fn parse_header(value: &str) -> Result<&str, ApiError> {
     Ok(v)
 }
 
-fn pk(cx: &Scope, key_id: &str, key: &str) -> String {
-    table::idempotency(
-        cx.ws(),
-        key_id,
-        &encode_hex(&Sha256::digest(key.as_bytes())),
-    )
-    .pk
-}
-
 /// Fingerprint of a request body.
 pub fn fingerprint(body: &[u8]) -> String {
     encode_hex(&Sha256::digest(body))
@@ -102,26 +64,22 @@ pub async fn claim(
     fingerprint: &str,
 ) -> Result<Claim, ApiError> {
     let now_ms = clock::now_ms();
-    let record = Record {
-        pk: pk(cx, key_id, key),
-        sk: SK.into(),
-        fingerprint: fingerprint.to_owned(),
-        claimed_at_ms: now_ms,
-        claimant: Some(crate::rules::ids::new_id(
-            crate::rules::ids::IdKind::Request,
-        )),
-        answer: None,
-        expires_at: now_ms / 1000 + RETENTION_S,
-    };
+    let mut record = Record::new(
+        records::partition(cx, key_id, key),
+        fingerprint,
+        now_ms,
+        now_ms / 1000 + RETENTION_S,
+    );
+    record.claimant = Some(crate::rules::ids::new_id(
+        crate::rules::ids::IdKind::Request,
+    ));
     // DynamoDB's TTL deletes lazily: an expired record counts as absent.
-    let cond = "attribute_not_exists(pk) OR expiresAt < :now";
-    let values = HashMap::from([(":now".to_owned(), n(now_ms / 1000))]);
-    if cx.store.put_if(&record, cond, values).await? == Write::Done {
+    if records::claim_if_free(cx, &record, now_ms / 1000).await? == Write::Done {
         return Ok(Claim::Fresh);
     }
-    let Some(existing) = cx.store.get::<Record>(&record.pk, SK).await? else {
+    let Some(existing) = records::read(cx, &record.pk).await? else {
         // Released between our write and our read: try once more.
-        return match cx.store.put_new(&record).await? {
+        return match records::claim_new(cx, &record).await? {
             Write::Done => Ok(Claim::Fresh),
             Write::Conflict if mine(cx, &record).await? => Ok(Claim::Fresh),
             Write::Conflict => Err(in_progress()),
@@ -140,20 +98,18 @@ pub async fn claim(
         return Ok(Claim::Fresh);
     }
     let stale_ms = i64::try_from(stale_claim(&cx.config).as_millis()).unwrap_or(i64::MAX);
-    if now_ms - existing.claimed_at_ms > stale_ms {
-        let cond = "claimedAtMs = :then";
-        let values = HashMap::from([(":then".to_owned(), n(existing.claimed_at_ms))]);
-        if cx.store.put_if(&record, cond, values).await? == Write::Done || mine(cx, &record).await?
-        {
-            return Ok(Claim::Fresh);
-        }
+    if now_ms - existing.claimed_at_ms > stale_ms
+        && (records::take_over(cx, &record, existing.claimed_at_ms).await? == Write::Done
+            || mine(cx, &record).await?)
+    {
+        return Ok(Claim::Fresh);
     }
     Err(in_progress())
 }
 
 /// Whether the stored claim is `record`'s own (a write whose answer was lost).
 async fn mine(cx: &Scope, record: &Record) -> Result<bool, Error> {
-    let stored = cx.store.get::<Record>(&record.pk, SK).await?;
+    let stored = records::read(cx, &record.pk).await?;
     Ok(stored.is_some_and(|s| s.answer.is_none() && s.claimant == record.claimant))
 }
 
@@ -172,22 +128,17 @@ pub async fn complete(
     answer: Answer,
 ) -> Result<(), Error> {
     let now_ms = clock::now_ms();
-    let record = Record {
-        pk: pk(cx, key_id, key),
-        sk: SK.into(),
-        fingerprint: fingerprint.to_owned(),
-        claimed_at_ms: now_ms,
-        claimant: None,
-        answer: Some(answer),
-        expires_at: now_ms / 1000 + RETENTION_S,
-    };
-    cx.store.put(&record).await
+    let mut record = Record::new(
+        records::partition(cx, key_id, key),
+        fingerprint,
+        now_ms,
+        now_ms / 1000 + RETENTION_S,
+    );
+    record.answer = Some(answer);
+    records::put_answered(cx, &record).await
 }
 
 /// Gives a claim up (the work failed; a retry must be able to run).
 pub async fn release(cx: &Scope, key_id: &str, key: &str) -> Result<(), Error> {
-    cx.store
-        .delete(&pk(cx, key_id, key), SK, None, vec![])
-        .await
-        .map(|_| ())
+    records::remove(cx, &records::partition(cx, key_id, key)).await
 }

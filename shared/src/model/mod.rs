@@ -7,6 +7,7 @@ pub mod destination_refs;
 pub mod erasure;
 pub mod events;
 pub mod history;
+pub mod idempotency;
 pub mod key_sources;
 pub mod keys;
 pub mod leads;
