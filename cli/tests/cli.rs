@@ -35,6 +35,7 @@ async fn stack() -> Env {
             admin_token: Some(ADMIN.into()),
             ..SecretOverrides::default()
         },
+        env: Vec::new(),
     };
     let stack = LocalStack::start(opts).await.expect("local stack");
     let (base, demo_key, demo_token) = (

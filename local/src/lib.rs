@@ -54,6 +54,10 @@ pub struct Options {
     /// Resource name prefix.
     pub stack: String,
     pub secret: SecretOverrides,
+    /// Configuration variables (CONTRACT §1, `LEADPIPE_*`) that win over the
+    /// process environment: a test points one stack at its own stand-ins
+    /// without touching the environment other tests share.
+    pub env: Vec<(String, String)>,
 }
 
 impl Options {
@@ -75,6 +79,7 @@ impl Options {
                 meta_verify_token: env("LEADPIPE_META_VERIFY_TOKEN"),
                 meta_page_token: env("LEADPIPE_META_PAGE_TOKEN"),
             },
+            env: Vec::new(),
         }
     }
 }
@@ -117,7 +122,7 @@ impl LocalStack {
             .map_err(|e| format!("cannot listen on {}: {e} (set LEADPIPE_ADDR)", opts.addr))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let base_url = format!("http://{addr}");
-        let config = local_config(&stack, &base_url)?;
+        let config = local_config(&stack, &base_url, opts.env.clone())?;
         let app = App::new(config, &sdk);
         // Built now, as the functions' `main` does: no stack that cannot send.
         app.webhook_client().map_err(|e| e.to_string())?;
@@ -277,11 +282,18 @@ async fn sweep_every(
 /// The functions' configuration for the local stack: the stack's resource
 /// names, private targets allowed unless said otherwise, and the rest from
 /// the environment as on Lambda.
-fn local_config(stack: &Stack, base_url: &str) -> Result<Config, String> {
+fn local_config(
+    stack: &Stack,
+    base_url: &str,
+    given: Vec<(String, String)>,
+) -> Result<Config, String> {
     let resources = stack.env();
     let base_url = base_url.to_owned();
     Config::from_lookup(move |name| {
         if let Some((_, v)) = resources.iter().find(|(k, _)| *k == name) {
+            return Some(v.clone());
+        }
+        if let Some((_, v)) = given.iter().find(|(k, _)| k == name) {
             return Some(v.clone());
         }
         match name {

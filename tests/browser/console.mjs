@@ -17,6 +17,8 @@ const ADMIN = process.env.LEADPIPE_ADMIN_TOKEN;
 const DEPS = process.env.LEADPIPE_BROWSER_DEPS;
 const CHROMIUM = process.env.LEADPIPE_CHROMIUM || "/usr/bin/chromium";
 const SHOTS = process.env.LEADPIPE_SCREENSHOTS || "";
+// A HubSpot stand-in the stack sends to (its private-app token).
+const HUBSPOT_TOKEN = process.env.LEADPIPE_HUBSPOT_TOKEN || "";
 if (!BASE || !ADMIN || !DEPS) {
   console.error("LEADPIPE_BASE_URL, LEADPIPE_ADMIN_TOKEN and LEADPIPE_BROWSER_DEPS are required");
   process.exit(2);
@@ -355,7 +357,33 @@ try {
   await page.click("button[type=submit]");
   check((await page.locator(".whoami").textContent()).includes("default"), "the root starts in default");
 
-  // 9. Phone width, then sign out.
+  // 9. A HubSpot destination with a mapping and a filter, then Test.
+  step = "hubspot destination";
+  check(HUBSPOT_TOKEN, "LEADPIPE_HUBSPOT_TOKEN is set");
+  await visit("/console/destinations");
+  const openForm = () => page.evaluate(() => { const d = document.querySelector("#add-destination"); if (d) { d.open = true; } });
+  await openForm();
+  await page.selectOption("#add-destination #f-kind", "hubspot");
+  await page.fill("#add-destination #f-hubspotToken", HUBSPOT_TOKEN);
+  await page.fill("#add-destination #f-mapping", "email = email\nfirstname = firstName\ncompany = customFields.company");
+  await page.fill("#add-destination #f-filter", '{"field": "customFields.country", "op": "eq", "value": "DE"}');
+  await page.click("#add-destination button[value=preview]");
+  const previewText = await page.content();
+  check(previewText.includes("/crm/v3/objects/contacts/batch/upsert"), "the preview shows HubSpot's upsert");
+  check(!previewText.includes(HUBSPOT_TOKEN), "the token is not echoed in the preview");
+  await openForm();
+  await page.selectOption("#add-destination #f-kind", "hubspot");
+  await page.fill("#add-destination #f-hubspotToken", HUBSPOT_TOKEN);
+  await page.click("#add-destination button:not([value])");
+  const createdPage = await page.content();
+  check(createdPage.includes("HubSpot") && !createdPage.includes(HUBSPOT_TOKEN), "a HubSpot destination, its token not shown");
+  await page.click("form[action$='/test'] button");
+  const hsStatus = (await page.locator("#test-status").textContent()).trim();
+  check(hsStatus === "200", `Test reaches HubSpot: ${hsStatus}`);
+  await shot("destination-hubspot");
+  await axe("destination-hubspot");
+
+  // 10. Phone width, then sign out.
   step = "phone and sign out";
   await page.setViewportSize({ width: 390, height: 844 });
   await visit(keyPath);

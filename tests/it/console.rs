@@ -405,6 +405,9 @@ async fn console_in_chromium() {
 
     let endpoint = tokio::task::spawn_blocking(endpoint).await.unwrap();
     let admin = format!("adm_browser_{}", unique_stack());
+    // A HubSpot stand-in, which this stack's configuration points at.
+    let hubspot_token = "pat-na1-browser-0000-0000-0000-000000000000";
+    let hubspot = leadpipe_tests::hubspot::HubSpot::start(hubspot_token).await;
     let stack = LocalStack::start(Options {
         addr: "127.0.0.1:0".into(),
         endpoint: Some(endpoint),
@@ -414,6 +417,7 @@ async fn console_in_chromium() {
             admin_token: Some(admin.clone()),
             ..SecretOverrides::default()
         },
+        env: vec![("LEADPIPE_HUBSPOT_API_URL".into(), hubspot.base_url.clone())],
     })
     .await
     .expect("local stack starts");
@@ -437,6 +441,7 @@ async fn console_in_chromium() {
         .env("LEADPIPE_BROWSER_DEPS", &deps)
         .env("LEADPIPE_CHROMIUM", &chromium)
         .env("LEADPIPE_SCREENSHOTS", &shots)
+        .env("LEADPIPE_HUBSPOT_TOKEN", hubspot_token)
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(std::time::Duration::from_secs(300), run)

@@ -57,6 +57,7 @@ async fn plain_form_in_chromium() {
             admin_token: Some(admin.clone()),
             ..SecretOverrides::default()
         },
+        env: Vec::new(),
     })
     .await
     .expect("local stack starts");

@@ -18,6 +18,7 @@ async fn make_dev_flow_over_http() {
             admin_token: Some("adm_test_0123456789abcdef".into()),
             ..SecretOverrides::default()
         },
+        env: Vec::new(),
     };
     let stack = LocalStack::start(opts.clone())
         .await
