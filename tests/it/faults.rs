@@ -146,6 +146,7 @@ async fn the_last_receive_leaves_a_live_copy_to_finish() {
             duration_ms: 5,
             error: None,
             response: None,
+            next_attempt_at_ms: None,
         },
         DeliveryStatus::Delivered,
     )

@@ -289,6 +289,26 @@ fn queues_and_event_source_mappings() {
             json!(def.batch_size)
         );
     }
+    // A round of the longest schedule (7 days) fits in a message's life.
+    let retention = variable_default(&body, "message_retention_seconds")
+        .as_u64()
+        .unwrap();
+    assert!(
+        retention >= leadpipe::rules::schedule::MIN_QUEUE_RETENTION_S,
+        "message_retention_seconds default {retention} is shorter than the longest schedule and a day"
+    );
+    let variables = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../infra/modules/leadpipe/variables.tf"),
+    )
+    .unwrap();
+    assert!(
+        variables.contains(&format!(
+            "var.message_retention_seconds >= {}",
+            leadpipe::rules::schedule::MIN_QUEUE_RETENTION_S
+        )),
+        "variables.tf must refuse a retention shorter than the longest schedule"
+    );
     let work = resource(&body, "aws_sqs_queue", "work");
     assert!(
         attr(work, "redrive_policy")

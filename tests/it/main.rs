@@ -19,5 +19,6 @@ mod logs;
 mod meta;
 mod migration;
 mod process;
+mod schedule;
 mod workspaces;
 mod zero_loss;

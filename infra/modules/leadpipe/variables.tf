@@ -198,13 +198,13 @@ variable "lead_retry_max_ms" {
 }
 
 variable "message_retention_seconds" {
-  description = "How long the two work queues keep a message, seconds (default 4 days). Their DLQs keep messages 14 days, the SQS maximum, which must exceed this: SQS keeps a message's first enqueue time when it dead-letters it."
+  description = "How long the two work queues keep a message, seconds (default 10 days). At least 8 days: a delivery's retry schedule may last 7 days (shared/src/rules/schedule.rs), all on one message. Their DLQs keep messages 14 days, the SQS maximum, which must exceed this: SQS keeps a message's first enqueue time when it dead-letters it."
   type        = number
-  default     = 345600
+  default     = 864000
 
   validation {
-    condition     = var.message_retention_seconds >= 3600 && var.message_retention_seconds <= 1036800
-    error_message = "message_retention_seconds must be between 3600 (1 h) and 1036800 (12 days), so that the DLQs' 14 days exceed it by two days at least."
+    condition     = var.message_retention_seconds >= 691200 && var.message_retention_seconds <= 1036800
+    error_message = "message_retention_seconds must be between 691200 (8 days: the longest retry schedule and a day) and 1036800 (12 days, so that the DLQs' 14 days exceed it by two days at least)."
   }
 }
 

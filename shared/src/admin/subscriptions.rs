@@ -22,6 +22,8 @@ use crate::model::subscriptions::{
 };
 use crate::rules::clock;
 use crate::rules::ids::{self, IdKind};
+use crate::model::health::{self, Health, State};
+use crate::rules::schedule::Schedule;
 use crate::rules::signing::SigningKey;
 use crate::rules::templates;
 
@@ -35,7 +37,7 @@ pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiE
     let location = format!("/v1/subscriptions/{}", sub.id);
     let mut resp = h::json(
         StatusCode::CREATED,
-        &SubscriptionView::new(sub, Some(&secret)),
+        &SubscriptionView::new(sub, Some(&secret), &scope.config, None),
     );
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -45,9 +47,14 @@ pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiE
 
 pub async fn list(scope: &Scope, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
     let page = subscriptions::list(scope, &page_request(query)?).await?;
+    let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
+    let healths = Box::pin(health::get_many(scope, &ids)).await?;
     Ok(h::json(
         StatusCode::OK,
-        &page.map(|s| SubscriptionView::new(s, None)),
+        &page.map(|s| {
+            let h = healths.get(&s.id).cloned();
+            SubscriptionView::new(s, None, &scope.config, h.as_ref())
+        }),
     ))
 }
 
@@ -55,13 +62,21 @@ pub async fn get(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError>
     let sub = subscriptions::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    Ok(h::json(StatusCode::OK, &SubscriptionView::new(sub, None)))
+    let health = Box::pin(health::get(scope, &sub.id)).await?;
+    Ok(h::json(
+        StatusCode::OK,
+        &SubscriptionView::new(sub, None, &scope.config, health.as_ref()),
+    ))
 }
 
 pub async fn update(scope: &Scope, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
     let changes = changes(JsonInput::parse(req)?, false, scope).await?;
     let sub = subscriptions::update(scope, m.param("id"), changes).await?;
-    Ok(h::json(StatusCode::OK, &SubscriptionView::new(sub, None)))
+    let health = Box::pin(health::get(scope, &sub.id)).await?;
+    Ok(h::json(
+        StatusCode::OK,
+        &SubscriptionView::new(sub, None, &scope.config, health.as_ref()),
+    ))
 }
 
 pub async fn delete(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
@@ -94,7 +109,7 @@ pub async fn rotate_secret(
     tracing::info!(subscription_id = %sub.id, grace, "signing secret rotated");
     Ok(h::json(
         StatusCode::OK,
-        &SubscriptionView::new(sub, Some(&secret)),
+        &SubscriptionView::new(sub, Some(&secret), &scope.config, None),
     ))
 }
 
@@ -157,6 +172,7 @@ const FIELDS: &[&str] = &[
     "template",
     "enabled",
     "maxAttempts",
+    "retrySchedule",
 ];
 
 fn header_name_issue(name: &str) -> Option<&'static str> {
@@ -296,22 +312,69 @@ pub async fn changes(
     }
 
     out.enabled = input.bool("enabled");
-    if input.has("maxAttempts") {
-        match input.raw("maxAttempts").and_then(Value::as_u64) {
-            Some(n) if (1..=u64::from(MAX_MAX_ATTEMPTS)).contains(&n) => {
-                out.max_attempts = Some(n as u32)
-            }
-            _ => input.issue(
-                "maxAttempts",
-                format!("must be a whole number from 1 to {MAX_MAX_ATTEMPTS}"),
-            ),
-        }
-    }
+    retry_schedule(&mut input, &scope.config, &mut out);
     if let Some(e) = unsafe_url {
         return Err(ApiError::UnsafeUrl(format!("url refused: {e}")));
     }
     input.finish()?;
     Ok(out)
+}
+
+/// `retrySchedule` (delays in seconds, validated) and `maxAttempts` (made
+/// an exponential schedule of that length); both at once must agree.
+fn retry_schedule(input: &mut JsonInput, config: &crate::Config, out: &mut SubChanges) {
+    let attempts = if input.has("maxAttempts") {
+        match input.raw("maxAttempts").and_then(Value::as_u64) {
+            Some(n) if (1..=u64::from(MAX_MAX_ATTEMPTS)).contains(&n) => Some(n as u32),
+            _ => {
+                input.issue(
+                    "maxAttempts",
+                    format!("must be a whole number from 1 to {MAX_MAX_ATTEMPTS}"),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let steps = if input.has("retrySchedule") {
+        let raw = input.raw("retrySchedule").cloned();
+        let steps: Option<Vec<u32>> = raw.as_ref().and_then(Value::as_array).and_then(|a| {
+            a.iter()
+                .map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
+                .collect()
+        });
+        match steps.map(Schedule::new) {
+            Some(Ok(s)) => Some(s),
+            Some(Err(e)) => {
+                input.issue("retrySchedule", e.0);
+                None
+            }
+            None => {
+                input.issue(
+                    "retrySchedule",
+                    "must be an array of whole numbers of seconds",
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    out.retry_schedule = match (steps, attempts) {
+        (Some(s), Some(n)) if s.max_attempts() != n => {
+            input.issue(
+                "maxAttempts",
+                "must be the length of retrySchedule + 1 when both are given",
+            );
+            None
+        }
+        (Some(s), _) => Some(s),
+        (None, Some(n)) => {
+            Schedule::exponential(n, config.retry_base, config.retry_max, config.retry_unit).ok()
+        }
+        (None, None) => None,
+    };
 }
 
 fn read_headers(input: &mut JsonInput) -> Vec<(String, String)> {
@@ -400,6 +463,14 @@ pub struct SubscriptionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
     pub max_attempts: u32,
+    pub retry_schedule: Vec<u32>,
+    /// `active`, `failing` (held: one probe retries, the others wait) or
+    /// `disabled`.
+    pub state: &'static str,
+    /// Attempts that failed in a row.
+    pub consecutive_failures: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_secret_expires_at: Option<String>,
     pub created_at: String,
@@ -409,8 +480,14 @@ pub struct SubscriptionView {
 impl SubscriptionView {
     /// `secret` in clear where it may be shown (creation, rotation); header
     /// and auth values are always masked.
-    pub fn new(sub: Subscription, secret: Option<&str>) -> Self {
+    pub fn new(
+        sub: Subscription,
+        secret: Option<&str>,
+        config: &crate::Config,
+        health: Option<&Health>,
+    ) -> Self {
         let now = clock::now_ms();
+        let schedule = sub.schedule(config);
         SubscriptionView {
             secret: secret.map(str::to_owned).unwrap_or(sub.secret_hint),
             headers: sub
@@ -435,7 +512,14 @@ impl SubscriptionView {
             template: sub.template,
             enabled: sub.enabled,
             disabled_reason: sub.disabled_reason,
-            max_attempts: sub.max_attempts,
+            max_attempts: schedule.max_attempts(),
+            retry_schedule: schedule.steps().to_vec(),
+            state: State::of(sub.enabled, health).as_str(),
+            consecutive_failures: health.map_or(0, |h| h.consecutive_failures),
+            failing_since: health
+                .and_then(|h| h.failing_since_ms)
+                .filter(|_| sub.enabled)
+                .map(clock::rfc3339),
             created_at: sub.created_at,
             updated_at: sub.updated_at,
         }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod deliveries;
 pub mod erasure;
 pub mod events;
+pub mod health;
 pub mod history;
 pub mod keys;
 pub mod leads;
