@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use leadpipe::aws::resources::{self, SecretOverrides, StackNames};
 use leadpipe::config::vars;
 use leadpipe::model::keys::{self, KeyChanges};
 use leadpipe::model::subscriptions::{self, SubChanges};
 use leadpipe::{App, Config};
+use leadpipe_local::bootstrap::{self as resources, SecretOverrides, StackNames};
 use runtime_api::RuntimeApi;
 use serde_json::{Value, json};
 

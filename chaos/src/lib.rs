@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use leadpipe::App;
-use leadpipe::aws::resources::{self, SecretOverrides, Stack, StackNames};
+use leadpipe_local::bootstrap::{self as resources, SecretOverrides, Stack, StackNames};
 use serde_json::{Value, json};
 
 use emulator::Moto;

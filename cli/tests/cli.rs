@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use leadpipe_local::{LocalStack, Options};
-use leadpipe_tests::leadpipe::aws::resources::SecretOverrides;
+use leadpipe_tests::leadpipe_local::bootstrap::SecretOverrides;
 use leadpipe_tests::{ScriptedServer, endpoint, unique_stack};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

@@ -3,17 +3,18 @@
 //! created idempotently from [`leadpipe::aws::resources`], and one HTTP server
 //! for every route. The integration tests start it the same way.
 
+pub mod bootstrap;
 pub mod emulator;
 pub mod poller;
 pub mod server;
 
 use std::future::Future;
 
+use crate::bootstrap::{self as resources, SecretOverrides, Stack, StackNames};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use leadpipe::App;
 use leadpipe::aws::pagination::PageRequest;
-use leadpipe::aws::resources::{self, SecretOverrides, Stack, StackNames};
 use leadpipe::config::{Config, vars};
 use leadpipe::model::keys::{self, KeyChanges};
 use tokio::net::TcpListener;
@@ -216,14 +217,14 @@ impl LocalStack {
             consumers.push(tokio::spawn(poller::run(
                 self.app.clone(),
                 self.stack.leads_queue_url.clone(),
-                resources::LEADS_QUEUE.batch_size as i32,
+                leadpipe::aws::resources::LEADS_QUEUE.batch_size as i32,
                 |app: App, event| async move { leadpipe::process::handle(&app, event).await },
                 stop_rx.clone(),
             )));
             consumers.push(tokio::spawn(poller::run(
                 self.app.clone(),
                 self.stack.deliveries_queue_url.clone(),
-                resources::DELIVERIES_QUEUE.batch_size as i32,
+                leadpipe::aws::resources::DELIVERIES_QUEUE.batch_size as i32,
                 |app: App, event| async move { leadpipe::deliver::handle(&app, event).await },
                 stop_rx.clone(),
             )));
@@ -304,7 +305,7 @@ async fn demo_key(app: &App) -> Result<(String, String), String> {
     let secrets = app.secrets.get().await.map_err(|e| e.to_string())?;
     if let Some(key) = existing.items.into_iter().find(|k| k.name == DEMO_KEY_NAME) {
         let token = key.token(&secrets.data_key).map_err(|e| e.to_string())?;
-        return Ok((key.id, token));
+        return Ok((key.id.into(), token));
     }
     let changes = KeyChanges {
         name: Some(DEMO_KEY_NAME.into()),
@@ -312,5 +313,5 @@ async fn demo_key(app: &App) -> Result<(String, String), String> {
         ..KeyChanges::default()
     };
     let (key, token) = keys::create(scope, changes).await.map_err(err)?;
-    Ok((key.id, token))
+    Ok((key.id.into(), token))
 }

@@ -294,7 +294,68 @@ try {
   r = await hook(hookUrl, fresh, { email: "new.token@example.com" });
   check(r.status === 202, `the new token works: ${r.status}`);
 
-  // 7. Phone width, then sign out.
+  // 7. Erase a person: the lead is found nowhere afterwards.
+  step = "erase";
+  await visit("/console/leads?email=browser.person%40example.com");
+  await page.click("table a >> text=Browser Person");
+  check((await page.content()).includes("Erase this person"), "the lead page offers erasure");
+  await page.click("form[action$='/erase'] button");
+  check(page.url().startsWith(BASE + "/console/leads"), `back to the leads, at ${page.url()}`);
+  check((await page.content()).includes("was erased"), "the erasure is confirmed");
+  await visit("/console/leads?email=browser.person%40example.com");
+  check((await page.locator("table a", { hasText: "Browser Person" }).count()) === 0, "no lead for the erased email");
+  await visit("/console/events");
+  check(!(await page.content()).includes("browser.person@example.com"), "no event shows the erased email");
+
+  // 8. Workspaces: create one, switch to it, make a viewer token, sign in with it.
+  step = "workspaces";
+  await visit("/console/workspaces");
+  await axe("workspaces");
+  await shot("workspaces");
+  await page.fill("form[action='/console/workspaces'] #f-name", "Browser client");
+  await page.click("form[action='/console/workspaces'] button[type=submit]");
+  check((await page.content()).includes("Workspace created"), "the workspace is created");
+  const row = page.locator("tr", { hasText: "Browser client" });
+  const wsId = (await row.locator("code").textContent()).trim();
+  check(/^ws_/.test(wsId), `a workspace id: ${wsId}`);
+  await row.locator("form[action$='/switch'] button").click();
+  check((await page.content()).includes("Switched"), "switched");
+  check((await page.locator(".whoami").textContent()).includes(wsId), "the header names the workspace");
+  await visit("/console/keys");
+  check(!(await page.content()).includes("Browser landing page"), "the other workspace's key is not here");
+  check((await page.locator(".whoami").textContent()).includes(wsId), "still in the new workspace");
+  await visit("/console/workspaces");
+  await page.fill("form[action='/console/tokens'] #f-name", "Client viewer");
+  await page.selectOption("form[action='/console/tokens'] select[name=role]", "viewer");
+  await page.click("form[action='/console/tokens'] button[type=submit]");
+  const viewer = (await page.locator("#new-token").textContent()).trim();
+  check(/^lpt_/.test(viewer), `a token shown once: ${viewer}`);
+  await axe("workspace-token");
+  await visit("/console/workspaces");
+  check(!(await page.content()).includes(viewer), "the token is not shown again");
+  await visit("/console/audit");
+  const trail = await page.locator("table").textContent();
+  check(trail.includes("tokens.create") && trail.includes("workspaces.create"), `the trail: ${trail}`);
+  await axe("audit");
+  await shot("audit");
+  await page.click("form.signout button");
+  await page.fill("#f-token", viewer);
+  await page.click("button[type=submit]");
+  check(page.url() === BASE + "/console/keys", `the viewer signed in, at ${page.url()}`);
+  const who = await page.locator(".whoami").textContent();
+  check(who.includes(wsId) && who.includes("viewer"), `the viewer's workspace: ${who}`);
+  await page.click("#add-key summary").catch(() => {});
+  await page.fill("#add-key #f-name", "Viewer key");
+  await page.click("#add-key button[type=submit]");
+  check((await page.content()).includes("may only read"), "a viewer's write is refused");
+  await visit("/console/workspaces");
+  check(!(await page.content()).includes("Switch workspace"), "a viewer cannot switch");
+  await page.click("form.signout button");
+  await page.fill("#f-token", ADMIN);
+  await page.click("button[type=submit]");
+  check((await page.locator(".whoami").textContent()).includes("default"), "the root starts in default");
+
+  // 9. Phone width, then sign out.
   step = "phone and sign out";
   await page.setViewportSize({ width: 390, height: 844 });
   await visit(keyPath);

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use leadpipe::aws::resources::SecretOverrides;
+use leadpipe_local::bootstrap::SecretOverrides;
 use leadpipe_local::{LocalStack, Options};
-use leadpipe_tests::{Reply, TestStack, endpoint, leadpipe, unique_stack};
+use leadpipe_tests::{Reply, TestStack, endpoint, unique_stack};
 use serde_json::json;
 
 const HOST: &str = "leadpipe.test";

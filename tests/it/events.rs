@@ -23,7 +23,7 @@ fn samples() -> Vec<(String, String)> {
 async fn every_http_sample_runs_through_its_function() {
     let graph = leadpipe_tests::ScriptedServer::start().await;
     let graph_url = format!("{}/v25.0", graph.base_url);
-    let secrets = leadpipe::aws::resources::SecretOverrides {
+    let secrets = leadpipe_local::bootstrap::SecretOverrides {
         meta_app_secret: Some("leadpipe-sample-app-secret".into()),
         meta_verify_token: Some("leadpipe-sample-verify-token".into()),
         ..Default::default()

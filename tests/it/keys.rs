@@ -355,7 +355,7 @@ async fn the_admin_token_lives_in_the_admin_secret_alone() {
 
 #[tokio::test]
 async fn bootstrap_moves_a_legacy_admin_token_out_of_the_deployment_secret() {
-    use leadpipe::aws::resources::{SecretOverrides, StackNames, bootstrap};
+    use leadpipe_local::bootstrap::{SecretOverrides, StackNames, bootstrap};
     let endpoint = tokio::task::spawn_blocking(leadpipe_tests::endpoint)
         .await
         .unwrap();

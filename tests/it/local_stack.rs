@@ -1,9 +1,9 @@
 //! The local stack as `make dev` runs it, over real HTTP: start, health,
 //! the printed curl line, reading the event back, CORS, shutdown.
 
-use leadpipe::aws::resources::SecretOverrides;
+use leadpipe_local::bootstrap::SecretOverrides;
 use leadpipe_local::{LocalStack, Options};
-use leadpipe_tests::{endpoint, leadpipe, unique_stack};
+use leadpipe_tests::{endpoint, unique_stack};
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::types::{
     DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType,
     Projection, ProjectionType, ScalarAttributeType,
 };
-use leadpipe::aws::resources::{self, SecretOverrides, StackNames};
 use leadpipe::aws::table::{GSIS, INDEX_INCLUDES, LEGACY_GSI_NAMES};
+use leadpipe_local::bootstrap::{self as resources, SecretOverrides, StackNames};
 use leadpipe_tests::{ScriptedServer, TestStack};
 use serde_json::json;
 
@@ -443,4 +443,106 @@ async fn items_written_before_the_splits_are_read_as_they_are() {
     let g = t.event(&gone).await;
     assert_eq!(g["status"], "PROCESSED", "{g}");
     assert_ne!(g["leadId"], "lead_01jsaaaaaaaaaaaaaaaaaaaaaa");
+}
+
+/// Items and messages as the code before workspaces wrote them — a key
+/// without `workspace`, events and deliveries without expiry, untagged
+/// queue messages — are the `default` workspace's, read and finished as
+/// they are, with no step.
+#[tokio::test]
+async fn items_and_messages_from_before_workspaces_are_the_default_workspaces() {
+    use leadpipe::aws::table;
+    use leadpipe::rules::ids::WorkspaceId;
+    use serde_json::Value;
+
+    let t = TestStack::with_config(|c| c.allow_private_targets = true).await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/hook", &[(200, "{}"); 4]);
+    t.subscribe(&format!("{}/hook", crm.base_url)).await;
+    let (key, token) = t.create_key(json!({"name": "old key"})).await;
+    // The key as it was stored: no `workspace` attribute.
+    let k = table::webhook_key(&key);
+    let mut stored: Value = t.app.store.get(&k.pk, &k.sk).await.unwrap().unwrap();
+    stored.as_object_mut().unwrap().remove("workspace");
+    t.app.store.put(&stored).await.unwrap();
+    assert_eq!(
+        t.admin("GET", &format!("/v1/keys/{key}"), None)
+            .await
+            .status,
+        200
+    );
+    // A lead posted with it; its event put back as before (no expiry, no
+    // workspace) and its message replaced by the untagged shape.
+    let evt = t
+        .post_lead(&key, &token, json!({"email": "before@example.com"}))
+        .await;
+    let e = table::event(&WorkspaceId::default(), &evt);
+    let mut event: Value = t.app.store.get(&e.pk, &e.sk).await.unwrap().unwrap();
+    event.as_object_mut().unwrap().remove("expiresAt");
+    t.app.store.put(&event).await.unwrap();
+    let taken = t.drain_leads_queue().await;
+    assert_eq!(taken.len(), 1);
+    let sqs = aws_sdk_sqs::Client::new(&t.sdk);
+    // The drained message reappears after its visibility; purge it and
+    // send the old shape instead.
+    sqs.purge_queue()
+        .queue_url(&t.stack.leads_queue_url)
+        .send()
+        .await
+        .unwrap();
+    sqs.send_message()
+        .queue_url(&t.stack.leads_queue_url)
+        .message_body(json!({"eventId": evt}).to_string())
+        .send()
+        .await
+        .unwrap();
+    t.process_queue().await;
+    let shown = t.event(&evt).await;
+    assert_eq!(shown["status"], "PROCESSED", "{shown}");
+    // Its delivery's message in the old shape too.
+    let dlv = t.admin("GET", "/v1/deliveries", None).await.json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sqs.purge_queue()
+        .queue_url(&t.stack.deliveries_queue_url)
+        .send()
+        .await
+        .unwrap();
+    sqs.send_message()
+        .queue_url(&t.stack.deliveries_queue_url)
+        .message_body(json!({"deliveryId": dlv}).to_string())
+        .send()
+        .await
+        .unwrap();
+    t.deliver_queue().await;
+    let d = t
+        .admin("GET", &format!("/v1/deliveries/{dlv}"), None)
+        .await
+        .json();
+    assert_eq!(d["status"], "delivered", "{d}");
+    assert_eq!(crm.requests_to("/hook").len(), 1);
+    // Everything is default's: listed there, and in no other workspace.
+    let leads = t
+        .admin("GET", "/v1/leads?email=before@example.com", None)
+        .await
+        .json();
+    assert_eq!(leads["items"].as_array().unwrap().len(), 1);
+    let ws = t
+        .admin("POST", "/v1/workspaces", Some(json!({"name": "new"})))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let auth = format!("Bearer {}", t.admin_token);
+    let other = t
+        .call(
+            "GET",
+            &format!("/v1/keys/{key}"),
+            &[("authorization", &auth), ("leadpipe-workspace", &ws)],
+            "",
+        )
+        .await;
+    assert_eq!(other.status, 404);
 }

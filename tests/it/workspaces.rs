@@ -575,7 +575,7 @@ async fn a_leadgen_goes_to_the_workspace_of_its_page_and_an_unregistered_page_en
     let graph = ScriptedServer::start().await;
     let url = format!("{}/v25.0", graph.base_url);
     // No deployment-wide page token: only registered pages can be fetched.
-    let secrets = leadpipe::aws::resources::SecretOverrides {
+    let secrets = leadpipe_local::bootstrap::SecretOverrides {
         meta_page_token: Some(String::new()),
         ..Default::default()
     };

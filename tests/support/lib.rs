@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use aws_config::SdkConfig;
 use http::HeaderMap;
 use lambda_http::{Body, Request};
-use leadpipe::aws::resources::{self, SecretOverrides, Stack, StackNames};
 use leadpipe::{App, Config};
+use leadpipe_local::bootstrap::{self as resources, SecretOverrides, Stack, StackNames};
 use serde_json::Value;
 
 pub mod meter;

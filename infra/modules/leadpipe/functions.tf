@@ -41,25 +41,29 @@ locals {
   # One environment for every function (the names are the code's
   # shared/src/config.rs vars; the parity test checks them).
   function_env = {
-    LEADPIPE_TABLE                = aws_dynamodb_table.main.name
-    LEADPIPE_LEADS_QUEUE_URL      = aws_sqs_queue.work["leads"].url
-    LEADPIPE_DELIVERIES_QUEUE_URL = aws_sqs_queue.work["deliveries"].url
-    LEADPIPE_LEADS_DLQ_URL        = aws_sqs_queue.dlq["leads"].url
-    LEADPIPE_DELIVERIES_DLQ_URL   = aws_sqs_queue.dlq["deliveries"].url
-    LEADPIPE_SECRET_ID            = aws_secretsmanager_secret.deployment.arn
-    LEADPIPE_PUBLIC_URL           = var.public_url
-    LEADPIPE_DEFAULT_REGION       = var.default_region
-    LEADPIPE_REENGAGE_DAYS        = tostring(var.reengage_days)
-    LEADPIPE_RETRY_BASE_MS        = tostring(var.retry_base_ms)
-    LEADPIPE_RETRY_MAX_MS         = tostring(var.retry_max_ms)
-    LEADPIPE_LEAD_RETRY_MAX_MS    = tostring(var.lead_retry_max_ms)
-    LEADPIPE_META_GRAPH_URL       = var.meta_graph_url
+    LEADPIPE_TABLE                           = aws_dynamodb_table.main.name
+    LEADPIPE_LEADS_QUEUE_URL                 = aws_sqs_queue.work["leads"].url
+    LEADPIPE_DELIVERIES_QUEUE_URL            = aws_sqs_queue.work["deliveries"].url
+    LEADPIPE_LEADS_DLQ_URL                   = aws_sqs_queue.dlq["leads"].url
+    LEADPIPE_DELIVERIES_DLQ_URL              = aws_sqs_queue.dlq["deliveries"].url
+    LEADPIPE_SECRET_ID                       = aws_secretsmanager_secret.deployment.arn
+    LEADPIPE_PUBLIC_URL                      = var.public_url
+    LEADPIPE_DEFAULT_REGION                  = var.default_region
+    LEADPIPE_REENGAGE_DAYS                   = tostring(var.reengage_days)
+    LEADPIPE_RETRY_BASE_MS                   = tostring(var.retry_base_ms)
+    LEADPIPE_RETRY_MAX_MS                    = tostring(var.retry_max_ms)
+    LEADPIPE_LEAD_RETRY_MAX_MS               = tostring(var.lead_retry_max_ms)
+    LEADPIPE_META_GRAPH_URL                  = var.meta_graph_url
     LEADPIPE_WORKSPACE_RATE_LIMIT_PER_MINUTE = tostring(var.workspace_rate_limit_per_minute)
     # Claim windows (a delivery's lease, a stale Idempotency-Key claim)
     # outlast these timeouts.
     LEADPIPE_INGEST_TIMEOUT_SECONDS  = tostring(local.timeout_seconds["ingest"])
     LEADPIPE_DELIVER_TIMEOUT_SECONDS = tostring(local.timeout_seconds["deliver"])
-    RUST_LOG                      = var.log_level
+    # A destination failing this many times in a row is held; all failing
+    # this long, disabled (configuration kept).
+    LEADPIPE_FAILING_AFTER         = tostring(var.failing_after_failures)
+    LEADPIPE_DISABLE_AFTER_SECONDS = tostring(var.disable_after_days * 86400)
+    RUST_LOG                       = var.log_level
   }
 
   # What one function reads beside function_env: the admin secret's id is
@@ -85,7 +89,7 @@ resource "aws_lambda_function" "fn" {
   #checkov:skip=CKV_AWS_117:Only deliver needs a VPC (and only for a fixed egress IP, var.static_egress_ip); the others call AWS APIs alone.
   #checkov:skip=CKV_AWS_173:The environment holds resource names, not secrets (those are in Secrets Manager).
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the operator owns; zips are built reproducibly by make package.
-  #checkov:skip=CKV_AWS_115:Concurrency is bounded per event source mapping (maximum_concurrency); reserved concurrency would cap the account.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is the operator's choice (var.reserved_concurrency): AWS keeps 10 unreserved, so a default reservation would fail on new accounts; consumers are bounded per event source mapping (maximum_concurrency).
   for_each         = local.functions
   function_name    = "${var.name}-${each.key}"
   role             = aws_iam_role.fn[each.key].arn
@@ -97,6 +101,10 @@ resource "aws_lambda_function" "fn" {
   memory_size      = local.memory_mb[each.key]
   timeout          = local.timeout_seconds[each.key]
   tags             = local.tags
+
+  # A flood of hook requests must not take the concurrency process and
+  # deliver need: reserve for them, or cap ingest (see the variable).
+  reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, -1)
 
   environment {
     variables = merge(local.function_env, lookup(local.function_env_extra, each.key, {}))

@@ -93,6 +93,21 @@ variable "maximum_concurrency" {
   }
 }
 
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per function (ingest, meta-verify, admin, process, deliver, sweep); absent: unreserved. Reserving capacity for process and deliver (or capping ingest) keeps a flood of hook requests from taking the account's whole concurrency while the pipeline behind it starves. AWS keeps at least 10 unreserved, so on a new account (limit 10) leave this empty; the per-workspace budget and the route throttle then bound a flood."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.reserved_concurrency) : contains(["ingest", "meta-verify", "admin", "process", "deliver", "sweep"], k)])
+    error_message = "reserved_concurrency keys must be function names: ingest, meta-verify, admin, process, deliver, sweep."
+  }
+  validation {
+    condition     = alltrue([for c in values(var.reserved_concurrency) : c >= 0 && floor(c) == c])
+    error_message = "reserved_concurrency values must be whole numbers, 0 or more."
+  }
+}
+
 variable "log_retention_days" {
   description = "CloudWatch Logs retention of every function's and the API's log group, days."
   type        = number
@@ -415,5 +430,27 @@ variable "tags" {
   validation {
     condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")])
     error_message = "tags: keys 1-128 characters and not starting with aws:, values at most 256 characters."
+  }
+}
+
+variable "failing_after_failures" {
+  description = "Failed attempts in a row after which a subscription is failing: one probe delivery keeps retrying on its schedule, the others wait and are released in order on its first success."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.failing_after_failures >= 1 && var.failing_after_failures <= 1000 && floor(var.failing_after_failures) == var.failing_after_failures
+    error_message = "failing_after_failures must be a whole number between 1 and 1000."
+  }
+}
+
+variable "disable_after_days" {
+  description = "A subscription whose deliveries have all failed for this many days is disabled, keeping its URL and secret."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.disable_after_days >= 1 && var.disable_after_days <= 30 && floor(var.disable_after_days) == var.disable_after_days
+    error_message = "disable_after_days must be a whole number between 1 and 30."
   }
 }

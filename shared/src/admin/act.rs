@@ -3,6 +3,9 @@
 //! token; the console ([`crate::console`]) after its session and CSRF
 //! checks, in-process, so both run the same rules.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -111,59 +114,65 @@ fn audit_name(action: Action) -> &'static str {
     }
 }
 
-async fn run(
-    caller: &Caller,
-    req: &Request,
-    m: &routes::Matched,
-    query: &[(String, String)],
-) -> Result<Response<Body>, ApiError> {
+/// An action's answer, on the heap: each arm boxes its own future, so
+/// the dispatch's frame stays small however many actions there are.
+type Answer<'a> = Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>>;
+
+fn run<'a>(
+    caller: &'a Caller,
+    req: &'a Request,
+    m: &'a routes::Matched,
+    query: &'a [(String, String)],
+) -> Answer<'a> {
     let scope = &caller.scope;
     let app = scope.app();
     match m.route.action {
-        Action::KeysCreate => keys::create(scope, req).await,
-        Action::KeysList => keys::list(scope, req, query).await,
-        Action::KeyGet => keys::get(scope, req, m, query).await,
-        Action::KeyUpdate => keys::update(scope, req, m).await,
-        Action::KeyDelete => keys::delete(scope, m).await,
-        Action::KeyRotate => keys::rotate(scope, req, m).await,
-        Action::EventGet => events::get(scope, m).await,
-        Action::EventsList => events::list(scope, query).await,
-        Action::EventReplay => events::replay(scope, m).await,
-        Action::LeadsList => leads::list(scope, query).await,
-        Action::LeadGet => leads::get(scope, m).await,
-        Action::LeadsExport => export::leads(scope, query).await,
-        Action::LeadUpdate => leads::update(scope, req, m).await,
-        Action::SubscriptionsCreate => subscriptions::create(scope, req).await,
-        Action::SubscriptionsList => subscriptions::list(scope, query).await,
-        Action::SubscriptionGet => subscriptions::get(scope, m).await,
-        Action::SubscriptionUpdate => subscriptions::update(scope, req, m).await,
-        Action::SubscriptionDelete => subscriptions::delete(scope, m).await,
-        Action::SubscriptionRotateSecret => subscriptions::rotate_secret(scope, req, m).await,
-        Action::SubscriptionTest => subscriptions::test(scope, m).await,
-        Action::DeliveriesList => deliveries::list(scope, query).await,
-        Action::DeliveryGet => deliveries::get(scope, m).await,
-        Action::DeliveryRetry => deliveries::retry(scope, m).await,
-        Action::DlqRedrive => deliveries::redrive(app).await,
-        Action::LeadErase => leads::erase(scope, m).await,
-        Action::ListenerCreate => listeners::create(scope, req).await,
-        Action::ListenerDelete => listeners::delete(scope, m).await,
-        Action::ListenerPoll => listeners::poll(scope, m, query).await,
-        Action::ListenerResult => listeners::result(scope, req, m).await,
-        Action::WorkspacesCreate => workspaces::create(app, req).await,
-        Action::WorkspacesList => workspaces::list(app, query).await,
-        Action::WorkspaceGet => workspaces::get(app, m).await,
-        Action::WorkspaceUpdate => workspaces::update(app, req, m).await,
-        Action::WorkspaceDelete => workspaces::delete(app, req, m).await,
-        Action::WorkspaceCurrent => workspaces::current(scope).await,
-        Action::TokensCreate => workspaces::create_token(app, req, m).await,
-        Action::TokensList => workspaces::list_tokens(app, m, query).await,
-        Action::TokenRevoke => workspaces::revoke_token(app, m).await,
-        Action::AuditList => workspaces::audit(scope, query).await,
-        Action::MetaPagesList => pages::list(scope, query).await,
-        Action::MetaPagePut => pages::put(scope, req, m).await,
-        Action::MetaPageDelete => pages::delete(scope, m).await,
-        Action::DlqDepth => Ok(h::json(StatusCode::OK, &dlq::depths(app).await?)),
-        Action::MaintenanceBackfill => {
+        Action::KeysCreate => Box::pin(keys::create(scope, req)),
+        Action::KeysList => Box::pin(keys::list(scope, req, query)),
+        Action::KeyGet => Box::pin(keys::get(scope, req, m, query)),
+        Action::KeyUpdate => Box::pin(keys::update(scope, req, m)),
+        Action::KeyDelete => Box::pin(keys::delete(scope, m)),
+        Action::KeyRotate => Box::pin(keys::rotate(scope, req, m)),
+        Action::EventGet => Box::pin(events::get(scope, m)),
+        Action::EventsList => Box::pin(events::list(scope, query)),
+        Action::EventReplay => Box::pin(events::replay(scope, m)),
+        Action::LeadsList => Box::pin(leads::list(scope, query)),
+        Action::LeadGet => Box::pin(leads::get(scope, m)),
+        Action::LeadsExport => Box::pin(export::leads(scope, query)),
+        Action::LeadUpdate => Box::pin(leads::update(scope, req, m)),
+        Action::SubscriptionsCreate => Box::pin(subscriptions::create(scope, req)),
+        Action::SubscriptionsList => Box::pin(subscriptions::list(scope, query)),
+        Action::SubscriptionGet => Box::pin(subscriptions::get(scope, m)),
+        Action::SubscriptionUpdate => Box::pin(subscriptions::update(scope, req, m)),
+        Action::SubscriptionDelete => Box::pin(subscriptions::delete(scope, m)),
+        Action::SubscriptionRotateSecret => Box::pin(subscriptions::rotate_secret(scope, req, m)),
+        Action::SubscriptionTest => Box::pin(subscriptions::test(scope, m)),
+        Action::DeliveriesList => Box::pin(deliveries::list(scope, query)),
+        Action::DeliveryGet => Box::pin(deliveries::get(scope, m)),
+        Action::DeliveryRetry => Box::pin(deliveries::retry(scope, m)),
+        Action::DlqRedrive => Box::pin(deliveries::redrive(app)),
+        Action::LeadErase => Box::pin(leads::erase(scope, m)),
+        Action::ListenerCreate => Box::pin(listeners::create(scope, req)),
+        Action::ListenerDelete => Box::pin(listeners::delete(scope, m)),
+        Action::ListenerPoll => Box::pin(listeners::poll(scope, m, query)),
+        Action::ListenerResult => Box::pin(listeners::result(scope, req, m)),
+        Action::WorkspacesCreate => Box::pin(workspaces::create(app, req)),
+        Action::WorkspacesList => Box::pin(workspaces::list(app, query)),
+        Action::WorkspaceGet => Box::pin(workspaces::get(app, m)),
+        Action::WorkspaceUpdate => Box::pin(workspaces::update(app, req, m)),
+        Action::WorkspaceDelete => Box::pin(workspaces::delete(app, req, m)),
+        Action::WorkspaceCurrent => Box::pin(workspaces::current(scope)),
+        Action::TokensCreate => Box::pin(workspaces::create_token(app, req, m)),
+        Action::TokensList => Box::pin(workspaces::list_tokens(app, m, query)),
+        Action::TokenRevoke => Box::pin(workspaces::revoke_token(app, m)),
+        Action::AuditList => Box::pin(workspaces::audit(scope, query)),
+        Action::MetaPagesList => Box::pin(pages::list(scope, query)),
+        Action::MetaPagePut => Box::pin(pages::put(scope, req, m)),
+        Action::MetaPageDelete => Box::pin(pages::delete(scope, m)),
+        Action::DlqDepth => {
+            Box::pin(async move { Ok(h::json(StatusCode::OK, &dlq::depths(app).await?)) })
+        }
+        Action::MaintenanceBackfill => Box::pin(async move {
             let done = crate::model::deliveries::backfill_work_index(&app.default_scope()).await?;
             tracing::info!(
                 pending = done.pending,
@@ -171,13 +180,13 @@ async fn run(
                 "backfilled the work index"
             );
             Ok(h::json(StatusCode::OK, &json!({"deliveries": done})))
-        }
+        }),
         Action::HookPost
         | Action::HookPreflight
         | Action::MetaNotification
         | Action::MetaHandshake
         | Action::Health
         | Action::OpenApi
-        | Action::Console(_) => Err(ApiError::NotFound("route")),
+        | Action::Console(_) => Box::pin(async { Err(ApiError::NotFound("route")) }),
     }
 }

@@ -124,10 +124,10 @@ pub struct AttemptView {
 impl DeliveryView {
     pub fn new(d: Delivery, attempts: Vec<Attempt>, with_responses: bool) -> Self {
         DeliveryView {
-            id: d.id,
-            subscription_id: d.subscription_id,
+            id: d.id.into(),
+            subscription_id: d.subscription_id.into(),
             event_type: d.event_type,
-            lead_id: d.lead_id,
+            lead_id: d.lead_id.into(),
             status: d.status,
             attempts: attempts
                 .into_iter()

@@ -70,7 +70,7 @@ pub async fn list(
             Some(s) => Some(key.token(&s.data_key)?),
             None => None,
         };
-        let c = counts.get(&key.id).copied().unwrap_or_default();
+        let c = counts.get(key.id.as_str()).copied().unwrap_or_default();
         items.push(KeyView::new(key, token.as_deref(), c, &base));
     }
     let page = Page {
@@ -98,7 +98,7 @@ async fn key_response(
     status: StatusCode,
 ) -> Result<Response<Body>, ApiError> {
     let counts = keys::counts(scope, &[key.id.as_str()]).await?;
-    let c = counts.get(&key.id).copied().unwrap_or_default();
+    let c = counts.get(key.id.as_str()).copied().unwrap_or_default();
     let base = h::base_url(req, scope.config.public_url.as_deref());
     let location = format!("/v1/keys/{}", key.id);
     let mut resp = h::json(status, &KeyView::new(key, token, c, &base));
@@ -248,7 +248,7 @@ impl KeyView {
         KeyView {
             url: format!("{base_url}/v1/hooks/{}", key.id),
             token: token.map(str::to_owned).unwrap_or(key.token_hint),
-            id: key.id,
+            id: key.id.into(),
             name: key.name,
             allowed_domains: key.allowed_domains,
             honeypot_field: key.honeypot_field,

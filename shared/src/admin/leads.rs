@@ -185,7 +185,7 @@ pub async fn erase(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiErro
         .collect();
     let delivery_ids: Vec<String> = entries
         .iter()
-        .flat_map(|e| subs.iter().map(|s| deliveries::id_for(e, &s.id)))
+        .flat_map(|e| subs.iter().map(|s| deliveries::id_for(e, &s.id).into()))
         .collect();
     // The announcement: a tombstone of the lead, its id and nothing else.
     let now = clock::now_rfc3339();

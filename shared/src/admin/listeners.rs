@@ -48,7 +48,7 @@ pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiE
     let mut resp = h::json(
         StatusCode::CREATED,
         &Listener {
-            id: sub.id.clone(),
+            id: sub.id.to_string(),
             url: sub.url,
             events: sub.events,
             sources: sub.sources,
@@ -144,7 +144,7 @@ async fn collect(scope: &Scope, sub: &Subscription) -> Result<Vec<Forward>, ApiE
             body.as_bytes(),
         );
         out.push(Forward {
-            delivery_id: d.id.clone(),
+            delivery_id: d.id.to_string(),
             event_type: d.event_type.as_str().to_owned(),
             attempt: claim.n,
             claim: claim.token().to_owned(),

@@ -505,7 +505,7 @@ impl SubscriptionView {
                 .previous_secret_expires_ms
                 .filter(|t| *t > now && sub.previous_secret_sealed.is_some())
                 .map(clock::rfc3339),
-            id: sub.id,
+            id: sub.id.into(),
             url: sub.url,
             events: sub.events,
             sources: sub.sources,

@@ -356,48 +356,56 @@ async fn serve(
         csrf,
         session_key: key.clone(),
     };
-    match page {
+    // Each page's future on the heap: the dispatch's frame stays small
+    // however many pages there are.
+    let answer: Answer<'_> = match page {
         Page::SignOut => {
             let mut resp = redirect("/console/sign-in");
             set_cookie(&mut resp, &auth::clear_cookie(secure(&base)));
-            Ok(resp)
+            return Ok(resp);
         }
-        Page::Home => Ok(redirect("/console/keys")),
-        Page::Keys => keys::list(&ctx).await,
-        Page::KeyCreate => keys::create(&ctx).await,
-        Page::Key => keys::show(&ctx).await,
-        Page::KeyEdit => keys::edit(&ctx).await,
-        Page::KeyReveal => keys::reveal(&ctx).await,
-        Page::KeyRotate => keys::rotate(&ctx).await,
-        Page::KeyDelete => keys::delete(&ctx).await,
-        Page::Destinations => destinations::list(&ctx).await,
-        Page::DestinationCreate => destinations::create(&ctx).await,
-        Page::Destination => destinations::show(&ctx).await,
-        Page::DestinationEdit => destinations::edit(&ctx).await,
-        Page::DestinationTest => destinations::test(&ctx).await,
-        Page::DestinationRotate => destinations::rotate(&ctx).await,
-        Page::DestinationToggle => destinations::toggle(&ctx).await,
-        Page::DestinationDelete => destinations::delete(&ctx).await,
-        Page::Leads => leads::list(&ctx).await,
-        Page::LeadsExport => leads::export(&ctx).await,
-        Page::Lead => leads::show(&ctx).await,
-        Page::LeadEdit => leads::edit(&ctx).await,
-        Page::Events => events::list(&ctx).await,
-        Page::EventReplay => events::replay(&ctx).await,
-        Page::Deliveries => deliveries::list(&ctx).await,
-        Page::Delivery => deliveries::show(&ctx).await,
-        Page::DeliveryRetry => deliveries::retry(&ctx).await,
-        Page::DlqRedrive => deliveries::redrive(&ctx).await,
-        Page::LeadErase => leads::erase(&ctx).await,
-        Page::Workspaces => workspaces::list(&ctx).await,
-        Page::WorkspaceCreate => workspaces::create(&ctx).await,
-        Page::WorkspaceSwitch => workspaces::switch(&ctx).await,
-        Page::TokenCreate => workspaces::create_token(&ctx).await,
-        Page::TokenRevoke => workspaces::revoke_token(&ctx).await,
-        Page::Audit => workspaces::audit(&ctx).await,
-        Page::SignInForm | Page::SignIn | Page::Asset => Err(ApiError::NotFound("page")),
-    }
+        Page::Home => return Ok(redirect("/console/keys")),
+        Page::Keys => Box::pin(keys::list(&ctx)),
+        Page::KeyCreate => Box::pin(keys::create(&ctx)),
+        Page::Key => Box::pin(keys::show(&ctx)),
+        Page::KeyEdit => Box::pin(keys::edit(&ctx)),
+        Page::KeyReveal => Box::pin(keys::reveal(&ctx)),
+        Page::KeyRotate => Box::pin(keys::rotate(&ctx)),
+        Page::KeyDelete => Box::pin(keys::delete(&ctx)),
+        Page::Destinations => Box::pin(destinations::list(&ctx)),
+        Page::DestinationCreate => Box::pin(destinations::create(&ctx)),
+        Page::Destination => Box::pin(destinations::show(&ctx)),
+        Page::DestinationEdit => Box::pin(destinations::edit(&ctx)),
+        Page::DestinationTest => Box::pin(destinations::test(&ctx)),
+        Page::DestinationRotate => Box::pin(destinations::rotate(&ctx)),
+        Page::DestinationToggle => Box::pin(destinations::toggle(&ctx)),
+        Page::DestinationDelete => Box::pin(destinations::delete(&ctx)),
+        Page::Leads => Box::pin(leads::list(&ctx)),
+        Page::LeadsExport => Box::pin(leads::export(&ctx)),
+        Page::Lead => Box::pin(leads::show(&ctx)),
+        Page::LeadEdit => Box::pin(leads::edit(&ctx)),
+        Page::Events => Box::pin(events::list(&ctx)),
+        Page::EventReplay => Box::pin(events::replay(&ctx)),
+        Page::Deliveries => Box::pin(deliveries::list(&ctx)),
+        Page::Delivery => Box::pin(deliveries::show(&ctx)),
+        Page::DeliveryRetry => Box::pin(deliveries::retry(&ctx)),
+        Page::DlqRedrive => Box::pin(deliveries::redrive(&ctx)),
+        Page::LeadErase => Box::pin(leads::erase(&ctx)),
+        Page::Workspaces => Box::pin(workspaces::list(&ctx)),
+        Page::WorkspaceCreate => Box::pin(workspaces::create(&ctx)),
+        Page::WorkspaceSwitch => Box::pin(workspaces::switch(&ctx)),
+        Page::TokenCreate => Box::pin(workspaces::create_token(&ctx)),
+        Page::TokenRevoke => Box::pin(workspaces::revoke_token(&ctx)),
+        Page::Audit => Box::pin(workspaces::audit(&ctx)),
+        Page::SignInForm | Page::SignIn | Page::Asset => return Err(ApiError::NotFound("page")),
+    };
+    answer.await
 }
+
+/// A page's answer, on the heap.
+type Answer<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>,
+>;
 
 /// The caller a session stands for, if its token and workspace still exist.
 async fn session_caller(

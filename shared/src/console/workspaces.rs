@@ -129,10 +129,13 @@ async fn render(
                 form method="post" action="/console/tokens" {
                     (layout::csrf(ctx))
                     (layout::field("name", "Token name", "", problems, "Who or what uses it: \"Agency CRM sync\"."))
-                    label for="role" { "Role" }
-                    select #role name="role" {
-                        option value="viewer" { "viewer — reads only" }
-                        option value="admin" { "admin — reads and writes" }
+                    p {
+                        label for="role" { "Role" }
+                        br;
+                        select #role name="role" {
+                            option value="viewer" { "viewer — reads only" }
+                            option value="admin" { "admin — reads and writes" }
+                        }
                     }
                     button type="submit" { "Create token" }
                 }

@@ -210,7 +210,7 @@ async fn record_and_enqueue(
         scope.ws(),
         event_id.clone(),
         Source::Webhook {
-            key_id: key.id.clone(),
+            key_id: key.id.to_string(),
         },
         input,
         LeadDefaults {

@@ -89,7 +89,7 @@ async fn record_leadgen(
     let (scope, defaults) = route(app, &leadgen).await?;
     let ws = scope.ws().clone();
     let marker = LeadgenMarker::new(&ws, &leadgen.leadgen_id, &EventId::generate());
-    if scope.store.put_new(&marker).await? == Write::Conflict {
+    if events::put_marker(&scope, &marker).await? == Write::Conflict {
         let recorded = already_recorded(&scope, Some(&leadgen), defaults, received_at).await?;
         return Ok((ws, recorded));
     }

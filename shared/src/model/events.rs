@@ -9,7 +9,7 @@ use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, n, s};
 use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
-use crate::rules::ids::{self, EventId, IdKind, LeadId, WorkspaceId};
+use crate::rules::ids::{EventId, IdKind, LeadId, WorkspaceId};
 use crate::rules::inbound::LeadInput;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,11 +212,7 @@ impl EventRecord {
 }
 
 pub async fn get(scope: &Scope, id: &str) -> Result<Option<EventRecord>, Error> {
-    if !ids::is_valid(IdKind::Event, id) {
-        return Ok(None);
-    }
-    let key = table::event(scope.ws(), id);
-    let event: Option<EventRecord> = scope.store.get(&key.pk, &key.sk).await?;
+    let event: Option<EventRecord> = super::read(scope, IdKind::Event, id, table::event).await?;
     Ok(event.filter(|e| !crate::model::workspaces::expired(e.expires_at)))
 }
 
@@ -380,6 +376,11 @@ impl LeadgenMarker {
             event_id: event_id.clone(),
         }
     }
+}
+
+/// Writes a leadgen's marker; `Conflict` when the leadgen was seen before.
+pub async fn put_marker(scope: &Scope, marker: &LeadgenMarker) -> Result<Write, Error> {
+    scope.store.put_new(marker).await
 }
 
 /// The marker of a Meta `leadgen_id`, naming the event that recorded it.

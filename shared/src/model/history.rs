@@ -157,6 +157,15 @@ pub async fn of_cause(
     Ok(with_created(stored, lead, |c| c == cause_id))
 }
 
+/// Writes a history entry once: one per (cause, type), a second try of the
+/// same cause finds it there.
+pub async fn put_new(
+    scope: &Scope,
+    entry: &HistoryEntry,
+) -> Result<crate::aws::store::Write, Error> {
+    scope.store.put_new(entry).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

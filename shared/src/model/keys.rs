@@ -18,7 +18,7 @@ use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
 use crate::rules::clock;
 use crate::rules::crypto::{self, DataKey};
-use crate::rules::ids::{self, IdKind, KeyId, WorkspaceId};
+use crate::rules::ids::{KeyId, WorkspaceId};
 use crate::rules::inbound::origin::DomainPattern;
 use crate::rules::rate;
 
@@ -45,7 +45,7 @@ pub struct WebhookKey {
     /// workspaces: the default one's).
     #[serde(default)]
     pub workspace: WorkspaceId,
-    pub id: String,
+    pub id: KeyId,
     pub name: String,
     /// The token, sealed under the data key (see [`crate::rules::crypto`]).
     pub token_sealed: String,
@@ -147,7 +147,7 @@ impl KeyChanges {
 /// Creates a key; returns it with its token in clear.
 pub async fn create(scope: &Scope, changes: KeyChanges) -> Result<(WebhookKey, String), DataError> {
     let secrets = scope.secrets.get().await?;
-    let id = ids::new_id(IdKind::Key);
+    let id = KeyId::generate();
     let item = table::webhook_key(&id);
     let token = new_token();
     let now = clock::now_rfc3339();
@@ -155,7 +155,7 @@ pub async fn create(scope: &Scope, changes: KeyChanges) -> Result<(WebhookKey, S
         pk: item.pk,
         sk: item.sk,
         gsi1pk: Listing::keys(scope.ws()).partition_for(&id),
-        gsi1sk: id.clone(),
+        gsi1sk: id.to_string(),
         workspace: scope.ws().clone(),
         token_sealed: secrets.data_key.seal(&token_context(&id), &token),
         token_hint: mask(&token),
@@ -425,7 +425,7 @@ mod tests {
             gsi1pk: "KEYS".into(),
             gsi1sk: "k".into(),
             workspace: WorkspaceId::default(),
-            id: "k".into(),
+            id: KeyId::generate(),
             name: "k".into(),
             token_sealed: String::new(),
             token_hint: String::new(),

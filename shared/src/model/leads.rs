@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::app::Scope;
 use crate::aws::listing::Filter;
 use crate::aws::pagination::{Page, PageRequest};
-use crate::aws::store::s;
+use crate::aws::store::{Write, s};
 use crate::aws::table::{self, Key, Listing};
 use crate::error::{DataError, Error};
 use crate::model::events::{LeadDefaults, Source};
@@ -335,11 +335,7 @@ impl From<LeadRecord> for LeadView {
 }
 
 pub async fn get(scope: &Scope, id: &str) -> Result<Option<LeadRecord>, Error> {
-    if !ids::is_valid(IdKind::Lead, id) {
-        return Ok(None);
-    }
-    let key = table::lead(scope.ws(), id);
-    scope.store.get(&key.pk, &key.sk).await
+    super::read(scope, IdKind::Lead, id, table::lead).await
 }
 
 /// The lead an identity points at.
@@ -467,4 +463,73 @@ pub fn tombstone(lead: &LeadRecord, at: &str) -> LeadRecord {
     t.updated_at = at.to_owned();
     t.last_seen_at = lead.last_seen_at.clone();
     t
+}
+
+/// Who holds an address: its identity item, if any.
+pub async fn identity(scope: &Scope, key: &Key) -> Result<Option<Identity>, Error> {
+    scope.store.get(&key.pk, &key.sk).await
+}
+
+/// Claims an address for its lead: only where it is absent or already
+/// this lead's (`mine`, an earlier try of the same event).
+pub async fn claim_identity(
+    scope: &Scope,
+    identity: Identity,
+    mine: &LeadId,
+) -> Result<Write, Error> {
+    scope
+        .store
+        .put_if(
+            &identity,
+            "attribute_not_exists(pk) OR leadId = :mine",
+            [(":mine".to_owned(), s(mine.as_str()))].into(),
+        )
+        .await
+}
+
+/// Removes a stale claim, unless it was written again since it was read
+/// (its random claim token, or for a claim from before tokens its lead).
+pub async fn remove_stale_claim(scope: &Scope, key: &Key, read: &Identity) -> Result<Write, Error> {
+    match &read.claim {
+        Some(claim) => {
+            scope
+                .store
+                .delete(
+                    &key.pk,
+                    &key.sk,
+                    Some("claim = :c"),
+                    vec![(":c", s(claim.as_str()))],
+                )
+                .await
+        }
+        None => {
+            scope
+                .store
+                .delete(
+                    &key.pk,
+                    &key.sk,
+                    Some("leadId = :l AND attribute_not_exists(claim)"),
+                    vec![(":l", s(read.lead_id.as_str()))],
+                )
+                .await
+        }
+    }
+}
+
+/// Writes a new lead; one already there (an earlier try of the same
+/// event, whose id it derives from) is this one.
+pub async fn put_created(scope: &Scope, lead: &LeadRecord) -> Result<Write, Error> {
+    scope.store.put_new(lead).await
+}
+
+/// Writes a merged lead if nobody changed it since `version` was read.
+pub async fn save_merge(scope: &Scope, lead: &LeadRecord, version: i64) -> Result<Write, Error> {
+    scope
+        .store
+        .put_if(
+            lead,
+            "version = :v",
+            [(":v".to_owned(), crate::aws::store::n(version))].into(),
+        )
+        .await
 }

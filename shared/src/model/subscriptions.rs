@@ -15,7 +15,7 @@ use crate::model::events::Source;
 use crate::model::history::LeadEventType;
 use crate::rules::clock;
 use crate::rules::crypto::DataKey;
-use crate::rules::ids::{self, IdKind};
+use crate::rules::ids::{self, IdKind, SubscriptionId};
 use crate::rules::signing::{self, SigningKey};
 
 pub use crate::rules::retry::MAX_MAX_ATTEMPTS;
@@ -47,7 +47,7 @@ pub struct Subscription {
     pub sk: String,
     pub gsi1pk: String,
     pub gsi1sk: String,
-    pub id: String,
+    pub id: SubscriptionId,
     pub url: String,
     pub events: Vec<String>,
     #[serde(default)]
@@ -260,7 +260,7 @@ pub async fn create(
     mut changes: SubChanges,
 ) -> Result<(Subscription, String), DataError> {
     let secrets = scope.secrets.get().await?;
-    let id = ids::new_id(IdKind::Subscription);
+    let id = SubscriptionId::generate();
     let key = table::subscription(scope.ws(), &id);
     let secret = changes.secret.take().unwrap_or_else(signing::new_secret);
     let now = clock::now_rfc3339();
@@ -268,7 +268,7 @@ pub async fn create(
         pk: key.pk,
         sk: key.sk,
         gsi1pk: Listing::subscriptions(scope.ws()).partition_for(&id),
-        gsi1sk: id.clone(),
+        gsi1sk: id.to_string(),
         secret_sealed: secrets.data_key.seal(&ctx(&id, "secret"), &secret),
         secret_hint: secret_hint(&secret),
         id,
@@ -297,11 +297,7 @@ pub async fn create(
 }
 
 pub async fn get(scope: &Scope, id: &str) -> Result<Option<Subscription>, Error> {
-    if !ids::is_valid(IdKind::Subscription, id) {
-        return Ok(None);
-    }
-    let key = table::subscription(scope.ws(), id);
-    scope.store.get(&key.pk, &key.sk).await
+    super::read(scope, IdKind::Subscription, id, table::subscription).await
 }
 
 pub async fn list(scope: &Scope, page: &PageRequest) -> Result<Page<Subscription>, DataError> {

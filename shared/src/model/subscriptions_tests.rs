@@ -8,7 +8,7 @@ fn sub(events: &[&str], sources: Option<&[&str]>, enabled: bool) -> Subscription
         sk: String::new(),
         gsi1pk: String::new(),
         gsi1sk: String::new(),
-        id: "sub_1".into(),
+        id: crate::rules::ids::SubscriptionId::parse("sub_01jsaaaaaaaaaaaaaaaaaaaaaa").unwrap(),
         url: "https://crm.example.com/hook".into(),
         events: events.iter().map(|e| (*e).to_owned()).collect(),
         sources: sources.map(|s| s.iter().map(|e| (*e).to_owned()).collect()),

@@ -38,7 +38,7 @@
 use std::time::Duration;
 
 use crate::app::Scope;
-use crate::aws::store::{Write, n, s};
+use crate::aws::store::Write;
 use crate::aws::table::{self, Key};
 use crate::error::Error;
 use crate::model::events::{self, EventRecord, EventStatus};
@@ -165,7 +165,7 @@ async fn holder(
     let Some(key) = key else {
         return Ok(Holder::Free);
     };
-    let Some(identity) = scope.store.get::<Identity>(&key.pk, &key.sk).await? else {
+    let Some(identity) = leads::identity(scope, key).await? else {
         return Ok(Holder::Free);
     };
     if let Some(lead) = leads::get(scope, identity.lead_id.as_str()).await? {
@@ -196,30 +196,7 @@ async fn holder(
     {
         return Ok(Holder::Busy);
     }
-    let removed = match &identity.claim {
-        Some(claim) => {
-            scope
-                .store
-                .delete(
-                    &key.pk,
-                    &key.sk,
-                    Some("claim = :c"),
-                    vec![(":c", s(claim.as_str()))],
-                )
-                .await?
-        }
-        None => {
-            scope
-                .store
-                .delete(
-                    &key.pk,
-                    &key.sk,
-                    Some("leadId = :l AND attribute_not_exists(claim)"),
-                    vec![(":l", s(identity.lead_id.as_str()))],
-                )
-                .await?
-        }
-    };
+    let removed = leads::remove_stale_claim(scope, key, &identity).await?;
     tracing::info!(lead_id = %identity.lead_id, "stale identity claim removed");
     Ok(match removed {
         Write::Done => Holder::Free,
@@ -236,14 +213,7 @@ async fn claim(
     lead_id: &LeadId,
     mine: &LeadId,
 ) -> Result<Write, Error> {
-    scope
-        .store
-        .put_if(
-            &Identity::new(key, lead_id, &event.id),
-            "attribute_not_exists(pk) OR leadId = :mine",
-            [(":mine".to_owned(), s(mine.as_str()))].into(),
-        )
-        .await
+    leads::claim_identity(scope, Identity::new(key, lead_id, &event.id), mine).await
 }
 
 async fn claim_all(
@@ -290,7 +260,7 @@ async fn create(
     // The lead carries its `lead.created` entry.
     lead.created_by = Some((&event.id).into());
     // Absent, or put by an earlier try of this event: either way it is ours.
-    scope.store.put_new(&lead).await?;
+    leads::put_created(scope, &lead).await?;
     Ok(Round::Resolved(
         match finish(scope, event, EventStatus::Processed, &lead.id).await? {
             Write::Done => Resolution::Created {
@@ -345,14 +315,7 @@ async fn merge(
     let mut unchanged = lead.clone();
     unchanged.version = before.version;
     if unchanged != before {
-        let write = scope
-            .store
-            .put_if(
-                &lead,
-                "version = :v",
-                [(":v".to_owned(), n(before.version))].into(),
-            )
-            .await?;
+        let write = leads::save_merge(scope, &lead, before.version).await?;
         if write == Write::Conflict {
             return Ok(Round::Contended);
         }
@@ -366,7 +329,7 @@ async fn merge(
             &event.received_at,
         );
         entry.previous_seen_at = Some(r.previous_seen_at.clone());
-        scope.store.put_new(&entry).await?;
+        crate::model::history::put_new(scope, &entry).await?;
     }
     Ok(Round::Resolved(
         match finish(scope, event, EventStatus::Duplicate, &lead.id).await? {

@@ -172,6 +172,20 @@ macro_rules! id_type {
                 self.0 == other
             }
         }
+
+        /// Read as the plain string it is (a key, a header, a log field).
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
     };
 }
 

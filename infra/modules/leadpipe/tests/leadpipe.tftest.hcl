@@ -208,6 +208,33 @@ run "per_function_override" {
   }
 }
 
+run "reserved_concurrency_protects_the_pipeline" {
+  command = plan
+
+  variables {
+    reserved_concurrency = { ingest = 50, process = 20, deliver = 20 }
+  }
+
+  assert {
+    condition     = aws_lambda_function.fn["ingest"].reserved_concurrent_executions == 50 && aws_lambda_function.fn["deliver"].reserved_concurrent_executions == 20
+    error_message = "reserved per function"
+  }
+  assert {
+    condition     = aws_lambda_function.fn["admin"].reserved_concurrent_executions == -1
+    error_message = "unreserved where not set"
+  }
+}
+
+run "rejects_bad_reserved_concurrency" {
+  command = plan
+
+  variables {
+    reserved_concurrency = { injest = 5 }
+  }
+
+  expect_failures = [var.reserved_concurrency]
+}
+
 run "rejects_unknown_function_keys" {
   command = plan
 

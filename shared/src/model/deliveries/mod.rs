@@ -21,7 +21,7 @@ use crate::model::history::{HistoryEntry, LeadEventType};
 use crate::model::leads::LeadRecord;
 use crate::model::subscriptions::Subscription;
 use crate::rules::clock;
-use crate::rules::ids::{self, IdKind};
+use crate::rules::ids::{self, DeliveryId, IdKind, LeadId, SubscriptionId};
 
 /// A held delivery is queued again by the sweeper after this long (it is
 /// held again at once while its subscription still fails).
@@ -69,10 +69,10 @@ pub struct Delivery {
     pub gsi3pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsi3sk: Option<String>,
-    pub id: String,
-    pub subscription_id: String,
+    pub id: DeliveryId,
+    pub subscription_id: SubscriptionId,
     pub event_type: LeadEventType,
-    pub lead_id: String,
+    pub lead_id: LeadId,
     pub source: Source,
     /// The default body, fixed when the delivery was made, so every attempt
     /// sends the same thing. Stored as an item of its own ([`Body`]), not
@@ -118,7 +118,7 @@ impl Delivery {
     /// A new, pending delivery of `entry` (about `lead`) to `sub`, with
     /// its id and its body frozen.
     pub fn new(
-        id: String,
+        id: DeliveryId,
         entry: &HistoryEntry,
         lead: &LeadRecord,
         sub: &Subscription,
@@ -131,14 +131,14 @@ impl Delivery {
             pk: key.pk,
             sk: key.sk,
             gsi1pk: Listing::deliveries(ws).partition_for(&id),
-            gsi1sk: id.clone(),
+            gsi1sk: id.to_string(),
             gsi2pk: Listing::deliveries_by_subscription(ws, &sub.id).partition_for(&id),
-            gsi2sk: id.clone(),
+            gsi2sk: id.to_string(),
             gsi3pk: Some(table::pending_delivery_shard(&id)),
-            gsi3sk: Some(id.clone()),
+            gsi3sk: Some(id.to_string()),
             subscription_id: sub.id.clone(),
             event_type: entry.kind,
-            lead_id: lead.id.to_string(),
+            lead_id: lead.id.clone(),
             source: lead.source.clone(),
             payload,
             status: DeliveryStatus::Pending,
@@ -211,24 +211,23 @@ struct Body {
 /// The id of the delivery of `entry` to subscription `sub_id`: the same
 /// every time (a fan-out run again finds the deliveries it made, and an
 /// erasure finds a lead's deliveries without an index by lead).
-pub fn id_for(entry: &HistoryEntry, sub_id: &str) -> String {
+pub fn id_for(entry: &HistoryEntry, sub_id: &str) -> DeliveryId {
     let ms = clock::parse_rfc3339(&entry.occurred_at)
         .unwrap_or_else(clock::now_ms)
         .max(0) as u64;
-    ids::derived_id(
+    let id = ids::derived_id(
         IdKind::Delivery,
         ms,
         &format!("{}|{}|{}", entry.pk, entry.sk, sub_id),
-    )
+    );
+    // A derived id is well formed by construction.
+    DeliveryId::parse(&id).unwrap_or_else(DeliveryId::generate)
 }
 
 /// A delivery without its body (see [`get_to_send`]).
 pub async fn get(scope: &Scope, id: &str) -> Result<Option<Delivery>, Error> {
-    if !ids::is_valid(IdKind::Delivery, id) {
-        return Ok(None);
-    }
-    let key = table::delivery(scope.ws(), id);
-    let d: Option<Delivery> = scope.store.get(&key.pk, &key.sk).await?;
+    let d: Option<Delivery> =
+        crate::model::read(scope, IdKind::Delivery, id, table::delivery).await?;
     Ok(d.filter(|d| !crate::model::workspaces::expired(d.expires_at)))
 }
 
