@@ -222,7 +222,7 @@ async fn the_sweeper_pages_through_every_stalled_delivery() {
         .map(|_| {
             let (store, ws, mut d) = (store.clone(), ws.clone(), template.clone());
             async move {
-                let id = leadpipe::rules::ids::new_id(leadpipe::rules::ids::IdKind::Delivery);
+                let id = leadpipe::rules::ids::DeliveryId::generate().to_string();
                 let key = leadpipe::aws::table::delivery(&ws, &id);
                 d.pk = key.pk;
                 d.sk = key.sk;
@@ -230,7 +230,7 @@ async fn the_sweeper_pages_through_every_stalled_delivery() {
                 d.gsi2sk = id.clone();
                 d.gsi3pk = Some(leadpipe::aws::table::pending_delivery_shard(&id));
                 d.gsi3sk = Some(id.clone());
-                d.id = id;
+                d.id = leadpipe::rules::ids::DeliveryId::parse(&id).unwrap();
                 store.put(&d).await.unwrap();
             }
         })

@@ -445,3 +445,51 @@ fn unmatched_requests_reach_admin() {
         attr(default, "target")
     );
 }
+
+/// The alarms on log lines (events stuck RECEIVED, FAILED events, dead
+/// deliveries) match messages the code logs, and every alarm notifies.
+#[test]
+fn log_metric_filters_match_the_code_and_every_alarm_notifies() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let alarms = std::fs::read_to_string(root.join("infra/modules/leadpipe/alarms.tf")).unwrap();
+    let code: String = [
+        "shared/src/sweep.rs",
+        "shared/src/process/mod.rs",
+        "shared/src/deliver/mod.rs",
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(root.join(p)).unwrap())
+    .collect();
+    for message in [
+        "sweeper queued stuck work again",
+        "event failed",
+        "delivery dead",
+    ] {
+        assert!(
+            alarms.contains(&format!("$.fields.message = \\\"{message}\\\"")),
+            "alarms.tf has no filter on {message:?}"
+        );
+        assert!(
+            code.contains(&format!("\"{message}\"")),
+            "the code no longer logs {message:?}"
+        );
+    }
+    let body = infra();
+    let alarms_without_actions: Vec<String> = body
+        .blocks()
+        .filter(|b| {
+            b.identifier() == "resource" && b.labels()[0].as_str() == "aws_cloudwatch_metric_alarm"
+        })
+        .filter(|b| {
+            b.body()
+                .attributes()
+                .find(|a| a.key() == "alarm_actions")
+                .is_none_or(|a| a.expr().to_string() != "local.alarm_actions")
+        })
+        .map(|b| b.labels()[1].as_str().to_owned())
+        .collect();
+    assert!(
+        alarms_without_actions.is_empty(),
+        "{alarms_without_actions:?}"
+    );
+}

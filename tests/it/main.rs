@@ -10,6 +10,7 @@ mod dedupe;
 mod delivery;
 mod events;
 mod faults;
+mod held;
 mod infra;
 mod ingest;
 mod keys;

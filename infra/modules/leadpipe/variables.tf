@@ -246,7 +246,7 @@ variable "public_url" {
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic the alarms notify (DLQ depth, queue age, API 5xx, function errors and throttles). Empty: alarms without actions."
+  description = "SNS topic the alarms notify (DLQ depth, queue age, API 5xx, function errors and throttles, events stuck RECEIVED, FAILED events, dead deliveries). Empty: the module creates one (output alarm_topic_arn)."
   type        = string
   default     = ""
 
@@ -452,5 +452,27 @@ variable "disable_after_days" {
   validation {
     condition     = var.disable_after_days >= 1 && var.disable_after_days <= 30 && floor(var.disable_after_days) == var.disable_after_days
     error_message = "disable_after_days must be a whole number between 1 and 30."
+  }
+}
+
+variable "alarm_email" {
+  description = "An address subscribed to the alarm topic (AWS mails it a confirmation link first). Empty: none; subscribe a pager or chat integration to the topic yourself."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be empty or an e-mail address."
+  }
+}
+
+variable "failed_events_alarm_threshold" {
+  description = "The FAILED-events alarm fires when more than this many events end FAILED in 15 minutes (default 0: any)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.failed_events_alarm_threshold >= 0 && floor(var.failed_events_alarm_threshold) == var.failed_events_alarm_threshold
+    error_message = "failed_events_alarm_threshold must be a whole number, 0 or more."
   }
 }

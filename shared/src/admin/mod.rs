@@ -16,6 +16,7 @@ pub mod keys;
 pub mod leads;
 pub mod listeners;
 pub mod pages;
+pub mod subscription_view;
 pub mod subscriptions;
 pub mod workspaces;
 

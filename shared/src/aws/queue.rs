@@ -277,7 +277,7 @@ impl Queue {
                     SendMessageBatchRequestEntry::builder()
                         .id(id)
                         .message_body(body)
-                        .set_delay_seconds((*delay > 0).then(|| *delay as i32))
+                        .set_delay_seconds((*delay > 0).then_some(*delay as i32))
                         .build()
                         .map_err(|e| Error::request("sqs", "SendMessageBatch", e))
                 })

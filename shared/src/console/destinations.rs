@@ -300,7 +300,7 @@ async fn render_list(
                         tr {
                             td { a href={ "/console/destinations/" (s(sub, "id")) } { (layout::cut(s(sub, "url"), 80)) } }
                             td { (strings(&sub["events"]).join(", ")) }
-                            td { @if sub["enabled"].as_bool().unwrap_or(false) { (layout::badge("enabled")) } @else { (layout::badge("disabled")) } }
+                            td { (state_badge(sub)) }
                             td { (layout::time(s(sub, "createdAt"))) }
                         }
                     }
@@ -378,8 +378,11 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
         dl.facts {
             dt { "URL" } dd { (layout::copyable("dest-url", s(&sub, "url"))) }
             dt { "State" } dd {
-                @if enabled { (layout::badge("enabled")) } @else { (layout::badge("disabled")) }
+                (state_badge(&sub))
                 @if let Some(r) = sub["disabledReason"].as_str() { " " span.muted { (r) } }
+                @if let Some(since) = sub["failingSince"].as_str() {
+                    " " span.muted { "failing since " (layout::time(since)) " (" (sub["consecutiveFailures"].as_u64().unwrap_or(0)) " failures in a row): one delivery keeps retrying, the others wait and go out in order once it gets through" }
+                }
             }
             dt { "Events" } dd { (strings(&sub["events"]).join(", ")) }
             dt { "Sources" } dd { @if sub["sources"].is_null() { span.muted { "every source" } } @else { (strings(&sub["sources"]).join(", ")) } }
@@ -657,4 +660,16 @@ fn retries(sub: &Value) -> String {
         Some(Ok(s)) => s.describe(),
         _ => format!("{} attempts", sub["maxAttempts"].as_u64().unwrap_or(0)),
     }
+}
+
+/// `active`, `failing` or `disabled` (older answers: from `enabled`).
+fn state_badge(sub: &Value) -> maud::Markup {
+    let state = sub["state"]
+        .as_str()
+        .unwrap_or(if sub["enabled"].as_bool().unwrap_or(false) {
+            "active"
+        } else {
+            "disabled"
+        });
+    layout::badge(state)
 }

@@ -40,12 +40,14 @@ pub async fn gate(scope: &Scope, health: Option<&Health>, d: &Delivery) -> Resul
             _ => Some(p),
         },
     };
-    Ok(if health::take_probe(scope, sub_id, &d.id, stale_probe).await? {
-        tracing::info!(subscription_id = %sub_id, "this delivery is the failing subscription's probe");
-        Gate::Send
-    } else {
-        Gate::Hold
-    })
+    Ok(
+        if health::take_probe(scope, sub_id, &d.id, stale_probe).await? {
+            tracing::info!(subscription_id = %sub_id, "this delivery is the failing subscription's probe");
+            Gate::Send
+        } else {
+            Gate::Hold
+        },
+    )
 }
 
 /// After a recorded failure of `d` to `sub`: counts it; makes the
@@ -79,7 +81,9 @@ pub async fn after_failure(scope: &Scope, sub: &Subscription, d: &Delivery, dead
         if dead {
             // The probe's schedule is spent: hand the probe on.
             let h = health::get(scope, &sub.id).await?;
-            if h.as_ref().is_some_and(|h| h.probe.as_deref() == Some(&d.id)) {
+            if h.as_ref()
+                .is_some_and(|h| h.probe.as_deref() == Some(&d.id))
+            {
                 health::drop_probe(scope, &sub.id, &d.id).await?;
                 release_oldest(scope, &sub.id).await?;
             }
@@ -165,4 +169,3 @@ async fn release_oldest(scope: &Scope, sub_id: &str) -> Result<(), Error> {
     }
     Ok(())
 }
-

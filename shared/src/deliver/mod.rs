@@ -226,6 +226,16 @@ pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcom
         // The lease ran out mid-attempt and another copy went on.
         return Ok(Outcome::Done);
     }
+    if matches!(next, Next::Dead | Next::Gone) {
+        // The dead-deliveries alarm counts this line (infra alarms.tf).
+        tracing::error!(
+            subscription_id = %sub.id,
+            lead_id = %delivery.lead_id,
+            attempt = n,
+            status_code = result.status_code,
+            "delivery dead"
+        );
+    }
     // The subscription's health: failures counted (failing, disabled after
     // the span), a success ends a failing spell and releases the held.
     match next {
@@ -281,6 +291,12 @@ async fn prepare(scope: &Scope, delivery_id: &str) -> Result<Prepared, Error> {
             if Box::pin(held::gate(scope, health.as_ref(), &delivery)).await? == held::Gate::Hold {
                 if Box::pin(deliveries::hold(scope, &delivery)).await? {
                     tracing::info!(subscription_id = %sub.id, "held: the subscription is failing");
+                    // A release (recovery, or disabling) that ran between
+                    // the read and the hold did not see this one: look again.
+                    let now = Box::pin(health::get(scope, &sub.id)).await?;
+                    if !now.as_ref().is_some_and(Health::failing) {
+                        return Ok(Prepared::Wait(Duration::ZERO));
+                    }
                 }
                 return Ok(Prepared::Nothing);
             }
@@ -309,7 +325,10 @@ async fn prepare(scope: &Scope, delivery_id: &str) -> Result<Prepared, Error> {
         match deliveries::finish(scope, &delivery, DeliveryStatus::Dead, &reason).await? {
             // Ended here (a lost answer included: `finish` tells its own
             // write from another's).
-            Finished::Now => Prepared::Park(Box::new(delivery)),
+            Finished::Now => {
+                tracing::error!(subscription_id = %delivery.subscription_id, lead_id = %delivery.lead_id, reason = %reason, "delivery dead");
+                Prepared::Park(Box::new(delivery))
+            }
             Finished::Claimed { until_ms } => Prepared::Wait(Duration::from_millis(
                 u64::try_from(until_ms - clock::now_ms()).unwrap_or(0) + 1_000,
             )),

@@ -201,7 +201,14 @@ pub async fn take_probe(
     values.push((":d", s(delivery_id)));
     let moved = scope
         .store
-        .update_if(&key.pk, &key.sk, "SET probe = :d", Some(condition), vec![], values)
+        .update_if(
+            &key.pk,
+            &key.sk,
+            "SET probe = :d",
+            Some(condition),
+            vec![],
+            values,
+        )
         .await?;
     Ok(moved == Write::Done)
 }
