@@ -20,6 +20,7 @@ mod logs;
 mod meta;
 mod migration;
 mod process;
+mod receivers;
 mod schedule;
 mod workspaces;
 mod zero_loss;
