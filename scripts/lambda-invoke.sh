@@ -60,9 +60,33 @@ key_json=$(curl -fsS -X POST "$base/v1/keys" -H "Authorization: Bearer $admin_to
   -H 'Content-Type: application/json' -d '{"name": "cargo-lambda samples"}')
 key_id=$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$key_json")
 key_token=$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"$key_json")
+# And one of each provider the samples post as.
+google_json=$(curl -fsS -X POST "$base/v1/keys" -H "Authorization: Bearer $admin_token" \
+  -H 'Content-Type: application/json' -d '{"name": "Google Ads samples", "provider": "google_ads"}')
+google_id=$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$google_json")
+google_token=$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"$google_json")
+form_json=$(curl -fsS -X POST "$base/v1/keys" -H "Authorization: Bearer $admin_token" \
+  -H 'Content-Type: application/json' -d '{"name": "Form samples", "provider": "form", "allowedDomains": ["www.example.com"]}')
+form_id=$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$form_json")
+key_of() { # a key's JSON body → "id token"
+  "$PYTHON" -c 'import json,sys; k=json.load(sys.stdin); print(k["id"], k["token"])' <<<"$(curl -fsS -X POST "$base/v1/keys" \
+    -H "Authorization: Bearer $admin_token" -H 'Content-Type: application/json' -d "$1")"
+}
+read -r tf_id _ <<<"$(key_of '{"name": "Typeform samples", "provider": "typeform", "providerSecret": "leadpipe-sample-typeform-secret"}')"
+read -r tl_id _ <<<"$(key_of '{"name": "Tally samples", "provider": "tally", "providerSecret": "leadpipe-sample-tally-secret"}')"
+read -r jf_id jf_token <<<"$(key_of '{"name": "Jotform samples", "provider": "jotform"}')"
+read -r li_id _ <<<"$(key_of '{"name": "LinkedIn samples", "provider": "linkedin", "providerSecret": "leadpipe-sample-linkedin-secret"}')"
 mkdir -p "$work/events"
 for f in events/*.json; do
   sed -e "s/key_01m821j0admzq24kmv73teegtk/$key_id/g" \
+      -e "s/key_01m821j0admzq24kmv73teegga/$google_id/g" \
+      -e "s/wh_live_REPLACE_WITH_THE_GOOGLE_ADS_KEY_TOKEN_00000000000/$google_token/g" \
+      -e "s/key_01m821j0admzq24kmv73teegfm/$form_id/g" \
+      -e "s/key_01m821j0admzq24kmv73teegtf/$tf_id/g" \
+      -e "s/key_01m821j0admzq24kmv73teegtl/$tl_id/g" \
+      -e "s/key_01m821j0admzq24kmv73teegjf/$jf_id/g" \
+      -e "s/wh_live_REPLACE_WITH_THE_JOTFORM_KEY_TOKEN_000000000000000/$jf_token/g" \
+      -e "s/key_01m821j0admzq24kmv73teegli/$li_id/g" \
       -e "s/wh_live_REPLACE_WITH_THE_DEMO_TOKEN_FROM_MAKE_DEV_0000000/$key_token/g" \
       -e "s/REPLACE_WITH_THE_ADMIN_TOKEN/$admin_token/g" "$f" >"$work/$f"
 done
@@ -85,6 +109,12 @@ expect() {
     ingest-hook-json.json)          echo "status 202" ;;
     ingest-hook-form.json)          echo "status 202" ;;
     ingest-hook-preflight.json)     echo "status 204" ;;
+    ingest-hook-google-ads.json)    echo "status 200" ;;
+    ingest-hook-plain-form.json)    echo "status 303" ;;
+    ingest-hook-typeform.json)      echo "status 202" ;;
+    ingest-hook-tally.json)         echo "status 202" ;;
+    ingest-hook-jotform.json)       echo "status 202" ;;
+    ingest-hook-linkedin-challenge.json) echo "status 200" ;;
     ingest-meta-leadgen.json)       echo "status 200" ;;
     meta-verify-handshake.json)     echo "challenge 1158201444" ;;
     process-*.json|deliver-*.json)  echo "batch" ;;
@@ -120,7 +150,7 @@ kind, arg = want[0], want[1]
 if kind == "status":
     ok = r.get("statusCode") == int(arg)
     body = r.get("body") or ""
-    if ok and int(arg) >= 200 and int(arg) != 204 and body:
+    if ok and 200 <= int(arg) < 300 and int(arg) != 204 and body:
         json.loads(body)
     print("ok" if ok else f"statusCode {r.get('statusCode')}, want {arg}: {body[:200]}")
 elif kind == "challenge":

@@ -30,8 +30,14 @@ pub mod vars {
     pub const SWEEP_GRACE_S: &str = "LEADPIPE_SWEEP_GRACE_SECONDS";
     pub const DELIVERY_STALL_S: &str = "LEADPIPE_DELIVERY_STALL_SECONDS";
     pub const META_GRAPH_URL: &str = "LEADPIPE_META_GRAPH_URL";
+    pub const HUBSPOT_API_URL: &str = "LEADPIPE_HUBSPOT_API_URL";
+    pub const PIPEDRIVE_API_URL: &str = "LEADPIPE_PIPEDRIVE_API_URL";
+    pub const GOOGLE_OAUTH_URL: &str = "LEADPIPE_GOOGLE_OAUTH_URL";
+    pub const SHEETS_API_URL: &str = "LEADPIPE_SHEETS_API_URL";
     pub const SECRET_TTL_S: &str = "LEADPIPE_SECRET_TTL_SECONDS";
     pub const COUNTER_SHARDS: &str = "LEADPIPE_COUNTER_SHARDS";
+    pub const TURNSTILE_VERIFY_URL: &str = "LEADPIPE_TURNSTILE_VERIFY_URL";
+    pub const LINKEDIN_API_URL: &str = "LEADPIPE_LINKEDIN_API_URL";
     pub const WORKSPACE_RATE_LIMIT: &str = "LEADPIPE_WORKSPACE_RATE_LIMIT_PER_MINUTE";
     /// The functions' timeouts as Terraform sets them: the claim windows
     /// (a delivery's lease, an `Idempotency-Key`'s stale claim) outlast them.
@@ -56,7 +62,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 27] = [
+    pub const ALL: [&str; 33] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -74,8 +80,14 @@ pub mod vars {
         SWEEP_GRACE_S,
         DELIVERY_STALL_S,
         META_GRAPH_URL,
+        HUBSPOT_API_URL,
+        PIPEDRIVE_API_URL,
+        GOOGLE_OAUTH_URL,
+        SHEETS_API_URL,
         SECRET_TTL_S,
         COUNTER_SHARDS,
+        TURNSTILE_VERIFY_URL,
+        LINKEDIN_API_URL,
         WORKSPACE_RATE_LIMIT,
         INGEST_TIMEOUT_S,
         DELIVER_TIMEOUT_S,
@@ -129,6 +141,19 @@ pub struct Config {
     pub delivery_stall: Option<Duration>,
     /// Meta Graph API base URL.
     pub meta_graph_url: String,
+    /// Cloudflare Turnstile's siteverify endpoint (`form` keys with a
+    /// Turnstile secret).
+    pub turnstile_verify_url: String,
+    /// LinkedIn's REST API base (`linkedin` keys fetch leads there).
+    pub linkedin_api_url: String,
+    /// HubSpot's API base URL (destinations of kind `hubspot`).
+    pub hubspot_api_url: String,
+    /// Pipedrive's API base URL; none: `https://{companyDomain}.pipedrive.com/api`.
+    pub pipedrive_api_url: Option<String>,
+    /// Google's OAuth token endpoint (Sheets destinations).
+    pub google_oauth_url: String,
+    /// The Sheets API base URL.
+    pub sheets_api_url: String,
     /// How long each secret is cached in memory.
     pub secret_ttl: Duration,
     /// How many items a hot counter is spread over.
@@ -283,6 +308,25 @@ impl Config {
             },
             meta_graph_url: get(vars::META_GRAPH_URL)
                 .unwrap_or_else(|| "https://graph.facebook.com/v25.0".into())
+                .trim_end_matches('/')
+                .to_owned(),
+            turnstile_verify_url: get(vars::TURNSTILE_VERIFY_URL).unwrap_or_else(|| {
+                "https://challenges.cloudflare.com/turnstile/v0/siteverify".into()
+            }),
+            linkedin_api_url: get(vars::LINKEDIN_API_URL)
+                .unwrap_or_else(|| "https://api.linkedin.com/rest".into())
+                .trim_end_matches('/')
+                .to_owned(),
+            hubspot_api_url: get(vars::HUBSPOT_API_URL)
+                .unwrap_or_else(|| "https://api.hubapi.com".into())
+                .trim_end_matches('/')
+                .to_owned(),
+            pipedrive_api_url: get(vars::PIPEDRIVE_API_URL)
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            google_oauth_url: get(vars::GOOGLE_OAUTH_URL)
+                .unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
+            sheets_api_url: get(vars::SHEETS_API_URL)
+                .unwrap_or_else(|| "https://sheets.googleapis.com".into())
                 .trim_end_matches('/')
                 .to_owned(),
             secret_ttl: Duration::from_secs(number(vars::SECRET_TTL_S, 300)?),

@@ -15,7 +15,7 @@ const ORIGIN: &str = "http://leadpipe.test";
 
 /// Signs in; returns the `Cookie` header value and the CSRF token of the
 /// keys page.
-async fn sign_in(t: &TestStack) -> (String, String) {
+pub(crate) async fn sign_in(t: &TestStack) -> (String, String) {
     let body = format!("token={}", t.admin_token);
     let r = t
         .call(
@@ -50,11 +50,11 @@ async fn sign_in(t: &TestStack) -> (String, String) {
     (cookie, csrf)
 }
 
-async fn get(t: &TestStack, cookie: &str, path: &str) -> Reply {
+pub(crate) async fn get(t: &TestStack, cookie: &str, path: &str) -> Reply {
     t.call("GET", path, &[("cookie", cookie)], Vec::new()).await
 }
 
-async fn post(t: &TestStack, cookie: &str, path: &str, form: &[(&str, &str)]) -> Reply {
+pub(crate) async fn post(t: &TestStack, cookie: &str, path: &str, form: &[(&str, &str)]) -> Reply {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();

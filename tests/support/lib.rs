@@ -12,7 +12,10 @@ use leadpipe::{App, Config};
 use leadpipe_local::bootstrap::{self as resources, SecretOverrides, Stack, StackNames};
 use serde_json::Value;
 
+pub mod google;
+pub mod hubspot;
 pub mod meter;
+pub mod pipedrive;
 
 /// Captures the tracing output of this thread (JSON lines) while it lives:
 /// for the "no secret in any log line" checks.

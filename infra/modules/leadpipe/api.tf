@@ -4,6 +4,7 @@ locals {
   routes = {
     "POST /v1/hooks/{keyId}"                      = "ingest"
     "OPTIONS /v1/hooks/{keyId}"                   = "ingest"
+    "GET /v1/hooks/{keyId}"                       = "ingest"
     "POST /v1/providers/meta/webhook"             = "ingest"
     "GET /v1/providers/meta/webhook"              = "meta-verify"
     "GET /healthz"                                = "admin"

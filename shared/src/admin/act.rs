@@ -183,6 +183,7 @@ fn run<'a>(
         }),
         Action::HookPost
         | Action::HookPreflight
+        | Action::HookPage
         | Action::MetaNotification
         | Action::MetaHandshake
         | Action::Health

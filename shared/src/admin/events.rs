@@ -86,6 +86,9 @@ pub struct EventView {
     pub processed_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the provider said about the lead: its id, form, campaign, ad.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<crate::providers::ProviderMeta>,
 }
 
 impl From<EventRecord> for EventView {
@@ -98,6 +101,7 @@ impl From<EventRecord> for EventView {
             received_at: e.received_at,
             processed_at: e.processed_at,
             error: e.error,
+            provider: e.provider,
         }
     }
 }

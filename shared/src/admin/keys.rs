@@ -11,6 +11,7 @@ use crate::aws::pagination::Page;
 use crate::http::error::ApiError;
 use crate::http::{self as h, routes::Matched};
 use crate::model::keys::{self, KeyChanges, WebhookKey};
+use crate::providers::Provider;
 use crate::rules::inbound::fields::clean_tags;
 use crate::rules::inbound::origin::DomainPattern;
 use crate::rules::rate;
@@ -117,6 +118,10 @@ const FIELDS: &[&str] = &[
     "defaultStatus",
     "defaultTags",
     "rateLimitPerMinute",
+    "provider",
+    "providerSecret",
+    "providerToken",
+    "redirectUrl",
 ];
 
 /// Reads and checks a create (`creating`) or patch body.
@@ -129,6 +134,8 @@ pub fn changes(mut input: JsonInput, creating: bool) -> Result<KeyChanges, ApiEr
         "url",
         "requestCount",
         "droppedCount",
+        "providerSecretSet",
+        "providerTokenSet",
         "createdAt",
         "updatedAt",
     ] {
@@ -143,6 +150,8 @@ pub fn changes(mut input: JsonInput, creating: bool) -> Result<KeyChanges, ApiEr
         "url",
         "requestCount",
         "droppedCount",
+        "providerSecretSet",
+        "providerTokenSet",
         "createdAt",
         "updatedAt",
     ]);
@@ -210,6 +219,31 @@ pub fn changes(mut input: JsonInput, creating: bool) -> Result<KeyChanges, ApiEr
             None
         }
     };
+    let provider = input.string("provider").and_then(|p| {
+        let parsed = Provider::parse(&p);
+        if parsed.is_none() {
+            input.issue("provider", provider_rule());
+        }
+        parsed
+    });
+    let provider_secret = input.nullable_string("providerSecret");
+    if let Some(Some(secret)) = &provider_secret
+        && let Err(issue) = check_provider_secret(secret)
+    {
+        input.issue("providerSecret", issue);
+    }
+    let provider_token = input.nullable_string("providerToken");
+    if let Some(Some(token)) = &provider_token
+        && let Err(issue) = check_provider_token(token)
+    {
+        input.issue("providerToken", issue);
+    }
+    let redirect_url = input.nullable_string("redirectUrl");
+    if let Some(Some(url)) = &redirect_url
+        && let Err(issue) = check_redirect_url(url)
+    {
+        input.issue("redirectUrl", issue);
+    }
     input.finish()?;
     Ok(KeyChanges {
         name,
@@ -218,6 +252,10 @@ pub fn changes(mut input: JsonInput, creating: bool) -> Result<KeyChanges, ApiEr
         default_status,
         default_tags,
         rate_limit_per_minute,
+        provider,
+        provider_secret: provider_secret.map(|s| s.filter(|s| !s.is_empty())),
+        provider_token: provider_token.map(|s| s.filter(|s| !s.is_empty())),
+        redirect_url: redirect_url.map(|u| u.filter(|u| !u.is_empty())),
     })
 }
 
@@ -235,6 +273,12 @@ pub struct KeyView {
     pub default_tags: Vec<String>,
     /// `null`: no limit.
     pub rate_limit_per_minute: Option<u32>,
+    pub provider: Provider,
+    /// Whether a `providerSecret` is set (it is never shown).
+    pub provider_secret_set: bool,
+    /// Whether a `providerToken` is set (it is never shown).
+    pub provider_token_set: bool,
+    pub redirect_url: Option<String>,
     pub request_count: i64,
     pub dropped_count: i64,
     pub created_at: String,
@@ -255,10 +299,89 @@ impl KeyView {
             default_status: key.default_status,
             default_tags: key.default_tags,
             rate_limit_per_minute: key.rate_limit_per_minute,
+            provider: key.provider,
+            provider_secret_set: key.provider_secret_sealed.is_some(),
+            provider_token_set: key.provider_token_sealed.is_some(),
+            redirect_url: key.redirect_url,
             request_count: counts.0,
             dropped_count: counts.1,
             created_at: key.created_at,
             updated_at: key.updated_at,
         }
+    }
+}
+
+fn provider_rule() -> String {
+    let names: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+    format!("must be one of {}", names.join(", "))
+}
+
+/// A provider's secret: 1 to 512 visible characters (`null` or `""`
+/// removes it).
+fn check_provider_secret(secret: &str) -> Result<(), &'static str> {
+    if secret.chars().count() > 512 {
+        return Err("is longer than 512 characters");
+    }
+    if secret.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
+    Ok(())
+}
+
+/// A provider's API access token: at most 4,096 visible characters.
+fn check_provider_token(token: &str) -> Result<(), &'static str> {
+    if token.chars().count() > 4096 {
+        return Err("is longer than 4096 characters");
+    }
+    if token.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
+    Ok(())
+}
+
+/// Where browsers go after a `form` post: an absolute `https` URL (`http`
+/// only for localhost), without credentials, at most 2,000 characters.
+pub fn check_redirect_url(text: &str) -> Result<(), &'static str> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    if text.len() > 2000 {
+        return Err("is longer than 2000 characters");
+    }
+    let url = url::Url::parse(text).map_err(|_| "must be an absolute URL")?;
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => {}
+        "http" if local => {}
+        _ => return Err("must be an https URL"),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not hold credentials");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_urls() {
+        assert!(check_redirect_url("https://www.example.com/thanks?x=1").is_ok());
+        assert!(check_redirect_url("http://127.0.0.1:8080/t").is_ok());
+        assert!(check_redirect_url("http://www.example.com/").is_err());
+        assert!(check_redirect_url("javascript:alert(1)").is_err());
+        assert!(check_redirect_url("/thanks").is_err());
+        assert!(check_redirect_url("https://u:p@example.com/").is_err());
+    }
+
+    #[test]
+    fn provider_secrets() {
+        assert!(check_provider_secret("whsec_abc").is_ok());
+        assert!(check_provider_secret("a\nb").is_err());
+        assert!(check_provider_secret(&"x".repeat(513)).is_err());
     }
 }

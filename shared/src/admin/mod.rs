@@ -8,6 +8,7 @@
 mod act;
 pub mod caller;
 pub mod deliveries;
+pub mod destinations;
 pub mod dlq;
 pub mod events;
 pub mod export;
@@ -16,6 +17,7 @@ pub mod keys;
 pub mod leads;
 pub mod listeners;
 pub mod pages;
+pub mod routing;
 pub mod subscription_view;
 pub mod subscriptions;
 pub mod workspaces;

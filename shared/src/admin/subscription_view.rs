@@ -83,6 +83,13 @@ pub struct SubscriptionView {
     pub headers: BTreeMap<String, String>,
     pub auth: Option<Value>,
     pub template: Option<String>,
+    pub filter: Option<Value>,
+    /// `webhook`, or a native destination's kind.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<Value>,
     pub enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
@@ -112,7 +119,11 @@ impl SubscriptionView {
     ) -> Self {
         let now = clock::now_ms();
         let schedule = sub.schedule(config);
+        let (kind, config, mapping) = super::destinations::show(&sub);
         SubscriptionView {
+            kind,
+            config,
+            mapping,
             secret: secret.map(str::to_owned).unwrap_or(sub.secret_hint),
             headers: sub
                 .headers
@@ -134,6 +145,7 @@ impl SubscriptionView {
             events: sub.events,
             sources: sub.sources,
             template: sub.template,
+            filter: super::routing::show_filter(sub.filter.as_deref()),
             enabled: sub.enabled,
             disabled_reason: sub.disabled_reason,
             max_attempts: schedule.max_attempts(),

@@ -16,7 +16,7 @@ use crate::http::{self as h, routes::Matched};
 use crate::model::events::Source;
 use crate::model::health;
 use crate::model::history::LeadEventType;
-use crate::model::subscriptions::{self, AuthKind, SubChanges};
+use crate::model::subscriptions::{self, AuthKind, SubChanges, Subscription};
 use crate::rules::clock;
 use crate::rules::ids::{self, IdKind};
 use crate::rules::signing::SigningKey;
@@ -25,7 +25,7 @@ use crate::rules::templates;
 const MAX_HEADERS: usize = 20;
 
 pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiError> {
-    let changes = changes(JsonInput::parse(req)?, true, scope).await?;
+    let changes = Box::pin(changes(JsonInput::parse(req)?, None, scope)).await?;
     let (sub, secret) = subscriptions::create(scope, changes).await?;
     tracing::info!(subscription_id = %sub.id, "subscription created");
     let location = format!("/v1/subscriptions/{}", sub.id);
@@ -64,7 +64,10 @@ pub async fn get(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError>
 }
 
 pub async fn update(scope: &Scope, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
-    let changes = changes(JsonInput::parse(req)?, false, scope).await?;
+    let current = subscriptions::get(scope, m.param("id"))
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    let changes = Box::pin(changes(JsonInput::parse(req)?, Some(&current), scope)).await?;
     let sub = subscriptions::update(scope, m.param("id"), changes).await?;
     let health = Box::pin(health::get(scope, &sub.id)).await?;
     Ok(h::json(
@@ -116,6 +119,11 @@ pub async fn test(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError
     let mut payload = sample_context();
     payload["deliveryId"] = json!(id);
     payload["occurredAt"] = json!(clock::now_rfc3339());
+    if crate::deliver::destinations::Kind::of(&sub).is_some() {
+        // A real call with a lead marked as a test: nothing is kept of it.
+        payload["test"] = json!(true);
+        payload["lead"]["tags"] = json!(["leadpipe-test"]);
+    }
     let source = Source::Webhook {
         key_id: "key_sample".into(),
     };
@@ -164,6 +172,10 @@ const FIELDS: &[&str] = &[
     "headers",
     "auth",
     "template",
+    "filter",
+    "kind",
+    "config",
+    "mapping",
     "enabled",
     "maxAttempts",
     "retrySchedule",
@@ -246,14 +258,22 @@ pub(super) fn filters(input: &mut JsonInput, creating: bool, out: &mut SubChange
 /// else `validation_failed` with every issue listed.
 pub async fn changes(
     mut input: JsonInput,
-    creating: bool,
+    current: Option<&Subscription>,
     scope: &Scope,
 ) -> Result<SubChanges, ApiError> {
     input.allow_only(FIELDS);
+    let creating = current.is_none();
     let mut out = SubChanges::default();
+    let dest = Box::pin(super::destinations::read(&mut input, current, scope)).await;
+    let webhook = dest.kind.is_none();
+    if let Some((kind, url)) = dest.change {
+        out.kind = Some(kind);
+        out.url = Some(url);
+    }
+    out.mapping = dest.mapping;
 
-    let url = input.string("url");
-    if creating && url.is_none() {
+    let url = input.string("url").filter(|_| webhook);
+    if creating && webhook && url.is_none() {
         input.issue("url", "is required");
     }
     let mut unsafe_url = None;
@@ -305,6 +325,7 @@ pub async fn changes(
         }
     }
 
+    out.filter = super::routing::read_filter(&mut input);
     out.enabled = input.bool("enabled");
     super::subscription_view::retry_schedule(&mut input, &scope.config, &mut out);
     if let Some(e) = unsafe_url {

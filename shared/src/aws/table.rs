@@ -13,6 +13,7 @@
 //! | event input (large)   | `{ws}EVT#{eventId}`           | `INPUT`                      |                          |                                            |
 //! | lead                  | `{ws}LEAD#{leadId}`           | `LEAD`                       | `{ws}LEADS#s{n}` / id    | `{ws}LEADS#s{n}#status#{status}` / id      |
 //! | history entry         | `{ws}LEAD#{leadId}`           | `HIST#{causeId}#{type}`      |                          |                                            |
+//! | destination refs      | `{ws}LEAD#{leadId}`           | `DEST#{subId}`               |                          |                                            |
 //! | identity              | `{ws}IDENT#email#{email}` or `{ws}IDENT#phone#{e164}` | `IDENT` |                    |                                            |
 //! | webhook key           | `KEY#{keyId}`                 | `KEY`                        | `{ws}KEYS` / id          |                                            |
 //! | key counter shard     | `{ws}KEY#{keyId}#COUNT#{n}`   | `COUNT`                      |                          |                                            |
@@ -254,6 +255,11 @@ pub fn rate_window(ws: &WorkspaceId, key_id: &str, minute: i64) -> Key {
 /// A workspace's request count in one minute, every key together.
 pub fn workspace_rate_window(ws: &WorkspaceId, minute: i64) -> Key {
     in_ws(ws, &format!("RATE#{minute}"), "RATE")
+}
+
+/// What a native destination keeps of a lead (its contact id there…).
+pub fn destination_refs(ws: &WorkspaceId, lead_id: &str, sub_id: &str) -> Key {
+    in_ws(ws, &format!("LEAD#{lead_id}"), &format!("DEST#{sub_id}"))
 }
 
 pub fn subscription(ws: &WorkspaceId, id: &str) -> Key {

@@ -8,7 +8,9 @@ use lambda_http::{Body, Response};
 use maud::{Markup, html};
 use serde_json::{Map, Value, json};
 
+use super::destination_kinds::{self, KindValues};
 use super::layout::{self, Nav};
+use super::routing;
 use super::{Ctx, Form, Problems, html as page_html, redirect, safe_id, split_list};
 use crate::admin::subscriptions::sample_context;
 use crate::http::error::ApiError;
@@ -54,6 +56,8 @@ struct Values {
     auth_name: String,
     template: String,
     retry_schedule: String,
+    filter: String,
+    kinds: KindValues,
     enabled: bool,
 }
 
@@ -78,6 +82,8 @@ impl Values {
                         .join(", ")
                 })
                 .unwrap_or_default(),
+            filter: routing::text_of(sub),
+            kinds: KindValues::from_sub(sub),
             enabled: sub["enabled"].as_bool().unwrap_or(true),
         }
     }
@@ -94,6 +100,8 @@ impl Values {
             auth_name: f.get("authName").to_owned(),
             template: f.get("template").to_owned(),
             retry_schedule: f.get("retrySchedule").to_owned(),
+            filter: f.get("filter").to_owned(),
+            kinds: KindValues::from_form(f),
             enabled: f.has("enabled"),
         }
     }
@@ -164,6 +172,7 @@ fn body_of(f: &Form, creating: bool) -> Result<Value, Problems> {
             json!(template)
         },
     );
+    routing::put(&mut body, f.get("filter"), &mut issues);
     // Empty: the default schedule (on edit: the stored one).
     let schedule = f.get("retrySchedule");
     match crate::rules::schedule::parse_list(schedule) {
@@ -177,6 +186,7 @@ fn body_of(f: &Form, creating: bool) -> Result<Value, Problems> {
         )),
     }
     body.insert("enabled".into(), json!(f.has("enabled")));
+    destination_kinds::adjust(&mut body, f, creating, &mut issues);
     if issues.is_empty() {
         Ok(Value::Object(body))
     } else {
@@ -212,7 +222,10 @@ fn preview(template: &str) -> Markup {
 
 fn form_fields(p: &Problems, v: &Values, creating: bool) -> Markup {
     html! {
-        (layout::field("url", "Endpoint URL", &v.url, p, "Where Leadpipe POSTs each event, e.g. https://crm.example.com/hooks/leadpipe"))
+        (destination_kinds::fields(p, &v.kinds, creating))
+        div data-for-kind="webhook" hidden[v.kinds.kind != "webhook"] {
+            (layout::field("url", "Endpoint URL", &v.url, p, "Where Leadpipe POSTs each event, e.g. https://crm.example.com/hooks/leadpipe"))
+        }
         fieldset {
             legend { "Events" }
             div.checks {
@@ -225,6 +238,7 @@ fn form_fields(p: &Problems, v: &Values, creating: bool) -> Markup {
         }
         (layout::field("sources", "Sources", &v.sources, p,
             "Empty: every source. Else comma-separated: key:key_… for one webhook key, meta_lead_ads for Meta."))
+        div data-for-kind="webhook" hidden[v.kinds.kind != "webhook"] {
         (layout::textarea("headers", "Custom headers", &v.headers, p,
             if creating { "One “Name: value” a line. Values are stored encrypted and shown masked." }
             else { "Leave empty to keep the current headers; anything here replaces them all." }))
@@ -256,6 +270,8 @@ fn form_fields(p: &Problems, v: &Values, creating: bool) -> Markup {
         }
         (layout::textarea("template", "Payload template", &v.template, p,
             "Optional JSON with {{lead.email}}, {{lead.phone}}, {{lead.name}}, {{lead.tags}}, {{lead.customFields.NAME}}, {{type}}… Checked on save."))
+        }
+        (routing::field(p, &v.filter))
         div.field {
             label for="f-retrySchedule" { "Retry schedule (seconds before each retry)" }
             input type="text" #f-retrySchedule name="retrySchedule" inputmode="numeric"
@@ -284,6 +300,10 @@ async fn render_list(
         ..Values::default()
     };
     let v = values.unwrap_or(&default);
+    let filter_preview = match preview_of {
+        Some(_) => Some(Box::pin(routing::preview(ctx, &v.filter)).await),
+        None => None,
+    };
     let open = values.is_some() || subs.is_empty();
     let body = html! {
         (layout::notice(notice))
@@ -314,10 +334,13 @@ async fn render_list(
                 (layout::problems_banner(create))
                 @if !create.of("url").is_empty() { p.hint { (SSRF_WORDS) } }
                 (form_fields(create, v, true))
-                @if let Some(t) = preview_of { (preview(t)) }
+                @if let Some(t) = preview_of {
+                    @match destination_kinds::request_preview(&v.kinds) { Some(m) => (m), None => (preview(t)) }
+                }
+                @if let Some(m) = &filter_preview { (m) }
                 div.actions {
                     button type="submit" { "Create destination" }
-                    button.secondary type="submit" name="op" value="preview" { "Preview template" }
+                    button.secondary type="submit" name="op" value="preview" { "Preview template and filter" }
                 }
             }
         }
@@ -358,6 +381,11 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
         .await?;
     let enabled = sub["enabled"].as_bool().unwrap_or(false);
     let values = d.values.unwrap_or_else(|| Values::from_sub(&sub));
+    let filter_preview = if d.preview || !values.filter.is_empty() {
+        Some(Box::pin(routing::preview(ctx, &values.filter)).await)
+    } else {
+        None
+    };
     let headers: Vec<(String, String)> = sub["headers"]
         .as_object()
         .map(|m| {
@@ -376,6 +404,7 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
             }
         }
         dl.facts {
+            (destination_kinds::facts(&sub))
             dt { "URL" } dd { (layout::copyable("dest-url", s(&sub, "url"))) }
             dt { "State" } dd {
                 (state_badge(&sub))
@@ -443,10 +472,12 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
             (layout::problems_banner(&d.edit))
             @if !d.edit.of("url").is_empty() { p.hint { (SSRF_WORDS) } }
             (form_fields(&d.edit, &values, false))
-            @if d.preview || !values.template.is_empty() { (preview(&values.template)) }
+            @if let (true, Some(m)) = (d.preview, destination_kinds::request_preview(&values.kinds)) { (m) }
+            @else if d.preview || !values.template.is_empty() { (preview(&values.template)) }
+            @if let Some(m) = &filter_preview { (m) }
             div.actions {
                 button type="submit" { "Save changes" }
-                button.secondary type="submit" name="op" value="preview" { "Preview template" }
+                button.secondary type="submit" name="op" value="preview" { "Preview template and filter" }
             }
         }
         h2 { "Delete" }

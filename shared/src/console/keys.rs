@@ -10,9 +10,11 @@ use maud::{Markup, html};
 use serde_json::{Value, json};
 
 use super::layout::{self, Nav};
+use super::sources;
 use super::{Ctx, Problems, html as page_html, redirect, safe_id, split_list};
 use crate::http::error::ApiError;
 use crate::http::header as req_header;
+use crate::providers::Provider;
 
 /// Recent events scanned for each key's last lead.
 const RECENT_EVENTS: usize = 200;
@@ -148,6 +150,7 @@ fn create_form(ctx: &Ctx<'_>, view: &View<'_>) -> Markup {
                     v("defaultTags"),
                     v("rateLimitPerMinute"),
                 ))
+                (sources::fields(&view.create, v("provider"), false, v("redirectUrl")))
                 button type="submit" { "Create key" }
             }
         }
@@ -188,16 +191,9 @@ fn drawer(ctx: &Ctx<'_>, key: &Value, token: &Token<'_>, edit: &Problems) -> Mar
     let curl = format!(
         "curl -X POST '{url}' \\\n  -H 'X-Webhook-Token: {token_for_snippets}' \\\n  -H 'Content-Type: application/json' \\\n  -d '{{\"name\": \"Alex Customer\", \"email\": \"alex@example.com\", \"phone\": \"+1 415 555 0123\"}}'"
     );
-    let honeypot_input = if honeypot.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "\n  <input type=\"text\" name=\"{honeypot}\" style=\"display:none\" tabindex=\"-1\" autocomplete=\"off\">"
-        )
-    };
-    let form = format!(
-        "<form method=\"post\" action=\"{url}\">\n  <input name=\"name\" placeholder=\"Name\">\n  <input name=\"email\" type=\"email\" placeholder=\"Email\">\n  <input name=\"phone\" type=\"tel\" placeholder=\"Phone\">{honeypot_input}\n  <button>Send</button>\n</form>\n<!-- The token travels in the X-Webhook-Token header: set it in your\n     backend or form tool, never in the page. -->"
-    );
+    let provider = Provider::parse(s(key, "provider")).unwrap_or_default();
+    let secret_set = key["providerSecretSet"].as_bool() == Some(true);
+    let form = sources::form_snippet(provider, url, honeypot);
     html! {
         aside.drawer aria-labelledby="drawer-h" {
             h2 #drawer-h { (s(key, "name")) }
@@ -222,6 +218,7 @@ fn drawer(ctx: &Ctx<'_>, key: &Value, token: &Token<'_>, edit: &Problems) -> Mar
                         button.small type="button" data-copy="token" { "Copy" }
                     }
                 }
+                dt { "Source" } dd { (provider.as_str()) }
                 dt { "Hook URL" }
                 dd { (layout::copyable("hook-url", url)) }
                 dt { "Requests" } dd { (key["requestCount"].as_i64().unwrap_or(0)) " accepted, " (key["droppedCount"].as_i64().unwrap_or(0)) " dropped by the honeypot" }
@@ -238,6 +235,7 @@ fn drawer(ctx: &Ctx<'_>, key: &Value, token: &Token<'_>, edit: &Problems) -> Mar
                 (layout::action(ctx, &format!("/console/keys/{id}/delete"), "Delete key",
                     Some("Delete this key permanently? Requests with its token will be refused."), true))
             }
+            (sources::setup_steps(provider, url, token_for_snippets, secret_set))
             h3 { "Send a lead with curl" }
             pre #snippet-curl { (curl) }
             button.small type="button" data-copy="snippet-curl" { "Copy curl" }
@@ -252,6 +250,7 @@ fn drawer(ctx: &Ctx<'_>, key: &Value, token: &Token<'_>, edit: &Problems) -> Mar
                     (layout::problems_banner(edit))
                     (key_fields(edit, s(key, "name"), &list_of(key, "allowedDomains"), honeypot,
                         s(key, "defaultStatus"), &list_of(key, "defaultTags"), &rate_text(key)))
+                    (sources::fields(edit, s(key, "provider"), secret_set, s(key, "redirectUrl")))
                     button type="submit" { "Save changes" }
                 }
             }
@@ -276,14 +275,18 @@ fn rate_of(text: &str) -> Value {
 }
 
 fn body_of(form: &super::Form) -> Value {
-    json!({
+    let mut body = json!({
         "rateLimitPerMinute": rate_of(form.get("rateLimitPerMinute")),
         "name": form.get("name"),
         "allowedDomains": split_list(form.get("allowedDomains")),
         "honeypotField": form.get("honeypotField"),
         "defaultStatus": if form.get("defaultStatus").is_empty() { "unassigned" } else { form.get("defaultStatus") },
         "defaultTags": split_list(form.get("defaultTags")),
-    })
+    });
+    if let Value::Object(map) = &mut body {
+        sources::body_fields(|k| form.get(k).to_owned(), map);
+    }
+    body
 }
 
 async fn get_key(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {

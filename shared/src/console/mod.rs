@@ -11,11 +11,14 @@
 pub mod assets;
 pub mod auth;
 pub mod deliveries;
+pub mod destination_kinds;
 pub mod destinations;
 pub mod events;
 pub mod keys;
 pub mod layout;
 pub mod leads;
+pub mod routing;
+pub mod sources;
 pub mod workspaces;
 
 use http::{HeaderValue, StatusCode, header};

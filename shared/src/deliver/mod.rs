@@ -11,6 +11,7 @@
 //! attempt numbers counting on.
 
 pub mod attempt;
+pub mod destinations;
 pub mod held;
 pub mod send;
 

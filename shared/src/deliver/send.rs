@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::destinations;
 use crate::app::App;
 use crate::http::outbound::{self, REQUEST_TIMEOUT};
 use crate::model::events::Source;
@@ -116,6 +117,19 @@ pub async fn send(
     payload: &str,
     attempt: u32,
 ) -> AttemptResult {
+    // A native destination (Slack, HubSpot…) is its kind's to send.
+    if let Some(dest) = destinations::Kind::of(sub) {
+        return Box::pin(destinations::send(
+            app,
+            sub,
+            dest,
+            delivery_id,
+            kind,
+            payload,
+            attempt,
+        ))
+        .await;
+    }
     let started = Instant::now();
     let fail = |error: String| AttemptResult {
         status_code: None,

@@ -44,6 +44,7 @@ impl Function {
 pub enum Action {
     HookPost,
     HookPreflight,
+    HookPage,
     MetaNotification,
     MetaHandshake,
     Health,
@@ -177,6 +178,7 @@ const fn route(
 pub const ROUTES: &[Route] = &[
     route("POST",    "/v1/hooks/{keyId}",           Function::Ingest,     Action::HookPost),
     route("OPTIONS", "/v1/hooks/{keyId}",           Function::Ingest,     Action::HookPreflight),
+    route("GET",     "/v1/hooks/{keyId}",           Function::Ingest,     Action::HookPage),
     route("POST",    "/v1/providers/meta/webhook",  Function::Ingest,     Action::MetaNotification),
     route("GET",     "/v1/providers/meta/webhook",  Function::MetaVerify, Action::MetaHandshake),
     route("GET",     "/healthz",                    Function::Admin,      Action::Health),

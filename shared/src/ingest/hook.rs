@@ -11,11 +11,13 @@ use crate::http::error::ApiError;
 use crate::http::{self as h, header as get_header};
 use crate::model::events::{self, EventRecord, LeadDefaults, RequestMeta, Source};
 use crate::model::keys::{self, WebhookKey};
+use crate::providers::ProviderMeta;
 use crate::rules::clock;
+use crate::rules::crypto::DataKey;
 use crate::rules::ids::{EventId, IdKind, new_id};
 use crate::rules::inbound::{self, LeadInput, fields, origin};
 
-const ALLOW_HEADERS: &str = "Content-Type, X-Webhook-Token, Authorization, Idempotency-Key";
+const ALLOW_HEADERS: &str = "Content-Type, X-Webhook-Token, Authorization, Idempotency-Key, Prefer";
 
 /// The token from `X-Webhook-Token`, else `Authorization: Bearer`.
 fn presented_token(req: &Request) -> Option<&str> {
@@ -27,22 +29,22 @@ fn presented_token(req: &Request) -> Option<&str> {
     })
 }
 
-/// Loads the key named in the path and checks the presented token. An
-/// unknown key and a wrong token answer alike.
-async fn authenticate(app: &App, req: &Request, key_id: &str) -> Result<WebhookKey, ApiError> {
+/// Checks the presented token against the key's. An unknown key (the
+/// caller's concern) and a wrong token answer alike.
+fn authenticate(req: &Request, key: &WebhookKey, data_key: &DataKey) -> Result<(), ApiError> {
     let token = presented_token(req).ok_or(ApiError::Unauthorized)?;
-    let (key, secrets) = tokio::join!(keys::find(app, key_id), app.secrets.get());
-    let (key, secrets) = (key?, secrets?);
-    let key = key.ok_or(ApiError::Unauthorized)?;
-    if !key.token_matches(&secrets.data_key, token)? {
+    if !key.token_matches(data_key, token)? {
         return Err(ApiError::Unauthorized);
     }
-    Ok(key)
+    Ok(())
 }
 
 /// Checks the origin against the key's list; returns the `Origin` to echo in
 /// CORS headers when the request came from a browser.
-fn check_origin(req: &Request, key: &WebhookKey) -> Result<Option<HeaderValue>, ApiError> {
+pub(super) fn check_origin(
+    req: &Request,
+    key: &WebhookKey,
+) -> Result<Option<HeaderValue>, ApiError> {
     let origin = get_header(req.headers(), "origin");
     let referer = get_header(req.headers(), "referer");
     // Fail closed: a list that cannot be read allows nothing, not everything.
@@ -85,7 +87,7 @@ pub async fn preflight(
     Ok(resp)
 }
 
-fn accepted(event_id: &str) -> Answer {
+pub(super) fn accepted(event_id: &str) -> Answer {
     Answer {
         status: 202,
         body: json!({"eventId": event_id, "status": "RECEIVED"}).to_string(),
@@ -93,7 +95,7 @@ fn accepted(event_id: &str) -> Answer {
     }
 }
 
-fn respond(answer: &Answer) -> Response<Body> {
+pub(super) fn respond(answer: &Answer) -> Response<Body> {
     let mut resp = Response::new(Body::Text(answer.body.clone()));
     *resp.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED);
     let headers = resp.headers_mut();
@@ -111,7 +113,7 @@ fn respond(answer: &Answer) -> Response<Body> {
     resp
 }
 
-fn request_meta(req: &Request) -> RequestMeta {
+pub(super) fn request_meta(req: &Request) -> RequestMeta {
     let headers = req.headers();
     let ip = h::source_ip(req);
     let short = |v: &str| v.chars().take(256).collect::<String>();
@@ -124,13 +126,15 @@ fn request_meta(req: &Request) -> RequestMeta {
     }
 }
 
+/// A `webhook` key's request (the key loaded by [`super::source`]).
 pub async fn accept(
     app: &App,
     req: &Request,
-    key_id: &str,
+    key: WebhookKey,
+    data_key: &DataKey,
     cors: &mut Option<HeaderValue>,
 ) -> Result<Response<Body>, ApiError> {
-    let key = authenticate(app, req, key_id).await?;
+    authenticate(req, &key, data_key)?;
     *cors = check_origin(req, &key)?;
     // Everything from here on is the key's workspace's.
     let scope = &app.scope(key.workspace.clone());
@@ -173,7 +177,7 @@ pub async fn accept(
         return Ok(respond(&answer));
     }
 
-    let result = record_and_enqueue(scope, req, &key, &input).await;
+    let result = record_and_enqueue(scope, req, &key, &input, None).await;
     match (result, idempotency_key) {
         (Ok(event_id), ik) => {
             let answer = accepted(event_id.as_str());
@@ -184,6 +188,11 @@ pub async fn accept(
                 tracing::warn!(error = %e, "could not store the idempotent answer");
             }
             tracing::info!(event_id = %event_id, "accepted");
+            if let Some(n) = super::wait::preference(req)
+                && let Some(resp) = super::wait::for_lead(scope, &event_id, n).await
+            {
+                return Ok(resp);
+            }
             Ok(respond(&answer))
         }
         (Err(err), Some(ik)) => {
@@ -199,11 +208,12 @@ pub async fn accept(
 /// Writes the `RECEIVED` event, then queues it (and counts the request).
 /// If queueing fails the event is taken back, unless it is under way
 /// after all ([`events::withdraw`]).
-async fn record_and_enqueue(
+pub(super) async fn record_and_enqueue(
     scope: &Scope,
     req: &Request,
     key: &WebhookKey,
     input: &LeadInput,
+    provider: Option<ProviderMeta>,
 ) -> Result<EventId, ApiError> {
     let event_id = EventId::generate();
     let event = EventRecord::received(
@@ -221,6 +231,7 @@ async fn record_and_enqueue(
         clock::now_rfc3339(),
     )?;
     let mut event = event;
+    event.provider = provider;
     event.expires_at = Some(crate::model::workspaces::expiry(scope.app(), scope.ws()).await?);
     events::put_new(scope, &event).await?;
     let message = LeadsMessage::Event {

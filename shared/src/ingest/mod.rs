@@ -1,18 +1,25 @@
 //! `ingest`: every lead that enters Leadpipe (docs/CONTRACT.md §3 and §4).
 //!
-//! * [`hook`] — `POST /v1/hooks/{keyId}` and its CORS preflight:
+//! * [`source`] — `POST /v1/hooks/{keyId}`: the key's provider decides;
+//!   [`form`] for plain HTML forms (and the thank-you page, `GET`).
+//! * [`hook`] — a `webhook` key's post and the CORS preflight:
 //!   authenticate → check origin → parse → honeypot → validate →
 //!   idempotency → record the event `RECEIVED` → queue it → `202`.
 //! * [`meta`] — `POST /v1/providers/meta/webhook`: verify Meta's signature,
 //!   one event per new `leadgen`, queued → `200`.
 //! * [`idempotency`] — `Idempotency-Key`: a repeat gets the first answer.
+//! * [`wait`] — `Prefer: wait=N`: `201` with the lead when it is made in time.
 //!
 //! Nothing is half-written: when the message cannot be queued the event row
 //! is removed again and the caller gets a 500 to retry.
 
+pub mod form;
 pub mod hook;
 pub mod idempotency;
+pub mod linkedin;
 pub mod meta;
+pub mod source;
+pub mod wait;
 
 use http::{HeaderValue, header};
 use lambda_http::{Body, Request, Response};
@@ -41,8 +48,9 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         let mut cors = None;
         let result = match matched.route.action {
             Action::HookPreflight => hook::preflight(app, &req, key_id, &mut cors).await,
+            Action::HookPage => source::page(app, &req, key_id).await,
             Action::MetaNotification => meta::notification(app, &req).await,
-            _ => hook::accept(app, &req, key_id, &mut cors).await,
+            _ => source::accept(app, &req, key_id, &mut cors).await,
         };
         let mut resp = result.unwrap_or_else(|e| {
             tracing::info!(code = e.code(), "rejected");
@@ -54,7 +62,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
             headers.insert(header::VARY, HeaderValue::from_static("Origin"));
             headers.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static("Location"),
+                HeaderValue::from_static("Location, Preference-Applied"),
             );
         }
         resp

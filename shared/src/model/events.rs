@@ -138,6 +138,9 @@ pub struct EventRecord {
     /// Meta Lead Ads: the lead to fetch from the Graph API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leadgen: Option<crate::providers::meta::Leadgen>,
+    /// What the provider said about the lead (its id, form, campaign, ad).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<crate::providers::ProviderMeta>,
     /// When the event expires: its workspace's retention after it arrived
     /// (DynamoDB TTL; absent on events from before retention).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,6 +183,12 @@ impl EventRecord {
             status: "unassigned".into(),
             tags: vec![],
         };
+        let mut meta = crate::providers::ProviderMeta::new("meta");
+        meta.lead_id = Some(leadgen.leadgen_id.clone());
+        meta.form_id = leadgen.form_id.clone();
+        meta.ad_id = leadgen.ad_id.clone();
+        meta.page_id = leadgen.page_id.clone();
+        event.provider = Some(meta);
         event.leadgen = Some(leadgen);
         event
     }
@@ -206,6 +215,7 @@ impl EventRecord {
             defaults: LeadDefaults::default(),
             request: RequestMeta::default(),
             leadgen: None,
+            provider: None,
             expires_at: None,
         }
     }

@@ -16,6 +16,7 @@ use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, from_item, n, s};
 use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
+use crate::providers::Provider;
 use crate::rules::clock;
 use crate::rules::crypto::{self, DataKey};
 use crate::rules::ids::{KeyId, WorkspaceId};
@@ -59,6 +60,21 @@ pub struct WebhookKey {
     /// absent on keys saved before limits existed, which is "no limit".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_minute: Option<u32>,
+    /// What kind of source the key is (absent on keys saved before
+    /// providers existed: `webhook`).
+    #[serde(default)]
+    pub provider: Provider,
+    /// The provider's own secret (a signing secret, Turnstile's secret
+    /// key), sealed like the token; never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_secret_sealed: Option<String>,
+    /// An API access token the provider's leads are fetched with
+    /// (LinkedIn), sealed; never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_token_sealed: Option<String>,
+    /// Where a browser goes after a `form` submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -118,10 +134,17 @@ pub struct KeyChanges {
     pub default_tags: Option<Vec<String>>,
     /// `Some(None)` removes the limit.
     pub rate_limit_per_minute: Option<Option<u32>>,
+    pub provider: Option<Provider>,
+    /// In clear; sealed when applied. `Some(None)` removes it.
+    pub provider_secret: Option<Option<String>>,
+    /// In clear; sealed when applied. `Some(None)` removes it.
+    pub provider_token: Option<Option<String>>,
+    pub redirect_url: Option<Option<String>>,
 }
 
 impl KeyChanges {
-    /// Applies the changes to `key`.
+    /// Applies the changes to `key` (the provider fields: see
+    /// [`KeyChanges::apply_sealed`], in [`super::key_sources`]).
     pub fn apply(self, key: &mut WebhookKey) {
         if let Some(v) = self.name {
             key.name = v;
@@ -166,10 +189,14 @@ pub async fn create(scope: &Scope, changes: KeyChanges) -> Result<(WebhookKey, S
         default_status: "unassigned".into(),
         default_tags: vec![],
         rate_limit_per_minute: None,
+        provider: Provider::Webhook,
+        provider_secret_sealed: None,
+        provider_token_sealed: None,
+        redirect_url: None,
         created_at: now.clone(),
         updated_at: now,
     };
-    changes.apply(&mut key);
+    changes.apply_sealed(&mut key, &secrets.data_key)?;
     match scope.store.put_new(&key).await? {
         Write::Done => Ok((key, token)),
         Write::Conflict => Err(DataError::Conflict("key id collision; try again".into())),
@@ -219,8 +246,9 @@ fn bump(key: &mut WebhookKey) -> String {
 }
 
 pub async fn update(scope: &Scope, id: &str, changes: KeyChanges) -> Result<WebhookKey, DataError> {
-    let mut key = get(scope, id).await?.ok_or(DataError::NotFound("key"))?;
-    changes.apply(&mut key);
+    let (key, secrets) = tokio::join!(get(scope, id), scope.secrets.get());
+    let mut key = key?.ok_or(DataError::NotFound("key"))?;
+    changes.apply_sealed(&mut key, &secrets?.data_key)?;
     let previous = bump(&mut key);
     save(scope, &key, &previous).await?;
     Ok(key)
@@ -434,6 +462,10 @@ mod tests {
             default_status: "new".into(),
             default_tags: Vec::new(),
             rate_limit_per_minute: None,
+            provider: Provider::Webhook,
+            provider_secret_sealed: None,
+            provider_token_sealed: None,
+            redirect_url: None,
             created_at: String::new(),
             updated_at: String::new(),
         }

@@ -3,10 +3,12 @@
 
 pub mod audit;
 pub mod deliveries;
+pub mod destination_refs;
 pub mod erasure;
 pub mod events;
 pub mod health;
 pub mod history;
+pub mod key_sources;
 pub mod keys;
 pub mod leads;
 pub mod pages;

@@ -65,6 +65,21 @@ pub struct Subscription {
     pub auth: Option<StoredAuth>,
     #[serde(default)]
     pub template: Option<String>,
+    /// Routing rule (JSON text, checked at save; see [`crate::rules::filter`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// The destination kind (`slack`, `hubspot`…); none for a webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The kind's config (JSON), sealed: it holds the credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_sealed: Option<String>,
+    /// The kind's config as reads show it (credentials masked), JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_shown: Option<String>,
+    /// Destination field → lead field (JSON object), for a kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<String>,
     pub enabled: bool,
     #[serde(default)]
     pub disabled_reason: Option<String>,
@@ -133,6 +148,21 @@ impl Subscription {
         self.enabled && type_ok && source_ok
     }
 
+    /// Does the lead (as the API shows it) pass this subscription's filter?
+    pub fn routes(&self, lead: &serde_json::Value) -> bool {
+        crate::rules::filter::stored_matches(self.filter.as_deref(), lead)
+    }
+
+    /// The destination kind's config, unsealed (in memory only).
+    pub fn config(&self, key: &DataKey) -> Result<serde_json::Value, Error> {
+        let sealed = self
+            .config_sealed
+            .as_deref()
+            .ok_or_else(|| Error::Data("the destination has no config".into()))?;
+        let text = key.open(&ctx(&self.id, "config"), sealed)?;
+        serde_json::from_str(&text).map_err(|e| Error::Data(format!("stored config: {e}")))
+    }
+
     /// Unseals the secrets for a send at `now_ms`.
     pub fn credentials(&self, key: &DataKey, now_ms: i64) -> Result<Credentials, Error> {
         let secret = key.open(&ctx(&self.id, "secret"), &self.secret_sealed)?;
@@ -191,6 +221,10 @@ pub struct SubChanges {
     pub headers: Option<Vec<(String, String)>>,
     pub auth: Option<Option<(AuthKind, String)>>,
     pub template: Option<Option<String>>,
+    pub filter: Option<Option<String>>,
+    /// A destination kind and its config (JSON, and JSON as shown).
+    pub kind: Option<(String, String, String)>,
+    pub mapping: Option<Option<String>>,
     pub enabled: Option<bool>,
     /// A validated schedule (`retrySchedule`, or `maxAttempts` made one).
     pub retry_schedule: Option<Schedule>,
@@ -239,6 +273,17 @@ impl SubChanges {
         if let Some(v) = self.template {
             sub.template = v;
         }
+        if let Some(v) = self.filter {
+            sub.filter = v;
+        }
+        if let Some((kind, config, shown)) = self.kind {
+            sub.config_sealed = Some(key.seal(&ctx(&sub.id, "config"), &config));
+            sub.config_shown = Some(shown);
+            sub.kind = Some(kind);
+        }
+        if let Some(v) = self.mapping {
+            sub.mapping = v;
+        }
         if let Some(v) = self.enabled {
             sub.enabled = v;
             if v {
@@ -280,6 +325,11 @@ pub async fn create(
         headers: vec![],
         auth: None,
         template: None,
+        filter: None,
+        kind: None,
+        config_sealed: None,
+        config_shown: None,
+        mapping: None,
         enabled: true,
         disabled_reason: None,
         max_attempts: Schedule::default().max_attempts(),

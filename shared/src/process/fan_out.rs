@@ -43,9 +43,19 @@ pub async fn fan_out_entries(
     let lead_id = &lead.id;
     let subs = subscriptions::all(scope).await?;
     let expires_at = crate::model::workspaces::expiry(scope.app(), scope.ws()).await?;
+    // Routing rules see the lead as the API shows it.
+    let shown = serde_json::to_value(LeadView::from(lead.clone())).unwrap_or(Value::Null);
     let mut messages = Vec::new();
     for entry in entries {
-        for sub in subs.iter().filter(|s| s.wants(entry.kind, &lead.source)) {
+        let wanted = subs
+            .iter()
+            // An erasure is announced wherever the lead may have gone:
+            // its tombstone has nothing left for a filter to match.
+            .filter(|s| {
+                s.wants(entry.kind, &lead.source)
+                    && (entry.kind == LeadEventType::Deleted || s.routes(&shown))
+            });
+        for sub in wanted {
             let mut delivery = delivery_for(entry, lead, sub);
             delivery.expires_at = Some(expires_at);
             let queue_it = match deliveries::put_new(scope, &delivery).await? {

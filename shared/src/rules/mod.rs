@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod crypto;
+pub mod filter;
 pub mod ids;
 pub mod inbound;
 pub mod rate;

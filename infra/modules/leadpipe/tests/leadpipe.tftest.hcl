@@ -178,7 +178,7 @@ run "public_routes_are_throttled" {
   }
 
   assert {
-    condition     = toset([for r in aws_apigatewayv2_stage.default.route_settings : r.route_key]) == toset(["POST /v1/hooks/{keyId}", "OPTIONS /v1/hooks/{keyId}", "GET /v1/providers/meta/webhook", "POST /v1/providers/meta/webhook"])
+    condition     = toset([for r in aws_apigatewayv2_stage.default.route_settings : r.route_key]) == toset(["POST /v1/hooks/{keyId}", "OPTIONS /v1/hooks/{keyId}", "GET /v1/hooks/{keyId}", "GET /v1/providers/meta/webhook", "POST /v1/providers/meta/webhook"])
     error_message = "the hook and Meta routes, and only those, have their own limits"
   }
   assert {

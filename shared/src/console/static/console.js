@@ -117,9 +117,23 @@
     });
   }
 
+  // A destination's fields shown only for the chosen kind.
+  function destinationKinds() {
+    document.querySelectorAll("select[data-kind-picker]").forEach(function (s) {
+      function sync() {
+        s.form.querySelectorAll("[data-for-kind]").forEach(function (el) {
+          el.hidden = el.getAttribute("data-for-kind").split(" ").indexOf(s.value) < 0;
+        });
+      }
+      s.addEventListener("change", sync);
+      sync();
+    });
+  }
+
   function ready() {
     localTimes(document);
     authKinds();
+    destinationKinds();
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", ready);
