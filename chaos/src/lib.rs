@@ -323,6 +323,10 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
                 cfg.retry_base_ms.to_string(),
             ),
             ("LEADPIPE_RETRY_MAX_MS".into(), cfg.retry_max_ms.to_string()),
+            // Schedules counted in 10 ms units: `maxAttempts` keeps the
+            // back-off above to the millisecond, and the default schedule
+            // (27.6 h) lasts 16.5 minutes.
+            ("LEADPIPE_RETRY_UNIT_MS".into(), "10".into()),
             // Lead back-off at the delivery cap, and a sweeper that looks
             // every few seconds for what is stuck past a short grace: a run
             // lasts minutes, not the hours the defaults are made for.

@@ -43,6 +43,13 @@ pub mod vars {
     /// (a delivery's lease, an `Idempotency-Key`'s stale claim) outlast them.
     pub const INGEST_TIMEOUT_S: &str = "LEADPIPE_INGEST_TIMEOUT_SECONDS";
     pub const DELIVER_TIMEOUT_S: &str = "LEADPIPE_DELIVER_TIMEOUT_SECONDS";
+    /// How long one "second" of a retry schedule lasts, ms (1000; the
+    /// chaos harness and the tests compress schedules with a smaller one).
+    pub const RETRY_UNIT_MS: &str = "LEADPIPE_RETRY_UNIT_MS";
+    /// Failures in a row after which a subscription is `failing` (held).
+    pub const FAILING_AFTER: &str = "LEADPIPE_FAILING_AFTER";
+    /// How long every delivery may fail before the subscription is disabled.
+    pub const DISABLE_AFTER_S: &str = "LEADPIPE_DISABLE_AFTER_SECONDS";
 
     /// Set by Terraform for every function.
     pub const REQUIRED: [&str; 6] = [
@@ -55,7 +62,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 30] = [
+    pub const ALL: [&str; 33] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -84,6 +91,9 @@ pub mod vars {
         WORKSPACE_RATE_LIMIT,
         INGEST_TIMEOUT_S,
         DELIVER_TIMEOUT_S,
+        RETRY_UNIT_MS,
+        FAILING_AFTER,
+        DISABLE_AFTER_S,
         "RUST_LOG",
         "LEADPIPE_LOG_FORMAT",
     ];
@@ -157,6 +167,15 @@ pub struct Config {
     pub ingest_timeout: Duration,
     /// `deliver`'s timeout: a claimed attempt is leased past it.
     pub deliver_timeout: Duration,
+    /// One step-second of a retry schedule (1 s; smaller compresses every
+    /// schedule, for tests and `make chaos`).
+    pub retry_unit: Duration,
+    /// Failures in a row after which a subscription is `failing`: one
+    /// probe keeps retrying, the other deliveries wait (default 5).
+    pub failing_after: u32,
+    /// A subscription whose deliveries have all failed this long is
+    /// disabled, keeping its configuration (default 5 days).
+    pub disable_after: Duration,
 }
 
 /// The default budget of one workspace: 6,000 requests a minute (100 a
@@ -242,6 +261,21 @@ impl Config {
         };
         let ingest_timeout = timeout(vars::INGEST_TIMEOUT_S, 10)?;
         let deliver_timeout = timeout(vars::DELIVER_TIMEOUT_S, 30)?;
+        let retry_unit = Duration::from_millis(number(vars::RETRY_UNIT_MS, 1_000)?);
+        if retry_unit.is_zero() || retry_unit > Duration::from_secs(1) {
+            return Err(Error::Config(format!(
+                "{} must be between 1 and 1000",
+                vars::RETRY_UNIT_MS
+            )));
+        }
+        let failing_after = number(vars::FAILING_AFTER, 5)?;
+        if !(1..=1000).contains(&failing_after) {
+            return Err(Error::Config(format!(
+                "{} must be between 1 and 1000",
+                vars::FAILING_AFTER
+            )));
+        }
+        let disable_after = Duration::from_secs(number(vars::DISABLE_AFTER_S, 5 * 86_400)?);
         let counter_shards = number(vars::COUNTER_SHARDS, 8)?;
         if !(1..=64).contains(&counter_shards) {
             return Err(Error::Config(format!(
@@ -313,6 +347,9 @@ impl Config {
             },
             ingest_timeout,
             deliver_timeout,
+            retry_unit,
+            failing_after: failing_after as u32,
+            disable_after,
         })
     }
 

@@ -216,7 +216,7 @@ try {
   await visit("/console/destinations");
   await axe("destinations-empty");
   await page.fill("#add-destination #f-url", RECEIVER);
-  await page.fill("#add-destination #f-maxAttempts", "2");
+  await page.fill("#add-destination #f-retrySchedule", "1");
   await page.fill("#add-destination #f-template", '{"email": "{{lead.email}}", "tags": "{{lead.tags}}"');
   await page.click("#add-destination button[value=preview]");
   check((await page.content()).includes("does not render to valid JSON"), "an invalid template is explained in the preview");
@@ -238,6 +238,9 @@ try {
   check(received.some((x) => x.headers["webhook-signature"]), "the receiver got a signed request");
   await shot("destination");
   await axe("destination");
+  await visit(destPath);
+  check((await page.content()).includes("2 attempts over 1 s (1 s)"), "the retry schedule is shown in words");
+  check((await page.locator("dl.facts").textContent()).includes("active"), "the destination's state is shown");
   check(!(await page.content()).includes(secret), "the secret is not shown again");
   await visit("/console/destinations");
   await shot("destinations");

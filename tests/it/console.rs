@@ -293,7 +293,7 @@ async fn pages_render_real_data_escaped_and_small() {
             ("csrf", &csrf),
             ("url", "https://169.254.169.254/latest"),
             ("events", "*"),
-            ("maxAttempts", "4"),
+            ("retrySchedule", "5, 300"),
             ("enabled", "1"),
         ],
     )
@@ -311,7 +311,7 @@ async fn pages_render_real_data_escaped_and_small() {
             ("url", "https://crm.example.com/hook"),
             ("events", "*"),
             ("template", "{\"email\": {{lead.email}"),
-            ("maxAttempts", "4"),
+            ("retrySchedule", "5, 300"),
             ("enabled", "1"),
         ],
     )

@@ -824,7 +824,11 @@ async fn the_test_button_and_crud() {
 
     let list = t.admin("GET", "/v1/subscriptions", None).await.json();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    assert_eq!(list["items"][0]["maxAttempts"], 4);
+    assert_eq!(list["items"][0]["maxAttempts"], 8);
+    assert_eq!(
+        list["items"][0]["retrySchedule"],
+        json!([5, 300, 1800, 7200, 18000, 36000, 36000])
+    );
     assert_eq!(list["items"][0]["events"], json!(["*"]));
     let r = t
         .admin(

@@ -146,6 +146,7 @@ async fn the_last_receive_leaves_a_live_copy_to_finish() {
             duration_ms: 5,
             error: None,
             response: None,
+            next_attempt_at_ms: None,
         },
         DeliveryStatus::Delivered,
     )
@@ -221,7 +222,7 @@ async fn the_sweeper_pages_through_every_stalled_delivery() {
         .map(|_| {
             let (store, ws, mut d) = (store.clone(), ws.clone(), template.clone());
             async move {
-                let id = leadpipe::rules::ids::new_id(leadpipe::rules::ids::IdKind::Delivery);
+                let id = leadpipe::rules::ids::DeliveryId::generate().to_string();
                 let key = leadpipe::aws::table::delivery(&ws, &id);
                 d.pk = key.pk;
                 d.sk = key.sk;

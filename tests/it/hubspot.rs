@@ -469,7 +469,7 @@ async fn the_console_creates_a_hubspot_destination_with_a_mapping_and_a_filter_a
             ("mapping", "email = email"),
             ("filter", ""),
             ("events", "*"),
-            ("maxAttempts", "3"),
+            ("retrySchedule", "5, 60"),
             ("enabled", "1"),
         ],
     )

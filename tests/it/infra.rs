@@ -289,6 +289,26 @@ fn queues_and_event_source_mappings() {
             json!(def.batch_size)
         );
     }
+    // A round of the longest schedule (7 days) fits in a message's life.
+    let retention = variable_default(&body, "message_retention_seconds")
+        .as_u64()
+        .unwrap();
+    assert!(
+        retention >= leadpipe::rules::schedule::MIN_QUEUE_RETENTION_S,
+        "message_retention_seconds default {retention} is shorter than the longest schedule and a day"
+    );
+    let variables = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../infra/modules/leadpipe/variables.tf"),
+    )
+    .unwrap();
+    assert!(
+        variables.contains(&format!(
+            "var.message_retention_seconds >= {}",
+            leadpipe::rules::schedule::MIN_QUEUE_RETENTION_S
+        )),
+        "variables.tf must refuse a retention shorter than the longest schedule"
+    );
     let work = resource(&body, "aws_sqs_queue", "work");
     assert!(
         attr(work, "redrive_policy")
@@ -423,5 +443,53 @@ fn unmatched_requests_reach_admin() {
             .contains(r#"aws_apigatewayv2_integration.fn[\"admin\"]"#),
         "{}",
         attr(default, "target")
+    );
+}
+
+/// The alarms on log lines (events stuck RECEIVED, FAILED events, dead
+/// deliveries) match messages the code logs, and every alarm notifies.
+#[test]
+fn log_metric_filters_match_the_code_and_every_alarm_notifies() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let alarms = std::fs::read_to_string(root.join("infra/modules/leadpipe/alarms.tf")).unwrap();
+    let code: String = [
+        "shared/src/sweep.rs",
+        "shared/src/process/mod.rs",
+        "shared/src/deliver/mod.rs",
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(root.join(p)).unwrap())
+    .collect();
+    for message in [
+        "sweeper queued stuck work again",
+        "event failed",
+        "delivery dead",
+    ] {
+        assert!(
+            alarms.contains(&format!("$.fields.message = \\\"{message}\\\"")),
+            "alarms.tf has no filter on {message:?}"
+        );
+        assert!(
+            code.contains(&format!("\"{message}\"")),
+            "the code no longer logs {message:?}"
+        );
+    }
+    let body = infra();
+    let alarms_without_actions: Vec<String> = body
+        .blocks()
+        .filter(|b| {
+            b.identifier() == "resource" && b.labels()[0].as_str() == "aws_cloudwatch_metric_alarm"
+        })
+        .filter(|b| {
+            b.body()
+                .attributes()
+                .find(|a| a.key() == "alarm_actions")
+                .is_none_or(|a| a.expr().to_string() != "local.alarm_actions")
+        })
+        .map(|b| b.labels()[1].as_str().to_owned())
+        .collect();
+    assert!(
+        alarms_without_actions.is_empty(),
+        "{alarms_without_actions:?}"
     );
 }

@@ -1,7 +1,136 @@
 # Alarms: anything in a DLQ, a work queue's oldest message too old, API 5xx,
-# function errors, throttles. They notify var.alarm_sns_topic_arn when set.
+# function errors, throttles, events stuck RECEIVED, FAILED events, dead
+# deliveries. Every one notifies an SNS topic: var.alarm_sns_topic_arn when
+# set, else the module's own; var.alarm_email subscribes an address to it
+# (AWS mails a confirmation link first).
 locals {
-  alarm_actions = var.alarm_sns_topic_arn == "" ? [] : [var.alarm_sns_topic_arn]
+  alarm_topic_arn = var.alarm_sns_topic_arn == "" ? aws_sns_topic.alarms[0].arn : var.alarm_sns_topic_arn
+  alarm_actions   = [local.alarm_topic_arn]
+  # Custom metrics from the functions' JSON log lines (shared/src: the
+  # messages are checked by the infra parity test).
+  log_metric_namespace = "Leadpipe/${var.name}"
+}
+
+resource "aws_sns_topic" "alarms" {
+  #checkov:skip=CKV_AWS_26:Alarm notifications carry alarm names and states only, no data; CloudWatch cannot publish to a topic under the AWS-managed SNS key, and a customer key for this alone costs more than the topic.
+  count = var.alarm_sns_topic_arn == "" ? 1 : 0
+  name  = "${var.name}-alarms"
+  tags  = local.tags
+}
+
+resource "aws_sns_topic_policy" "alarms" {
+  count  = var.alarm_sns_topic_arn == "" ? 1 : 0
+  arn    = aws_sns_topic.alarms[0].arn
+  policy = data.aws_iam_policy_document.alarms_publish.json
+}
+
+data "aws_iam_policy_document" "alarms_publish" {
+  statement {
+    sid       = "CloudWatchAlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = ["arn:aws:sns:*:*:${var.name}-alarms"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  count     = var.alarm_email == "" ? 0 : 1
+  topic_arn = local.alarm_topic_arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+# Events left RECEIVED past the grace: the sweeper queues them again and
+# says how many ("sweeper queued stuck work again", field `events`).
+resource "aws_cloudwatch_log_metric_filter" "stuck_events" {
+  name           = "${var.name}-stuck-events"
+  log_group_name = aws_cloudwatch_log_group.fn["sweep"].name
+  pattern        = "{ $.fields.message = \"sweeper queued stuck work again\" && $.fields.events > 0 }"
+  metric_transformation {
+    name      = "StuckEvents"
+    namespace = local.log_metric_namespace
+    value     = "$.fields.events"
+    unit      = "Count"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "stuck_events" {
+  alarm_name          = "${var.name}-events-stuck-received"
+  alarm_description   = "Events stayed RECEIVED past the sweeper's grace (their message was lost or dead-lettered): GET /v1/events?status=RECEIVED; the sweeper has queued them again."
+  namespace           = local.log_metric_namespace
+  metric_name         = "StuckEvents"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+}
+
+# Events that ended FAILED ("event failed" from process): no lead was made.
+resource "aws_cloudwatch_log_metric_filter" "failed_events" {
+  name           = "${var.name}-failed-events"
+  log_group_name = aws_cloudwatch_log_group.fn["process"].name
+  pattern        = "{ $.fields.message = \"event failed\" }"
+  metric_transformation {
+    name      = "FailedEvents"
+    namespace = local.log_metric_namespace
+    value     = "1"
+    unit      = "Count"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "failed_events" {
+  alarm_name          = "${var.name}-failed-events"
+  alarm_description   = "More than ${var.failed_events_alarm_threshold} events ended FAILED in 15 minutes (a Graph API 4xx, a rejected page token, an unwritable lead): GET /v1/events?status=FAILED, fix the cause, POST /v1/events/{id}/replay."
+  namespace           = local.log_metric_namespace
+  metric_name         = "FailedEvents"
+  statistic           = "Sum"
+  period              = 900
+  evaluation_periods  = 1
+  threshold           = var.failed_events_alarm_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+}
+
+# Deliveries that ended dead ("delivery dead" from deliver, with the lead
+# and subscription ids in the line): the schedule was spent, a 410, or the
+# subscription is off.
+resource "aws_cloudwatch_log_metric_filter" "dead_deliveries" {
+  name           = "${var.name}-dead-deliveries"
+  log_group_name = aws_cloudwatch_log_group.fn["deliver"].name
+  pattern        = "{ $.fields.message = \"delivery dead\" }"
+  metric_transformation {
+    name      = "DeadDeliveries"
+    namespace = local.log_metric_namespace
+    value     = "1"
+    unit      = "Count"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_deliveries" {
+  alarm_name          = "${var.name}-dead-deliveries"
+  alarm_description   = "Deliveries ended dead (their retry schedule spent, 410 Gone, or the subscription disabled): GET /v1/deliveries?status=dead, then POST /v1/dlq/redrive once the receiver is back."
+  namespace           = local.log_metric_namespace
+  metric_name         = "DeadDeliveries"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "dlq_depth" {

@@ -59,7 +59,11 @@ locals {
     # outlast these timeouts.
     LEADPIPE_INGEST_TIMEOUT_SECONDS  = tostring(local.timeout_seconds["ingest"])
     LEADPIPE_DELIVER_TIMEOUT_SECONDS = tostring(local.timeout_seconds["deliver"])
-    RUST_LOG                         = var.log_level
+    # A destination failing this many times in a row is held; all failing
+    # this long, disabled (configuration kept).
+    LEADPIPE_FAILING_AFTER         = tostring(var.failing_after_failures)
+    LEADPIPE_DISABLE_AFTER_SECONDS = tostring(var.disable_after_days * 86400)
+    RUST_LOG                       = var.log_level
   }
 
   # What one function reads beside function_env: the admin secret's id is

@@ -118,3 +118,8 @@ output "egress_ip" {
   description = "deliver's first fixed source address when static_egress_ip is on (null otherwise); with nat_gateway_per_az, allow-list every one of egress_ips."
   value       = var.static_egress_ip ? aws_eip.egress[0].public_ip : null
 }
+
+output "alarm_topic_arn" {
+  description = "The SNS topic every alarm notifies (subscribe a pager, chat or e-mail to it)."
+  value       = local.alarm_topic_arn
+}

@@ -9,7 +9,7 @@ locals {
     }
     deliveries = {
       consumer          = "deliver"
-      max_receive_count = 30 # DELIVERIES_MAX_RECEIVES: MAX_MAX_ATTEMPTS (20) + 10
+      max_receive_count = 51 # DELIVERIES_MAX_RECEIVES: the longest schedule's receives (1 + 20 steps × 2 hops of 12 h) + 10
     }
   }
   # The DLQs keep messages 14 days, the SQS maximum: more than the work

@@ -213,13 +213,13 @@ variable "lead_retry_max_ms" {
 }
 
 variable "message_retention_seconds" {
-  description = "How long the two work queues keep a message, seconds (default 4 days). Their DLQs keep messages 14 days, the SQS maximum, which must exceed this: SQS keeps a message's first enqueue time when it dead-letters it."
+  description = "How long the two work queues keep a message, seconds (default 10 days). At least 8 days: a delivery's retry schedule may last 7 days (shared/src/rules/schedule.rs), all on one message. Their DLQs keep messages 14 days, the SQS maximum, which must exceed this: SQS keeps a message's first enqueue time when it dead-letters it."
   type        = number
-  default     = 345600
+  default     = 864000
 
   validation {
-    condition     = var.message_retention_seconds >= 3600 && var.message_retention_seconds <= 1036800
-    error_message = "message_retention_seconds must be between 3600 (1 h) and 1036800 (12 days), so that the DLQs' 14 days exceed it by two days at least."
+    condition     = var.message_retention_seconds >= 691200 && var.message_retention_seconds <= 1036800
+    error_message = "message_retention_seconds must be between 691200 (8 days: the longest retry schedule and a day) and 1036800 (12 days, so that the DLQs' 14 days exceed it by two days at least)."
   }
 }
 
@@ -246,7 +246,7 @@ variable "public_url" {
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic the alarms notify (DLQ depth, queue age, API 5xx, function errors and throttles). Empty: alarms without actions."
+  description = "SNS topic the alarms notify (DLQ depth, queue age, API 5xx, function errors and throttles, events stuck RECEIVED, FAILED events, dead deliveries). Empty: the module creates one (output alarm_topic_arn)."
   type        = string
   default     = ""
 
@@ -430,5 +430,49 @@ variable "tags" {
   validation {
     condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")])
     error_message = "tags: keys 1-128 characters and not starting with aws:, values at most 256 characters."
+  }
+}
+
+variable "failing_after_failures" {
+  description = "Failed attempts in a row after which a subscription is failing: one probe delivery keeps retrying on its schedule, the others wait and are released in order on its first success."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.failing_after_failures >= 1 && var.failing_after_failures <= 1000 && floor(var.failing_after_failures) == var.failing_after_failures
+    error_message = "failing_after_failures must be a whole number between 1 and 1000."
+  }
+}
+
+variable "disable_after_days" {
+  description = "A subscription whose deliveries have all failed for this many days is disabled, keeping its URL and secret."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.disable_after_days >= 1 && var.disable_after_days <= 30 && floor(var.disable_after_days) == var.disable_after_days
+    error_message = "disable_after_days must be a whole number between 1 and 30."
+  }
+}
+
+variable "alarm_email" {
+  description = "An address subscribed to the alarm topic (AWS mails it a confirmation link first). Empty: none; subscribe a pager or chat integration to the topic yourself."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be empty or an e-mail address."
+  }
+}
+
+variable "failed_events_alarm_threshold" {
+  description = "The FAILED-events alarm fires when more than this many events end FAILED in 15 minutes (default 0: any)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.failed_events_alarm_threshold >= 0 && floor(var.failed_events_alarm_threshold) == var.failed_events_alarm_threshold
+    error_message = "failed_events_alarm_threshold must be a whole number, 0 or more."
   }
 }

@@ -198,6 +198,7 @@ pub async fn result(scope: &Scope, req: &Request, m: &Matched) -> Result<Respons
         duration_ms: input.duration_ms,
         error: error.as_deref(),
         response: response.as_deref(),
+        next_attempt_at_ms: None,
     };
     let claim = Claim::held(input.attempt, input.claim);
     if !deliveries::record_attempt(scope, &d, &claim, record, status).await? {

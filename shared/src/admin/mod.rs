@@ -18,6 +18,7 @@ pub mod leads;
 pub mod listeners;
 pub mod pages;
 pub mod routing;
+pub mod subscription_view;
 pub mod subscriptions;
 pub mod workspaces;
 

@@ -2,31 +2,27 @@
 //! through the SSRF guard, template against a sample lead); secrets, header
 //! and auth values are masked on every read.
 
-use std::collections::BTreeMap;
-
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::input::{JsonInput, page_request};
+use super::subscription_view::SubscriptionView;
 use crate::app::Scope;
 use crate::deliver::send;
 use crate::http::error::ApiError;
 use crate::http::resolver;
 use crate::http::{self as h, routes::Matched};
 use crate::model::events::Source;
+use crate::model::health;
 use crate::model::history::LeadEventType;
-use crate::model::subscriptions::{
-    self, AuthKind, MAX_MAX_ATTEMPTS, StoredAuth, SubChanges, Subscription,
-};
+use crate::model::subscriptions::{self, AuthKind, SubChanges, Subscription};
 use crate::rules::clock;
 use crate::rules::ids::{self, IdKind};
 use crate::rules::signing::SigningKey;
 use crate::rules::templates;
 
 const MAX_HEADERS: usize = 20;
-const MASK: &str = "********";
 
 pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiError> {
     let changes = Box::pin(changes(JsonInput::parse(req)?, None, scope)).await?;
@@ -35,7 +31,7 @@ pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiE
     let location = format!("/v1/subscriptions/{}", sub.id);
     let mut resp = h::json(
         StatusCode::CREATED,
-        &SubscriptionView::new(sub, Some(&secret)),
+        &SubscriptionView::new(sub, Some(&secret), &scope.config, None),
     );
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -45,9 +41,14 @@ pub async fn create(scope: &Scope, req: &Request) -> Result<Response<Body>, ApiE
 
 pub async fn list(scope: &Scope, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
     let page = subscriptions::list(scope, &page_request(query)?).await?;
+    let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
+    let healths = Box::pin(health::get_many(scope, &ids)).await?;
     Ok(h::json(
         StatusCode::OK,
-        &page.map(|s| SubscriptionView::new(s, None)),
+        &page.map(|s| {
+            let h = healths.get(s.id.as_str()).cloned();
+            SubscriptionView::new(s, None, &scope.config, h.as_ref())
+        }),
     ))
 }
 
@@ -55,7 +56,11 @@ pub async fn get(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError>
     let sub = subscriptions::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    Ok(h::json(StatusCode::OK, &SubscriptionView::new(sub, None)))
+    let health = Box::pin(health::get(scope, &sub.id)).await?;
+    Ok(h::json(
+        StatusCode::OK,
+        &SubscriptionView::new(sub, None, &scope.config, health.as_ref()),
+    ))
 }
 
 pub async fn update(scope: &Scope, req: &Request, m: &Matched) -> Result<Response<Body>, ApiError> {
@@ -64,7 +69,11 @@ pub async fn update(scope: &Scope, req: &Request, m: &Matched) -> Result<Respons
         .ok_or(ApiError::NotFound("subscription"))?;
     let changes = Box::pin(changes(JsonInput::parse(req)?, Some(&current), scope)).await?;
     let sub = subscriptions::update(scope, m.param("id"), changes).await?;
-    Ok(h::json(StatusCode::OK, &SubscriptionView::new(sub, None)))
+    let health = Box::pin(health::get(scope, &sub.id)).await?;
+    Ok(h::json(
+        StatusCode::OK,
+        &SubscriptionView::new(sub, None, &scope.config, health.as_ref()),
+    ))
 }
 
 pub async fn delete(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
@@ -97,7 +106,7 @@ pub async fn rotate_secret(
     tracing::info!(subscription_id = %sub.id, grace, "signing secret rotated");
     Ok(h::json(
         StatusCode::OK,
-        &SubscriptionView::new(sub, Some(&secret)),
+        &SubscriptionView::new(sub, Some(&secret), &scope.config, None),
     ))
 }
 
@@ -169,6 +178,7 @@ const FIELDS: &[&str] = &[
     "mapping",
     "enabled",
     "maxAttempts",
+    "retrySchedule",
 ];
 
 fn header_name_issue(name: &str) -> Option<&'static str> {
@@ -317,17 +327,7 @@ pub async fn changes(
 
     out.filter = super::routing::read_filter(&mut input);
     out.enabled = input.bool("enabled");
-    if input.has("maxAttempts") {
-        match input.raw("maxAttempts").and_then(Value::as_u64) {
-            Some(n) if (1..=u64::from(MAX_MAX_ATTEMPTS)).contains(&n) => {
-                out.max_attempts = Some(n as u32)
-            }
-            _ => input.issue(
-                "maxAttempts",
-                format!("must be a whole number from 1 to {MAX_MAX_ATTEMPTS}"),
-            ),
-        }
-    }
+    super::subscription_view::retry_schedule(&mut input, &scope.config, &mut out);
     if let Some(e) = unsafe_url {
         return Err(ApiError::UnsafeUrl(format!("url refused: {e}")));
     }
@@ -401,76 +401,6 @@ fn read_auth(input: &mut JsonInput) -> Option<(AuthKind, String)> {
         _ => {
             input.issue("auth.type", "must be \"bearer\" or \"header\"");
             None
-        }
-    }
-}
-
-/// A subscription as the admin API shows it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SubscriptionView {
-    pub id: String,
-    pub url: String,
-    pub events: Vec<String>,
-    pub sources: Option<Vec<String>>,
-    pub secret: String,
-    pub headers: BTreeMap<String, String>,
-    pub auth: Option<Value>,
-    pub template: Option<String>,
-    pub filter: Option<Value>,
-    /// `webhook`, or a native destination's kind.
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub config: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mapping: Option<Value>,
-    pub enabled: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disabled_reason: Option<String>,
-    pub max_attempts: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_secret_expires_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl SubscriptionView {
-    /// `secret` in clear where it may be shown (creation, rotation); header
-    /// and auth values are always masked.
-    pub fn new(sub: Subscription, secret: Option<&str>) -> Self {
-        let now = clock::now_ms();
-        let (kind, config, mapping) = super::destinations::show(&sub);
-        SubscriptionView {
-            kind,
-            config,
-            mapping,
-            secret: secret.map(str::to_owned).unwrap_or(sub.secret_hint),
-            headers: sub
-                .headers
-                .into_iter()
-                .map(|h| (h.name, MASK.to_owned()))
-                .collect(),
-            auth: sub.auth.map(|a| match a {
-                StoredAuth::Bearer { .. } => json!({"type": "bearer", "token": MASK}),
-                StoredAuth::Header { name, .. } => {
-                    json!({"type": "header", "name": name, "value": MASK})
-                }
-            }),
-            previous_secret_expires_at: sub
-                .previous_secret_expires_ms
-                .filter(|t| *t > now && sub.previous_secret_sealed.is_some())
-                .map(clock::rfc3339),
-            id: sub.id.into(),
-            url: sub.url,
-            events: sub.events,
-            sources: sub.sources,
-            template: sub.template,
-            filter: super::routing::show_filter(sub.filter.as_deref()),
-            enabled: sub.enabled,
-            disabled_reason: sub.disabled_reason,
-            max_attempts: sub.max_attempts,
-            created_at: sub.created_at,
-            updated_at: sub.updated_at,
         }
     }
 }

@@ -241,9 +241,20 @@ impl Queue {
         queue_url: &str,
         messages: &[T],
     ) -> Result<(), Error> {
+        let timed: Vec<(&T, u32)> = messages.iter().map(|m| (m, 0)).collect();
+        self.send_all_delayed(queue_url, &timed).await
+    }
+
+    /// Sends messages, each hidden for its delay (seconds, at most 900: SQS's
+    /// `DelaySeconds`), in batches of ten.
+    pub async fn send_all_delayed<T: Serialize>(
+        &self,
+        queue_url: &str,
+        messages: &[(T, u32)],
+    ) -> Result<(), Error> {
         let bodies = messages
             .iter()
-            .map(serde_json::to_string)
+            .map(|(m, delay)| serde_json::to_string(m).map(|b| (b, (*delay).min(900))))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Error::Data(e.to_string()))?;
         let sends = bodies
@@ -253,8 +264,8 @@ impl Queue {
         Ok(())
     }
 
-    async fn send_chunk(&self, queue_url: &str, bodies: &[String]) -> Result<(), Error> {
-        let mut pending: Vec<(String, &String)> = bodies
+    async fn send_chunk(&self, queue_url: &str, bodies: &[(String, u32)]) -> Result<(), Error> {
+        let mut pending: Vec<(String, &(String, u32))> = bodies
             .iter()
             .enumerate()
             .map(|(i, b)| (i.to_string(), b))
@@ -262,10 +273,11 @@ impl Queue {
         for attempt in 0..2 {
             let entries = pending
                 .iter()
-                .map(|(id, body)| {
+                .map(|(id, (body, delay))| {
                     SendMessageBatchRequestEntry::builder()
                         .id(id)
-                        .message_body(*body)
+                        .message_body(body)
+                        .set_delay_seconds((*delay > 0).then_some(*delay as i32))
                         .build()
                         .map_err(|e| Error::request("sqs", "SendMessageBatch", e))
                 })

@@ -266,6 +266,11 @@ pub fn subscription(ws: &WorkspaceId, id: &str) -> Key {
     in_ws(ws, &format!("SUB#{id}"), "SUB")
 }
 
+/// A subscription's health (failures in a row, `failing`), beside it.
+pub fn subscription_health(ws: &WorkspaceId, id: &str) -> Key {
+    in_ws(ws, &format!("SUB#{id}"), "HEALTH")
+}
+
 pub fn delivery(ws: &WorkspaceId, id: &str) -> Key {
     in_ws(ws, &format!("DLV#{id}"), "DLV")
 }

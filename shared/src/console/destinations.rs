@@ -55,9 +55,9 @@ struct Values {
     auth_kind: String,
     auth_name: String,
     template: String,
+    retry_schedule: String,
     filter: String,
     kinds: KindValues,
-    max_attempts: String,
     enabled: bool,
 }
 
@@ -73,9 +73,17 @@ impl Values {
             auth_kind: "keep".into(),
             auth_name: String::new(),
             template: s(sub, "template").to_owned(),
+            retry_schedule: sub["retrySchedule"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(Value::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default(),
             filter: routing::text_of(sub),
             kinds: KindValues::from_sub(sub),
-            max_attempts: sub["maxAttempts"].as_u64().unwrap_or(4).to_string(),
             enabled: sub["enabled"].as_bool().unwrap_or(true),
         }
     }
@@ -91,9 +99,9 @@ impl Values {
             auth_kind: f.get("authKind").to_owned(),
             auth_name: f.get("authName").to_owned(),
             template: f.get("template").to_owned(),
+            retry_schedule: f.get("retrySchedule").to_owned(),
             filter: f.get("filter").to_owned(),
             kinds: KindValues::from_form(f),
-            max_attempts: f.get("maxAttempts").to_owned(),
             enabled: f.has("enabled"),
         }
     }
@@ -165,13 +173,16 @@ fn body_of(f: &Form, creating: bool) -> Result<Value, Problems> {
         },
     );
     routing::put(&mut body, f.get("filter"), &mut issues);
-    match f.get("maxAttempts").parse::<u64>() {
-        Ok(n) => {
-            body.insert("maxAttempts".into(), json!(n));
+    // Empty: the default schedule (on edit: the stored one).
+    let schedule = f.get("retrySchedule");
+    match crate::rules::schedule::parse_list(schedule) {
+        Some(steps) if !schedule.trim().is_empty() => {
+            body.insert("retrySchedule".into(), json!(steps));
         }
-        Err(_) => issues.push(crate::error::FieldIssue::new(
-            "maxAttempts",
-            "must be a whole number",
+        Some(_) => {}
+        None => issues.push(crate::error::FieldIssue::new(
+            "retrySchedule",
+            "must be whole numbers of seconds, separated by commas",
         )),
     }
     body.insert("enabled".into(), json!(f.has("enabled")));
@@ -262,8 +273,11 @@ fn form_fields(p: &Problems, v: &Values, creating: bool) -> Markup {
         }
         (routing::field(p, &v.filter))
         div.field {
-            label for="f-maxAttempts" { "Attempts before giving up" }
-            input type="number" #f-maxAttempts name="maxAttempts" min="1" max="20" value=(v.max_attempts);
+            label for="f-retrySchedule" { "Retry schedule (seconds before each retry)" }
+            input type="text" #f-retrySchedule name="retrySchedule" inputmode="numeric"
+                placeholder="5, 300, 1800, 7200, 18000, 36000, 36000" value=(v.retry_schedule);
+            p.muted { "Empty: the default, 8 attempts over about 27 hours. At most 20 steps, each 1 s to 24 h, 7 days in all." }
+            @for issue in p.of("retrySchedule") { p.field-error { "Retry schedule " (issue) } }
             @for issue in p.of("maxAttempts") { p.field-error { "Max attempts " (issue) } }
         }
         div.field.checks { label { input type="checkbox" name="enabled" value="1" checked[v.enabled]; "Enabled" } }
@@ -281,7 +295,6 @@ async fn render_list(
     let page = ctx.api("GET", "/v1/subscriptions?limit=100", None).await?;
     let subs = page["items"].as_array().cloned().unwrap_or_default();
     let default = Values {
-        max_attempts: "4".into(),
         enabled: true,
         all_events: true,
         ..Values::default()
@@ -307,7 +320,7 @@ async fn render_list(
                         tr {
                             td { a href={ "/console/destinations/" (s(sub, "id")) } { (layout::cut(s(sub, "url"), 80)) } }
                             td { (strings(&sub["events"]).join(", ")) }
-                            td { @if sub["enabled"].as_bool().unwrap_or(false) { (layout::badge("enabled")) } @else { (layout::badge("disabled")) } }
+                            td { (state_badge(sub)) }
                             td { (layout::time(s(sub, "createdAt"))) }
                         }
                     }
@@ -394,8 +407,11 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
             (destination_kinds::facts(&sub))
             dt { "URL" } dd { (layout::copyable("dest-url", s(&sub, "url"))) }
             dt { "State" } dd {
-                @if enabled { (layout::badge("enabled")) } @else { (layout::badge("disabled")) }
+                (state_badge(&sub))
                 @if let Some(r) = sub["disabledReason"].as_str() { " " span.muted { (r) } }
+                @if let Some(since) = sub["failingSince"].as_str() {
+                    " " span.muted { "failing since " (layout::time(since)) " (" (sub["consecutiveFailures"].as_u64().unwrap_or(0)) " failures in a row): one delivery keeps retrying, the others wait and go out in order once it gets through" }
+                }
             }
             dt { "Events" } dd { (strings(&sub["events"]).join(", ")) }
             dt { "Sources" } dd { @if sub["sources"].is_null() { span.muted { "every source" } } @else { (strings(&sub["sources"]).join(", ")) } }
@@ -414,7 +430,7 @@ async fn render_one(ctx: &Ctx<'_>, id: &str, d: Detail<'_>) -> Result<Response<B
                     _ => span.muted { "none" },
                 }
             }
-            dt { "Attempts" } dd { (sub["maxAttempts"].as_u64().unwrap_or(0)) " before the delivery is dead (then it waits in the dead-letter queue)" }
+            dt { "Retries" } dd { (retries(&sub)) ", then the delivery is dead (and waits in the dead-letter queue)" }
             dt { "Egress" } dd { span.muted { "When the deployment sets static_egress_ip, deliveries leave from the address in Terraform's egress_ip output: allow-list it at the receiver." } }
             dt { "Created" } dd { (layout::time(s(&sub, "createdAt"))) }
         }
@@ -662,4 +678,29 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     ctx.api("DELETE", &format!("/v1/subscriptions/{id}"), None)
         .await?;
     Ok(redirect("/console/destinations?done=deleted"))
+}
+
+/// The subscription's schedule in words.
+fn retries(sub: &Value) -> String {
+    let steps: Option<Vec<u32>> = sub["retrySchedule"].as_array().and_then(|a| {
+        a.iter()
+            .map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok()))
+            .collect()
+    });
+    match steps.map(crate::rules::schedule::Schedule::new) {
+        Some(Ok(s)) => s.describe(),
+        _ => format!("{} attempts", sub["maxAttempts"].as_u64().unwrap_or(0)),
+    }
+}
+
+/// `active`, `failing` or `disabled` (older answers: from `enabled`).
+fn state_badge(sub: &Value) -> maud::Markup {
+    let state = sub["state"]
+        .as_str()
+        .unwrap_or(if sub["enabled"].as_bool().unwrap_or(false) {
+            "active"
+        } else {
+            "disabled"
+        });
+    layout::badge(state)
 }

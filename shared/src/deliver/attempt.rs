@@ -4,15 +4,14 @@
 use std::time::Duration;
 
 use crate::model::deliveries::DeliveryStatus;
-use crate::rules::retry;
+use crate::rules::schedule::Schedule;
 
-/// The retry policy in force: the subscription's attempts per round and the
-/// deployment's back-off.
+/// The retry policy in force: the subscription's schedule, and how long
+/// one of its seconds lasts (a second, outside tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    pub max_attempts: u32,
-    pub base: Duration,
-    pub max: Duration,
+pub struct Policy<'a> {
+    pub schedule: &'a Schedule,
+    pub unit: Duration,
 }
 
 /// What an attempt came to, as far as the decision needs it.
@@ -31,7 +30,7 @@ pub enum Next {
     Delivered,
     /// Try again after `delay` (this was attempt `in_round` of the round).
     Retry { delay: Duration },
-    /// The round's attempts are spent: `dead`, parked in the DLQ.
+    /// The round's schedule is spent: `dead`, parked in the DLQ.
     Dead,
     /// 410 Gone: `dead`, and the subscription is disabled.
     Gone,
@@ -49,18 +48,16 @@ impl Next {
 }
 
 /// Decides what follows attempt number `in_round` of the current round.
-pub fn decide(answered: Answered, in_round: u32, policy: Policy) -> Next {
+pub fn decide(answered: Answered, in_round: u32, policy: Policy<'_>) -> Next {
     match answered.status_code {
         Some(200..=299) => Next::Delivered,
         Some(410) => Next::Gone,
-        _ if in_round >= policy.max_attempts => Next::Dead,
-        _ => Next::Retry {
-            delay: retry::backoff_with_hint(
-                in_round,
-                policy.base,
-                policy.max,
-                answered.retry_after,
-            ),
+        _ => match policy
+            .schedule
+            .delay(in_round, answered.retry_after, policy.unit)
+        {
+            Some(delay) => Next::Retry { delay },
+            None => Next::Dead,
         },
     }
 }
@@ -69,11 +66,16 @@ pub fn decide(answered: Answered, in_round: u32, policy: Policy) -> Next {
 mod tests {
     use super::*;
 
-    const POLICY: Policy = Policy {
-        max_attempts: 4,
-        base: Duration::from_secs(1),
-        max: Duration::from_secs(60),
-    };
+    fn schedule() -> Schedule {
+        Schedule::new(vec![1, 2, 60]).unwrap()
+    }
+
+    fn policy(schedule: &Schedule) -> Policy<'_> {
+        Policy {
+            schedule,
+            unit: Duration::from_secs(1),
+        }
+    }
 
     fn answered(code: Option<u16>) -> Answered {
         Answered {
@@ -84,41 +86,45 @@ mod tests {
 
     #[test]
     fn success_is_delivered_whatever_the_round() {
+        let s = schedule();
         for code in [200, 201, 204, 299] {
-            assert_eq!(decide(answered(Some(code)), 4, POLICY), Next::Delivered);
+            assert_eq!(decide(answered(Some(code)), 4, policy(&s)), Next::Delivered);
         }
     }
 
     #[test]
     fn gone_ends_at_once() {
-        let next = decide(answered(Some(410)), 1, POLICY);
+        let s = schedule();
+        let next = decide(answered(Some(410)), 1, policy(&s));
         assert_eq!(next, Next::Gone);
         assert_eq!(next.status(), DeliveryStatus::Dead);
     }
 
     #[test]
-    fn failures_retry_until_the_round_is_spent() {
+    fn failures_retry_until_the_schedule_is_spent() {
+        let s = schedule();
         for code in [None, Some(500), Some(429), Some(404), Some(301)] {
-            for n in 1..POLICY.max_attempts {
-                let next = decide(answered(code), n, POLICY);
+            for n in 1..s.max_attempts() {
+                let next = decide(answered(code), n, policy(&s));
                 assert!(matches!(next, Next::Retry { .. }), "{code:?} {n}");
                 assert_eq!(next.status(), DeliveryStatus::Pending);
             }
             assert_eq!(
-                decide(answered(code), POLICY.max_attempts, POLICY),
+                decide(answered(code), s.max_attempts(), policy(&s)),
                 Next::Dead
             );
         }
     }
 
     #[test]
-    fn retry_after_is_honoured_up_to_the_cap() {
+    fn retry_after_is_honoured_up_to_the_longest_step() {
+        let s = schedule();
         let hinted = Answered {
             status_code: Some(503),
             retry_after: Some(Duration::from_secs(30)),
         };
         assert_eq!(
-            decide(hinted, 1, POLICY),
+            decide(hinted, 1, policy(&s)),
             Next::Retry {
                 delay: Duration::from_secs(30)
             }
@@ -128,8 +134,10 @@ mod tests {
             ..hinted
         };
         assert_eq!(
-            decide(too_long, 1, POLICY),
-            Next::Retry { delay: POLICY.max }
+            decide(too_long, 1, policy(&s)),
+            Next::Retry {
+                delay: Duration::from_secs(60)
+            }
         );
     }
 }

@@ -4,14 +4,15 @@
 //!
 //! prepare (read the delivery and its subscription) → [`send`] one signed
 //! attempt → [`attempt::decide`] what it means → record it, then act:
-//! delivered, retry after the back-off (a batch item failure whose
-//! visibility is set to the delay), or dead after the subscription's
-//! `maxAttempts` in a round (parked on the deliveries DLQ; a 410 also
-//! disables the subscription). A redrive or retry starts a new round,
+//! delivered, retry after the subscription's schedule's next step (a batch
+//! item failure whose visibility is set to the delay, chained past SQS's
+//! 12-hour ceiling), or dead once the schedule is spent in a round (parked
+//! on the deliveries DLQ; a 410 also disables the subscription). A redrive or retry starts a new round,
 //! attempt numbers counting on.
 
 pub mod attempt;
 pub mod destinations;
+pub mod held;
 pub mod send;
 
 use std::time::Duration;
@@ -27,8 +28,9 @@ use crate::error::Error;
 use crate::model::deliveries::{
     self, AttemptRecord, Claim, Claimed, Delivery, DeliveryStatus, Finished,
 };
+use crate::model::health::{self, Health};
 use crate::model::subscriptions::{self, Subscription};
-use crate::rules::clock;
+use crate::rules::{clock, schedule};
 use attempt::{Answered, Next, Policy};
 
 /// The `deliver` function's handler.
@@ -143,6 +145,7 @@ enum Prepared {
         delivery: Box<Delivery>,
         sub: Box<Subscription>,
         claim: Claim,
+        health: Option<Box<Health>>,
     },
     /// Another copy is making an attempt: look again after it.
     Wait(Duration),
@@ -154,16 +157,17 @@ enum Prepared {
 
 /// Makes the next attempt of a delivery and records it.
 pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcome, Error> {
-    let (delivery, sub, claim) = match prepare(scope, delivery_id).await? {
+    let (delivery, sub, claim, health) = match prepare(scope, delivery_id).await? {
         Prepared::Send {
             delivery,
             sub,
             claim,
-        } => (delivery, sub, claim),
+            health,
+        } => (delivery, sub, claim, health),
         Prepared::Wait(delay) => {
             return Ok(Outcome::Retry {
                 delay,
-                reason: "another copy is making an attempt".into(),
+                reason: "waiting: another copy's attempt, or the next step".into(),
             });
         }
         Prepared::Park(delivery) => return park(scope, &delivery).await,
@@ -181,10 +185,10 @@ pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcom
     )
     .await;
     let in_round = n + 1 - delivery.round_start;
+    let schedule = sub.schedule(&scope.config);
     let policy = Policy {
-        max_attempts: sub.max_attempts,
-        base: scope.config.retry_base,
-        max: scope.config.retry_max,
+        schedule: &schedule,
+        unit: scope.config.retry_unit,
     };
     let answered = Answered {
         status_code: result.status_code,
@@ -212,15 +216,41 @@ pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcom
         duration_ms: result.duration.as_millis() as u64,
         error: result.error.as_deref(),
         response: result.response.as_deref(),
+        next_attempt_at_ms: match next {
+            Next::Retry { delay } => {
+                Some(clock::now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 4))
+            }
+            _ => None,
+        },
     };
     if !deliveries::record_attempt(scope, &delivery, &claim, record, next.status()).await? {
         // The lease ran out mid-attempt and another copy went on.
         return Ok(Outcome::Done);
     }
+    if matches!(next, Next::Dead | Next::Gone) {
+        // The dead-deliveries alarm counts this line (infra alarms.tf).
+        tracing::error!(
+            subscription_id = %sub.id,
+            lead_id = %delivery.lead_id,
+            attempt = n,
+            status_code = result.status_code,
+            "delivery dead"
+        );
+    }
+    // The subscription's health: failures counted (failing, disabled after
+    // the span), a success ends a failing spell and releases the held.
+    match next {
+        Next::Delivered => Box::pin(held::after_success(scope, &sub.id, health.as_deref())).await,
+        Next::Retry { .. } => Box::pin(held::after_failure(scope, &sub, &delivery, false)).await,
+        Next::Dead => Box::pin(held::after_failure(scope, &sub, &delivery, true)).await,
+        Next::Gone => {}
+    }
     match next {
         Next::Delivered => Ok(Outcome::Done),
+        // SQS hides the message for at most 12 hours: a longer step comes
+        // back early, finds the attempt not due, and waits the rest.
         Next::Retry { delay } => Ok(Outcome::Retry {
-            delay,
+            delay: schedule::hop(delay),
             reason: result.error.unwrap_or_default(),
         }),
         // Dead is written first and the message kept until the DLQ has
@@ -249,12 +279,35 @@ async fn prepare(scope: &Scope, delivery_id: &str) -> Result<Prepared, Error> {
             return Ok(Prepared::Nothing);
         }
         Some(sub) if sub.enabled => {
+            // Not due yet (a step longer than SQS hides a message): wait
+            // the rest, in hops of at most 12 hours.
+            if let Some(at) = delivery.next_attempt_at_ms
+                && at - clock::now_ms() > 1_000
+            {
+                let rest = u64::try_from(at - clock::now_ms()).unwrap_or(0);
+                return Ok(Prepared::Wait(schedule::hop(Duration::from_millis(rest))));
+            }
+            // A failing subscription's deliveries wait, but for its probe.
+            let health = Box::pin(health::get(scope, &sub.id)).await?;
+            if Box::pin(held::gate(scope, health.as_ref(), &delivery)).await? == held::Gate::Hold {
+                if Box::pin(deliveries::hold(scope, &delivery)).await? {
+                    tracing::info!(subscription_id = %sub.id, "held: the subscription is failing");
+                    // A release (recovery, or disabling) that ran between
+                    // the read and the hold did not see this one: look again.
+                    let now = Box::pin(health::get(scope, &sub.id)).await?;
+                    if !now.as_ref().is_some_and(Health::failing) {
+                        return Ok(Prepared::Wait(Duration::ZERO));
+                    }
+                }
+                return Ok(Prepared::Nothing);
+            }
             return Ok(
                 match deliveries::claim(scope, &delivery, lease(&scope.config)).await? {
                     Claimed::Yes(claim) => Prepared::Send {
                         delivery: Box::new(delivery),
                         sub: Box::new(sub),
                         claim,
+                        health: health.map(Box::new),
                     },
                     Claimed::Busy { until_ms } => Prepared::Wait(Duration::from_millis(
                         u64::try_from(until_ms - clock::now_ms()).unwrap_or(0) + 1_000,
@@ -273,7 +326,10 @@ async fn prepare(scope: &Scope, delivery_id: &str) -> Result<Prepared, Error> {
         match deliveries::finish(scope, &delivery, DeliveryStatus::Dead, &reason).await? {
             // Ended here (a lost answer included: `finish` tells its own
             // write from another's).
-            Finished::Now => Prepared::Park(Box::new(delivery)),
+            Finished::Now => {
+                tracing::error!(subscription_id = %delivery.subscription_id, lead_id = %delivery.lead_id, reason = %reason, "delivery dead");
+                Prepared::Park(Box::new(delivery))
+            }
             Finished::Claimed { until_ms } => Prepared::Wait(Duration::from_millis(
                 u64::try_from(until_ms - clock::now_ms()).unwrap_or(0) + 1_000,
             )),

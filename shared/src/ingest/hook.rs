@@ -261,7 +261,8 @@ pub(super) async fn record_and_enqueue(
         .into_iter()
         .flatten()
         .collect();
-        match events::withdraw(scope, &event_id, &identities).await {
+        // Boxed: this rare path must not grow every request's future.
+        match Box::pin(events::withdraw(scope, &event_id, &identities)).await {
             Ok(events::Withdrawn::Removed) => {}
             Ok(events::Withdrawn::Kept) => {
                 // Its message got through after all: accepted. (Were it

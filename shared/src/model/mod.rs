@@ -6,6 +6,7 @@ pub mod deliveries;
 pub mod destination_refs;
 pub mod erasure;
 pub mod events;
+pub mod health;
 pub mod history;
 pub mod idempotency;
 pub mod key_sources;

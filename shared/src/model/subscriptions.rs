@@ -18,8 +18,8 @@ use crate::rules::crypto::DataKey;
 use crate::rules::ids::{self, IdKind, SubscriptionId};
 use crate::rules::signing::{self, SigningKey};
 
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
 pub use crate::rules::retry::MAX_MAX_ATTEMPTS;
+use crate::rules::schedule::Schedule;
 
 /// A custom header, its value sealed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,7 +83,13 @@ pub struct Subscription {
     pub enabled: bool,
     #[serde(default)]
     pub disabled_reason: Option<String>,
+    /// Attempts per round: the schedule's length + 1, kept beside it.
     pub max_attempts: u32,
+    /// The delays in seconds before each retry ([`Schedule`]); absent on
+    /// subscriptions saved before schedules, which keep the exponential
+    /// schedule of their `max_attempts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_schedule: Option<Vec<u32>>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -112,6 +118,23 @@ pub struct Credentials {
 }
 
 impl Subscription {
+    /// The retry schedule in force (see [`Subscription::retry_schedule`]).
+    pub fn schedule(&self, config: &crate::Config) -> Schedule {
+        let stored = match &self.retry_schedule {
+            Some(steps) => Schedule::new(steps.clone()),
+            None => Schedule::exponential(
+                self.max_attempts,
+                config.retry_base,
+                config.retry_max,
+                config.retry_unit,
+            ),
+        };
+        stored.unwrap_or_else(|e| {
+            tracing::warn!(subscription_id = %self.id, error = %e, "stored retry schedule unreadable; the default applies");
+            Schedule::default()
+        })
+    }
+
     /// Does this subscription want `kind` events from `source`?
     pub fn wants(&self, kind: LeadEventType, source: &Source) -> bool {
         let type_ok = self.events.iter().any(|e| e == "*" || e == kind.as_str());
@@ -203,7 +226,8 @@ pub struct SubChanges {
     pub kind: Option<(String, String, String)>,
     pub mapping: Option<Option<String>>,
     pub enabled: Option<bool>,
-    pub max_attempts: Option<u32>,
+    /// A validated schedule (`retrySchedule`, or `maxAttempts` made one).
+    pub retry_schedule: Option<Schedule>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -268,8 +292,9 @@ impl SubChanges {
                 sub.disabled_reason = Some("disabled by an operator".into());
             }
         }
-        if let Some(v) = self.max_attempts {
-            sub.max_attempts = v;
+        if let Some(v) = self.retry_schedule {
+            sub.max_attempts = v.max_attempts();
+            sub.retry_schedule = Some(v.steps().to_vec());
         }
     }
 }
@@ -307,7 +332,8 @@ pub async fn create(
         mapping: None,
         enabled: true,
         disabled_reason: None,
-        max_attempts: DEFAULT_MAX_ATTEMPTS,
+        max_attempts: Schedule::default().max_attempts(),
+        retry_schedule: Some(Schedule::default().steps().to_vec()),
         created_at: now.clone(),
         updated_at: now,
     };

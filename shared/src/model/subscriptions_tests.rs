@@ -26,7 +26,8 @@ fn sub(events: &[&str], sources: Option<&[&str]>, enabled: bool) -> Subscription
         mapping: None,
         enabled,
         disabled_reason: None,
-        max_attempts: DEFAULT_MAX_ATTEMPTS,
+        max_attempts: 4,
+        retry_schedule: None,
         created_at: String::new(),
         updated_at: String::new(),
     }
@@ -76,4 +77,17 @@ fn sources_are_filtered() {
 fn a_disabled_subscription_wants_nothing() {
     let off = sub(&["*"], None, false);
     assert!(!off.wants(LeadEventType::Created, &hook("key_a")));
+}
+
+#[test]
+fn a_subscription_saved_before_schedules_keeps_its_exponential_round() {
+    let required = crate::config::vars::REQUIRED;
+    let config = crate::Config::from_lookup(|k| required.contains(&k).then(|| "x".into())).unwrap();
+    let mut s = sub(&["*"], None, true);
+    assert_eq!(s.schedule(&config).steps(), &[1, 2, 4]);
+    s.retry_schedule = Some(vec![5, 300]);
+    assert_eq!(s.schedule(&config).steps(), &[5, 300]);
+    // A stored schedule that no longer validates falls back to the default.
+    s.retry_schedule = Some(vec![0]);
+    assert_eq!(s.schedule(&config), Schedule::default());
 }

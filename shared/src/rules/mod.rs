@@ -8,6 +8,7 @@ pub mod ids;
 pub mod inbound;
 pub mod rate;
 pub mod retry;
+pub mod schedule;
 pub mod signing;
 pub mod ssrf;
 pub mod templates;

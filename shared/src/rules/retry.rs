@@ -1,13 +1,15 @@
 //! Back-off as data: the delay before attempt `n + 1`, after `n` failures.
-//! One schedule for Graph API retries in `process` and for deliveries:
+//! The schedule of Graph API retries in `process` (and of a subscription
+//! written with `maxAttempts` alone, see [`crate::rules::schedule`]):
 //! `min(BASE × 2^(n-1), MAX)` less up to 20 % jitter, so a herd of retries
 //! spreads out; a `Retry-After` the other side sent (seconds or an
 //! HTTP-date) wins, capped at MAX.
 
 use std::time::Duration;
 
-/// The most attempts a subscription may ask for in one round.
-pub const MAX_MAX_ATTEMPTS: u32 = 20;
+/// The most attempts a subscription may ask for in one round: the first
+/// and one per step of the longest schedule.
+pub const MAX_MAX_ATTEMPTS: u32 = crate::rules::schedule::MAX_STEPS as u32 + 1;
 
 /// Receives of one lead message before SQS gives up on it: enough that the
 /// back-off of `process` (1 s doubling, capped at
@@ -15,12 +17,9 @@ pub const MAX_MAX_ATTEMPTS: u32 = 20;
 /// of an hour (checked by a test in `aws::resources`).
 pub const LEADS_MAX_RECEIVES: u32 = 20;
 
-/// Receives of one delivery message: every attempt of the longest round
-/// ([`MAX_MAX_ATTEMPTS`]) plus room for waits behind another copy's claim
-/// and transient AWS errors. `deliver` ends a delivery `dead` and parks it
-/// itself at the last receive, so SQS never dead-letters a delivery that
-/// still says `pending`.
-pub const DELIVERIES_MAX_RECEIVES: u32 = MAX_MAX_ATTEMPTS + 10;
+/// Receives of one delivery message: derived from the retry schedules
+/// (see [`crate::rules::schedule`]).
+pub use crate::rules::schedule::DELIVERIES_MAX_RECEIVES;
 const _: () = assert!(DELIVERIES_MAX_RECEIVES > MAX_MAX_ATTEMPTS + 1);
 
 /// The delay after the `failures`-th failed attempt before jitter: the

@@ -66,6 +66,18 @@ run "default_plan" {
     error_message = "secret recovery window default"
   }
   assert {
+    condition     = length(aws_sns_topic.alarms) == 1 && length(aws_sns_topic_subscription.alarm_email) == 0
+    error_message = "the module's own alarm topic, no e-mail unless asked"
+  }
+  assert {
+    condition     = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq_depth), values(aws_cloudwatch_metric_alarm.errors), [aws_cloudwatch_metric_alarm.api_5xx, aws_cloudwatch_metric_alarm.stuck_events, aws_cloudwatch_metric_alarm.failed_events, aws_cloudwatch_metric_alarm.dead_deliveries]) : length(a.alarm_actions) == 1])
+    error_message = "every alarm notifies the topic"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.stuck_events.metric_name == aws_cloudwatch_log_metric_filter.stuck_events.metric_transformation[0].name && aws_cloudwatch_metric_alarm.dead_deliveries.namespace == "Leadpipe/leadpipe"
+    error_message = "stuck, failed and dead alarms read the log metric filters"
+  }
+  assert {
     condition     = length(aws_vpc.egress) == 0 && length(aws_nat_gateway.egress) == 0 && output.egress_ip == null
     error_message = "no VPC unless static_egress_ip"
   }
@@ -295,4 +307,32 @@ run "secret_recovery_window_zero" {
     condition     = aws_secretsmanager_secret.admin.recovery_window_in_days == 0 && aws_secretsmanager_secret.admin.name == "lp-staging/admin"
     error_message = "a destroyed stack's secret names can be reused at once"
   }
+}
+
+run "alarm_email_to_an_own_topic" {
+  command = plan
+
+  variables {
+    alarm_sns_topic_arn = "arn:aws:sns:eu-west-1:123456789012:pager"
+    alarm_email         = "ops@example.com"
+  }
+
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 0 && aws_sns_topic_subscription.alarm_email[0].endpoint == "ops@example.com" && aws_sns_topic_subscription.alarm_email[0].topic_arn == "arn:aws:sns:eu-west-1:123456789012:pager"
+    error_message = "the e-mail subscribes to the given topic"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.failed_events.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:pager"])
+    error_message = "alarms notify the given topic"
+  }
+}
+
+run "a_bad_alarm_email_is_refused" {
+  command = plan
+
+  variables {
+    alarm_email = "not an address"
+  }
+
+  expect_failures = [var.alarm_email]
 }

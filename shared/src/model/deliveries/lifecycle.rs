@@ -19,6 +19,8 @@ pub struct AttemptRecord<'a> {
     pub duration_ms: u64,
     pub error: Option<&'a str>,
     pub response: Option<&'a str>,
+    /// When the next attempt is due (Unix ms), if one follows.
+    pub next_attempt_at_ms: Option<i64>,
 }
 
 /// The right to make attempt `n` of a delivery, held until `lease_until_ms`.
@@ -81,7 +83,7 @@ pub async fn claim(
         .update_if(
             &d.pk,
             &d.sk,
-            "SET attemptCount = :n, claim = :c, leaseUntilMs = :l, updatedAt = :now",
+            "SET attemptCount = :n, claim = :c, leaseUntilMs = :l, updatedAt = :now REMOVE heldAtMs",
             Some(
                 "#st = :pending AND attemptCount = :prev \
                  AND (attribute_not_exists(leaseUntilMs) OR leaseUntilMs < :nowms)",
@@ -139,11 +141,33 @@ pub async fn record_attempt(
     };
     scope.store.put(&item).await?;
     let expression = if status == DeliveryStatus::Pending {
-        "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c REMOVE claim, leaseUntilMs"
+        "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c, nextAttemptAtMs = :next REMOVE claim, leaseUntilMs"
     } else {
         // Delivered or dead: off the work index.
-        "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk"
+        "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk, nextAttemptAtMs"
     };
+    let mut values = vec![
+        (":n", n(i64::from(claim.n))),
+        (":c", s(claim.token.clone())),
+        (":s", s(status.as_str())),
+        (":now", s(now)),
+        (
+            ":e",
+            attempt
+                .error
+                .map(s)
+                .unwrap_or(aws_sdk_dynamodb::types::AttributeValue::Null(true)),
+        ),
+    ];
+    if status == DeliveryStatus::Pending {
+        values.push((
+            ":next",
+            attempt
+                .next_attempt_at_ms
+                .map(n)
+                .unwrap_or(aws_sdk_dynamodb::types::AttributeValue::Null(true)),
+        ));
+    }
     let moved = scope
         .store
         .update_if(
@@ -152,19 +176,7 @@ pub async fn record_attempt(
             expression,
             Some("claim = :c AND attemptCount = :n"),
             vec![("#st", "status")],
-            vec![
-                (":n", n(i64::from(claim.n))),
-                (":c", s(claim.token.clone())),
-                (":s", s(status.as_str())),
-                (":now", s(now)),
-                (
-                    ":e",
-                    attempt
-                        .error
-                        .map(s)
-                        .unwrap_or(aws_sdk_dynamodb::types::AttributeValue::Null(true)),
-                ),
-            ],
+            values,
         )
         .await?;
     if moved == Write::Done {
@@ -239,6 +251,34 @@ pub async fn finish(
     })
 }
 
+/// Holds a pending delivery while its subscription is failing: it waits
+/// with no message (the caller deletes it) until the probe's success
+/// releases it, or the sweeper looks again. Never under a live claim;
+/// false when it moved meanwhile.
+pub async fn hold(scope: &Scope, d: &Delivery) -> Result<bool, Error> {
+    let now = clock::now_ms();
+    let moved = scope
+        .store
+        .update_if(
+            &d.pk,
+            &d.sk,
+            "SET heldAtMs = :now, updatedAt = :at",
+            Some(
+                "#st = :pending AND attemptCount = :c \
+                 AND (attribute_not_exists(leaseUntilMs) OR leaseUntilMs < :now)",
+            ),
+            vec![("#st", "status")],
+            vec![
+                (":now", n(now)),
+                (":at", s(clock::now_rfc3339())),
+                (":c", n(i64::from(d.attempt_count))),
+                (":pending", s(DeliveryStatus::Pending.as_str())),
+            ],
+        )
+        .await?;
+    Ok(moved == Write::Done)
+}
+
 /// Marks a stalled delivery as queued again now, unless it moved since
 /// `d` was read: of two sweepers exactly one queues it, and it is not
 /// queued again before it stalls again.
@@ -274,7 +314,7 @@ pub async fn reopen(scope: &Scope, d: &Delivery) -> Result<Option<Delivery>, Err
         .update_if(
             &d.pk,
             &d.sk,
-            "SET #st = :p, roundStart = :r, updatedAt = :now, gsi3pk = :w, gsi3sk = :id REMOVE claim, leaseUntilMs",
+            "SET #st = :p, roundStart = :r, updatedAt = :now, gsi3pk = :w, gsi3sk = :id REMOVE claim, leaseUntilMs, nextAttemptAtMs",
             Some("#st = :was AND attemptCount = :c"),
             vec![("#st", "status")],
             vec![

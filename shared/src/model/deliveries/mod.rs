@@ -5,7 +5,8 @@
 mod lifecycle;
 
 pub use lifecycle::{
-    AttemptRecord, Claim, Claimed, Finished, claim, finish, record_attempt, reopen, touch_stalled,
+    AttemptRecord, Claim, Claimed, Finished, claim, finish, hold, record_attempt, reopen,
+    touch_stalled,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,10 @@ use crate::model::leads::LeadRecord;
 use crate::model::subscriptions::Subscription;
 use crate::rules::clock;
 use crate::rules::ids::{self, DeliveryId, IdKind, LeadId, SubscriptionId};
+
+/// A held delivery is queued again by the sweeper after this long (it is
+/// held again at once while its subscription still fails).
+pub const HELD_RECHECK: std::time::Duration = std::time::Duration::from_secs(3_600);
 
 /// Attempt logs are kept this long.
 const ATTEMPT_RETENTION_S: i64 = 30 * 86_400;
@@ -93,6 +98,14 @@ pub struct Delivery {
     /// [`record_attempt`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_claim: Option<String>,
+    /// When the next attempt is due (Unix ms), after a failed one: a wait
+    /// longer than SQS hides a message for is chained until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at_ms: Option<i64>,
+    /// Since when it waits, with no message, for its failing subscription
+    /// to recover (Unix ms; see [`crate::model::health`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_at_ms: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
     /// When the delivery, its body and its attempts expire: the
@@ -135,6 +148,8 @@ impl Delivery {
             claim: None,
             lease_until_ms: None,
             last_claim: None,
+            next_attempt_at_ms: None,
+            held_at_ms: None,
             created_at: now.clone(),
             updated_at: now,
             expires_at: None,
@@ -148,11 +163,21 @@ impl Delivery {
     /// message was lost or dead-lettered, and nothing will move it on
     /// unless it is queued again.
     pub fn stalled(&self, now_ms: i64, quiet: std::time::Duration) -> bool {
+        // A held delivery waits for its subscription's probe: looked at
+        // again hourly, in case the release that should free it was lost.
+        let quiet = if self.held_at_ms.is_some() {
+            quiet.max(HELD_RECHECK)
+        } else {
+            quiet
+        };
         let quiet_ms = i64::try_from(quiet.as_millis()).unwrap_or(i64::MAX);
+        // Quiet since its last change, or since its next attempt fell due
+        // (a step of hours is a long wait, not a stall).
+        let since = clock::parse_rfc3339(&self.updated_at)
+            .map(|at| at.max(self.next_attempt_at_ms.unwrap_or(0)));
         self.status == DeliveryStatus::Pending
             && self.lease_until_ms.is_none_or(|until| until < now_ms)
-            && clock::parse_rfc3339(&self.updated_at)
-                .is_some_and(|at| now_ms.saturating_sub(at) > quiet_ms)
+            && since.is_some_and(|at| now_ms.saturating_sub(at) > quiet_ms)
     }
 }
 

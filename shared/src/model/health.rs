@@ -1,0 +1,264 @@
+//! A subscription's health: how many attempts in a row failed, and whether
+//! it is `failing` (held, not hammered).
+//!
+//! After `LEADPIPE_FAILING_AFTER` failures in a row (default 5) the
+//! subscription is `failing`: the delivery whose failure tipped it over is
+//! its *probe* and keeps retrying on its schedule, while every other
+//! delivery waits (`held`, its message deleted) instead of burning its
+//! attempts. The probe's first success ends it: the held deliveries are
+//! released in order at a bounded rate (see [`crate::deliver::held`]). If
+//! every delivery has failed for `LEADPIPE_DISABLE_AFTER_SECONDS` (default
+//! 5 days) the subscription is disabled, keeping its URL and secret.
+//!
+//! Kept as an item of its own beside the subscription (`HEALTH`), written
+//! on failures only: a delivery that succeeds on a healthy subscription
+//! writes nothing here (priced by `tests/it/cost.rs`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::Scope;
+use crate::aws::store::{Write, n, s};
+use crate::aws::table;
+use crate::error::Error;
+
+/// A subscription's health as stored (absent: healthy).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub pk: String,
+    pub sk: String,
+    /// Attempts that failed in a row.
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    /// When the first of them failed (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_failure_at_ms: Option<i64>,
+    /// Since when the subscription is `failing` (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since_ms: Option<i64>,
+    /// The one delivery that keeps retrying while `failing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
+}
+
+impl Health {
+    pub fn failing(&self) -> bool {
+        self.failing_since_ms.is_some()
+    }
+
+    /// Whether `delivery_id` may have to wait: the subscription is failing
+    /// and it is not the probe (see `deliver::held::gate`).
+    pub fn holds(&self, delivery_id: &str) -> bool {
+        self.failing() && self.probe.as_deref() != Some(delivery_id)
+    }
+}
+
+/// A subscription's state, as the API and the console show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Active,
+    Failing,
+    Disabled,
+}
+
+impl State {
+    pub fn of(enabled: bool, health: Option<&Health>) -> Self {
+        match (enabled, health.is_some_and(Health::failing)) {
+            (false, _) => State::Disabled,
+            (true, true) => State::Failing,
+            (true, false) => State::Active,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Active => "active",
+            State::Failing => "failing",
+            State::Disabled => "disabled",
+        }
+    }
+}
+
+pub async fn get(scope: &Scope, sub_id: &str) -> Result<Option<Health>, Error> {
+    let key = table::subscription_health(scope.ws(), sub_id);
+    scope.store.get(&key.pk, &key.sk).await
+}
+
+/// The health of many subscriptions (a listing), by subscription id.
+pub async fn get_many(
+    scope: &Scope,
+    sub_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Health>, Error> {
+    let keys: Vec<(String, String)> = sub_ids
+        .iter()
+        .map(|id| {
+            let k = table::subscription_health(scope.ws(), id);
+            (k.pk, k.sk)
+        })
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for item in scope.store.batch_get(&keys).await? {
+        let h: Health = crate::aws::store::from_item(item)?;
+        if let Some(id) = h.pk.rsplit("SUB#").next() {
+            out.insert(id.to_owned(), h);
+        }
+    }
+    Ok(out)
+}
+
+/// What a failed attempt did to its subscription's health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Counted; nothing changed state.
+    Counted,
+    /// This failure made the subscription `failing`, with this delivery
+    /// its probe.
+    NowFailing,
+    /// Every delivery has failed for longer than the span: disable it.
+    Disable { failing_for_ms: i64 },
+}
+
+/// Counts a failed attempt of `delivery_id` (not a 410, which disables at
+/// once).
+pub async fn record_failure(
+    scope: &Scope,
+    sub_id: &str,
+    delivery_id: &str,
+    now_ms: i64,
+) -> Result<AfterFailure, Error> {
+    let key = table::subscription_health(scope.ws(), sub_id);
+    scope
+        .store
+        .update_if(
+            &key.pk,
+            &key.sk,
+            "ADD consecutiveFailures :one SET firstFailureAtMs = if_not_exists(firstFailureAtMs, :now)",
+            None,
+            vec![],
+            vec![(":one", n(1)), (":now", n(now_ms))],
+        )
+        .await?;
+    let Some(h) = get(scope, sub_id).await? else {
+        return Ok(AfterFailure::Counted);
+    };
+    let first = h.first_failure_at_ms.unwrap_or(now_ms);
+    let span = i64::try_from(scope.config.disable_after.as_millis()).unwrap_or(i64::MAX);
+    if h.failing() && now_ms - first >= span {
+        return Ok(AfterFailure::Disable {
+            failing_for_ms: now_ms - first,
+        });
+    }
+    if !h.failing() && h.consecutive_failures >= scope.config.failing_after {
+        let moved = scope
+            .store
+            .update_if(
+                &key.pk,
+                &key.sk,
+                "SET failingSinceMs = :now, probe = :d",
+                Some("attribute_not_exists(failingSinceMs)"),
+                vec![],
+                vec![(":now", n(now_ms)), (":d", s(delivery_id))],
+            )
+            .await?;
+        if moved == Write::Done {
+            return Ok(AfterFailure::NowFailing);
+        }
+    }
+    Ok(AfterFailure::Counted)
+}
+
+/// A success: the subscription is healthy again. Writes only when it was
+/// not (`health` as read before the attempt); true when it was `failing`.
+pub async fn record_success(scope: &Scope, health: Option<&Health>) -> Result<bool, Error> {
+    let Some(h) = health.filter(|h| h.consecutive_failures > 0 || h.failing()) else {
+        return Ok(false);
+    };
+    scope.store.delete(&h.pk, &h.sk, None, vec![]).await?;
+    Ok(h.failing())
+}
+
+/// Makes `delivery_id` the probe of a failing subscription, when it has
+/// none or its probe is `stale` (no longer pending); false when another
+/// took it first or the subscription is not failing any more.
+pub async fn take_probe(
+    scope: &Scope,
+    sub_id: &str,
+    delivery_id: &str,
+    stale: Option<&str>,
+) -> Result<bool, Error> {
+    let key = table::subscription_health(scope.ws(), sub_id);
+    let (condition, mut values) = match stale {
+        Some(old) => (
+            "attribute_exists(failingSinceMs) AND (attribute_not_exists(probe) OR probe = :old)",
+            vec![(":old", s(old))],
+        ),
+        None => (
+            "attribute_exists(failingSinceMs) AND attribute_not_exists(probe)",
+            vec![],
+        ),
+    };
+    values.push((":d", s(delivery_id)));
+    let moved = scope
+        .store
+        .update_if(
+            &key.pk,
+            &key.sk,
+            "SET probe = :d",
+            Some(condition),
+            vec![],
+            values,
+        )
+        .await?;
+    Ok(moved == Write::Done)
+}
+
+/// The probe `delivery_id` died (its schedule spent): no probe, until the
+/// next delivery takes it over.
+pub async fn drop_probe(scope: &Scope, sub_id: &str, delivery_id: &str) -> Result<(), Error> {
+    let key = table::subscription_health(scope.ws(), sub_id);
+    scope
+        .store
+        .update_if(
+            &key.pk,
+            &key.sk,
+            "REMOVE probe",
+            Some("probe = :d"),
+            vec![],
+            vec![(":d", s(delivery_id))],
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Forgets a subscription's health (it was disabled, or deleted).
+pub async fn clear(scope: &Scope, sub_id: &str) -> Result<(), Error> {
+    let key = table::subscription_health(scope.ws(), sub_id);
+    scope
+        .store
+        .delete(&key.pk, &key.sk, None, vec![])
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_probe_of_a_failing_subscription_is_sent() {
+        let healthy = Health::default();
+        assert!(!healthy.holds("dlv_a"));
+        let failing = Health {
+            failing_since_ms: Some(1),
+            probe: Some("dlv_a".into()),
+            ..Health::default()
+        };
+        assert!(!failing.holds("dlv_a"));
+        assert!(failing.holds("dlv_b"));
+        assert_eq!(State::of(true, Some(&failing)), State::Failing);
+        assert_eq!(State::of(false, Some(&failing)), State::Disabled);
+        assert_eq!(State::of(true, None), State::Active);
+        assert_eq!(State::of(true, Some(&healthy)), State::Active);
+    }
+}

@@ -1,0 +1,187 @@
+//! Issue 22 §2: a failing destination is held, not hammered. After
+//! `failing_after` failures in a row one probe keeps retrying on its
+//! schedule while the other deliveries wait; the probe's first success
+//! releases them in order; a span of total failure disables the
+//! subscription, keeping its configuration.
+
+use std::time::Duration;
+
+use leadpipe::model::deliveries::{self, DeliveryStatus};
+use leadpipe_tests::{ScriptedServer, TestStack, leadpipe};
+use serde_json::{Value, json};
+
+async fn stack(disable_after: Duration) -> TestStack {
+    TestStack::with_config(|c| {
+        c.allow_private_targets = true;
+        c.failing_after = 3;
+        c.disable_after = disable_after;
+    })
+    .await
+}
+
+async fn sub_view(t: &TestStack, id: &str) -> Value {
+    t.admin("GET", &format!("/v1/subscriptions/{id}"), None)
+        .await
+        .json()
+}
+
+/// Posts `n` leads (one delivery each), oldest first; their delivery ids.
+async fn leads(t: &TestStack, n: usize, tag: &str) -> Vec<String> {
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    for i in 0..n {
+        t.post_lead(
+            &key,
+            &token,
+            json!({"email": format!("{tag}{i}@example.com")}),
+        )
+        .await;
+        t.process_queue().await;
+    }
+    let all = t
+        .admin("GET", "/v1/deliveries?limit=100", None)
+        .await
+        .json();
+    let mut ids: Vec<String> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn pump(t: &TestStack, rounds: usize) {
+    for _ in 0..rounds {
+        t.deliver_queue().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_failing_destination_is_held_probed_and_released() {
+    let t = stack(Duration::from_secs(86_400)).await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/crm", &[(503, "down")]);
+    // Steps of 10 ms (the test stack's unit), then a long one: the probe
+    // is still retrying when the destination comes back.
+    let r = t
+        .admin(
+            "POST",
+            "/v1/subscriptions",
+            Some(json!({"url": format!("{}/crm", crm.base_url), "retrySchedule": [1, 1, 1, 1, 300, 300]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sub = r.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.json()["state"], "active");
+    let ids = leads(&t, 6, "held").await;
+    assert_eq!(ids.len(), 6);
+    pump(&t, 15).await;
+
+    let view = sub_view(&t, &sub).await;
+    assert_eq!(view["state"], "failing", "{view}");
+    assert!(view["failingSince"].is_string(), "{view}");
+    assert!(view["consecutiveFailures"].as_u64().unwrap() >= 3, "{view}");
+    // Not hammered: six deliveries of ten attempts each would be 60 sends;
+    // held, the others stop while one probe spends its schedule.
+    let sent = crm.requests_to("/crm").len();
+    assert!(sent < 30, "{sent} sends to a failing destination");
+    let mut held = 0;
+    for id in &ids {
+        let d = deliveries::get(&t.scope, id).await.unwrap().unwrap();
+        assert_ne!(d.status, DeliveryStatus::Delivered);
+        if d.held_at_ms.is_some() && d.status == DeliveryStatus::Pending {
+            held += 1;
+        }
+    }
+    assert!(held >= 3, "{held} held");
+
+    // The destination comes back: the probe's next attempt gets through,
+    // and the held ones are released (oldest first, at a bounded rate).
+    crm.script("/crm", &[(200, "ok")]);
+    for _ in 0..100 {
+        t.deliver_queue().await;
+        let pending = t
+            .admin("GET", "/v1/deliveries?status=pending", None)
+            .await
+            .json();
+        if pending["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let view = sub_view(&t, &sub).await;
+    assert_eq!(view["state"], "active", "{view}");
+    assert_eq!(view["consecutiveFailures"], 0, "{view}");
+    for id in &ids {
+        let d = deliveries::get(&t.scope, id).await.unwrap().unwrap();
+        assert_eq!(d.status, DeliveryStatus::Delivered, "{id}");
+        assert!(d.held_at_ms.is_none() || d.attempt_count >= 1);
+    }
+    // Every delivery got through once the destination was back.
+    let sent = crm.requests_to("/crm");
+    for id in &ids {
+        assert!(
+            sent.iter().any(|r| r
+                .headers
+                .get("webhook-id")
+                .is_some_and(|v| v == id.as_str())),
+            "{id} never sent"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_destination_failing_for_the_whole_span_is_disabled_keeping_its_configuration() {
+    let t = stack(Duration::from_millis(300)).await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/crm", &[(500, "down")]);
+    let r = t
+        .admin(
+            "POST",
+            "/v1/subscriptions",
+            Some(json!({"url": format!("{}/crm", crm.base_url), "retrySchedule": vec![10; 20]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sub = r.json()["id"].as_str().unwrap().to_owned();
+    let url = r.json()["url"].clone();
+    let ids = leads(&t, 3, "span").await;
+    for _ in 0..40 {
+        t.deliver_queue().await;
+        if sub_view(&t, &sub).await["state"] == "disabled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let view = sub_view(&t, &sub).await;
+    assert_eq!(view["state"], "disabled", "{view}");
+    assert_eq!(view["enabled"], false);
+    assert!(
+        view["disabledReason"]
+            .as_str()
+            .unwrap()
+            .contains("every delivery failed"),
+        "{view}"
+    );
+    assert_eq!(view["url"], url, "the configuration is kept");
+    assert!(view["secret"].as_str().unwrap().starts_with("whsec_"));
+    // Its deliveries end dead and parked, none left pending.
+    for _ in 0..40 {
+        t.deliver_queue().await;
+        let pending = t
+            .admin("GET", "/v1/deliveries?status=pending", None)
+            .await
+            .json();
+        if pending["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for id in &ids {
+        let d = deliveries::get(&t.scope, id).await.unwrap().unwrap();
+        assert_eq!(d.status, DeliveryStatus::Dead, "{id} {d:?}");
+    }
+    assert!(t.queue_depth(&t.stack.deliveries_dlq_url).await >= ids.len());
+}
