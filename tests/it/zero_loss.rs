@@ -520,3 +520,38 @@ async fn a_lost_answer_to_the_events_write_is_not_a_collision() {
     let leads = t.admin("GET", "/v1/leads", None).await.json();
     assert_eq!(leads["items"].as_array().unwrap().len(), 1);
 }
+
+/// A workspace's or a token's creation whose answer was lost (the SDK's
+/// retry finds its own item) is the thing created, not an id collision:
+/// the caller gets 201 and the token it is shown works.
+#[tokio::test]
+async fn a_lost_answer_to_a_workspace_or_token_write_is_not_a_collision() {
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |_| {}).await;
+    let lost = || Fault::AfterForward {
+        status: 500,
+        body: r#"{"__type":"InternalFailure","message":"injected"}"#.into(),
+    };
+    proxy.inject("PutItem", Some(r#""sk":{"S":"WS"}"#), 1, lost());
+    let r = t
+        .admin("POST", "/v1/workspaces", Some(json!({"name": "lost"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(proxy.injected(), 1);
+    let ws = r.json()["id"].as_str().unwrap().to_owned();
+    proxy.inject("PutItem", Some(r#""sk":{"S":"TOKEN"}"#), 1, lost());
+    let r = t
+        .admin(
+            "POST",
+            &format!("/v1/workspaces/{ws}/tokens"),
+            Some(json!({"name": "t", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(proxy.injected(), 2);
+    let token = r.json()["token"].as_str().unwrap().to_owned();
+    let auth = format!("Bearer {token}");
+    let listed = t
+        .call("GET", "/v1/keys", &[("authorization", &auth)], "")
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+}

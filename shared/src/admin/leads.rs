@@ -123,7 +123,7 @@ pub async fn edit(
         let mut entry =
             HistoryEntry::new(scope.ws(), &lead.id, LeadEventType::Updated, &cause, &now);
         entry.changes = Some(Value::Object(changes).to_string());
-        if leads::save_edit(scope, &lead, previous_version, &entry).await? {
+        if crate::model::history::save_edit(scope, &lead, previous_version, &entry).await? {
             if let Err(e) = fan_out(scope, &lead.id, &cause).await {
                 // The edit stands; `process` makes its deliveries, retrying.
                 tracing::warn!(error = %e, lead_id = %lead.id, "lead.updated fan-out failed; queued for process");

@@ -166,6 +166,30 @@ pub async fn put_new(
     scope.store.put_new(entry).await
 }
 
+/// Saves an admin's edit of a lead with its `lead.updated` entry, both or
+/// neither (a transaction: edits are rare, and the lead must never change
+/// without its history); false when the lead changed since
+/// `previous_version` was read.
+pub async fn save_edit(
+    scope: &Scope,
+    lead: &LeadRecord,
+    previous_version: i64,
+    entry: &HistoryEntry,
+) -> Result<bool, Error> {
+    use crate::aws::store::{Tx, n};
+    let items = vec![
+        scope.store.tx_put(
+            lead,
+            Some("version = :v"),
+            vec![(":v", n(previous_version))],
+        )?,
+        scope
+            .store
+            .tx_put(entry, Some("attribute_not_exists(pk)"), vec![])?,
+    ];
+    Ok(scope.store.transact(items).await? == Tx::Done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -422,30 +422,6 @@ pub async fn list(
 #[path = "leads_tests.rs"]
 mod tests;
 
-/// Saves an admin's edit of a lead with its `lead.updated` entry, both or
-/// neither (a transaction: edits are rare, and the lead must never change
-/// without its history); false when the lead changed since
-/// `previous_version` was read.
-pub async fn save_edit(
-    scope: &Scope,
-    lead: &LeadRecord,
-    previous_version: i64,
-    entry: &crate::model::history::HistoryEntry,
-) -> Result<bool, Error> {
-    use crate::aws::store::{Tx, n};
-    let items = vec![
-        scope.store.tx_put(
-            lead,
-            Some("version = :v"),
-            vec![(":v", n(previous_version))],
-        )?,
-        scope
-            .store
-            .tx_put(entry, Some("attribute_not_exists(pk)"), vec![])?,
-    ];
-    Ok(scope.store.transact(items).await? == Tx::Done)
-}
-
 /// What is left of an erased lead to announce it: its id, workspace,
 /// source and times; every personal field empty.
 pub fn tombstone(lead: &LeadRecord, at: &str) -> LeadRecord {

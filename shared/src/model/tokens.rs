@@ -104,7 +104,14 @@ pub async fn create(
     };
     match app.store.put_new(&token).await? {
         Write::Done => Ok((token, secret)),
-        Write::Conflict => Err(DataError::Conflict("token id collision; try again".into())),
+        // The id is fresh: an item under it whose digest is ours is this
+        // very write, made again by the SDK after its answer was lost.
+        Write::Conflict => match app.store.get::<Token>(&token.pk, &token.sk).await? {
+            Some(stored) if constant_time_eq(stored.digest.as_bytes(), token.digest.as_bytes()) => {
+                Ok((token, secret))
+            }
+            _ => Err(DataError::Conflict("token id collision; try again".into())),
+        },
     }
 }
 

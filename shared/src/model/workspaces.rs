@@ -133,9 +133,14 @@ pub async fn create(app: &App, changes: WorkspaceChanges) -> Result<Workspace, D
     changes.apply(&mut ws);
     match app.store.put_new(&ws).await? {
         Write::Done => Ok(ws),
-        Write::Conflict => Err(DataError::Conflict(
-            "workspace id collision; try again".into(),
-        )),
+        // The id is fresh: an item under it equal to ours is this very
+        // write, made again by the SDK after its answer was lost.
+        Write::Conflict => match app.store.get::<Workspace>(&ws.pk, &ws.sk).await? {
+            Some(stored) if stored == ws => Ok(ws),
+            _ => Err(DataError::Conflict(
+                "workspace id collision; try again".into(),
+            )),
+        },
     }
 }
 
