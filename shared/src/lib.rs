@@ -12,6 +12,9 @@
 //!   [`console`] it serves: server-rendered pages over the same handlers.
 //! * [`sweep`] — the scheduled safety net: queues again what a lost
 //!   message left stuck.
+//! * [`ops`] — operational events (`delivery.exhausted`,
+//!   `subscription.failing`…): raised by the stages, delivered like a
+//!   lead's to the subscriptions that ask for them.
 //!
 //! Under them the layers:
 //!
@@ -40,6 +43,7 @@ pub mod listen;
 pub mod meta_verify;
 pub mod model;
 pub mod openapi;
+pub mod ops;
 pub mod process;
 pub mod providers;
 pub mod rules;

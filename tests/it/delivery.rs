@@ -671,7 +671,7 @@ async fn the_ssrf_guard_at_send_time() {
         &sending,
         &sub,
         "dlv_x",
-        leadpipe::model::history::LeadEventType::Created,
+        leadpipe::model::history::LeadEventType::Created.into(),
         &leadpipe::model::events::Source::MetaLeadAds {
             page_id: None,
             form_id: None,
@@ -706,7 +706,7 @@ async fn the_ssrf_guard_at_send_time() {
         &sending,
         &literal,
         "dlv_y",
-        leadpipe::model::history::LeadEventType::Created,
+        leadpipe::model::history::LeadEventType::Created.into(),
         &leadpipe::model::events::Source::MetaLeadAds {
             page_id: None,
             form_id: None,

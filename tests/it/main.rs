@@ -21,6 +21,7 @@ mod local_stack;
 mod logs;
 mod meta;
 mod migration;
+mod ops_events;
 mod pipedrive;
 mod process;
 mod receivers;

@@ -214,7 +214,7 @@ pub async fn deliveries(api: &Api, out: Out, c: &DeliveriesCmd) -> Result<()> {
                 ("status", out.status(d.status.as_str())),
                 ("event", d.event_type.as_str().to_owned()),
                 ("destination", d.subscription_id.clone()),
-                ("lead", d.lead_id.clone()),
+                ("lead", d.lead_id.clone().unwrap_or_else(|| "-".into())),
                 ("created", d.created_at.clone()),
                 ("updated", d.updated_at.clone()),
             ]);

@@ -13,7 +13,7 @@ use crate::aws::queue::DeliveriesMessage;
 use crate::http::error::ApiError;
 use crate::http::{self as h, routes::Matched};
 use crate::model::deliveries::{self, Attempt, Delivery, DeliveryStatus};
-use crate::model::history::LeadEventType;
+use crate::model::event_type::EventType;
 use crate::rules::ids::{self, IdKind};
 
 pub async fn list(scope: &Scope, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {
@@ -101,8 +101,9 @@ pub async fn redrive(app: &crate::App) -> Result<Response<Body>, ApiError> {
 pub struct DeliveryView {
     pub id: String,
     pub subscription_id: String,
-    pub event_type: LeadEventType,
-    pub lead_id: String,
+    pub event_type: EventType,
+    /// None for an operational event about no lead.
+    pub lead_id: Option<String>,
     pub status: DeliveryStatus,
     pub attempts: Vec<AttemptView>,
     pub created_at: String,
@@ -127,7 +128,7 @@ impl DeliveryView {
             id: d.id.into(),
             subscription_id: d.subscription_id.into(),
             event_type: d.event_type,
-            lead_id: d.lead_id.into(),
+            lead_id: d.lead_id.map(Into::into),
             status: d.status,
             attempts: attempts
                 .into_iter()

@@ -134,7 +134,7 @@ async fn collect(scope: &Scope, sub: &Subscription) -> Result<Vec<Forward>, ApiE
         let Claimed::Yes(claim) = deliveries::claim(scope, &d, LISTEN_LEASE).await? else {
             continue;
         };
-        let body = send::body_for(sub, &d.payload);
+        let body = sub.body_for(d.event_type, &d.payload);
         let headers = send::signed_headers(
             &creds,
             &d.id,

@@ -13,6 +13,7 @@ use crate::deliver::send;
 use crate::http::error::ApiError;
 use crate::http::resolver;
 use crate::http::{self as h, routes::Matched};
+use crate::model::event_type::{EventType, OpsEventType};
 use crate::model::events::Source;
 use crate::model::health;
 use crate::model::history::LeadEventType;
@@ -131,7 +132,7 @@ pub async fn test(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError
         scope,
         &sub,
         &id,
-        LeadEventType::Created,
+        LeadEventType::Created.into(),
         &source,
         &payload.to_string(),
         1,
@@ -218,7 +219,7 @@ pub(super) fn filters(input: &mut JsonInput, creating: bool, out: &mut SubChange
             input.issue("events", "must list at least one event type, or \"*\"");
         }
         for e in &events {
-            if e != "*" && LeadEventType::parse(e).is_none() {
+            if e != "*" && EventType::parse(e).is_none() {
                 input.issue(
                     "events",
                     format!(
@@ -291,6 +292,17 @@ pub async fn changes(
     }
 
     filters(&mut input, creating, &mut out);
+    // An alert is for a person: a webhook or a Slack channel, not a CRM.
+    let crm = dest
+        .kind
+        .is_some_and(|k| k != crate::deliver::destinations::Kind::Slack);
+    let events = out.events.as_ref().or(current.map(|c| &c.events));
+    if crm && events.is_some_and(|ev| ev.iter().any(|e| OpsEventType::parse(e).is_some())) {
+        input.issue(
+            "events",
+            "operational events (delivery.exhausted…) go to a webhook or Slack destination",
+        );
+    }
 
     if let Some(secret) = input.string("secret") {
         if !creating {

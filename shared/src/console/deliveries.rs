@@ -100,7 +100,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                         tr {
                             td { a href={ "/console/deliveries/" (s(d, "id")) } { (s(d, "id")) } }
                             td { (s(d, "eventType")) }
-                            td { a href={ "/console/leads/" (s(d, "leadId")) } { (s(d, "leadId")) } }
+                            td { @if let Some(l) = d["leadId"].as_str() { a href={ "/console/leads/" (l) } { (l) } } @else { "—" } }
                             td { (layout::badge(s(d, "status"))) }
                             td.num { (d["attempts"].as_array().map(Vec::len).unwrap_or(0)) }
                             td { (last_attempt(d)) }
@@ -137,7 +137,7 @@ pub async fn show(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             dt { "Status" } dd #delivery-status { (layout::badge(status)) }
             dt { "Event" } dd { (s(&d, "eventType")) }
             dt { "Destination" } dd { a href={ "/console/destinations/" (s(&d, "subscriptionId")) } { (s(&d, "subscriptionId")) } }
-            dt { "Lead" } dd { a href={ "/console/leads/" (s(&d, "leadId")) } { (s(&d, "leadId")) } }
+            dt { "Lead" } dd { @if let Some(l) = d["leadId"].as_str() { a href={ "/console/leads/" (l) } { (l) } } @else { "— (an operational event about no lead)" } }
             dt { "Created" } dd { (layout::time(s(&d, "createdAt"))) }
         }
         @if status != "pending" {

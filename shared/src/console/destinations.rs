@@ -14,6 +14,7 @@ use super::routing;
 use super::{Ctx, Form, Problems, html as page_html, redirect, safe_id, split_list};
 use crate::admin::subscriptions::sample_context;
 use crate::http::error::ApiError;
+use crate::model::event_type::OpsEventType;
 use crate::rules::templates;
 
 const EVENT_TYPES: [&str; 4] = [
@@ -115,7 +116,8 @@ fn body_of(f: &Form, creating: bool) -> Result<Value, Problems> {
     body.insert("url".into(), json!(f.get("url")));
     let mut events: Vec<&str> = f.all("events");
     if events.contains(&"*") {
-        events = vec!["*"];
+        // `*` is every lead event; operational events are named apart.
+        events.retain(|e| *e == "*" || OpsEventType::parse(e).is_some());
     }
     body.insert("events".into(), json!(events));
     let sources = split_list(f.get("sources"));
@@ -229,12 +231,21 @@ fn form_fields(p: &Problems, v: &Values, creating: bool) -> Markup {
         fieldset {
             legend { "Events" }
             div.checks {
-                label { input type="checkbox" name="events" value="*" checked[v.all_events || v.events.is_empty()]; "All events" }
+                label { input type="checkbox" name="events" value="*" checked[v.all_events || v.events.is_empty()]; "All lead events" }
                 @for e in EVENT_TYPES {
                     label { input type="checkbox" name="events" value=(e) checked[!v.all_events && v.events.iter().any(|x| x == e)]; (e) }
                 }
             }
             @for issue in p.of("events") { p.field-error { "Events " (issue) } }
+        }
+        fieldset data-for-kind="webhook slack" hidden[v.kinds.kind != "webhook" && v.kinds.kind != "slack"] {
+            legend { "Alerts (operational events)" }
+            p.hint { "Tell this destination when deliveries die, recover, or a destination or source fails. A webhook or Slack destination only; never about itself." }
+            div.checks {
+                @for e in OpsEventType::ALL {
+                    label { input type="checkbox" name="events" value=(e.as_str()) checked[v.events.iter().any(|x| x == e.as_str())]; (e.as_str()) }
+                }
+            }
         }
         (layout::field("sources", "Sources", &v.sources, p,
             "Empty: every source. Else comma-separated: key:key_… for one webhook key, meta_lead_ads for Meta."))

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::model::deliveries::{self, Delivery, DeliveryStatus};
 use crate::model::health::{self, AfterFailure, Health};
 use crate::model::subscriptions::{self, Subscription};
+use crate::ops;
 use crate::rules::clock;
 use crate::rules::schedule::words;
 
@@ -52,7 +53,13 @@ pub async fn gate(scope: &Scope, health: Option<&Health>, d: &Delivery) -> Resul
 
 /// After a recorded failure of `d` to `sub`: counts it; makes the
 /// subscription `failing`, or disables it after the span.
-pub async fn after_failure(scope: &Scope, sub: &Subscription, d: &Delivery, dead: bool) {
+pub async fn after_failure(
+    scope: &Scope,
+    sub: &Subscription,
+    d: &Delivery,
+    dead: bool,
+    last: ops::LastAnswer<'_>,
+) {
     let result = async {
         match health::record_failure(scope, &sub.id, &d.id, clock::now_ms()).await? {
             AfterFailure::Counted => {}
@@ -62,6 +69,8 @@ pub async fn after_failure(scope: &Scope, sub: &Subscription, d: &Delivery, dead
                     failures = scope.config.failing_after,
                     "subscription failing: one probe retries, the other deliveries wait"
                 );
+                let notice = ops::failing(sub, scope.config.failing_after, &d.id, last.clone());
+                ops::tell(scope, notice).await;
             }
             AfterFailure::Disable { failing_for_ms } => {
                 let span = words(u64::try_from(failing_for_ms / 1000).unwrap_or(0));
@@ -69,9 +78,12 @@ pub async fn after_failure(scope: &Scope, sub: &Subscription, d: &Delivery, dead
                     "every delivery failed for {span} (since {}); disabled, configuration kept",
                     clock::rfc3339(clock::now_ms() - failing_for_ms)
                 );
-                subscriptions::disable(scope, &sub.id, &reason).await?;
+                let now_off = subscriptions::disable(scope, &sub.id, &reason).await?;
                 health::clear(scope, &sub.id).await?;
-                tracing::error!(subscription_id = %sub.id, reason = %reason, "subscription disabled");
+                if now_off {
+                    tracing::error!(subscription_id = %sub.id, reason = %reason, "subscription disabled");
+                    ops::tell(scope, ops::disabled(sub, &reason)).await;
+                }
                 // Held deliveries end dead and parked (`prepare` finds the
                 // subscription off).
                 release(scope, &sub.id).await?;
@@ -96,17 +108,27 @@ pub async fn after_failure(scope: &Scope, sub: &Subscription, d: &Delivery, dead
 }
 
 /// After a success: healthy again; a failing subscription's held
-/// deliveries are released.
-pub async fn after_success(scope: &Scope, sub_id: &str, health: Option<&Health>) {
+/// deliveries are released. How many, when this ended a failing spell.
+pub async fn after_success(
+    scope: &Scope,
+    sub: &Subscription,
+    health: Option<&Health>,
+) -> Option<usize> {
+    let sub_id = &sub.id;
     let result = async {
         if health::record_success(scope, health).await? {
             let released = release(scope, sub_id).await?;
             tracing::info!(subscription_id = %sub_id, released, "subscription recovered");
+            return Ok(Some(released));
         }
-        Ok::<_, Error>(())
+        Ok::<_, Error>(None)
     };
-    if let Err(e) = result.await {
-        tracing::warn!(subscription_id = %sub_id, error = %e, "could not record the recovery");
+    match result.await {
+        Ok(released) => released,
+        Err(e) => {
+            tracing::warn!(subscription_id = %sub_id, error = %e, "could not record the recovery");
+            None
+        }
     }
 }
 

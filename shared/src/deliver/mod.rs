@@ -30,6 +30,7 @@ use crate::model::deliveries::{
 };
 use crate::model::health::{self, Health};
 use crate::model::subscriptions::{self, Subscription};
+use crate::ops;
 use crate::rules::{clock, schedule};
 use attempt::{Answered, Next, Policy};
 
@@ -109,12 +110,21 @@ async fn give_up(scope: &Scope, delivery_id: &str, reason: &str) -> Outcome {
         DELIVERIES_QUEUE.max_receive_count
     );
     let parked = async {
-        let Some(d) = deliveries::get(scope, delivery_id).await? else {
+        let Some(d) = deliveries::get_to_send(scope, delivery_id).await? else {
             return Ok(Outcome::Done);
         };
         match deliveries::finish(scope, &d, DeliveryStatus::Dead, &reason).await? {
             Finished::Now => {
                 tracing::error!(reason = %reason, "delivery dead");
+                if !d.event_type.is_ops() {
+                    let sub = subscriptions::get(scope, &d.subscription_id).await?;
+                    let last = ops::LastAnswer {
+                        status_code: None,
+                        error: Some(&reason),
+                    };
+                    let notice = ops::exhausted(&d, d.attempt_count, sub.as_ref(), last);
+                    ops::tell(scope, notice).await;
+                }
                 park(scope, &d).await
             }
             // Dead before (its park may have failed): park it.
@@ -207,8 +217,10 @@ pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcom
         // Disabled first: a crash after this finds the subscription off
         // and ends the delivery dead, parked, all the same.
         let reason = format!("the endpoint answered 410 Gone at {}", clock::now_rfc3339());
-        subscriptions::disable(scope, &sub.id, &reason).await?;
-        tracing::warn!(subscription_id = %sub.id, "410 Gone: subscription disabled");
+        if subscriptions::disable(scope, &sub.id, &reason).await? {
+            tracing::warn!(subscription_id = %sub.id, "410 Gone: subscription disabled");
+            ops::tell(scope, ops::disabled(&sub, &reason)).await;
+        }
     }
     let record = AttemptRecord {
         n,
@@ -231,18 +243,39 @@ pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcom
         // The dead-deliveries alarm counts this line (infra alarms.tf).
         tracing::error!(
             subscription_id = %sub.id,
-            lead_id = %delivery.lead_id,
+            lead_id = delivery.lead_id.as_deref(),
             attempt = n,
             status_code = result.status_code,
             "delivery dead"
         );
+        // An operational event's own death raises nothing (no loops).
+        if !delivery.event_type.is_ops() {
+            let last = ops::LastAnswer {
+                status_code: result.status_code,
+                error: result.error.as_deref(),
+            };
+            ops::tell(scope, ops::exhausted(&delivery, n, Some(&sub), last)).await;
+        }
     }
     // The subscription's health: failures counted (failing, disabled after
     // the span), a success ends a failing spell and releases the held.
+    let last = ops::LastAnswer {
+        status_code: result.status_code,
+        error: result.error.as_deref(),
+    };
     match next {
-        Next::Delivered => Box::pin(held::after_success(scope, &sub.id, health.as_deref())).await,
-        Next::Retry { .. } => Box::pin(held::after_failure(scope, &sub, &delivery, false)).await,
-        Next::Dead => Box::pin(held::after_failure(scope, &sub, &delivery, true)).await,
+        Next::Delivered => {
+            let released = Box::pin(held::after_success(scope, &sub, health.as_deref())).await;
+            // Reported before: it died once and was retried, or it was the
+            // probe of a failing subscription.
+            if !delivery.event_type.is_ops() && (delivery.round_start > 1 || released.is_some()) {
+                ops::tell(scope, ops::recovered(&delivery, n, released)).await;
+            }
+        }
+        Next::Retry { .. } => {
+            Box::pin(held::after_failure(scope, &sub, &delivery, false, last)).await;
+        }
+        Next::Dead => Box::pin(held::after_failure(scope, &sub, &delivery, true, last)).await,
         Next::Gone => {}
     }
     match next {
@@ -327,7 +360,7 @@ async fn prepare(scope: &Scope, delivery_id: &str) -> Result<Prepared, Error> {
             // Ended here (a lost answer included: `finish` tells its own
             // write from another's).
             Finished::Now => {
-                tracing::error!(subscription_id = %delivery.subscription_id, lead_id = %delivery.lead_id, reason = %reason, "delivery dead");
+                tracing::error!(subscription_id = %delivery.subscription_id, lead_id = delivery.lead_id.as_deref(), reason = %reason, "delivery dead");
                 Prepared::Park(Box::new(delivery))
             }
             Finished::Claimed { until_ms } => Prepared::Wait(Duration::from_millis(

@@ -5,15 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::destinations;
 use crate::app::App;
 use crate::http::outbound::{self, REQUEST_TIMEOUT};
+use crate::model::event_type::EventType;
 use crate::model::events::Source;
-use crate::model::history::LeadEventType;
 use crate::model::subscriptions::{Credentials, Subscription};
-use crate::rules::{clock, retry, signing, ssrf, templates};
+use crate::rules::{clock, retry, signing, ssrf};
 
 /// How much of a receiver's answer is kept with an attempt.
 pub const RESPONSE_SNIPPET_BYTES: usize = 4096;
@@ -31,17 +29,6 @@ pub struct AttemptResult {
 impl AttemptResult {
     pub fn delivered(&self) -> bool {
         self.status_code.is_some_and(|c| (200..300).contains(&c))
-    }
-}
-
-/// The body for a subscription: its template rendered, or the default body.
-pub fn body_for(sub: &Subscription, payload: &str) -> String {
-    match &sub.template {
-        Some(t) => {
-            let ctx: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
-            templates::render(t, &ctx)
-        }
-        None => payload.to_owned(),
     }
 }
 
@@ -71,7 +58,7 @@ fn failure_text(e: reqwest::Error) -> String {
 pub fn signed_headers(
     creds: &Credentials,
     delivery_id: &str,
-    kind: LeadEventType,
+    kind: EventType,
     source: &Source,
     attempt: u32,
     body: &[u8],
@@ -112,7 +99,7 @@ pub async fn send(
     app: &App,
     sub: &Subscription,
     delivery_id: &str,
-    kind: LeadEventType,
+    kind: EventType,
     source: &Source,
     payload: &str,
     attempt: u32,
@@ -150,7 +137,7 @@ pub async fn send(
         Ok(c) => c,
         Err(e) => return fail(format!("subscription secrets unreadable: {e}")),
     };
-    let body = body_for(sub, payload);
+    let body = sub.body_for(kind, payload);
     let headers = signed_headers(&creds, delivery_id, kind, source, attempt, body.as_bytes());
     let client = match app.webhook_client() {
         Ok(c) => c,

@@ -61,6 +61,9 @@ pub enum Source {
         #[serde(rename = "adId", default, skip_serializing_if = "Option::is_none")]
         ad_id: Option<String>,
     },
+    /// Leadpipe itself: the source of an operational event
+    /// ([`crate::ops`]); never a lead's.
+    Leadpipe,
 }
 
 impl Source {
@@ -70,6 +73,7 @@ impl Source {
         match self {
             Source::Webhook { .. } => "webhook",
             Source::MetaLeadAds { .. } => "meta_lead_ads",
+            Source::Leadpipe => "leadpipe",
         }
     }
 
@@ -77,7 +81,7 @@ impl Source {
     pub fn key_id(&self) -> Option<&str> {
         match self {
             Source::Webhook { key_id } => Some(key_id),
-            Source::MetaLeadAds { .. } => None,
+            Source::MetaLeadAds { .. } | Source::Leadpipe => None,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod deliveries;
 pub mod destination_refs;
 pub mod erasure;
+pub mod event_type;
 pub mod events;
 pub mod health;
 pub mod history;

@@ -11,6 +11,7 @@ use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, s};
 use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
+use crate::model::event_type::{EventType, OpsEventType};
 use crate::model::events::Source;
 use crate::model::history::LeadEventType;
 use crate::rules::clock;
@@ -143,9 +144,33 @@ impl Subscription {
             Some(list) => list.iter().any(|s| match source {
                 Source::Webhook { key_id } => s.strip_prefix("key:") == Some(key_id.as_str()),
                 Source::MetaLeadAds { .. } => s == "meta_lead_ads",
+                Source::Leadpipe => false,
             }),
         };
         self.enabled && type_ok && source_ok
+    }
+
+    /// Does this subscription want operational events of `kind`? Only when
+    /// it names them (`*` means every lead event), and only a kind that
+    /// can carry them: a webhook, or Slack.
+    pub fn wants_ops(&self, kind: OpsEventType) -> bool {
+        self.enabled
+            && self.events.iter().any(|e| e == kind.as_str())
+            && matches!(self.kind.as_deref(), None | Some("slack"))
+    }
+
+    /// The body to send: the template rendered, or the default body. An
+    /// operational event is always sent as its default body: a template
+    /// is written for leads.
+    pub fn body_for(&self, kind: EventType, payload: &str) -> String {
+        match &self.template {
+            Some(t) if !kind.is_ops() => {
+                let ctx: serde_json::Value =
+                    serde_json::from_str(payload).unwrap_or(serde_json::Value::Null);
+                crate::rules::templates::render(t, &ctx)
+            }
+            _ => payload.to_owned(),
+        }
     }
 
     /// Does the lead (as the API shows it) pass this subscription's filter?
@@ -457,25 +482,35 @@ pub async fn delete(scope: &Scope, id: &str) -> Result<(), DataError> {
 
 /// Turns a subscription off with a reason, keeping everything else (a 410
 /// from the receiver does this).
-pub async fn disable(scope: &Scope, id: &str, reason: &str) -> Result<(), Error> {
+/// Turns a subscription off, keeping its configuration; true when this
+/// call did it (it was on), false when it was off or gone already. A lost
+/// answer is told from another's write by the reason it stored.
+pub async fn disable(scope: &Scope, id: &str, reason: &str) -> Result<bool, Error> {
+    use aws_sdk_dynamodb::types::AttributeValue::Bool;
     let now = clock::now_rfc3339();
     let key = table::subscription(scope.ws(), id);
-    scope
+    let w = scope
         .store
         .update_if(
             &key.pk,
             &key.sk,
             "SET enabled = :f, disabledReason = :r, updatedAt = :now",
-            Some("attribute_exists(pk)"),
+            Some("attribute_exists(pk) AND enabled = :t"),
             vec![],
             vec![
-                (":f", aws_sdk_dynamodb::types::AttributeValue::Bool(false)),
+                (":f", Bool(false)),
+                (":t", Bool(true)),
                 (":r", s(reason)),
                 (":now", s(now)),
             ],
         )
-        .await
-        .map(|_| ())
+        .await?;
+    Ok(match w {
+        Write::Done => true,
+        Write::Conflict => get(scope, id)
+            .await?
+            .is_some_and(|sub| !sub.enabled && sub.disabled_reason.as_deref() == Some(reason)),
+    })
 }
 
 #[cfg(test)]

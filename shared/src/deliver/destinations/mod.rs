@@ -21,7 +21,7 @@ use crate::app::{App, Scope};
 use crate::aws::table;
 use crate::deliver::send::AttemptResult;
 use crate::error::FieldIssue;
-use crate::model::history::LeadEventType;
+use crate::model::event_type::EventType;
 use crate::model::subscriptions::Subscription;
 
 /// A destination kind other than a plain webhook.
@@ -51,7 +51,7 @@ pub struct Attempt<'a> {
     pub sub: &'a Subscription,
     pub config: &'a Value,
     pub delivery_id: &'a str,
-    pub event: LeadEventType,
+    pub event: EventType,
     /// The default body frozen at fan-out (`lead`, `type`, `changes`…).
     pub payload: &'a Value,
     pub attempt: u32,
@@ -179,7 +179,7 @@ pub async fn send(
     sub: &Subscription,
     kind: Kind,
     delivery_id: &str,
-    event: LeadEventType,
+    event: EventType,
     payload: &str,
     attempt: u32,
 ) -> AttemptResult {

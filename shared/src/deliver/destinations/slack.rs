@@ -16,6 +16,7 @@ use crate::app::App;
 use crate::deliver::send::AttemptResult;
 use crate::error::FieldIssue;
 use crate::http::{outbound, resolver};
+use crate::model::event_type::OpsEventType;
 use crate::rules::ssrf;
 
 /// Label → lead field: the message's fields, in this order.
@@ -76,6 +77,9 @@ fn title(payload: &Value) -> &'static str {
 /// The message for `payload`; `console` is the lead's page, when the
 /// deployment's public URL is known.
 pub fn message(mapping: &[(String, String)], payload: &Value, console: Option<&str>) -> Value {
+    if let Some(kind) = payload["type"].as_str().and_then(OpsEventType::parse) {
+        return alert(kind, payload);
+    }
     let lead = &payload["lead"];
     let who = ["name", "email", "phone"]
         .iter()
@@ -104,6 +108,48 @@ pub fn message(mapping: &[(String, String)], payload: &Value, console: Option<&s
     }
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]}));
     json!({"text": header, "blocks": blocks})
+}
+
+/// An operational event (see [`crate::ops`]) as a message: what happened
+/// and the ids and answer an operator acts on.
+fn alert(kind: OpsEventType, payload: &Value) -> Value {
+    let data = &payload["data"];
+    let title = match kind {
+        OpsEventType::DeliveryExhausted => "Delivery failed for good",
+        OpsEventType::DeliveryRecovered => "Delivery recovered",
+        OpsEventType::SubscriptionFailing => "Destination failing",
+        OpsEventType::SubscriptionDisabled => "Destination disabled",
+        OpsEventType::SourceFailing => "Source failing",
+    };
+    let shown = [
+        ("Lead", &data["leadId"]),
+        ("Destination", &data["subscriptionId"]),
+        ("Delivery", &data["deliveryId"]),
+        ("Last status", &data["lastStatus"]),
+        ("Last error", &data["lastError"]),
+        ("Reason", &data["reason"]),
+        ("URL", &data["url"]),
+        ("Page", &data["source"]["pageId"]),
+        ("Retry", &data["retry"]),
+    ];
+    let fields: Vec<Value> = shown
+        .iter()
+        .filter_map(|(label, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some(json!({"type": "mrkdwn", "text": format!("*{label}*\n{}", escape(&text, MAX_FIELD_TEXT))}))
+        })
+        .take(MAX_FIELDS)
+        .collect();
+    let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": title}})];
+    if !fields.is_empty() {
+        blocks.push(json!({"type": "section", "fields": fields}));
+    }
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(kind.as_str(), 40)}]}));
+    json!({"text": title, "blocks": blocks})
 }
 
 pub async fn send(a: &Attempt<'_>) -> AttemptResult {
@@ -178,6 +224,29 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .ends_with("<https://lp.example.com/console/leads/lead_1|Open in Leadpipe>")
+        );
+    }
+
+    #[test]
+    fn an_operational_event_is_an_alert_with_its_ids() {
+        let payload = json!({"type": "delivery.exhausted", "data": {"leadId": "lead_1",
+            "subscriptionId": "sub_1", "lastStatus": 503, "lastError": "<b>down</b>"}});
+        let m = message(&pairs(), &payload, None);
+        assert_eq!(m["text"], "Delivery failed for good");
+        let texts: Vec<&str> = m["blocks"][1]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "*Lead*\nlead_1",
+                "*Destination*\nsub_1",
+                "*Last status*\n503",
+                "*Last error*\n&lt;b&gt;down&lt;/b&gt;"
+            ]
         );
     }
 

@@ -16,12 +16,13 @@ use crate::aws::pagination::{Page, PageRequest};
 use crate::aws::store::{Write, s};
 use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
+use crate::model::event_type::{EventType, OpsEventType};
 use crate::model::events::Source;
-use crate::model::history::{HistoryEntry, LeadEventType};
+use crate::model::history::HistoryEntry;
 use crate::model::leads::LeadRecord;
 use crate::model::subscriptions::Subscription;
 use crate::rules::clock;
-use crate::rules::ids::{self, DeliveryId, IdKind, LeadId, SubscriptionId};
+use crate::rules::ids::{self, DeliveryId, IdKind, LeadId, SubscriptionId, WorkspaceId};
 
 /// A held delivery is queued again by the sweeper after this long (it is
 /// held again at once while its subscription still fails).
@@ -71,8 +72,11 @@ pub struct Delivery {
     pub gsi3sk: Option<String>,
     pub id: DeliveryId,
     pub subscription_id: SubscriptionId,
-    pub event_type: LeadEventType,
-    pub lead_id: LeadId,
+    pub event_type: EventType,
+    /// The lead it is about; none for an operational event about no lead
+    /// (`subscription.failing`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<LeadId>,
     pub source: Source,
     /// The default body, fixed when the delivery was made, so every attempt
     /// sends the same thing. Stored as an item of its own ([`Body`]), not
@@ -124,7 +128,39 @@ impl Delivery {
         sub: &Subscription,
         payload: String,
     ) -> Self {
-        let ws = &lead.workspace;
+        let what = What {
+            event_type: entry.kind.into(),
+            lead_id: Some(lead.id.clone()),
+            source: lead.source.clone(),
+        };
+        Self::fresh(&lead.workspace, id, what, sub, payload)
+    }
+
+    /// A new, pending delivery of an operational event (see
+    /// [`crate::ops`]) to `sub`, about `lead_id` when it concerns a lead.
+    pub fn notice(
+        ws: &WorkspaceId,
+        id: DeliveryId,
+        kind: OpsEventType,
+        lead_id: Option<LeadId>,
+        sub: &Subscription,
+        payload: String,
+    ) -> Self {
+        let what = What {
+            event_type: EventType::Ops(kind),
+            lead_id,
+            source: Source::Leadpipe,
+        };
+        Self::fresh(ws, id, what, sub, payload)
+    }
+
+    fn fresh(
+        ws: &WorkspaceId,
+        id: DeliveryId,
+        what: What,
+        sub: &Subscription,
+        payload: String,
+    ) -> Self {
         let key = table::delivery(ws, &id);
         let now = clock::now_rfc3339();
         Delivery {
@@ -137,9 +173,9 @@ impl Delivery {
             gsi3pk: Some(table::pending_delivery_shard(&id)),
             gsi3sk: Some(id.to_string()),
             subscription_id: sub.id.clone(),
-            event_type: entry.kind,
-            lead_id: lead.id.clone(),
-            source: lead.source.clone(),
+            event_type: what.event_type,
+            lead_id: what.lead_id,
+            source: what.source,
             payload,
             status: DeliveryStatus::Pending,
             attempt_count: 0,
@@ -156,6 +192,13 @@ impl Delivery {
             id,
         }
     }
+}
+
+/// What a delivery carries, about what, from where.
+struct What {
+    event_type: EventType,
+    lead_id: Option<LeadId>,
+    source: Source,
 }
 
 impl Delivery {
