@@ -42,16 +42,7 @@ fn layouts() -> Vec<Schema> {
         ],
         no_transactions: false,
     };
-    // A lever priced, not built: an event leaves the status index once it
-    // has ended PROCESSED or DUPLICATE (listing those would read the
-    // all-events index with a status filter instead).
-    let mut sparse = current.clone();
-    sparse.name = "candidate: ended events leave the status index";
-    sparse.indexes[1].leaves_out = Some(|item| {
-        let text = |name: &str| item[name]["S"].as_str().or(item[name].as_str());
-        text("sk") == Some("EVT") && matches!(text("status"), Some("PROCESSED" | "DUPLICATE"))
-    });
-    vec![first, current, sparse]
+    vec![first, current]
 }
 
 const STAGES: [&str; 6] = [
@@ -138,8 +129,11 @@ async fn write_units_per_lead_by_stage_and_layout() {
     // Workspaces (issue 21): 24 → 25, the workspace's budget counter (one
     // conditional write per hook request, the flood isolation); the
     // workspace itself costs nothing (its id is in keys written anyway).
+    // Issue 25: 25 → 23: an event that ends PROCESSED or DUPLICATE leaves
+    // the status index (its move billed the index twice), and the first
+    // attempts' log rides in the delivery's own write.
     assert!(
-        totals[1] <= 25,
+        totals[1] <= 23,
         "a new lead costs {} write units",
         totals[1]
     );

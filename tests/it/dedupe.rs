@@ -184,7 +184,7 @@ async fn a_merge_stopped_before_the_event_ended_is_not_applied_twice() {
         .await;
     proxy.inject(
         "UpdateItem",
-        Some("EVENTS#DUPLICATE"),
+        Some(r#"{"S":"DUPLICATE"}"#),
         STOPS,
         Fault::server_error(),
     );
@@ -297,7 +297,7 @@ async fn a_lead_whose_event_went_meanwhile_is_still_announced() {
     t.drain_leads_queue().await;
     proxy.inject(
         "UpdateItem",
-        Some("EVENTS#PROCESSED"),
+        Some(r#"{"S":"PROCESSED"}"#),
         1,
         Fault::ddb_condition_failed(),
     );

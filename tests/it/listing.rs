@@ -115,7 +115,15 @@ async fn every_listing_pages_across_its_shards() {
         for item in items.iter() {
             let shard = shard_of(&text(item, "id"), LISTING_SHARDS);
             assert_eq!(text(item, "gsi1pk"), format!("{gsi1}#s{shard}"));
-            assert!(text(item, "gsi2pk").contains(&format!("#s{shard}")));
+            // An event that ended PROCESSED has left the status index.
+            if gsi1 == "EVENTS" {
+                assert!(
+                    !item.contains_key("gsi2pk"),
+                    "an ended event on the status index"
+                );
+            } else {
+                assert!(text(item, "gsi2pk").contains(&format!("#s{shard}")));
+            }
             shards.insert(shard);
         }
         assert!(shards.len() >= 3, "{gsi1}: {shards:?}");
@@ -167,7 +175,9 @@ async fn every_listing_pages_across_its_shards() {
     let cursor = page["nextCursor"].as_str().unwrap();
     for other in [
         format!("/v1/leads?cursor={cursor}"),
-        format!("/v1/events?status=PROCESSED&cursor={cursor}"),
+        // (PROCESSED is read from every event, filtered: the same
+        // listing, so its cursor would continue it; FAILED is its own.)
+        format!("/v1/events?status=FAILED&cursor={cursor}"),
         format!("/v1/deliveries?cursor={cursor}"),
     ] {
         let r = t.admin("GET", &other, None).await;

@@ -4,6 +4,7 @@
 //! server and real local HTTP servers, through the same handlers Lambda
 //! runs. `cargo test -p leadpipe-tests --test it <module>::` runs one part.
 
+mod attempt_log;
 mod console;
 mod cost;
 mod dedupe;

@@ -36,7 +36,7 @@ pub async fn list(scope: &Scope, query: &[(String, String)]) -> Result<Response<
     let page = deliveries::list(scope, sub, status, &page_request(query)?).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for d in page.items {
-        let attempts = deliveries::attempts(scope, &d.id).await?;
+        let attempts = deliveries::attempts(scope, &d).await?;
         items.push(DeliveryView::new(d, attempts, false));
     }
     Ok(h::json(
@@ -49,7 +49,7 @@ pub async fn get(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError>
     let d = deliveries::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
-    let attempts = deliveries::attempts(scope, &d.id).await?;
+    let attempts = deliveries::attempts(scope, &d).await?;
     Ok(h::json(
         StatusCode::OK,
         &DeliveryView::new(d, attempts, true),
@@ -74,7 +74,7 @@ pub async fn retry(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiErro
             &DeliveriesMessage::attempt(scope.ws(), &d.id),
         )
         .await?;
-    let attempts = deliveries::attempts(scope, &d.id).await?;
+    let attempts = deliveries::attempts(scope, &d).await?;
     Ok(h::json(
         StatusCode::ACCEPTED,
         &DeliveryView::new(d, attempts, false),

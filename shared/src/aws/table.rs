@@ -9,7 +9,7 @@
 //!
 //! | item                  | `pk`                          | `sk`                         | `gsi1pk` / `gsi1sk`      | `gsi2pk` / `gsi2sk`                        |
 //! |-----------------------|-------------------------------|------------------------------|--------------------------|--------------------------------------------|
-//! | inbound event         | `{ws}EVT#{eventId}`           | `EVT`                        | `{ws}EVENTS#s{n}` / id   | `{ws}EVENTS#{STATUS}#s{n}` / id            |
+//! | inbound event         | `{ws}EVT#{eventId}`           | `EVT`                        | `{ws}EVENTS#s{n}` / id   | `{ws}EVENTS#{STATUS}#s{n}` / id (¹)        |
 //! | event input (large)   | `{ws}EVT#{eventId}`           | `INPUT`                      |                          |                                            |
 //! | lead                  | `{ws}LEAD#{leadId}`           | `LEAD`                       | `{ws}LEADS#s{n}` / id    | `{ws}LEADS#s{n}#status#{status}` / id      |
 //! | history entry         | `{ws}LEAD#{leadId}`           | `HIST#{causeId}#{type}`      |                          |                                            |
@@ -29,6 +29,12 @@
 //! | workspace             | `WS#{workspaceId}`            | `WS`                         | `WORKSPACES` / id        |                                            |
 //! | workspace token       | `TOKEN#{tokenId}`             | `TOKEN`                      | `{ws}TOKENS` / id        |                                            |
 //! | Meta page             | `META#page#{pageId}`          | `PAGE`                       | `{ws}PAGES` / id         |                                            |
+//!
+//! (¹) Only while `RECEIVED` or `FAILED`: an event that ends `PROCESSED` or
+//! `DUPLICATE` leaves the status index, and those listings read every
+//! event, filtered (issue 25: its move billed the index twice). A
+//! delivery's first attempts ride in its item (`inlineAttempts`); later
+//! ones, or long answers, are `ATT#` items.
 //!
 //! Four items are addressed from outside by an id that names no workspace,
 //! so their `pk` cannot carry one: a webhook key (its hook URL), a token

@@ -107,7 +107,7 @@ pub async fn erase_lead(
             .update_if(
                 &key.pk,
                 &key.sk,
-                "REMOVE #p, lastError SET erasedAt = :at",
+                "REMOVE #p, lastError, inlineAttempts SET erasedAt = :at",
                 Some("attribute_exists(pk)"),
                 vec![("#p", "payload")],
                 vec![(":at", s(clock::now_rfc3339()))],

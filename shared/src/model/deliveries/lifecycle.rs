@@ -3,7 +3,9 @@
 //! entry and the delivery's move on, and what the sweeper and a retry do
 //! to a delivery that stopped moving.
 
-use super::{ATTEMPT_RETENTION_S, Attempt, Delivery, DeliveryStatus, get};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{ATTEMPT_RETENTION_S, Attempt, Delivery, DeliveryStatus, InlineAttempt, get};
 use crate::app::Scope;
 use crate::aws::store::{Write, n, s};
 use crate::aws::table;
@@ -139,12 +141,27 @@ pub async fn record_attempt(
         // With its delivery (the workspace's retention), or the default.
         expires_at: d.expires_at.unwrap_or(clock::now_s() + ATTEMPT_RETENTION_S),
     };
-    scope.store.put(&item).await?;
+    // The first attempts ride in the write that records them (the
+    // delivery is rewritten anyway): a unit a lead saved. A long answer,
+    // or a later attempt, gets an item of its own, so the delivery that
+    // every claim rewrites stays small.
+    let inline = inline_entry(&item);
+    let log = match &inline {
+        Some(_) => ", inlineAttempts = list_append(if_not_exists(inlineAttempts, :none), :att)",
+        None => {
+            scope.store.put(&item).await?;
+            ""
+        }
+    };
     let expression = if status == DeliveryStatus::Pending {
-        "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c, nextAttemptAtMs = :next REMOVE claim, leaseUntilMs"
+        format!(
+            "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c, nextAttemptAtMs = :next{log} REMOVE claim, leaseUntilMs"
+        )
     } else {
         // Delivered or dead: off the work index.
-        "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk, nextAttemptAtMs"
+        format!(
+            "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c{log} REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk, nextAttemptAtMs"
+        )
     };
     let mut values = vec![
         (":n", n(i64::from(claim.n))),
@@ -159,6 +176,10 @@ pub async fn record_attempt(
                 .unwrap_or(aws_sdk_dynamodb::types::AttributeValue::Null(true)),
         ),
     ];
+    if let Some(entry) = inline {
+        values.push((":att", AttributeValue::L(vec![entry])));
+        values.push((":none", AttributeValue::L(vec![])));
+    }
     if status == DeliveryStatus::Pending {
         values.push((
             ":next",
@@ -173,7 +194,7 @@ pub async fn record_attempt(
         .update_if(
             &d.pk,
             &d.sk,
-            expression,
+            &expression,
             Some("claim = :c AND attemptCount = :n"),
             vec![("#st", "status")],
             values,
@@ -186,6 +207,35 @@ pub async fn record_attempt(
     Ok(get(scope, &d.id).await?.is_some_and(|now| {
         now.last_claim.as_deref() == Some(claim.token.as_str()) && now.attempt_count == claim.n
     }))
+}
+
+/// The attempts kept in the delivery item: the first few.
+pub const INLINE_ATTEMPTS: u32 = 3;
+/// An answer longer than this is kept in an attempt item of its own.
+pub const INLINE_RESPONSE_BYTES: usize = 256;
+
+/// `a` as an entry of the delivery's `inlineAttempts`, when it belongs
+/// there (one of the first [`INLINE_ATTEMPTS`], with a short answer).
+fn inline_entry(a: &Attempt) -> Option<AttributeValue> {
+    let short = a
+        .response
+        .as_ref()
+        .is_none_or(|r| r.len() <= INLINE_RESPONSE_BYTES)
+        && a.error
+            .as_ref()
+            .is_none_or(|e| e.len() <= INLINE_RESPONSE_BYTES);
+    if a.n > INLINE_ATTEMPTS || !short {
+        return None;
+    }
+    let entry = InlineAttempt {
+        n: a.n,
+        at: a.at.clone(),
+        status_code: a.status_code,
+        duration_ms: a.duration_ms,
+        error: a.error.clone(),
+        response: a.response.clone(),
+    };
+    serde_dynamo::to_attribute_value(entry).ok()
 }
 
 /// What [`finish`] found.

@@ -110,6 +110,10 @@ pub struct Delivery {
     /// to recover (Unix ms; see [`crate::model::health`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_at_ms: Option<i64>,
+    /// The first attempts' log, kept in the item (see [`record_attempt`]);
+    /// later ones are [`Attempt`] items beside it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inline_attempts: Vec<InlineAttempt>,
     pub created_at: String,
     pub updated_at: String,
     /// When the delivery, its body and its attempts expire: the
@@ -186,6 +190,7 @@ impl Delivery {
             last_claim: None,
             next_attempt_at_ms: None,
             held_at_ms: None,
+            inline_attempts: Vec::new(),
             created_at: now.clone(),
             updated_at: now,
             expires_at: None,
@@ -238,6 +243,19 @@ pub struct Attempt {
     #[serde(default)]
     pub response: Option<String>,
     pub expires_at: i64,
+}
+
+/// One attempt as the delivery item keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InlineAttempt {
+    pub n: u32,
+    pub at: String,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    #[serde(default)]
+    pub response: Option<String>,
 }
 
 /// A delivery's frozen body, beside it (see [`Delivery::payload`]).
@@ -316,11 +334,31 @@ pub async fn put_new(scope: &Scope, delivery: &Delivery) -> Result<Write, Error>
     scope.store.put_new(delivery).await
 }
 
-pub async fn attempts(scope: &Scope, id: &str) -> Result<Vec<Attempt>, Error> {
-    scope
+/// Every attempt of `d`, in order: those kept in its item, then the
+/// items beside it.
+pub async fn attempts(scope: &Scope, d: &Delivery) -> Result<Vec<Attempt>, Error> {
+    let mut all: Vec<Attempt> = d
+        .inline_attempts
+        .iter()
+        .map(|a| Attempt {
+            pk: d.pk.clone(),
+            sk: d.sk.clone(),
+            n: a.n,
+            at: a.at.clone(),
+            status_code: a.status_code,
+            duration_ms: a.duration_ms,
+            error: a.error.clone(),
+            response: a.response.clone(),
+            expires_at: d.expires_at.unwrap_or(0),
+        })
+        .collect();
+    let apart: Vec<Attempt> = scope
         .store
-        .query_prefix(&table::delivery(scope.ws(), id).pk, table::ATTEMPT_PREFIX)
-        .await
+        .query_prefix(&d.pk, table::ATTEMPT_PREFIX)
+        .await?;
+    all.extend(apart);
+    all.sort_by_key(|a| a.n);
+    Ok(all)
 }
 
 /// Deliveries, newest first, by subscription and/or status.

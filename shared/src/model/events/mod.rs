@@ -2,6 +2,11 @@
 //! change), with its status as it moves through the pipeline
 //! (docs/CONTRACT.md §5): `RECEIVED` → `PROCESSED` | `DUPLICATE` | `FAILED`.
 
+mod leadgen;
+mod withdraw;
+pub use leadgen::{LeadgenMarker, leadgen_marker, put_marker};
+pub use withdraw::{Withdrawn, withdraw};
+
 use serde::{Deserialize, Serialize};
 
 use crate::app::Scope;
@@ -114,8 +119,14 @@ pub struct EventRecord {
     pub sk: String,
     pub gsi1pk: String,
     pub gsi1sk: String,
-    pub gsi2pk: String,
-    pub gsi2sk: String,
+    /// The status index (see [`list`]): set while `RECEIVED` or `FAILED`,
+    /// the states someone acts on; an event that ends `PROCESSED` or
+    /// `DUPLICATE` leaves it (its status change would bill the index
+    /// twice, a delete and a put, for a listing seldom read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
     /// Absent on the default workspace's events; its key says the same.
     #[serde(default, skip_serializing_if = "WorkspaceId::is_default")]
     pub workspace: WorkspaceId,
@@ -204,8 +215,8 @@ impl EventRecord {
             sk: key.sk,
             gsi1pk: Listing::events(ws).partition_for(id.as_str()),
             gsi1sk: id.to_string(),
-            gsi2pk: status_partition(ws, EventStatus::Received, &id),
-            gsi2sk: id.to_string(),
+            gsi2pk: Some(status_partition(ws, EventStatus::Received, &id)),
+            gsi2sk: Some(id.to_string()),
             workspace: ws.clone(),
             id,
             status: EventStatus::Received,
@@ -236,11 +247,30 @@ pub async fn list(
     status: Option<EventStatus>,
     page: &PageRequest,
 ) -> Result<Page<EventRecord>, DataError> {
-    let listing = match status {
-        Some(s) => Listing::events_by_status(scope.ws(), s.as_str()),
-        None => Listing::events(scope.ws()),
+    let mut page: Page<EventRecord> = match status {
+        // Ended events are not on the status index: every event, filtered
+        // (events from before that change still are; they are found too).
+        Some(st @ (EventStatus::Processed | EventStatus::Duplicate)) => {
+            let filter = crate::aws::listing::Filter {
+                expression: "#st = :v",
+                value: s(st.as_str()),
+                name: Some(("#st", "status")),
+            };
+            let listing = Listing::events(scope.ws());
+            scope
+                .store
+                .query_page_filtered(&listing, page, true, filter)
+                .await?
+        }
+        Some(st) => {
+            let listing = Listing::events_by_status(scope.ws(), st.as_str());
+            scope.store.query_page(&listing, page, true).await?
+        }
+        None => {
+            let listing = Listing::events(scope.ws());
+            scope.store.query_page(&listing, page, true).await?
+        }
     };
-    let mut page: Page<EventRecord> = scope.store.query_page(&listing, page, true).await?;
     page.items
         .retain(|e| !crate::model::workspaces::expired(e.expires_at));
     Ok(page)
@@ -251,7 +281,7 @@ fn status_partition(ws: &WorkspaceId, status: EventStatus, id: &EventId) -> Stri
     Listing::events_by_status(ws, status.as_str()).partition_for(id.as_str())
 }
 
-const FINISH: &str = "SET #s = :s, gsi2pk = :g, processedAt = :at, leadId = :lead";
+const FINISH: &str = "SET #s = :s, processedAt = :at, leadId = :lead REMOVE gsi2pk, gsi2sk";
 const FAIL: &str = "SET #s = :s, gsi2pk = :g, processedAt = :at, #e = :err";
 const ONLY_RECEIVED: &str = "#s = :received";
 
@@ -276,7 +306,6 @@ pub async fn finish(
             vec![("#s", "status")],
             vec![
                 (":s", s(status.as_str())),
-                (":g", s(status_partition(scope.ws(), status, event_id))),
                 (":at", s(at)),
                 (":lead", s(lead_id.as_str())),
                 (":received", s(EventStatus::Received.as_str())),
@@ -369,91 +398,6 @@ pub async fn mark_swept(
             ],
         )
         .await
-}
-
-/// The marker that a Meta `leadgen_id` was recorded as the event it names;
-/// written in one transaction with that event.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LeadgenMarker {
-    pub pk: String,
-    pub sk: String,
-    pub event_id: EventId,
-}
-
-impl LeadgenMarker {
-    pub fn new(ws: &WorkspaceId, leadgen_id: &str, event_id: &EventId) -> Self {
-        let key = table::leadgen_marker(ws, leadgen_id);
-        LeadgenMarker {
-            pk: key.pk,
-            sk: key.sk,
-            event_id: event_id.clone(),
-        }
-    }
-}
-
-/// Writes a leadgen's marker; `Conflict` when the leadgen was seen before.
-pub async fn put_marker(scope: &Scope, marker: &LeadgenMarker) -> Result<Write, Error> {
-    scope.store.put_new(marker).await
-}
-
-/// The marker of a Meta `leadgen_id`, naming the event that recorded it.
-pub async fn leadgen_marker(
-    scope: &Scope,
-    leadgen_id: &str,
-) -> Result<Option<LeadgenMarker>, Error> {
-    let key = table::leadgen_marker(scope.ws(), leadgen_id);
-    scope.store.get(&key.pk, &key.sk).await
-}
-
-/// What [`withdraw`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Withdrawn {
-    /// Removed: nothing had started on it.
-    Removed,
-    /// Kept: its message got through after all (`process` has claimed an
-    /// address for it, or ended it), or it is gone already.
-    Kept,
-}
-
-/// Takes back an event whose message ingest could not queue — only while
-/// nothing counts on it: still `RECEIVED`, and no address of it claimed by
-/// it (`identities`: its email's and phone's identity keys). A send that
-/// failed may still have delivered the message; a concurrent event of the
-/// same person then waits on this event's claims, and removing it would
-/// let that one make a second lead. One transaction, on this rare path.
-pub async fn withdraw(
-    scope: &Scope,
-    id: &EventId,
-    identities: &[table::Key],
-) -> Result<Withdrawn, Error> {
-    let key = table::event(scope.ws(), id.as_str());
-    let mut items = vec![scope.store.tx_delete(
-        &key.pk,
-        &key.sk,
-        Some("#s = :received"),
-        vec![("#s", "status")],
-        vec![(":received", s(EventStatus::Received.as_str()))],
-    )?];
-    for identity in identities {
-        items.push(scope.store.tx_check(
-            &identity.pk,
-            &identity.sk,
-            "attribute_not_exists(pk) OR claimedBy <> :e",
-            vec![(":e", s(id.as_str()))],
-        )?);
-    }
-    match scope.store.transact(items).await? {
-        crate::aws::store::Tx::Done => {
-            let input = table::event_input(scope.ws(), id.as_str());
-            scope
-                .store
-                .delete(&input.pk, &input.sk, None, vec![])
-                .await?;
-            Ok(Withdrawn::Removed)
-        }
-        crate::aws::store::Tx::Cancelled(_) => Ok(Withdrawn::Kept),
-    }
 }
 
 /// An event whose submission fits in one write unit with it (its JSON up
