@@ -11,7 +11,8 @@
 //! * [`admin`] — the management API, one file per resource, and the
 //!   [`console`] it serves: server-rendered pages over the same handlers.
 //! * [`sweep`] — the scheduled safety net: queues again what a lost
-//!   message left stuck.
+//!   message left stuck, and checks each registered Meta page's health.
+//! * [`ops`] — operational events (`source.failing`).
 //!
 //! Under them the layers:
 //!
@@ -40,6 +41,7 @@ pub mod listen;
 pub mod meta_verify;
 pub mod model;
 pub mod openapi;
+pub mod ops;
 pub mod process;
 pub mod providers;
 pub mod rules;

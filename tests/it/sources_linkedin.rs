@@ -168,8 +168,46 @@ async fn linkedin_lead_sync_challenge_signature_and_fetch() {
         &body,
     )
     .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["erased"], true);
+    assert_eq!(events(&t).await.len(), 2, "a deletion records no event");
+    // The person's data is gone: the lead, and the submission on its event.
+    let lead_id = e["leadId"].as_str().unwrap();
+    let gone = t.admin("GET", &format!("/v1/leads/{lead_id}"), None).await;
+    assert_eq!(gone.status, 404);
+    let scope = t.app.default_scope();
+    let first = leadpipe::model::events::get(&scope, e["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.lead_id.as_ref().map(|l| l.as_str()), Some(lead_id));
+    assert!(
+        leadpipe::model::events::input_of(&scope, &first)
+            .await
+            .unwrap()
+            .is_none(),
+        "the submission survived the erasure"
+    );
+    // LinkedIn saying it again: nothing left to erase.
+    let r = post(
+        &t,
+        &path,
+        &[("x-li-signature", &li_sign("li-client-secret", &body))],
+        &body,
+    )
+    .await;
     assert_eq!(r.status, 200);
-    assert_eq!(events(&t).await.len(), 2, "a deletion records nothing");
+    assert_eq!(r.json()["erased"], false);
+    // A forged deletion erases nothing.
+    let other = li_note("DELETED", "flaky-1");
+    let r = post(
+        &t,
+        &path,
+        &[("x-li-signature", &li_sign("wrong", &other))],
+        &other,
+    )
+    .await;
+    assert_eq!(r.status, 401);
 
     let broken = "{\"leadAction\": \"CREATED\"}";
     let r = post(
