@@ -41,6 +41,8 @@ pub struct Swept {
     /// Meta pages checked with Graph in this run, and those found failing.
     pub pages_checked: usize,
     pub pages_failing: usize,
+    /// Pages that turned failing in this run: `source.failing` raised.
+    pub sources_failing: usize,
 }
 
 /// One sweep over events and deliveries.
@@ -64,6 +66,7 @@ pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
             Ok(c) => {
                 pages.checked += c.checked;
                 pages.failing += c.failing;
+                pages.raised += c.raised;
             }
             Err(e) => {
                 tracing::warn!(error = %e, workspace = %scope.ws(), "Meta page checks failed; next sweep tries again")
@@ -76,6 +79,7 @@ pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
         deliveries: deliveries.len(),
         pages_checked: pages.checked,
         pages_failing: pages.failing,
+        sources_failing: pages.raised,
     };
     if swept.events + swept.deliveries > 0 {
         tracing::warn!(
@@ -184,6 +188,8 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
 pub struct PageChecks {
     pub checked: usize,
     pub failing: usize,
+    /// Turned failing: `source.failing` raised.
+    pub raised: usize,
 }
 
 /// Checks each Meta page of `scope`'s workspace not checked within
@@ -237,6 +243,7 @@ pub async fn check_pages(scope: &Scope, now: i64) -> Result<PageChecks, Error> {
         }
         match pages::record_health(scope, &page, failing).await? {
             Transition::Failing => {
+                found.raised += 1;
                 crate::ops::source_failing(scope, &page.page_id, failing.unwrap_or_default());
             }
             Transition::Recovered => {

@@ -46,6 +46,7 @@ fn subscribed(app_id: &str) -> String {
 
 #[tokio::test]
 async fn the_sweep_marks_revoked_and_unsubscribed_pages_failing_hourly() {
+    let logs = LogCapture::start("debug");
     let (t, graph) = stack_with_graph().await;
     register(&t, "1001", "tok-healthy-1001").await;
     register(&t, "1002", "tok-revoked-1002").await;
@@ -58,10 +59,13 @@ async fn the_sweep_marks_revoked_and_unsubscribed_pages_failing_hourly() {
     graph.script("/v25.0/1002/subscribed_apps", &[(400, REVOKED)]);
     graph.script("/v25.0/1003/subscribed_apps", &[(200, r#"{"data":[]}"#)]);
 
-    let logs = LogCapture::start("info");
     let now = leadpipe::rules::clock::now_ms();
     let swept = leadpipe::sweep::sweep_at(&t.app, now).await.unwrap();
     assert_eq!((swept.pages_checked, swept.pages_failing), (3, 2));
+    assert_eq!(
+        swept.sources_failing, 2,
+        "source.failing raised once per failing page"
+    );
 
     // Each page asked with its own token.
     let asked = graph.requests_to("/v25.0/1002/subscribed_apps");
@@ -120,6 +124,10 @@ async fn the_sweep_marks_revoked_and_unsubscribed_pages_failing_hourly() {
         .await
         .unwrap();
     assert_eq!((later.pages_checked, later.pages_failing), (3, 1));
+    assert_eq!(
+        later.sources_failing, 0,
+        "a page failing before is not raised again"
+    );
     let still = health_of(&t, "1002").await;
     assert_eq!(still["since"], revoked["since"]);
     assert_eq!(health_of(&t, "1003").await["state"], "healthy");

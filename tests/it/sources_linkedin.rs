@@ -7,13 +7,13 @@ use serde_json::json;
 
 use super::sources::{events, post, processed_event};
 
-fn li_sign(secret: &str, body: &str) -> String {
+pub(crate) fn li_sign(secret: &str, body: &str) -> String {
     let mac =
         leadpipe::providers::hmac_sha256(secret.as_bytes(), &[b"hmacsha256=", body.as_bytes()]);
     leadpipe::rules::crypto::encode_hex(&mac)
 }
 
-fn li_note(action: &str, id: &str) -> String {
+pub(crate) fn li_note(action: &str, id: &str) -> String {
     format!(
         "{}\n",
         json!({
@@ -27,7 +27,7 @@ fn li_note(action: &str, id: &str) -> String {
     )
 }
 
-const LI_RESPONSE: &str = r#"{"id": "a9a29e52-4", "testLead": false, "leadType": "SPONSORED",
+pub(crate) const LI_RESPONSE: &str = r#"{"id": "a9a29e52-4", "testLead": false, "leadType": "SPONSORED",
   "versionedLeadGenFormUrn": "urn:li:versionedLeadGenForm:(urn:li:leadGenForm:5678,1)",
   "associatedEntity": {"associatedCreative": "urn:li:sponsoredCreative:241257736"},
   "form": {"name": "Démo", "hiddenFields": [{"name": "utm_source", "value": "linkedin"}],
