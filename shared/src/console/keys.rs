@@ -449,14 +449,6 @@ pub async fn rotate(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     .await
 }
 
-/// **Send test lead**: a marked test lead through the key's own pipeline.
-pub async fn test_lead(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    let id = safe_id(ctx.param("id"))?;
-    ctx.api("POST", &format!("/v1/keys/{id}/test-lead"), None)
-        .await?;
-    Ok(redirect(&format!("/console/keys/{id}?done=test-lead")))
-}
-
 pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let id = safe_id(ctx.param("id"))?;
     ctx.api("DELETE", &format!("/v1/keys/{id}"), None).await?;

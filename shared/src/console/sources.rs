@@ -174,3 +174,16 @@ pub async fn meta_pages(ctx: &super::Ctx<'_>) -> Markup {
         }
     }
 }
+
+/// **Send test lead** (the key drawer's button): a marked test lead through
+/// the key's own pipeline (`POST /v1/keys/{id}/test-lead`).
+pub async fn test_lead(
+    ctx: &super::Ctx<'_>,
+) -> Result<lambda_http::Response<lambda_http::Body>, crate::http::error::ApiError> {
+    let id = super::safe_id(ctx.param("id"))?;
+    ctx.api("POST", &format!("/v1/keys/{id}/test-lead"), None)
+        .await?;
+    Ok(super::redirect(&format!(
+        "/console/keys/{id}?done=test-lead"
+    )))
+}
