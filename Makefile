@@ -150,7 +150,7 @@ infra-check:
 	$(CARGO) test -p leadpipe-tests --test it --locked infra::
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := inbound origin meta template ssrf cursor sources filter
+FUZZ_TARGETS := inbound origin meta meta_signed template ssrf cursor sources filter
 
 ## cargo-fuzz needs a nightly toolchain and the cargo-fuzz command.
 deps-fuzz: deps-rust

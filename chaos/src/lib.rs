@@ -361,6 +361,7 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
         meta_app_secret: Some(app_secret.clone()),
         meta_verify_token: Some(verify_token.clone()),
         meta_page_token: Some(page_token.clone()),
+        meta_app_id: None,
     };
     let stack: Stack = resources::bootstrap(&sdk, &StackNames::new(&stack_name), overrides)
         .await

@@ -98,7 +98,12 @@ pub struct SecretOverrides {
     pub meta_app_secret: Option<String>,
     pub meta_verify_token: Option<String>,
     pub meta_page_token: Option<String>,
+    pub meta_app_id: Option<String>,
 }
+
+/// The Meta app id a new local deployment secret names (the page health
+/// check looks for it in `subscribed_apps`).
+pub const DEV_META_APP_ID: &str = "1000000000000001";
 
 /// Creates the table, queues and both secrets when missing; idempotent.
 pub async fn bootstrap(
@@ -394,6 +399,7 @@ async fn ensure_secrets(
             meta_app_secret: Some(leadpipe::rules::crypto::random_token(16)),
             meta_verify_token: Some(leadpipe::rules::crypto::random_token(16)),
             meta_page_token: Some("dev-page-token".into()),
+            meta_app_id: Some(DEV_META_APP_ID.into()),
         });
     if let Some(v) = overrides.meta_app_secret {
         doc.meta_app_secret = Some(v);
@@ -403,6 +409,9 @@ async fn ensure_secrets(
     }
     if let Some(v) = overrides.meta_page_token {
         doc.meta_page_token = Some(v);
+    }
+    if let Some(v) = overrides.meta_app_id {
+        doc.meta_app_id = Some(v);
     }
     let mut admin = existing_admin
         .clone()

@@ -78,6 +78,7 @@ impl Options {
                 meta_app_secret: env("LEADPIPE_META_APP_SECRET"),
                 meta_verify_token: env("LEADPIPE_META_VERIFY_TOKEN"),
                 meta_page_token: env("LEADPIPE_META_PAGE_TOKEN"),
+                meta_app_id: env("LEADPIPE_META_APP_ID"),
             },
             env: Vec::new(),
         }

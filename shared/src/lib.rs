@@ -11,7 +11,7 @@
 //! * [`admin`] — the management API, one file per resource, and the
 //!   [`console`] it serves: server-rendered pages over the same handlers.
 //! * [`sweep`] — the scheduled safety net: queues again what a lost
-//!   message left stuck.
+//!   message left stuck, and checks each registered Meta page's health.
 //! * [`ops`] — operational events (`delivery.exhausted`,
 //!   `subscription.failing`…): raised by the stages, delivered like a
 //!   lead's to the subscriptions that ask for them.

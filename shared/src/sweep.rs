@@ -9,7 +9,8 @@
 //! * deliveries `pending` with no attempt and no change for longer than
 //!   any back-off ([`crate::deliver::stall_after`]),
 //!
-//! and queues them again. Idempotent: `process` finishes an event once and
+//! and queues them again. It also checks each registered Meta page's
+//! health (at most hourly per page, see [`check_pages`]). Idempotent: `process` finishes an event once and
 //! `deliver` claims each attempt, so an extra message costs a read; each
 //! find is marked with a conditional write, so two sweepers at once queue
 //! one message, and a stuck item is queued again once per grace period,
@@ -37,6 +38,11 @@ pub const BATCH: usize = 500;
 pub struct Swept {
     pub events: usize,
     pub deliveries: usize,
+    /// Meta pages checked with Graph in this run, and those found failing.
+    pub pages_checked: usize,
+    pub pages_failing: usize,
+    /// Pages that turned failing in this run: `source.failing` raised.
+    pub sources_failing: usize,
 }
 
 /// One sweep over events and deliveries.
@@ -48,17 +54,34 @@ pub async fn sweep(app: &App) -> Result<Swept, Error> {
 /// waiting for the grace period to pass.
 pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
     let mut events = Vec::new();
+    let mut pages = PageChecks::default();
     for ws in Box::pin(crate::model::workspaces::all_ids(app)).await? {
         // Boxed: the SDK's futures are deep, and a loop of them overflows
         // the compiler's layout depth in the binary.
-        events.extend(Box::pin(stuck_events(&app.scope(ws), now)).await?);
+        let scope = app.scope(ws);
+        events.extend(Box::pin(stuck_events(&scope, now)).await?);
+        // A page check that cannot run (Graph down, a store error) never
+        // keeps stuck work from being queued again.
+        match Box::pin(check_pages(&scope, now)).await {
+            Ok(c) => {
+                pages.checked += c.checked;
+                pages.failing += c.failing;
+                pages.raised += c.raised;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, workspace = %scope.ws(), "Meta page checks failed; next sweep tries again")
+            }
+        }
     }
     let deliveries = Box::pin(stalled_deliveries(app, now)).await?;
     let swept = Swept {
         events: events.len(),
         deliveries: deliveries.len(),
+        pages_checked: pages.checked,
+        pages_failing: pages.failing,
+        sources_failing: pages.raised,
     };
-    if swept != Swept::default() {
+    if swept.events + swept.deliveries > 0 {
         tracing::warn!(
             events = swept.events,
             deliveries = swept.deliveries,
@@ -158,4 +181,76 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
             None => return Ok(queued),
         }
     }
+}
+
+/// What one run's page checks found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PageChecks {
+    pub checked: usize,
+    pub failing: usize,
+    /// Turned failing: `source.failing` raised.
+    pub raised: usize,
+}
+
+/// Checks each Meta page of `scope`'s workspace not checked within
+/// [`pages::CHECK_EVERY_MS`]: its token still valid and the app still in
+/// its `subscribed_apps` ([`crate::providers::meta_health`]). A page that
+/// turns failing is marked (reason, since) and raises `source.failing`
+/// ([`crate::ops::source_failing`]) once; a healthy answer clears the mark;
+/// an outage leaves it as it was.
+pub async fn check_pages(scope: &Scope, now: i64) -> Result<PageChecks, Error> {
+    use crate::model::pages::{self, Transition};
+    use crate::providers::meta_health::{self, Health};
+    let mut found = PageChecks::default();
+    let registered = pages::all(scope).await?;
+    if registered.is_empty() {
+        return Ok(found);
+    }
+    let secrets = scope.secrets.get().await?;
+    let http = scope.http()?;
+    for page in registered {
+        if page
+            .checked_at_ms
+            .is_some_and(|at| now - at < pages::CHECK_EVERY_MS)
+            || !pages::claim_check(scope, &page.page_id, now).await?
+        {
+            continue;
+        }
+        found.checked += 1;
+        let health = match page.access_token(&secrets.data_key) {
+            Ok(token) => {
+                meta_health::check(
+                    http,
+                    &scope.config.meta_graph_url,
+                    &page.page_id,
+                    &token,
+                    secrets.meta_app_id.as_deref(),
+                )
+                .await
+            }
+            Err(e) => Health::Failing(format!("the stored page token cannot be opened: {e}")),
+        };
+        let failing = match &health {
+            Health::Healthy => None,
+            Health::Failing(reason) => Some(reason.as_str()),
+            Health::Unknown(why) => {
+                tracing::warn!(page_id = %page.page_id, reason = %why, "Meta page check inconclusive");
+                continue;
+            }
+        };
+        if failing.is_some() {
+            found.failing += 1;
+        }
+        match pages::record_health(scope, &page, failing).await? {
+            Transition::Failing => {
+                found.raised += 1;
+                crate::ops::source_failing(scope, &page.page_id, failing.unwrap_or_default()).await;
+            }
+            Transition::Recovered => {
+                tracing::info!(page_id = %page.page_id, "Meta page healthy again");
+            }
+            Transition::Unchanged => {}
+        }
+    }
+    Ok(found)
 }

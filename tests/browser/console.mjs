@@ -299,6 +299,18 @@ try {
   r = await hook(hookUrl, fresh, { email: "new.token@example.com" });
   check(r.status === 202, `the new token works: ${r.status}`);
 
+  // 6b. Send test lead: a marked test lead through the key's pipeline;
+  // the destination (no "Send test leads too") gets nothing.
+  step = "send test lead";
+  await visit(keyPath);
+  await page.click("form[action$='/test-lead'] button");
+  check((await page.content()).includes("Test lead sent"), "the test lead is confirmed");
+  await eventually("the test lead among the leads", async () => {
+    await visit("/console/leads");
+    return (await page.content()).includes("test-lead+");
+  });
+  check(!received.some((x) => x.body.includes("test-lead+")), "a test lead reached a destination without test leads");
+
   // 7. Erase a person: the lead is found nowhere afterwards.
   step = "erase";
   await visit("/console/leads?email=browser.person%40example.com");

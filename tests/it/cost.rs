@@ -119,6 +119,10 @@ async fn write_units_per_lead_by_stage_and_layout() {
         assert_eq!(units[5].total(), 0, "{name}: the repeat delivered");
     }
     assert_eq!(crm.requests_to("/hook").len(), 1);
+    assert!(
+        !writes.iter().any(|w| sk_of(w) == "PLEAD"),
+        "a webhook lead wrote a provider lead marker"
+    );
     assert!(totals.windows(2).all(|w| w[0] >= w[1]), "{totals:?}");
     // Today's indexes cost no more than the first ones although they add
     // the work index (2 units a delivery): with the delivery body and large
@@ -137,6 +141,65 @@ async fn write_units_per_lead_by_stage_and_layout() {
         "a new lead costs {} write units",
         totals[1]
     );
+}
+
+fn sk_of(w: &Written) -> &str {
+    w.after
+        .as_ref()
+        .or(w.before.as_ref())
+        .and_then(|i| i["sk"].as_str().or_else(|| i["sk"]["S"].as_str()))
+        .unwrap_or("")
+}
+
+/// LinkedIn's `DELETED` needs to know which lead a form response made:
+/// `process` writes one marker per LinkedIn lead (and for no other
+/// provider). Priced here: one put of a small item in no index, 1 unit.
+#[tokio::test]
+async fn a_linkedin_lead_costs_one_write_unit_more_in_process() {
+    use super::sources_linkedin::{LI_RESPONSE, li_note, li_sign};
+    let api = ScriptedServer::start().await;
+    api.script("/rest/leadFormResponses/a9a29e52-4", &[(200, LI_RESPONSE)]);
+    let base = format!("{}/rest", api.base_url);
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |c| {
+        c.linkedin_api_url = base;
+    })
+    .await;
+    let created = t
+        .admin(
+            "POST",
+            "/v1/keys",
+            Some(json!({"name": "LinkedIn", "provider": "linkedin",
+                        "providerSecret": "li-secret", "providerToken": "AQV-token"})),
+        )
+        .await;
+    let key = created.json()["id"].as_str().unwrap().to_owned();
+    let body = li_note("CREATED", "a9a29e52-4");
+    proxy.meter.stage("ingest");
+    let r = t
+        .call(
+            "POST",
+            &format!("/v1/hooks/{key}"),
+            &[("x-li-signature", &li_sign("li-secret", &body))],
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    proxy.meter.stage("process");
+    assert!(t.process_queue().await >= 1);
+    proxy.meter.stop();
+    let writes = proxy.meter.writes();
+    let markers: Vec<&Written> = writes.iter().filter(|w| sk_of(w) == "PLEAD").collect();
+    assert_eq!(markers.len(), 1, "one marker per LinkedIn lead");
+    assert_eq!(markers[0].stage, "process");
+    let current = &layouts()[1];
+    let u = current.cost(markers[0]);
+    println!(
+        "LinkedIn lead marker: {} write unit(s) ({}+{})",
+        u.total(),
+        u.table,
+        u.indexes
+    );
+    assert_eq!((u.table, u.indexes), (1, 0));
 }
 
 fn render(table: &[(String, Vec<Units>)], writes: &[Written]) -> String {

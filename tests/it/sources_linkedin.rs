@@ -7,13 +7,13 @@ use serde_json::json;
 
 use super::sources::{events, post, processed_event};
 
-fn li_sign(secret: &str, body: &str) -> String {
+pub(crate) fn li_sign(secret: &str, body: &str) -> String {
     let mac =
         leadpipe::providers::hmac_sha256(secret.as_bytes(), &[b"hmacsha256=", body.as_bytes()]);
     leadpipe::rules::crypto::encode_hex(&mac)
 }
 
-fn li_note(action: &str, id: &str) -> String {
+pub(crate) fn li_note(action: &str, id: &str) -> String {
     format!(
         "{}\n",
         json!({
@@ -27,7 +27,7 @@ fn li_note(action: &str, id: &str) -> String {
     )
 }
 
-const LI_RESPONSE: &str = r#"{"id": "a9a29e52-4", "testLead": false, "leadType": "SPONSORED",
+pub(crate) const LI_RESPONSE: &str = r#"{"id": "a9a29e52-4", "testLead": false, "leadType": "SPONSORED",
   "versionedLeadGenFormUrn": "urn:li:versionedLeadGenForm:(urn:li:leadGenForm:5678,1)",
   "associatedEntity": {"associatedCreative": "urn:li:sponsoredCreative:241257736"},
   "form": {"name": "Démo", "hiddenFields": [{"name": "utm_source", "value": "linkedin"}],
@@ -168,8 +168,46 @@ async fn linkedin_lead_sync_challenge_signature_and_fetch() {
         &body,
     )
     .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["erased"], true);
+    assert_eq!(events(&t).await.len(), 2, "a deletion records no event");
+    // The person's data is gone: the lead, and the submission on its event.
+    let lead_id = e["leadId"].as_str().unwrap();
+    let gone = t.admin("GET", &format!("/v1/leads/{lead_id}"), None).await;
+    assert_eq!(gone.status, 404);
+    let scope = t.app.default_scope();
+    let first = leadpipe::model::events::get(&scope, e["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.lead_id.as_ref().map(|l| l.as_str()), Some(lead_id));
+    assert!(
+        leadpipe::model::events::input_of(&scope, &first)
+            .await
+            .unwrap()
+            .is_none(),
+        "the submission survived the erasure"
+    );
+    // LinkedIn saying it again: nothing left to erase.
+    let r = post(
+        &t,
+        &path,
+        &[("x-li-signature", &li_sign("li-client-secret", &body))],
+        &body,
+    )
+    .await;
     assert_eq!(r.status, 200);
-    assert_eq!(events(&t).await.len(), 2, "a deletion records nothing");
+    assert_eq!(r.json()["erased"], false);
+    // A forged deletion erases nothing.
+    let other = li_note("DELETED", "flaky-1");
+    let r = post(
+        &t,
+        &path,
+        &[("x-li-signature", &li_sign("wrong", &other))],
+        &other,
+    )
+    .await;
+    assert_eq!(r.status, 401);
 
     let broken = "{\"leadAction\": \"CREATED\"}";
     let r = post(

@@ -89,6 +89,7 @@ fn audit_name(action: Action) -> &'static str {
         KeyUpdate => "keys.update",
         KeyDelete => "keys.delete",
         KeyRotate => "keys.rotate",
+        KeyTestLead => "keys.test_lead",
         EventReplay => "events.replay",
         LeadUpdate => "leads.update",
         LeadErase => "leads.erase",
@@ -133,6 +134,7 @@ fn run<'a>(
         Action::KeyUpdate => Box::pin(keys::update(scope, req, m)),
         Action::KeyDelete => Box::pin(keys::delete(scope, m)),
         Action::KeyRotate => Box::pin(keys::rotate(scope, req, m)),
+        Action::KeyTestLead => Box::pin(super::test_lead::send(scope, req, m)),
         Action::EventGet => Box::pin(events::get(scope, m)),
         Action::EventsList => Box::pin(events::list(scope, query)),
         Action::EventReplay => Box::pin(events::replay(scope, m)),
@@ -186,6 +188,8 @@ fn run<'a>(
         | Action::HookPage
         | Action::MetaNotification
         | Action::MetaHandshake
+        | Action::MetaDataDeletion
+        | Action::MetaDataDeletionStatus
         | Action::Health
         | Action::OpenApi
         | Action::Console(_) => Box::pin(async { Err(ApiError::NotFound("route")) }),

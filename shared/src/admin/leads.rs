@@ -167,36 +167,16 @@ pub fn filter(scope: &Scope, query: &[(String, String)]) -> Result<LeadFilter, A
 }
 
 /// `POST /v1/leads/{id}/erase`: the person's data goes from everything
-/// that holds it (see [`crate::model::erasure`]); subscriptions that ask
-/// for `lead.deleted` get one, carrying the lead's id and nothing personal.
-/// Sent before anything is erased: if sending fails nothing is gone and
-/// the call can be repeated.
+/// that holds it; subscriptions that ask for `lead.deleted` get one,
+/// carrying the lead's id and nothing personal (see
+/// [`crate::process::erase`]).
 pub async fn erase(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
-    use crate::model::{deliveries, erasure, history, subscriptions};
     let lead = leads::get(scope, m.param("id"))
         .await?
         .ok_or(ApiError::NotFound("lead"))?;
-    let entries = history::history(scope, lead.id.as_str()).await?;
-    let subs = subscriptions::all(scope).await?;
-    let event_ids: Vec<String> = entries
-        .iter()
-        .map(|e| e.cause_id.as_str().to_owned())
-        .filter(|c| c.starts_with("evt_"))
-        .collect();
-    let delivery_ids: Vec<String> = entries
-        .iter()
-        .flat_map(|e| subs.iter().map(|s| deliveries::id_for(e, &s.id).into()))
-        .collect();
-    // The announcement: a tombstone of the lead, its id and nothing else.
-    let now = clock::now_rfc3339();
-    let cause = CauseId::from(&ChangeId::generate());
-    let tombstone = leads::tombstone(&lead, &now);
-    let entry = HistoryEntry::new(scope.ws(), &lead.id, LeadEventType::Deleted, &cause, &now);
-    crate::process::fan_out::fan_out_entries(scope, &tombstone, &[entry]).await?;
-    let erased = erasure::erase_lead(scope, &lead, &event_ids, &delivery_ids).await?;
-    tracing::info!(lead_id = %lead.id, ?erased, "lead erased");
+    let (erased, at) = crate::process::erase::erase(scope, &lead).await?;
     Ok(h::json(
         StatusCode::OK,
-        &serde_json::json!({"id": lead.id, "erased": erased, "erasedAt": now}),
+        &serde_json::json!({"id": lead.id, "erased": erased, "erasedAt": at}),
     ))
 }

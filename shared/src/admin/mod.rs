@@ -20,6 +20,7 @@ pub mod pages;
 pub mod routing;
 pub mod subscription_view;
 pub mod subscriptions;
+pub mod test_lead;
 pub mod workspaces;
 
 pub(crate) use act::act;

@@ -24,9 +24,22 @@ fn view(p: &MetaPage) -> Value {
         "name": p.name,
         "accessToken": "set",
         "formKeys": p.form_keys,
+        "health": health(p),
         "createdAt": p.created_at,
         "updatedAt": p.updated_at,
     })
+}
+
+/// The sweep's last finding about the page (see [`crate::sweep::check_pages`]).
+pub fn health(p: &MetaPage) -> Value {
+    let checked_at = p.checked_at_ms.map(crate::rules::clock::rfc3339);
+    match (&p.failing_reason, &p.failing_since) {
+        (Some(reason), since) => json!({
+            "state": "failing", "reason": reason, "since": since, "checkedAt": checked_at,
+        }),
+        (None, _) if p.healthy_at.is_some() => json!({"state": "healthy", "checkedAt": checked_at}),
+        (None, _) => json!({"state": "unchecked"}),
+    }
 }
 
 pub async fn list(scope: &Scope, query: &[(String, String)]) -> Result<Response<Body>, ApiError> {

@@ -95,6 +95,8 @@ pub struct SubscriptionView {
     pub disabled_reason: Option<String>,
     pub max_attempts: u32,
     pub retry_schedule: Vec<u32>,
+    /// Also sent test leads.
+    pub test_leads: bool,
     /// `active`, `failing` (held: one probe retries, the others wait) or
     /// `disabled`.
     pub state: &'static str,
@@ -150,6 +152,7 @@ impl SubscriptionView {
             disabled_reason: sub.disabled_reason,
             max_attempts: schedule.max_attempts(),
             retry_schedule: schedule.steps().to_vec(),
+            test_leads: sub.test_leads,
             state: State::of(sub.enabled, health).as_str(),
             consecutive_failures: health.map_or(0, |h| h.consecutive_failures),
             failing_since: health

@@ -180,6 +180,7 @@ const FIELDS: &[&str] = &[
     "enabled",
     "maxAttempts",
     "retrySchedule",
+    "testLeads",
 ];
 
 fn header_name_issue(name: &str) -> Option<&'static str> {
@@ -339,6 +340,7 @@ pub async fn changes(
 
     out.filter = super::routing::read_filter(&mut input);
     out.enabled = input.bool("enabled");
+    out.test_leads = input.bool("testLeads");
     super::subscription_view::retry_schedule(&mut input, &scope.config, &mut out);
     if let Some(e) = unsafe_url {
         return Err(ApiError::UnsafeUrl(format!("url refused: {e}")));

@@ -51,6 +51,10 @@ pub struct SecretDocument {
     pub meta_verify_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_page_token: Option<String>,
+    /// The Meta app's id (not a secret; kept beside its secret): the page
+    /// health check looks for it in each page's `subscribed_apps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_app_id: Option<String>,
 }
 
 impl std::fmt::Debug for SecretDocument {
@@ -85,6 +89,7 @@ pub struct Secrets {
     pub meta_app_secret: Option<String>,
     pub meta_verify_token: Option<String>,
     pub meta_page_token: Option<String>,
+    pub meta_app_id: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -126,6 +131,7 @@ impl SecretValue for Secrets {
             meta_app_secret: non_empty(doc.meta_app_secret),
             meta_verify_token: non_empty(doc.meta_verify_token),
             meta_page_token: non_empty(doc.meta_page_token),
+            meta_app_id: non_empty(doc.meta_app_id),
         })
     }
 }

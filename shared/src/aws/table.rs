@@ -331,6 +331,18 @@ pub fn meta_page(page_id: &str) -> Key {
     Key::new(format!("META#page#{page_id}"), "PAGE")
 }
 
+/// A Meta data-deletion request, by its confirmation code (deployment
+/// wide: Meta's app serves every workspace).
+pub fn meta_deletion(code: &str) -> Key {
+    Key::new(format!("META#deletion#{code}"), "DELETION")
+}
+
+/// Which lead a provider's own lead id made (LinkedIn's form response id):
+/// read when the provider asks for the lead's deletion.
+pub fn provider_lead(ws: &WorkspaceId, provider: &str, provider_lead_id: &str) -> Key {
+    in_ws(ws, &format!("PLEAD#{provider}#{provider_lead_id}"), "PLEAD")
+}
+
 // ----- index partitions -----
 
 pub const EVENTS: &str = "EVENTS";

@@ -60,6 +60,7 @@ struct Values {
     filter: String,
     kinds: KindValues,
     enabled: bool,
+    test_leads: bool,
 }
 
 impl Values {
@@ -86,6 +87,7 @@ impl Values {
             filter: routing::text_of(sub),
             kinds: KindValues::from_sub(sub),
             enabled: sub["enabled"].as_bool().unwrap_or(true),
+            test_leads: sub["testLeads"].as_bool().unwrap_or(false),
         }
     }
 
@@ -104,6 +106,7 @@ impl Values {
             filter: f.get("filter").to_owned(),
             kinds: KindValues::from_form(f),
             enabled: f.has("enabled"),
+            test_leads: f.has("testLeads"),
         }
     }
 }
@@ -188,6 +191,7 @@ fn body_of(f: &Form, creating: bool) -> Result<Value, Problems> {
         )),
     }
     body.insert("enabled".into(), json!(f.has("enabled")));
+    body.insert("testLeads".into(), json!(f.has("testLeads")));
     destination_kinds::adjust(&mut body, f, creating, &mut issues);
     if issues.is_empty() {
         Ok(Value::Object(body))
@@ -292,6 +296,10 @@ fn form_fields(p: &Problems, v: &Values, creating: bool) -> Markup {
             @for issue in p.of("maxAttempts") { p.field-error { "Max attempts " (issue) } }
         }
         div.field.checks { label { input type="checkbox" name="enabled" value="1" checked[v.enabled]; "Enabled" } }
+        div.field.checks {
+            label { input type="checkbox" name="testLeads" value="1" checked[v.test_leads]; "Send test leads too" }
+            p.muted { "Test leads (a provider's test submission, a key's Send test lead) go only to destinations with this on." }
+        }
     }
 }
 

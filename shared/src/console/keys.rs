@@ -86,6 +86,7 @@ async fn render(ctx: &Ctx<'_>, view: View<'_>) -> Result<Response<Body>, ApiErro
     let page = ctx.api("GET", "/v1/keys?limit=100", None).await?;
     let keys = page["items"].as_array().cloned().unwrap_or_default();
     let last = last_use(ctx).await;
+    let meta_pages = sources::meta_pages(ctx).await;
     let selected_id = view.selected.as_ref().map(|(k, _)| s(k, "id").to_owned());
     let body = html! {
         (layout::notice(view.notice))
@@ -116,6 +117,7 @@ async fn render(ctx: &Ctx<'_>, view: View<'_>) -> Result<Response<Body>, ApiErro
                     } }
                 }
                 (create_form(ctx, &view))
+                (meta_pages)
             }
             @if let Some((key, token)) = &view.selected {
                 (drawer(ctx, key, token, &view.edit))
@@ -230,6 +232,7 @@ fn drawer(ctx: &Ctx<'_>, key: &Value, token: &Token<'_>, edit: &Problems) -> Mar
                 dt { "Created" } dd { (layout::time(s(key, "createdAt"))) }
             }
             div.actions {
+                (layout::action(ctx, &format!("/console/keys/{id}/test-lead"), "Send test lead", None, false))
                 (layout::action(ctx, &format!("/console/keys/{id}/rotate"), "Regenerate token",
                     Some("Regenerate this key's token? The old token stops working immediately: every form and tool using it must be updated."), false))
                 (layout::action(ctx, &format!("/console/keys/{id}/delete"), "Delete key",
@@ -306,6 +309,9 @@ fn done(q: &[(String, String)]) -> Option<&'static str> {
     match crate::http::query_param(q, "done") {
         Some("deleted") => Some("Key deleted. Requests with its token are now refused."),
         Some("saved") => Some("Key saved. The token is unchanged."),
+        Some("test-lead") => Some(
+            "Test lead sent through this key: see Events. It is marked as a test and goes only to destinations that accept test leads.",
+        ),
         _ => None,
     }
 }

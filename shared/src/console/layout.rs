@@ -281,7 +281,7 @@ pub fn action(ctx: &Ctx<'_>, to: &str, label: &str, confirm: Option<&str>, dange
 /// A status as a badge.
 pub fn badge(status: &str) -> Markup {
     let class = match status {
-        "PROCESSED" | "delivered" | "enabled" | "active" => "badge good",
+        "PROCESSED" | "delivered" | "enabled" | "active" | "healthy" => "badge good",
         "FAILED" | "dead" | "disabled" | "failing" => "badge bad",
         "DUPLICATE" => "badge info",
         _ => "badge",

@@ -374,6 +374,7 @@ async fn serve(
         Page::KeyEdit => Box::pin(keys::edit(&ctx)),
         Page::KeyReveal => Box::pin(keys::reveal(&ctx)),
         Page::KeyRotate => Box::pin(keys::rotate(&ctx)),
+        Page::KeyTestLead => Box::pin(sources::test_lead(&ctx)),
         Page::KeyDelete => Box::pin(keys::delete(&ctx)),
         Page::Destinations => Box::pin(destinations::list(&ctx)),
         Page::DestinationCreate => Box::pin(destinations::create(&ctx)),

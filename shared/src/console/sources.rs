@@ -140,3 +140,50 @@ pub fn setup_steps(provider: Provider, url: &str, token: &str, secret_set: bool)
         }
     }
 }
+
+/// The workspace's Meta pages and the sweep's last check of each (a token
+/// refused, the app unsubscribed): nothing when none is registered.
+pub async fn meta_pages(ctx: &super::Ctx<'_>) -> Markup {
+    let Ok(page) = ctx.api("GET", "/v1/meta/pages?limit=200", None).await else {
+        return html! {};
+    };
+    let pages = page["items"].as_array().cloned().unwrap_or_default();
+    let text = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_owned();
+    html! {
+        @if !pages.is_empty() {
+            section aria-labelledby="meta-pages-h" {
+                h2 #meta-pages-h { "Meta pages" }
+                div.table-wrap { table {
+                    thead { tr { th { "Page" } th { "Health" } th { "Why" } } }
+                    tbody {
+                        @for p in &pages {
+                            @let health = &p["health"];
+                            tr {
+                                td { (text(p, "name")) " " code { (text(p, "pageId")) } }
+                                td { (layout::badge(&text(health, "state"))) }
+                                td {
+                                    @if health["state"] == "failing" {
+                                        (text(health, "reason")) " (since " (layout::time(&text(health, "since"))) ")"
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+/// **Send test lead** (the key drawer's button): a marked test lead through
+/// the key's own pipeline (`POST /v1/keys/{id}/test-lead`).
+pub async fn test_lead(
+    ctx: &super::Ctx<'_>,
+) -> Result<lambda_http::Response<lambda_http::Body>, crate::http::error::ApiError> {
+    let id = super::safe_id(ctx.param("id"))?;
+    ctx.api("POST", &format!("/v1/keys/{id}/test-lead"), None)
+        .await?;
+    Ok(super::redirect(&format!(
+        "/console/keys/{id}?done=test-lead"
+    )))
+}

@@ -208,7 +208,7 @@ pub async fn accept(
 /// Writes the `RECEIVED` event, then queues it (and counts the request).
 /// If queueing fails the event is taken back, unless it is under way
 /// after all ([`events::withdraw`]).
-pub(super) async fn record_and_enqueue(
+pub async fn record_and_enqueue(
     scope: &Scope,
     req: &Request,
     key: &WebhookKey,

@@ -8,8 +8,10 @@
 //!   response id de-duplicates: LinkedIn may notify more than once). A fetch
 //!   that fails answers `500`: nothing is recorded, and LinkedIn's
 //!   redelivery may try again (its retry policy for lead notifications is
-//!   not documented). `DELETED` is acknowledged and nothing is
-//!   erased yet (see the README).
+//!   not documented). `DELETED` → the lead that response made (recorded by
+//!   `process`, [`crate::model::provider_leads`]) is erased, as
+//!   `POST /v1/leads/{id}/erase` would; a response Leadpipe never made a
+//!   lead of is acknowledged with nothing to erase.
 
 use http::{StatusCode, header as hdr};
 use lambda_http::{Body, Request, Response};
@@ -96,6 +98,33 @@ async fn fetch(
         .map_err(|e| bad_gateway(format!("unreadable form response: {e}")))
 }
 
+/// `leadAction: "DELETED"`: the person's data erased. A failure answers
+/// 500 (nothing or part erased; the erasure finishes when run again).
+async fn deleted(cx: &crate::app::Scope, response_id: &str) -> Result<Response<Body>, ApiError> {
+    use crate::model::{leads, provider_leads};
+    let Some(marker) = provider_leads::get(cx, "linkedin", response_id).await? else {
+        tracing::info!("LinkedIn lead DELETED: no lead was made of it; nothing to erase");
+        return Ok(h::json(
+            StatusCode::OK,
+            &json!({"received": "DELETED", "erased": false}),
+        ));
+    };
+    let erased = match leads::get(cx, marker.lead_id.as_str()).await? {
+        Some(lead) => {
+            crate::process::erase::erase(cx, &lead).await?;
+            true
+        }
+        // Erased already (through the API, or an earlier notification).
+        None => false,
+    };
+    provider_leads::delete(cx, "linkedin", response_id).await?;
+    tracing::info!(lead_id = %marker.lead_id, erased, "LinkedIn lead DELETED");
+    Ok(h::json(
+        StatusCode::OK,
+        &json!({"received": "DELETED", "erased": erased, "leadId": marker.lead_id}),
+    ))
+}
+
 pub async fn accept(
     app: &App,
     req: &Request,
@@ -113,11 +142,10 @@ pub async fn accept(
         return Err(ApiError::Unauthorized);
     }
     let note = li::notification(body)?;
-    if note.action == LeadAction::Deleted {
-        tracing::info!("LinkedIn lead DELETED: acknowledged, nothing erased");
-        return Ok(h::json(StatusCode::OK, &json!({"received": "DELETED"})));
-    }
     let cx = &app.scope(key.workspace.clone());
+    if note.action == LeadAction::Deleted {
+        return deleted(cx, &note.response_id).await;
+    }
     if let keys::Admission::Limited { retry_after_s } = keys::admit(cx, &key).await? {
         return Err(ApiError::RateLimited { retry_after_s });
     }

@@ -7,6 +7,7 @@
 //!   idempotency → record the event `RECEIVED` → queue it → `202`.
 //! * [`meta`] — `POST /v1/providers/meta/webhook`: verify Meta's signature,
 //!   one event per new `leadgen`, queued → `200`.
+//! * [`meta_deletion`] — Meta's data-deletion callback and its status.
 //! * [`idempotency`] — `Idempotency-Key`: a repeat gets the first answer.
 //! * [`wait`] — `Prefer: wait=N`: `201` with the lead when it is made in time.
 //!
@@ -18,6 +19,7 @@ pub mod hook;
 pub mod idempotency;
 pub mod linkedin;
 pub mod meta;
+pub mod meta_deletion;
 pub mod source;
 pub mod wait;
 
@@ -50,6 +52,8 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
             Action::HookPreflight => hook::preflight(app, &req, key_id, &mut cors).await,
             Action::HookPage => source::page(app, &req, key_id).await,
             Action::MetaNotification => meta::notification(app, &req).await,
+            Action::MetaDataDeletion => meta_deletion::request(app, &req).await,
+            Action::MetaDataDeletionStatus => meta_deletion::status(app, &matched).await,
             _ => source::accept(app, &req, key_id, &mut cors).await,
         };
         let mut resp = result.unwrap_or_else(|e| {

@@ -71,6 +71,10 @@ pub struct LeadRecord {
     /// lead; see [`super::history`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<CauseId>,
+    /// Made by a test submission (a provider's test lead, the console's
+    /// Send test lead): sent only to subscriptions with `testLeads`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
 }
 
 /// Which event re-engaged a lead, and when it had been seen before.
@@ -185,6 +189,7 @@ impl LeadRecord {
             version: 1,
             re_engagement: None,
             created_by: None,
+            test: false,
         };
         let mut custom = BTreeMap::new();
         add_custom_fields(&mut custom, &input.custom_fields);
@@ -310,6 +315,9 @@ pub struct LeadView {
     pub created_at: String,
     pub updated_at: String,
     pub last_seen_at: String,
+    /// A test lead (shown only when true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
 }
 
 impl From<LeadRecord> for LeadView {
@@ -330,6 +338,7 @@ impl From<LeadRecord> for LeadView {
             created_at: l.created_at,
             updated_at: l.updated_at,
             last_seen_at: l.last_seen_at,
+            test: l.test,
         }
     }
 }
@@ -438,6 +447,7 @@ pub fn tombstone(lead: &LeadRecord, at: &str) -> LeadRecord {
     );
     t.updated_at = at.to_owned();
     t.last_seen_at = lead.last_seen_at.clone();
+    t.test = lead.test;
     t
 }
 

@@ -38,7 +38,23 @@ pub struct MetaPage {
     pub form_keys: BTreeMap<String, String>,
     pub created_at: String,
     pub updated_at: String,
+    /// When the sweep last checked the page with Graph (Unix ms); a page
+    /// is checked at most once per [`CHECK_EVERY_MS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at_ms: Option<i64>,
+    /// Why the last check found the page unable to bring leads (its token
+    /// refused, the app unsubscribed), and since when (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
+    /// When a check last found the page healthy (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy_at: Option<String>,
 }
+
+/// A page is checked with Graph at most this often (an hour).
+pub const CHECK_EVERY_MS: i64 = 3_600_000;
 
 fn token_context(page_id: &str) -> String {
     format!("metapage#{page_id}#token")
@@ -103,6 +119,12 @@ pub async fn put(scope: &Scope, page_id: &str, r: Registration) -> Result<MetaPa
             .as_ref()
             .map_or_else(|| now.clone(), |p| p.created_at.clone()),
         updated_at: now,
+        // A registration (a new token, perhaps the fix) is checked again
+        // on the next sweep; a failing page stays failing until then.
+        checked_at_ms: None,
+        failing_reason: existing.as_ref().and_then(|p| p.failing_reason.clone()),
+        failing_since: existing.as_ref().and_then(|p| p.failing_since.clone()),
+        healthy_at: existing.as_ref().and_then(|p| p.healthy_at.clone()),
     };
     // Absent, or still this workspace's: another workspace cannot take it
     // between the read and this write.
@@ -175,4 +197,87 @@ pub async fn delete(scope: &Scope, page_id: &str) -> Result<(), DataError> {
         Write::Done => Ok(()),
         Write::Conflict => Err(DataError::NotFound("page")),
     }
+}
+
+/// Claims this page's health check as of `now` (Unix ms): true when it was
+/// not checked within [`CHECK_EVERY_MS`] and this caller is the one to
+/// check it (two sweeps at once check it once).
+pub async fn claim_check(scope: &Scope, page_id: &str, now: i64) -> Result<bool, Error> {
+    let key = table::meta_page(page_id);
+    let w = scope
+        .store
+        .update_if(
+            &key.pk,
+            &key.sk,
+            "SET checkedAtMs = :now",
+            Some("workspace = :ws AND (attribute_not_exists(checkedAtMs) OR checkedAtMs <= :due)"),
+            vec![],
+            vec![
+                (":now", crate::aws::store::n(now)),
+                (":due", crate::aws::store::n(now - CHECK_EVERY_MS)),
+                (":ws", crate::aws::store::s(scope.ws().as_str())),
+            ],
+        )
+        .await?;
+    Ok(w == Write::Done)
+}
+
+/// What a check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// Healthy before and now, or failing before and now.
+    Unchanged,
+    /// Failing since this check.
+    Failing,
+    /// Healthy again.
+    Recovered,
+}
+
+/// Records a check's finding: `failing` is the reason, `None` for a
+/// healthy page. A page failing before keeps its `failingSince`.
+pub async fn record_health(
+    scope: &Scope,
+    page: &MetaPage,
+    failing: Option<&str>,
+) -> Result<Transition, Error> {
+    let key = table::meta_page(&page.page_id);
+    let ws = (":ws", crate::aws::store::s(scope.ws().as_str()));
+    let now = crate::aws::store::s(clock::now_rfc3339());
+    let (expression, values, transition) = match (failing, &page.failing_reason) {
+        (None, before) => (
+            "SET healthyAt = :at REMOVE failingReason, failingSince",
+            vec![ws, (":at", now)],
+            if before.is_some() {
+                Transition::Recovered
+            } else {
+                Transition::Unchanged
+            },
+        ),
+        (Some(reason), before) => (
+            "SET failingReason = :reason, failingSince = if_not_exists(failingSince, :since)",
+            vec![
+                ws,
+                (":reason", crate::aws::store::s(reason)),
+                (":since", now),
+            ],
+            if before.is_some() {
+                Transition::Unchanged
+            } else {
+                Transition::Failing
+            },
+        ),
+    };
+    // Only while the page is still this workspace's.
+    scope
+        .store
+        .update_if(
+            &key.pk,
+            &key.sk,
+            expression,
+            Some("workspace = :ws"),
+            vec![],
+            values,
+        )
+        .await?;
+    Ok(transition)
 }

@@ -91,6 +91,10 @@ pub struct Subscription {
     /// schedule of their `max_attempts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_schedule: Option<Vec<u32>>,
+    /// Also sent test leads (a provider's test submission, the console's
+    /// Send test lead); off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test_leads: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -253,6 +257,7 @@ pub struct SubChanges {
     pub enabled: Option<bool>,
     /// A validated schedule (`retrySchedule`, or `maxAttempts` made one).
     pub retry_schedule: Option<Schedule>,
+    pub test_leads: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -321,6 +326,9 @@ impl SubChanges {
             sub.max_attempts = v.max_attempts();
             sub.retry_schedule = Some(v.steps().to_vec());
         }
+        if let Some(v) = self.test_leads {
+            sub.test_leads = v;
+        }
     }
 }
 
@@ -359,6 +367,7 @@ pub async fn create(
         disabled_reason: None,
         max_attempts: Schedule::default().max_attempts(),
         retry_schedule: Some(Schedule::default().steps().to_vec()),
+        test_leads: false,
         created_at: now.clone(),
         updated_at: now,
     };

@@ -28,6 +28,7 @@ fn sub(events: &[&str], sources: Option<&[&str]>, enabled: bool) -> Subscription
         disabled_reason: None,
         max_attempts: 4,
         retry_schedule: None,
+        test_leads: false,
         created_at: String::new(),
         updated_at: String::new(),
     }

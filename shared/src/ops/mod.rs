@@ -205,7 +205,13 @@ pub fn disabled(sub: &Subscription, reason: &str) -> Notice {
 /// `source.failing` for Meta page `page_id`: `reason` says what Graph
 /// answered. Raised by the sweeper's page check; logged as well.
 pub async fn source_failing(scope: &Scope, page_id: &str, reason: &str) {
-    tracing::error!(page_id = %page_id, reason = %reason, "source failing: Meta page");
+    tracing::error!(
+        event = "source.failing",
+        workspace = %scope.ws(),
+        page_id,
+        reason,
+        "a Meta page can no longer bring leads"
+    );
     let notice = Notice {
         kind: OpsEventType::SourceFailing,
         about: None,

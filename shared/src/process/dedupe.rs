@@ -259,6 +259,7 @@ async fn create(
     );
     // The lead carries its `lead.created` entry.
     lead.created_by = Some((&event.id).into());
+    lead.test = event.is_test();
     // Absent, or put by an earlier try of this event: either way it is ours.
     leads::put_created(scope, &lead).await?;
     Ok(Round::Resolved(

@@ -23,20 +23,35 @@ use crate::rules::ids::{CauseId, LeadId};
 /// Fans out every history entry of `lead_id` caused by `cause_id` that has
 /// not been fanned out yet; returns how many deliveries it queued.
 pub async fn fan_out(scope: &Scope, lead_id: &LeadId, cause_id: &CauseId) -> Result<usize, Error> {
+    fan_out_as(scope, lead_id, cause_id, false).await
+}
+
+/// [`fan_out`] of a cause that may be a test submission (`test`): its
+/// deliveries go only to subscriptions with `testLeads`, even when it
+/// merged into a real lead.
+pub async fn fan_out_as(
+    scope: &Scope,
+    lead_id: &LeadId,
+    cause_id: &CauseId,
+    test: bool,
+) -> Result<usize, Error> {
     let Some(lead) = leads::get(scope, lead_id.as_str()).await? else {
         return Ok(0);
     };
     let entries = history::of_cause(scope, &lead, cause_id).await?;
-    fan_out_entries(scope, &lead, &entries).await
+    fan_out_entries(scope, &lead, &entries, test).await
 }
 
 /// Makes and queues the deliveries of `entries` (about `lead`) to every
-/// subscription that wants them; safe to run again.
+/// subscription that wants them; safe to run again. A test lead's (or a
+/// test cause's, `test`) go only to subscriptions with `testLeads`.
 pub async fn fan_out_entries(
     scope: &Scope,
     lead: &LeadRecord,
     entries: &[HistoryEntry],
+    test: bool,
 ) -> Result<usize, Error> {
+    let test = test || lead.test;
     if entries.is_empty() {
         return Ok(0);
     }
@@ -52,7 +67,8 @@ pub async fn fan_out_entries(
             // An erasure is announced wherever the lead may have gone:
             // its tombstone has nothing left for a filter to match.
             .filter(|s| {
-                s.wants(entry.kind, &lead.source)
+                (!test || s.test_leads)
+                    && s.wants(entry.kind, &lead.source)
                     && (entry.kind == LeadEventType::Deleted || s.routes(&shown))
             });
         for sub in wanted {

@@ -11,6 +11,7 @@
 //!   no delay, so it reaches the DLQ after `maxReceiveCount` receives.
 
 pub mod dedupe;
+pub mod erase;
 pub mod fan_out;
 pub mod outcome;
 
@@ -119,10 +120,19 @@ pub async fn process_event(scope: &Scope, event_id: &str, attempt: u32) -> Outco
         // may have been cut short, then stop.
         tracing::info!(status = event.status.as_str(), "already processed");
         return match &event.lead_id {
-            Some(lead_id) => match fan_out::fan_out(scope, lead_id, &(&event.id).into()).await {
-                Ok(_) => Outcome::Done,
-                Err(e) => backoff(e.to_string(), None),
-            },
+            Some(lead_id) => {
+                // The marker too: a stop may have come between the event's
+                // end and its write.
+                if let Err(e) = remember_provider_lead(scope, &event, lead_id).await {
+                    return backoff(e.to_string(), None);
+                }
+                match fan_out::fan_out_as(scope, lead_id, &(&event.id).into(), event.is_test())
+                    .await
+                {
+                    Ok(_) => Outcome::Done,
+                    Err(e) => backoff(e.to_string(), None),
+                }
+            }
             None => Outcome::Done,
         };
     }
@@ -169,10 +179,32 @@ pub async fn process_event(scope: &Scope, event_id: &str, attempt: u32) -> Outco
         }
         Err(e) => return backoff(e.to_string(), None),
     };
-    match fan_out::fan_out(scope, &lead_id, &(&event.id).into()).await {
+    if let Err(e) = remember_provider_lead(scope, &event, &lead_id).await {
+        return backoff(e.to_string(), None);
+    }
+    match fan_out::fan_out_as(scope, &lead_id, &(&event.id).into(), event.is_test()).await {
         Ok(_) => Outcome::Done,
         // The event is finished; the retry finds it so and fans out again.
         Err(e) => backoff(e.to_string(), None),
+    }
+}
+
+/// For a provider that announces deletions (LinkedIn), which lead its lead
+/// id made: one put, for those leads only (see
+/// [`crate::model::provider_leads`]). Idempotent.
+async fn remember_provider_lead(
+    scope: &Scope,
+    event: &EventRecord,
+    lead_id: &crate::rules::ids::LeadId,
+) -> Result<(), crate::Error> {
+    let Some(meta) = &event.provider else {
+        return Ok(());
+    };
+    match &meta.lead_id {
+        Some(id) if crate::model::provider_leads::KEPT.contains(&meta.name.as_str()) => {
+            crate::model::provider_leads::put(scope, &meta.name, id, lead_id).await
+        }
+        _ => Ok(()),
     }
 }
 

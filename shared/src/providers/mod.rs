@@ -16,6 +16,8 @@ pub mod google_ads;
 pub mod jotform;
 pub mod linkedin;
 pub mod meta;
+pub mod meta_health;
+pub mod meta_signed;
 pub mod multipart;
 pub mod tally;
 pub mod typeform;

@@ -163,6 +163,11 @@ pub struct EventRecord {
 }
 
 impl EventRecord {
+    /// A test submission (the provider said so, or the console's Send
+    /// test lead): its deliveries go only to subscriptions with `testLeads`.
+    pub fn is_test(&self) -> bool {
+        self.provider.as_ref().is_some_and(|p| p.test)
+    }
     /// A new `RECEIVED` event.
     pub fn received(
         ws: &WorkspaceId,
