@@ -5,6 +5,7 @@
 //! runs. `cargo test -p leadpipe-tests --test it <module>::` runs one part.
 
 mod console;
+mod console_pages;
 mod cost;
 mod dedupe;
 mod delivery;

@@ -228,6 +228,18 @@ pub fn history_of_cause(cause_id: &str) -> String {
     format!("{HISTORY_PREFIX}{cause_id}#")
 }
 
+/// A merge of a later submission into a lead: one per (lead, event).
+pub fn lead_merge(ws: &WorkspaceId, lead_id: &str, event_id: &str) -> Key {
+    in_ws(
+        ws,
+        &format!("LEAD#{lead_id}"),
+        &format!("{MERGE_PREFIX}{event_id}"),
+    )
+}
+
+/// The sort-key prefix of a lead's merges.
+pub const MERGE_PREFIX: &str = "MERGE#";
+
 pub fn email_identity(ws: &WorkspaceId, email: &str) -> Key {
     in_ws(ws, &format!("IDENT#email#{email}"), "IDENT")
 }

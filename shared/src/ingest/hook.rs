@@ -123,7 +123,39 @@ pub(super) fn request_meta(req: &Request) -> RequestMeta {
         origin: get_header(headers, "origin")
             .or_else(|| get_header(headers, "referer"))
             .map(short),
+        headers: kept_headers(headers),
     }
+}
+
+/// Headers an event keeps to show what arrived: these, and any that
+/// carries a credential (by name), the credentials masked before storing.
+const KEPT_HEADERS: [&str; 8] = [
+    "content-type",
+    "content-length",
+    "user-agent",
+    "origin",
+    "referer",
+    "x-forwarded-for",
+    "idempotency-key",
+    "prefer",
+];
+/// At most this many headers, each value cut to 200 characters.
+const MAX_KEPT_HEADERS: usize = 16;
+
+fn kept_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(name, _)| {
+            KEPT_HEADERS.contains(&name.as_str())
+                || crate::rules::redact::is_secret_name(name.as_str())
+        })
+        .take(MAX_KEPT_HEADERS)
+        .map(|(name, value)| {
+            let v = String::from_utf8_lossy(value.as_bytes());
+            (name.as_str().to_owned(), v.chars().take(200).collect())
+        })
+        .collect();
+    crate::rules::redact::mask_headers(&pairs)
 }
 
 /// A `webhook` key's request (the key loaded by [`super::source`]).

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod key_sources;
 pub mod keys;
 pub mod leads;
+pub mod merges;
 pub mod pages;
 pub mod subscriptions;
 pub mod tokens;
