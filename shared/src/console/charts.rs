@@ -56,7 +56,7 @@ pub fn leads_per_day(id: &str, s: &DaySeries) -> Markup {
                         }
                     }
                 }
-                @if i == 0 || i + 1 == s.days.len() || (days > 10 && i % 7 == 0) {
+                @if i == 0 || i + 1 == s.days.len() || (days > 10 && i % 7 == 0 && i + 4 < s.days.len()) {
                     text x=(x + bar / 2) y=(H - 6) text-anchor="middle" font-size="11" fill="currentColor" { (&day[5..]) }
                 }
             }

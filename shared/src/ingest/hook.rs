@@ -53,7 +53,7 @@ pub(super) fn check_origin(
         ApiError::AllowListUnreadable
     })?;
     if !origin::allowed(&patterns, origin, referer) {
-        return Err(ApiError::OriginNotAllowed);
+        return Err(ApiError::OriginNotAllowed(origin::named(origin, referer)));
     }
     Ok(origin
         .filter(|o| *o != "null")
