@@ -420,6 +420,7 @@ async fn console_in_chromium() {
             ..SecretOverrides::default()
         },
         env: vec![("LEADPIPE_HUBSPOT_API_URL".into(), hubspot.base_url.clone())],
+        state: None,
     })
     .await
     .expect("local stack starts");

@@ -9,6 +9,7 @@ mod console_pages;
 mod cost;
 mod dedupe;
 mod delivery;
+mod docs;
 mod events;
 mod faults;
 mod form_browser;
