@@ -13,6 +13,7 @@
 //! | event input (large)   | `{ws}EVT#{eventId}`           | `INPUT`                      |                          |                                            |
 //! | lead                  | `{ws}LEAD#{leadId}`           | `LEAD`                       | `{ws}LEADS#s{n}` / id    | `{ws}LEADS#s{n}#status#{status}` / id      |
 //! | history entry         | `{ws}LEAD#{leadId}`           | `HIST#{causeId}#{type}`      |                          |                                            |
+//! | lead merge            | `{ws}LEAD#{leadId}`           | `MERGE#{eventId}`            |                          |                                            |
 //! | destination refs      | `{ws}LEAD#{leadId}`           | `DEST#{subId}`               |                          |                                            |
 //! | identity              | `{ws}IDENT#email#{email}` or `{ws}IDENT#phone#{e164}` | `IDENT` |                    |                                            |
 //! | webhook key           | `KEY#{keyId}`                 | `KEY`                        | `{ws}KEYS` / id          |                                            |
