@@ -127,20 +127,18 @@ pub(super) fn request_meta(req: &Request) -> RequestMeta {
     }
 }
 
-/// Headers an event keeps to show what arrived: these, and any that
-/// carries a credential (by name), the credentials masked before storing.
-const KEPT_HEADERS: [&str; 8] = [
+/// Headers an event keeps to show what arrived, besides the user agent,
+/// origin (else referer) and address it keeps anyway: these, and any that
+/// carries a credential (by name), the credential masked before storing.
+/// Few and short: every byte is in the event's write units (1 per KB).
+const KEPT_HEADERS: [&str; 4] = [
     "content-type",
     "content-length",
-    "user-agent",
-    "origin",
-    "referer",
-    "x-forwarded-for",
     "idempotency-key",
     "prefer",
 ];
-/// At most this many headers, each value cut to 200 characters.
-const MAX_KEPT_HEADERS: usize = 16;
+/// At most this many headers, each value cut to 100 characters.
+const MAX_KEPT_HEADERS: usize = 12;
 
 fn kept_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
     let pairs: Vec<(String, String)> = headers
@@ -152,7 +150,7 @@ fn kept_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
         .take(MAX_KEPT_HEADERS)
         .map(|(name, value)| {
             let v = String::from_utf8_lossy(value.as_bytes());
-            (name.as_str().to_owned(), v.chars().take(200).collect())
+            (name.as_str().to_owned(), v.chars().take(100).collect())
         })
         .collect();
     crate::rules::redact::mask_headers(&pairs)
