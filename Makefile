@@ -15,6 +15,7 @@ FUNCTIONS := ingest meta-verify process deliver admin sweep
 help:
 	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000 (data and admin token kept in target/dev)"
 	@echo "make dev-reset - make dev from a clean slate (deletes target/dev)"
+	@echo "make dev DEMO=1 - also a Graph API stand-in and a sample receiver (the README's Meta and delivery walkthroughs)"
 	@echo "make test   - every test, unit and integration (starts its own emulator), and the console in Chromium"
 	@echo "make lint   - rustfmt and clippy, as CI runs them"
 	@echo "make api-conformance - schemathesis against the local stack (docs/openapi.json)"
@@ -38,11 +39,12 @@ deps-rust:
 ## set), resources, every route on LEADPIPE_ADDR (127.0.0.1:3000).
 ## Data and the secrets (the admin token) are kept in DEV_STATE between
 ## runs (LEADPIPE_DEV_STATE=off keeps nothing); `make dev-reset` deletes it.
+## DEMO=1 also starts a Graph API stand-in and a sample receiver.
 DEV_STATE ?= target/dev
 dev: deps-rust deps-moto
 	@echo "building leadpipe-local (the first build takes a few minutes; cargo shows its progress)…"
 	@$(CARGO) build -p leadpipe-local
-	@LEADPIPE_DEV_STATE=$${LEADPIPE_DEV_STATE:-$(DEV_STATE)} exec ./target/debug/leadpipe-local
+	@LEADPIPE_DEV_STATE=$${LEADPIPE_DEV_STATE:-$(DEV_STATE)} LEADPIPE_DEMO=$(DEMO) exec ./target/debug/leadpipe-local
 
 dev-reset:
 	@rm -rf $(DEV_STATE) && echo "deleted $(DEV_STATE): this run starts clean"

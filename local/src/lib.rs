@@ -4,6 +4,7 @@
 //! for every route. The integration tests start it the same way.
 
 pub mod bootstrap;
+pub mod demo;
 pub mod emulator;
 pub mod poller;
 pub mod server;

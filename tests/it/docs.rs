@@ -150,5 +150,13 @@ fn every_port_setting_is_in_the_readme_and_the_clash_error() {
         assert!(emulator.contains(setting), "the clash error: {setting}");
     }
     assert!(readme.contains("make dev-reset"));
+    for setting in ["LEADPIPE_DEMO_GRAPH_ADDR", "LEADPIPE_DEMO_RECEIVER_ADDR"] {
+        assert!(readme.contains(setting), "README: {setting}");
+        assert!(
+            read("local/src/demo.rs").contains(setting),
+            "demo.rs: {setting}"
+        );
+    }
+    assert!(readme.contains("make dev DEMO=1"));
     assert!(read("Makefile").contains("dev-reset:"));
 }
