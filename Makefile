@@ -10,10 +10,12 @@ TRIPLE    := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 LAMBDA_ARCH_FLAG = $(if $(filter arm64,$(ARCH)),--arm64,$(if $(filter x86_64,$(ARCH)),--x86-64,$(error ARCH must be arm64 or x86_64, not $(ARCH))))
 FUNCTIONS := ingest meta-verify process deliver admin sweep
 
-.PHONY: api-conformance lambda-invoke chaos dev test lint fmt check bench bench-criterion deps-moto deps-rust deps-browser deps-lambda deps-fuzz fuzz package infra-check help
+.PHONY: api-conformance lambda-invoke chaos dev dev-reset test lint fmt check bench bench-criterion deps-moto deps-rust deps-browser deps-lambda deps-fuzz fuzz package infra-check help
 
 help:
-	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000"
+	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000 (data and admin token kept in target/dev)"
+	@echo "make dev-reset - make dev from a clean slate (deletes target/dev)"
+	@echo "make dev DEMO=1 - also a Graph API stand-in and a sample receiver (the README's Meta and delivery walkthroughs)"
 	@echo "make test   - every test, unit and integration (starts its own emulator), and the console in Chromium"
 	@echo "make lint   - rustfmt and clippy, as CI runs them"
 	@echo "make api-conformance - schemathesis against the local stack (docs/openapi.json)"
@@ -35,10 +37,18 @@ deps-rust:
 
 ## The local stack: emulator on 127.0.0.1:4566 (unless AWS_ENDPOINT_URL is
 ## set), resources, every route on LEADPIPE_ADDR (127.0.0.1:3000).
+## Data and the secrets (the admin token) are kept in DEV_STATE between
+## runs (LEADPIPE_DEV_STATE=off keeps nothing); `make dev-reset` deletes it.
+## DEMO=1 also starts a Graph API stand-in and a sample receiver.
+DEV_STATE ?= target/dev
 dev: deps-rust deps-moto
 	@echo "building leadpipe-local (the first build takes a few minutes; cargo shows its progress)…"
 	@$(CARGO) build -p leadpipe-local
-	@exec ./target/debug/leadpipe-local
+	@LEADPIPE_DEV_STATE=$${LEADPIPE_DEV_STATE:-$(DEV_STATE)} LEADPIPE_DEMO=$(DEMO) exec ./target/debug/leadpipe-local
+
+dev-reset:
+	@rm -rf $(DEV_STATE) && echo "deleted $(DEV_STATE): this run starts clean"
+	@$(MAKE) --no-print-directory dev
 
 BROWSER_DEPS ?= $(HOME)/.cache/leadpipe-browser
 CHROMIUM     ?= /usr/bin/chromium

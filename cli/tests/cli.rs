@@ -36,6 +36,7 @@ async fn stack() -> Env {
             ..SecretOverrides::default()
         },
         env: Vec::new(),
+        state: None,
     };
     let stack = LocalStack::start(opts).await.expect("local stack");
     let (base, demo_key, demo_token) = (

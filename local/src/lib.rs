@@ -4,9 +4,11 @@
 //! for every route. The integration tests start it the same way.
 
 pub mod bootstrap;
+pub mod demo;
 pub mod emulator;
 pub mod poller;
 pub mod server;
+pub mod state;
 
 use std::future::Future;
 
@@ -58,6 +60,9 @@ pub struct Options {
     /// process environment: a test points one stack at its own stand-ins
     /// without touching the environment other tests share.
     pub env: Vec<(String, String)>,
+    /// Where data is kept between runs when the stack starts its own
+    /// emulator (see [`state`]); `None` keeps nothing.
+    pub state: Option<state::DevState>,
 }
 
 impl Options {
@@ -81,6 +86,7 @@ impl Options {
                 meta_app_id: env("LEADPIPE_META_APP_ID"),
             },
             env: Vec::new(),
+            state: state::DevState::from_env(),
         }
     }
 }
@@ -94,8 +100,12 @@ pub struct LocalStack {
     /// The demo key created (or found) at start, and its token.
     pub demo_key_id: String,
     pub demo_token: String,
+    /// Items restored from the kept state at start.
+    pub restored: Option<usize>,
     listener: TcpListener,
     emulator: Option<Emulator>,
+    sdk: SdkConfig,
+    state: Option<state::DevState>,
 }
 
 const DEMO_KEY_NAME: &str = "Local demo";
@@ -115,12 +125,28 @@ impl LocalStack {
             }
         };
         let sdk = sdk_config(&endpoint).await;
-        let stack = resources::bootstrap(&sdk, &StackNames::new(&opts.stack), opts.secret.clone())
+        let names = StackNames::new(&opts.stack);
+        // Kept state only in an emulator of our own, which starts empty.
+        let state = opts.state.clone().filter(|_| emulator.is_some());
+        let kept = state.as_ref().filter(|s| s.exists());
+        if let Some(s) = kept {
+            s.restore_secrets(&sdk, &names).await?;
+        }
+        let stack = resources::bootstrap(&sdk, &names, opts.secret.clone())
             .await
             .map_err(|e| format!("cannot create the local resources at {endpoint}: {e}"))?;
+        let restored = match kept {
+            Some(s) => Some(s.restore_table(&sdk, &stack.table).await?),
+            None => None,
+        };
         let listener = TcpListener::bind(&opts.addr)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e} (set LEADPIPE_ADDR)", opts.addr))?;
+            .map_err(|e| {
+                format!(
+                    "cannot listen on {}: {e} (set LEADPIPE_ADDR to move the API; the emulator's port is LEADPIPE_EMULATOR_PORT, 4566, or AWS_ENDPOINT_URL to use one already running)",
+                    opts.addr
+                )
+            })?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let base_url = format!("http://{addr}");
         let config = local_config(&stack, &base_url, opts.env.clone())?;
@@ -136,8 +162,11 @@ impl LocalStack {
             endpoint,
             demo_key_id,
             demo_token,
+            restored,
             listener,
             emulator,
+            sdk,
+            state,
         })
     }
 
@@ -191,6 +220,7 @@ impl LocalStack {
              Or with the CLI (cargo install --path cli):\n\n\
              \x20 LEADPIPE_URL={base} LEADPIPE_TOKEN={admin} leadpipe tail\n\n\
              Ctrl-C stops Leadpipe{stops}.\n\n\
+             {kept}\
              Ready: {base} answers (console: {base}/console).\n",
             base = self.base_url,
             endpoint = self.endpoint,
@@ -199,6 +229,17 @@ impl LocalStack {
             app_secret = s.meta_app_secret.as_deref().unwrap_or("-"),
             key = self.demo_key_id,
             token = self.demo_token,
+            kept = match (&self.state, self.restored) {
+                (Some(st), Some(n)) => format!(
+                    "Kept between runs in {}: data and the admin token ({n} items restored now). make dev-reset starts clean.\n\n",
+                    st.dir.display()
+                ),
+                (Some(st), None) => format!(
+                    "Kept between runs in {}: data and the admin token. make dev-reset starts clean.\n\n",
+                    st.dir.display()
+                ),
+                (None, _) => String::new(),
+            },
             stops = if self.emulator.is_some() {
                 " and the emulator"
             } else {
@@ -240,12 +281,38 @@ impl LocalStack {
             sweep_interval(),
             stop_rx.clone(),
         ));
+        let saver = self.state.clone().map(|st| {
+            let (sdk, stack, mut stop) = (self.sdk.clone(), self.stack.clone(), stop_rx.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(state::SAVE_EVERY) => {}
+                        _ = stop.changed() => return,
+                    }
+                    if let Err(e) = st.save(&sdk, &stack).await {
+                        tracing::warn!(error = %e, "could not save the local state");
+                    }
+                }
+            })
+        });
         server::serve(self.app.clone(), self.listener, shutdown).await;
         let _ = stop_tx.send(true);
         for consumer in consumers {
             let _ = consumer.await;
         }
         let _ = sweeper.await;
+        if let Some(saver) = saver {
+            let _ = saver.await;
+        }
+        if let Some(st) = &self.state {
+            match st.save(&self.sdk, &self.stack).await {
+                Ok(n) => println!(
+                    "kept {n} items and the secrets in {} (make dev-reset starts clean)",
+                    st.dir.display()
+                ),
+                Err(e) => eprintln!("could not save the local state: {e}"),
+            }
+        }
         if let Some(emu) = self.emulator {
             let _ = tokio::task::spawn_blocking(move || emu.stop()).await;
         }

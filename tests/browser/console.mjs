@@ -156,11 +156,16 @@ try {
   check(await page.locator("#err-token").isVisible(), "a wrong token is refused beside the field");
   await page.fill("#f-token", ADMIN);
   await page.click("button[type=submit]");
-  check(page.url() === BASE + "/console/keys", `signed in to keys, at ${page.url()}`);
+  check(page.url() === BASE + "/console", `signed in to the overview, at ${page.url()}`);
   const cookies = await context.cookies(BASE + "/console/keys");
   const session = cookies.find((c) => c.name === "leadpipe_console");
   check(session && session.httpOnly && session.sameSite === "Strict", `session cookie: ${JSON.stringify(session)}`);
   check(!(await page.content()).includes(ADMIN), "the admin token is not in the page");
+  await axe("overview-empty");
+  check((await page.locator("#failed-events").textContent()).includes("0"), "nothing FAILED yet");
+  const icon = await page.request.get(BASE + "/favicon.ico");
+  check(icon.ok() && icon.headers()["content-type"] === "image/svg+xml", `the favicon: ${icon.status()}`);
+  await visit("/console/keys");
   await axe("keys-empty");
 
   // 2. Create a key, reveal and copy its token, post a lead with it.
@@ -271,6 +276,47 @@ try {
     return (await page.locator("#delivery-status").textContent()).includes("delivered");
   }, 40000);
 
+  // 4b. The overview: charts drawn on the server, the destination's figures.
+  step = "overview";
+  await visit("/console");
+  check((await page.locator("svg#leads-7 rect.bar").count()) > 0, "leads per day are drawn");
+  check((await page.locator("svg#leads-7 rect.bar").first().getAttribute("data-source")) === "Browser landing page",
+    "the bars are by source (the key's name)");
+  const stats = await page.locator("table.destinations-stats").first().textContent();
+  check(stats.includes(destPath.split("/").pop()) && stats.includes("%"), `the destination's success: ${stats}`);
+  check((await page.locator("#dead-deliveries").getAttribute("href")) === "/console/deliveries?status=dead", "dead deliveries are linked");
+  await shot("overview");
+  await axe("overview");
+
+  // 4c. The events list updates itself: a new event appears without a reload.
+  step = "live events";
+  await visit("/console/events");
+  await page.evaluate(() => { window.__sameDocument = true; });
+  r = await hook(hookUrl, copied, { name: "Live Person", email: "live.person@example.com", api_key: "sk_live_hidden_1" });
+  check(r.status === 202, `live lead accepted: ${r.status}`);
+  const liveEvent = (await r.json()).eventId;
+  await eventually("the new event in the open list", async () =>
+    (await page.locator("#events-live").textContent()).includes(liveEvent), 30000);
+  check(await page.evaluate(() => window.__sameDocument === true), "the list changed without a reload");
+  check(Number(await page.locator("#events-live").getAttribute("data-updates")) >= 1, "the live region was swapped");
+  check((await page.locator("#live-status").textContent()).startsWith("Live"), "the page says it is live");
+
+  // 4d. The event page: the submission and the request, credentials masked.
+  step = "event page";
+  await visit("/console/events/" + liveEvent);
+  await eventually("the event processed", async () => {
+    await visit("/console/events/" + liveEvent);
+    return (await page.locator("#event-status").textContent()).includes("PROCESSED");
+  });
+  const submission = await page.locator("#submission").textContent();
+  check(submission.includes("live.person@example.com"), `the submission: ${submission}`);
+  check(!submission.includes("sk_live_hidden_1") && submission.includes("••••••"), `a key in the submission is masked: ${submission}`);
+  const sent = await page.locator("#request-headers").textContent();
+  check(sent.includes("x-webhook-token") && sent.includes("••••••"), `the token header is masked: ${sent}`);
+  check(!(await page.content()).includes(copied), "the token is nowhere on the page");
+  await shot("event");
+  await axe("event");
+
   // 5. Events, and editing a lead fires lead.updated.
   step = "events and lead edit";
   await visit("/console/events");
@@ -287,6 +333,23 @@ try {
   check((await page.content()).includes("Lead saved"), "the lead is saved");
   await eventually("lead.updated at the receiver", async () =>
     received.slice(before).some((x) => x.headers["x-leadpipe-event"] === "lead.updated"));
+
+  // 5b. The same person again: the merge, with what it changed, in the history.
+  step = "merge in history";
+  r = await hook(hookUrl, copied, { email: "failing.person@example.com", phone: "+1 415 555 0142", company: "Merged Co" });
+  check(r.status === 202, `the second submission is accepted: ${r.status}`);
+  const mergeEvent = (await r.json()).eventId;
+  await eventually("the merge in the lead's history", async () => {
+    await visit("/console/leads?email=failing.person%40example.com");
+    await page.click("table a >> text=Failing Person");
+    const row = page.locator("#lead-history tr[data-what=merged]");
+    return (await row.count()) === 1 && (await row.textContent()).includes("company: — → Merged Co");
+  });
+  const history = await page.locator("#lead-history").textContent();
+  check(history.includes("created") && history.includes("edited"), `the history has the creation and the edit: ${history}`);
+  check((await page.locator(`#lead-history a[href='/console/events/${mergeEvent}']`).count()) === 1, "the merge links its event");
+  await shot("lead-history");
+  await axe("lead-history");
 
   // 6. Regenerate the key: the old token is refused at once.
   step = "regenerate";
@@ -358,9 +421,10 @@ try {
   await page.click("form.signout button");
   await page.fill("#f-token", viewer);
   await page.click("button[type=submit]");
-  check(page.url() === BASE + "/console/keys", `the viewer signed in, at ${page.url()}`);
+  check(page.url() === BASE + "/console", `the viewer signed in, at ${page.url()}`);
   const who = await page.locator(".whoami").textContent();
   check(who.includes(wsId) && who.includes("viewer"), `the viewer's workspace: ${who}`);
+  await visit("/console/keys");
   await page.click("#add-key summary").catch(() => {});
   await page.fill("#add-key #f-name", "Viewer key");
   await page.click("#add-key button[type=submit]");

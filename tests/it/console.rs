@@ -29,7 +29,7 @@ pub(crate) async fn sign_in(t: &TestStack) -> (String, String) {
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.text());
-    assert_eq!(r.header("location"), Some("/console/keys"));
+    assert_eq!(r.header("location"), Some("/console"));
     let set = r.header("set-cookie").expect("a session cookie").to_owned();
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age="] {
         assert!(set.contains(attr), "{set}");
@@ -321,6 +321,8 @@ async fn pages_render_real_data_escaped_and_small() {
 
     // Every page: 200, the security headers, no admin token, ≤ 60 KB.
     for path in [
+        "/console".to_owned(),
+        format!("/console/events/{event_id}"),
         "/console/keys".to_owned(),
         format!("/console/keys/{key_id}"),
         "/console/destinations".to_owned(),
@@ -418,6 +420,7 @@ async fn console_in_chromium() {
             ..SecretOverrides::default()
         },
         env: vec![("LEADPIPE_HUBSPOT_API_URL".into(), hubspot.base_url.clone())],
+        state: None,
     })
     .await
     .expect("local stack starts");

@@ -821,6 +821,9 @@ async fn the_test_button_and_crud() {
     assert_eq!(verify(sub["secret"].as_str().unwrap(), &got[0]), vec![true]);
     let body: Value = serde_json::from_slice(&got[0].body).unwrap();
     assert_eq!(body["type"], "lead.created");
+    // Marked, so a CRM can drop it.
+    assert_eq!(body["test"], true);
+    assert_eq!(body["lead"]["tags"], json!(["leadpipe-test"]));
 
     let list = t.admin("GET", "/v1/subscriptions", None).await.json();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);

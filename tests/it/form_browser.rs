@@ -58,6 +58,7 @@ async fn plain_form_in_chromium() {
             ..SecretOverrides::default()
         },
         env: Vec::new(),
+        state: None,
     })
     .await
     .expect("local stack starts");

@@ -192,6 +192,16 @@ async fn origin_allow_list_and_cors() {
         let r = post(origin, referer).await;
         assert_eq!(r.status, 403, "{origin:?} {referer:?}");
         assert_eq!(r.code(), "origin_not_allowed");
+        // The message names what arrived, so the sender can fix its list.
+        let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+        let expected = match (origin, referer) {
+            (Some(o), _) => format!("Origin {o} is not allowed for this key"),
+            (None, Some(r)) => format!("Referer {r} is not allowed for this key"),
+            (None, None) => {
+                "a request without Origin or Referer is not allowed for this key".to_owned()
+            }
+        };
+        assert_eq!(message, expected);
     }
 
     let pre = t

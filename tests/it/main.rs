@@ -6,9 +6,11 @@
 
 mod attempt_log;
 mod console;
+mod console_pages;
 mod cost;
 mod dedupe;
 mod delivery;
+mod docs;
 mod events;
 mod faults;
 mod form_browser;

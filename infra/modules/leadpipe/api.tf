@@ -81,6 +81,7 @@ locals {
     "GET /console/leads/{id}"                     = "admin"
     "POST /console/leads/{id}"                    = "admin"
     "GET /console/events"                         = "admin"
+    "GET /console/events/{id}"                    = "admin"
     "POST /console/events/{id}/replay"            = "admin"
     "GET /console/deliveries"                     = "admin"
     "GET /console/deliveries/{id}"                = "admin"
@@ -93,6 +94,7 @@ locals {
     "POST /console/tokens"                        = "admin"
     "POST /console/tokens/{id}/revoke"            = "admin"
     "GET /console/audit"                          = "admin"
+    "GET /favicon.ico"                            = "admin"
     "GET /v1/openapi.json"                        = "admin"
   }
   http_functions = toset(distinct(values(local.routes)))

@@ -13,11 +13,24 @@ use crate::http::{self as h, query_param, routes::Matched};
 use crate::model::events::{self, EventRecord, EventStatus, Source};
 use crate::rules::ids::{EventId, LeadId};
 
+/// `GET /v1/events/{eventId}`: the event with its submission as kept
+/// (secrets masked) and what is known of the request.
 pub async fn get(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
     let event = events::get(scope, m.param("eventId"))
         .await?
         .ok_or(ApiError::NotFound("event"))?;
-    Ok(h::json(StatusCode::OK, &EventView::from(event)))
+    let submission = events::input_of(scope, &event)
+        .await?
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .map(|mut v| {
+            crate::rules::redact::mask(&mut v);
+            v
+        });
+    let request = event.request.clone();
+    let mut view = EventView::from(event);
+    view.submission = submission;
+    view.request = Some(request);
+    Ok(h::json(StatusCode::OK, &view))
 }
 
 /// `POST /v1/events/{eventId}/replay`: queues one event again — a
@@ -89,6 +102,14 @@ pub struct EventView {
     /// What the provider said about the lead: its id, form, campaign, ad.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<crate::providers::ProviderMeta>,
+    /// `GET /v1/events/{id}` only: the submission as kept (cleaned, its
+    /// secrets masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission: Option<serde_json::Value>,
+    /// `GET /v1/events/{id}` only: who sent it (address, user agent,
+    /// origin, a few headers with credentials masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<crate::model::events::RequestMeta>,
 }
 
 impl From<EventRecord> for EventView {
@@ -102,6 +123,8 @@ impl From<EventRecord> for EventView {
             processed_at: e.processed_at,
             error: e.error,
             provider: e.provider,
+            submission: None,
+            request: None,
         }
     }
 }

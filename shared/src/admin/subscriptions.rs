@@ -111,7 +111,8 @@ pub async fn rotate_secret(
     ))
 }
 
-/// Sends a synthetic, signed `lead.created` now and reports what happened.
+/// Sends a synthetic, signed `lead.created` now, marked as a test, and
+/// reports what happened.
 pub async fn test(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
     let sub = subscriptions::get(scope, m.param("id"))
         .await?
@@ -120,11 +121,11 @@ pub async fn test(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError
     let mut payload = sample_context();
     payload["deliveryId"] = json!(id);
     payload["occurredAt"] = json!(clock::now_rfc3339());
-    if crate::deliver::destinations::Kind::of(&sub).is_some() {
-        // A real call with a lead marked as a test: nothing is kept of it.
-        payload["test"] = json!(true);
-        payload["lead"]["tags"] = json!(["leadpipe-test"]);
-    }
+    // Marked as a test for every destination, so a receiver can drop it:
+    // `"test": true` in the body (a real delivery has no `test`), and the
+    // lead tagged `leadpipe-test`. A native kind keeps nothing of it.
+    payload["test"] = json!(true);
+    payload["lead"]["tags"] = json!(["leadpipe-test"]);
     let source = Source::Webhook {
         key_id: "key_sample".into(),
     };

@@ -13,6 +13,7 @@
 //! | event input (large)   | `{ws}EVT#{eventId}`           | `INPUT`                      |                          |                                            |
 //! | lead                  | `{ws}LEAD#{leadId}`           | `LEAD`                       | `{ws}LEADS#s{n}` / id    | `{ws}LEADS#s{n}#status#{status}` / id      |
 //! | history entry         | `{ws}LEAD#{leadId}`           | `HIST#{causeId}#{type}`      |                          |                                            |
+//! | lead merge            | `{ws}LEAD#{leadId}`           | `MERGE#{eventId}`            |                          |                                            |
 //! | destination refs      | `{ws}LEAD#{leadId}`           | `DEST#{subId}`               |                          |                                            |
 //! | identity              | `{ws}IDENT#email#{email}` or `{ws}IDENT#phone#{e164}` | `IDENT` |                    |                                            |
 //! | webhook key           | `KEY#{keyId}`                 | `KEY`                        | `{ws}KEYS` / id          |                                            |
@@ -233,6 +234,18 @@ pub const HISTORY_PREFIX: &str = "HIST#";
 pub fn history_of_cause(cause_id: &str) -> String {
     format!("{HISTORY_PREFIX}{cause_id}#")
 }
+
+/// A merge of a later submission into a lead: one per (lead, event).
+pub fn lead_merge(ws: &WorkspaceId, lead_id: &str, event_id: &str) -> Key {
+    in_ws(
+        ws,
+        &format!("LEAD#{lead_id}"),
+        &format!("{MERGE_PREFIX}{event_id}"),
+    )
+}
+
+/// The sort-key prefix of a lead's merges.
+pub const MERGE_PREFIX: &str = "MERGE#";
 
 pub fn email_identity(ws: &WorkspaceId, email: &str) -> Key {
     in_ws(ws, &format!("IDENT#email#{email}"), "IDENT")

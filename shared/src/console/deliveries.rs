@@ -1,5 +1,5 @@
-//! Deliveries: every webhook sent, its attempts with the answer's first
-//! bytes, retry, the dead ones (those in the dead-letter queue) and
+//! Deliveries: every webhook sent (the list refreshes itself while open),
+//! its attempts with the answer's first bytes, retry, the dead ones (those in the dead-letter queue) and
 //! redrive.
 
 use http::StatusCode;
@@ -88,6 +88,8 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             }
         }
         @if !sub.is_empty() { p { "Destination " a href={ "/console/destinations/" (sub) } { (sub) } " only · " a href="/console/deliveries" { "all destinations" } } }
+        (layout::live_status())
+        div #deliveries-live data-live="3000" {
         @if items.is_empty() {
             (layout::empty("No deliveries here.", html! {
                 p { "A delivery is made for each lead event and each enabled " a href="/console/destinations" { "destination" } " that wants it." }
@@ -110,6 +112,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 }
             } }
             (layout::pager("/console/deliveries", &[("status", status), ("subscriptionId", sub)], page["nextCursor"].as_str()))
+        }
         }
     };
     Ok(page_html(

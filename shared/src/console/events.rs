@@ -1,5 +1,7 @@
-//! Events: every inbound event by status, FAILED ones with their reason,
-//! and replay (`POST /v1/events/{id}/replay`).
+//! Events: every inbound event by status, FAILED ones with their reason
+//! (the list refreshes itself while open), one event with its submission
+//! (secrets masked by the API) and provider metadata, and replay
+//! (`POST /v1/events/{id}/replay`).
 
 use http::StatusCode;
 use lambda_http::{Body, Response};
@@ -51,6 +53,8 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 li { a href={ "/console/events?status=" (st) } aria-current=[(status == st).then_some("page")] { (st) } }
             }
         }
+        (layout::live_status())
+        div #events-live data-live="3000" {
         @if events.is_empty() {
             (layout::empty(if status.is_empty() { "No events yet." } else { "No event with this status." }, html! {
                 p { "Every request a key accepts, and every Meta lead, becomes an event here. Send one with the curl line on a "
@@ -63,7 +67,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                     @for e in &events {
                         @let st = s(e, "status");
                         tr {
-                            td { code { (s(e, "id")) } }
+                            td { a href={ "/console/events/" (s(e, "id")) } { code { (s(e, "id")) } } }
                             td { (layout::badge(st)) }
                             td { (s(&e["source"], "type")) @if let Some(k) = e["source"]["keyId"].as_str() { br; a href={ "/console/keys/" (k) } { (k) } } }
                             td { @if let Some(l) = e["leadId"].as_str() { a href={ "/console/leads/" (l) } { (l) } } }
@@ -80,6 +84,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 }
             } }
             (layout::pager("/console/events", &[("status", status)], page["nextCursor"].as_str()))
+        }
         }
     };
     Ok(page_html(
@@ -98,4 +103,74 @@ pub async fn replay(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         Err(ApiError::Conflict(_)) => Ok(redirect("/console/events?refused=processed")),
         Err(e) => Err(e),
     }
+}
+
+/// One event: what arrived (the submission as kept, secrets masked by
+/// `GET /v1/events/{id}`), who sent it, what the provider said, and what
+/// became of it.
+pub async fn show(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let id = safe_id(ctx.param("id"))?;
+    let e = ctx.api("GET", &format!("/v1/events/{id}"), None).await?;
+    let st = s(&e, "status");
+    let provider = e["provider"].as_object().cloned().unwrap_or_default();
+    let request = &e["request"];
+    let headers: Vec<(String, String)> = request["headers"]
+        .as_array()
+        .map(|hs| {
+            hs.iter()
+                .filter_map(|h| Some((h[0].as_str()?.to_owned(), h[1].as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let submission = match &e["submission"] {
+        Value::Null => None,
+        v => serde_json::to_string_pretty(v).ok(),
+    };
+    let body = html! {
+        dl.facts #event-facts {
+            dt { "Event" } dd { code { (s(&e, "id")) } }
+            dt { "Status" } dd #event-status { (layout::badge(st)) }
+            dt { "Source" } dd { (s(&e["source"], "type")) @if let Some(k) = e["source"]["keyId"].as_str() { " · " a href={ "/console/keys/" (k) } { (k) } } }
+            dt { "Lead" } dd { @if let Some(l) = e["leadId"].as_str() { a href={ "/console/leads/" (l) } { (l) } } @else { "—" } }
+            dt { "Received" } dd { (layout::time(s(&e, "receivedAt"))) }
+            dt { "Processed" } dd { (layout::time_opt(e["processedAt"].as_str())) }
+            @if let Some(r) = e["error"].as_str() { dt { "Reason" } dd { (r) } }
+        }
+        @if st == "FAILED" || st == "RECEIVED" {
+            div.actions { (layout::action(ctx, &format!("/console/events/{id}/replay"), "Replay",
+                Some("Queue this event again for processing?"), false)) }
+        }
+        h2 { "Provider" }
+        @if provider.is_empty() {
+            p.muted { "No provider metadata: a plain webhook." }
+        } @else {
+            dl.facts #provider {
+                @for (k, v) in &provider {
+                    dt { (k) } dd { @match v { Value::String(t) => (t), other => (other.to_string()) } }
+                }
+            }
+        }
+        h2 { "Request" }
+        dl.facts #request {
+            dt { "Address" } dd { (request["ip"].as_str().unwrap_or("—")) }
+            dt { "User agent" } dd { (request["userAgent"].as_str().unwrap_or("—")) }
+            dt { "Origin" } dd { (request["origin"].as_str().unwrap_or("—")) }
+        }
+        @if !headers.is_empty() {
+            div.table-wrap { table #request-headers {
+                thead { tr { th { "Header" } th { "Value" } } }
+                tbody { @for (k, v) in &headers { tr { td { code { (k) } } td { code { (v) } } } } }
+            } }
+        }
+        h2 { "Submission" }
+        p.muted { "As kept after cleaning; tokens, keys, secrets and signatures are masked." }
+        @match &submission {
+            Some(text) => pre #submission { (text) },
+            None => p.muted { "Not kept (erased, or expired with the workspace's retention)." },
+        }
+    };
+    Ok(page_html(
+        StatusCode::OK,
+        layout::page(ctx, "Event", Nav::Events, body),
+    ))
 }

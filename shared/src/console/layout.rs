@@ -10,6 +10,7 @@ use crate::console::assets;
 /// The sections of the navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
+    Overview,
     Keys,
     Destinations,
     Leads,
@@ -19,7 +20,8 @@ pub enum Nav {
     Audit,
 }
 
-const SECTIONS: [(Nav, &str, &str); 7] = [
+const SECTIONS: [(Nav, &str, &str); 8] = [
+    (Nav::Overview, "Overview", "/console"),
     (Nav::Keys, "Keys", "/console/keys"),
     (Nav::Destinations, "Destinations", "/console/destinations"),
     (Nav::Leads, "Leads", "/console/leads"),
@@ -36,6 +38,7 @@ fn head(title: &str) -> Markup {
             meta name="viewport" content="width=device-width, initial-scale=1";
             meta name="referrer" content="same-origin";
             title { (title) " · Leadpipe" }
+            link rel="icon" href="/favicon.ico" type="image/svg+xml";
             link rel="stylesheet" href=(assets::STYLE_URL);
             script src=(assets::SCRIPT_URL) defer {}
         }
@@ -51,7 +54,7 @@ pub fn page(ctx: &Ctx<'_>, title: &str, nav: Nav, body: Markup) -> Markup {
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
-                    a.brand href="/console/keys" { "Leadpipe" }
+                    a.brand href="/console" { "Leadpipe" }
                     nav aria-label="Sections" {
                         ul {
                             @for (n, label, href) in SECTIONS {
@@ -317,4 +320,11 @@ pub fn cut(text: &str, n: usize) -> String {
     } else {
         text.chars().take(n).collect::<String>() + "…"
     }
+}
+
+/// Where the script says a live list was last refreshed (`data-live`
+/// regions: the script fetches the same page again and swaps the region,
+/// no reload; without the script the list is as loaded).
+pub fn live_status() -> Markup {
+    html! { p.live-status.muted #live-status role="status" aria-live="polite" {} }
 }

@@ -8,6 +8,7 @@ use maud::html;
 use serde_json::{Map, Value, json};
 
 use super::layout::{self, Nav};
+use super::lead_history;
 use super::{Ctx, Problems, html as page_html, query_string, redirect, safe_id, split_list};
 use crate::http::error::ApiError;
 use crate::http::query_param;
@@ -137,9 +138,11 @@ async fn render(
     status: StatusCode,
 ) -> Result<Response<Body>, ApiError> {
     let lead = ctx.api("GET", &format!("/v1/leads/{id}"), None).await?;
-    let entries = history::history(&ctx.caller.scope, id)
-        .await
-        .unwrap_or_default();
+    let (entries, merges) = tokio::join!(
+        history::history(&ctx.caller.scope, id),
+        crate::model::merges::of_lead(&ctx.caller.scope, id),
+    );
+    let history_rows = lead_history::rows(&entries?, &merges?);
     // Deliveries have no index by lead: the recent ones are searched.
     let deliveries: Vec<Value> = ctx
         .api("GET", "/v1/deliveries?limit=200", None)
@@ -194,23 +197,7 @@ async fn render(
             }
         }
         h2 { "History" }
-        @if entries.is_empty() {
-            p.muted { "No history recorded." }
-        } @else {
-            div.table-wrap { table {
-                thead { tr { th { "When" } th { "What" } th { "Cause" } th { "Changes" } } }
-                tbody {
-                    @for e in &entries {
-                        tr {
-                            td { (layout::time(&e.occurred_at)) }
-                            td { (e.kind.as_str()) }
-                            td { code { (e.cause_id.as_str()) } }
-                            td { @if let Some(c) = &e.changes { code { (layout::cut(c, 300)) } } }
-                        }
-                    }
-                }
-            } }
-        }
+        (lead_history::table(&history_rows))
         h2 { "Deliveries" }
         @if deliveries.is_empty() {
             p.muted { "None among the recent deliveries. Add a " a href="/console/destinations" { "destination" } " to send leads on." }

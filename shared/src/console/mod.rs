@@ -3,19 +3,23 @@
 //! through the admin API's own handlers, called in-process
 //! ([`Ctx::api`]), so validation, masking and storage are the API's.
 //!
-//! One file per page: [`keys`], [`destinations`], [`leads`], [`events`],
+//! One file per page: [`dashboard`] (the home, its SVG charts drawn by
+//! [`charts`]), [`keys`], [`destinations`], [`leads`], [`events`],
 //! [`deliveries`]; [`auth`] (session cookie, CSRF, Origin), [`layout`]
 //! (the shell, fields, errors) and [`assets`] (one stylesheet, one small
 //! progressive-enhancement script; no other host is ever referenced).
 
 pub mod assets;
 pub mod auth;
+pub mod charts;
+pub mod dashboard;
 pub mod deliveries;
 pub mod destination_kinds;
 pub mod destinations;
 pub mod events;
 pub mod keys;
 pub mod layout;
+pub mod lead_history;
 pub mod leads;
 pub mod routing;
 pub mod sources;
@@ -270,6 +274,9 @@ async fn serve(
     if page == Page::Asset {
         return Ok(assets::serve(m.param("file")));
     }
+    if page == Page::Favicon {
+        return Ok(assets::serve("favicon.svg"));
+    }
     if post && !auth::same_origin(req.headers(), &base) {
         return Err(ApiError::Forbidden(
             "this form was not sent from the console's own page".into(),
@@ -282,7 +289,7 @@ async fn serve(
     match page {
         Page::SignInForm => {
             if session.is_some() {
-                return Ok(redirect("/console/keys"));
+                return Ok(redirect("/console"));
             }
             return Ok(html(StatusCode::OK, layout::sign_in(&Problems::none())));
         }
@@ -314,7 +321,7 @@ async fn serve(
                 return Ok(html(StatusCode::UNAUTHORIZED, layout::sign_in(&p)));
             };
             tracing::info!(principal = %s.principal, "console: signed in");
-            let mut resp = redirect("/console/keys");
+            let mut resp = redirect("/console");
             set_cookie(&mut resp, &auth::set_cookie(&s.seal(&key), secure(&base)));
             return Ok(resp);
         }
@@ -367,7 +374,7 @@ async fn serve(
             set_cookie(&mut resp, &auth::clear_cookie(secure(&base)));
             return Ok(resp);
         }
-        Page::Home => return Ok(redirect("/console/keys")),
+        Page::Home => Box::pin(dashboard::show(&ctx)),
         Page::Keys => Box::pin(keys::list(&ctx)),
         Page::KeyCreate => Box::pin(keys::create(&ctx)),
         Page::Key => Box::pin(keys::show(&ctx)),
@@ -401,7 +408,10 @@ async fn serve(
         Page::TokenCreate => Box::pin(workspaces::create_token(&ctx)),
         Page::TokenRevoke => Box::pin(workspaces::revoke_token(&ctx)),
         Page::Audit => Box::pin(workspaces::audit(&ctx)),
-        Page::SignInForm | Page::SignIn | Page::Asset => return Err(ApiError::NotFound("page")),
+        Page::Event => Box::pin(events::show(&ctx)),
+        Page::SignInForm | Page::SignIn | Page::Asset | Page::Favicon => {
+            return Err(ApiError::NotFound("page"));
+        }
     };
     answer.await
 }

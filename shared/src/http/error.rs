@@ -22,8 +22,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
-    #[error("origin is not allowed for this key")]
-    OriginNotAllowed,
+    /// The request's origin, as [`crate::rules::inbound::origin::named`]
+    /// tells it (escaped, bounded).
+    #[error("{0} is not allowed for this key")]
+    OriginNotAllowed(String),
     /// The key's stored allow-list cannot be read: nothing is allowed until
     /// an admin saves the list again.
     #[error("this key's allowed domains cannot be read; an admin must set them again")]
@@ -102,9 +104,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::OriginNotAllowed | ApiError::AllowListUnreadable => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Forbidden(_)
+            | ApiError::OriginNotAllowed(_)
+            | ApiError::AllowListUnreadable => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -121,7 +123,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::OriginNotAllowed => "origin_not_allowed",
+            ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::AllowListUnreadable => "allow_list_unreadable",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -211,7 +213,11 @@ mod tests {
         let cases: Vec<(ApiError, u16, &str)> = vec![
             (ApiError::Unauthorized, 401, "unauthorized"),
             (ApiError::Forbidden("x".into()), 403, "forbidden"),
-            (ApiError::OriginNotAllowed, 403, "origin_not_allowed"),
+            (
+                ApiError::OriginNotAllowed("Origin https://x.example".into()),
+                403,
+                "origin_not_allowed",
+            ),
             (ApiError::NotFound("key"), 404, "not_found"),
             (
                 ApiError::MethodNotAllowed {

@@ -144,6 +144,10 @@ pub enum Page {
     TokenCreate,
     TokenRevoke,
     Audit,
+    /// One event: its submission (secrets masked) and provider metadata.
+    Event,
+    /// `/favicon.ico` (an SVG icon), without a session.
+    Favicon,
 }
 
 /// One route: method and API Gateway path template.
@@ -259,6 +263,7 @@ pub const ROUTES: &[Route] = &[
     route("GET",     "/console/leads/{id}",         Function::Admin,      Action::Console(Page::Lead)),
     route("POST",    "/console/leads/{id}",         Function::Admin,      Action::Console(Page::LeadEdit)),
     route("GET",     "/console/events",             Function::Admin,      Action::Console(Page::Events)),
+    route("GET",     "/console/events/{id}",        Function::Admin,      Action::Console(Page::Event)),
     route("POST",    "/console/events/{id}/replay", Function::Admin,      Action::Console(Page::EventReplay)),
     route("GET",     "/console/deliveries",         Function::Admin,      Action::Console(Page::Deliveries)),
     route("GET",     "/console/deliveries/{id}",    Function::Admin,      Action::Console(Page::Delivery)),
@@ -271,6 +276,7 @@ pub const ROUTES: &[Route] = &[
     route("POST",    "/console/tokens",             Function::Admin,      Action::Console(Page::TokenCreate)),
     route("POST",    "/console/tokens/{id}/revoke", Function::Admin,      Action::Console(Page::TokenRevoke)),
     route("GET",     "/console/audit",              Function::Admin,      Action::Console(Page::Audit)),
+    route("GET",     "/favicon.ico",                Function::Admin,      Action::Console(Page::Favicon)),
     route("GET",     "/v1/openapi.json",            Function::Admin,      Action::OpenApi),
 ];
 

@@ -40,7 +40,13 @@ pub async fn accept(
     // The origins are this key's only credential: an empty list (refused
     // at save) allows nothing here.
     if key.allowed_domains.is_empty() {
-        return Err(ApiError::OriginNotAllowed);
+        let (o, r) = (
+            header(req.headers(), "origin"),
+            header(req.headers(), "referer"),
+        );
+        return Err(ApiError::OriginNotAllowed(
+            crate::rules::inbound::origin::named(o, r),
+        ));
     }
     *cors = hook::check_origin(req, &key)?;
     let scope = &app.scope(key.workspace.clone());

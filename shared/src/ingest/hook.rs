@@ -53,7 +53,7 @@ pub(super) fn check_origin(
         ApiError::AllowListUnreadable
     })?;
     if !origin::allowed(&patterns, origin, referer) {
-        return Err(ApiError::OriginNotAllowed);
+        return Err(ApiError::OriginNotAllowed(origin::named(origin, referer)));
     }
     Ok(origin
         .filter(|o| *o != "null")
@@ -123,7 +123,37 @@ pub(super) fn request_meta(req: &Request) -> RequestMeta {
         origin: get_header(headers, "origin")
             .or_else(|| get_header(headers, "referer"))
             .map(short),
+        headers: kept_headers(headers),
     }
+}
+
+/// Headers an event keeps to show what arrived, besides the user agent,
+/// origin (else referer) and address it keeps anyway: these, and any that
+/// carries a credential (by name), the credential masked before storing.
+/// Few and short: every byte is in the event's write units (1 per KB).
+const KEPT_HEADERS: [&str; 4] = [
+    "content-type",
+    "content-length",
+    "idempotency-key",
+    "prefer",
+];
+/// At most this many headers, each value cut to 100 characters.
+const MAX_KEPT_HEADERS: usize = 12;
+
+fn kept_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    let pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(name, _)| {
+            KEPT_HEADERS.contains(&name.as_str())
+                || crate::rules::redact::is_secret_name(name.as_str())
+        })
+        .take(MAX_KEPT_HEADERS)
+        .map(|(name, value)| {
+            let v = String::from_utf8_lossy(value.as_bytes());
+            (name.as_str().to_owned(), v.chars().take(100).collect())
+        })
+        .collect();
+    crate::rules::redact::mask_headers(&pairs)
 }
 
 /// A `webhook` key's request (the key loaded by [`super::source`]).

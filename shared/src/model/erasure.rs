@@ -1,8 +1,8 @@
 //! Erasure (GDPR Art. 17): a person's data removed from everything that
 //! holds it, and a whole workspace emptied before it is deleted.
 //!
-//! A lead's erasure removes the lead, its history (which holds its
-//! changes), its identities (so no search by email or phone finds it),
+//! A lead's erasure removes the lead, its history and its merges (which
+//! hold its changes), its identities (so no search by email or phone finds it),
 //! the stored submissions and request metadata (IP, user agent, origin) of
 //! its events, and its deliveries' frozen bodies and attempt logs. What
 //! stays are ids and statuses: an event says `PROCESSED` with a `leadId`
@@ -124,6 +124,15 @@ pub async fn erase_lead(
         .await?;
     for h in history {
         scope.store.delete(&h.pk, &h.sk, None, vec![]).await?;
+        erased.history += 1;
+    }
+    // The merges name what each submission changed: personal data too.
+    let merges: Vec<Keyed> = scope
+        .store
+        .query_prefix(&lead_key.pk, table::MERGE_PREFIX)
+        .await?;
+    for m in merges {
+        scope.store.delete(&m.pk, &m.sk, None, vec![]).await?;
         erased.history += 1;
     }
     scope

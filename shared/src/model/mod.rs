@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod key_sources;
 pub mod keys;
 pub mod leads;
+pub mod merges;
 pub mod meta_deletions;
 pub mod pages;
 pub mod provider_leads;

@@ -321,6 +321,11 @@ async fn merge(
             return Ok(Round::Contended);
         }
     }
+    // The merge in the lead's history, once per event (a try after a crash
+    // here finds the lead merged already and records no changes: the first
+    // record, if it got written, is kept).
+    let changes = crate::model::merges::diff(&before, &lead);
+    crate::model::merges::record(scope, &lead.id, &event.id, &event.received_at, &changes).await?;
     if let Some(r) = &re_engagement {
         let mut entry = HistoryEntry::new(
             scope.ws(),

@@ -20,11 +20,20 @@ use crate::rules::ids::{CauseId, ChangeId};
 pub async fn erase(scope: &Scope, lead: &LeadRecord) -> Result<(Erased, String), Error> {
     let entries = history::history(scope, lead.id.as_str()).await?;
     let subs = subscriptions::all(scope).await?;
-    let event_ids: Vec<String> = entries
+    // The submissions merged into the lead are the person's too (a merge
+    // that did not re-engage has no history entry: its merge names it).
+    let merged = crate::model::merges::of_lead(scope, lead.id.as_str()).await?;
+    let mut event_ids: Vec<String> = entries
         .iter()
         .map(|e| e.cause_id.as_str().to_owned())
         .filter(|c| c.starts_with("evt_"))
         .collect();
+    for m in merged {
+        let id = m.event_id.to_string();
+        if !event_ids.contains(&id) {
+            event_ids.push(id);
+        }
+    }
     let delivery_ids: Vec<String> = entries
         .iter()
         .flat_map(|e| subs.iter().map(|s| deliveries::id_for(e, &s.id).into()))

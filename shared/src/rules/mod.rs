@@ -3,10 +3,12 @@
 
 pub mod clock;
 pub mod crypto;
+pub mod dashboard;
 pub mod filter;
 pub mod ids;
 pub mod inbound;
 pub mod rate;
+pub mod redact;
 pub mod retry;
 pub mod schedule;
 pub mod signing;

@@ -130,7 +130,51 @@
     });
   }
 
+  // Live lists: a region with data-live="ms" is fetched again from the
+  // page's own URL (same origin, the session's cookie: connect-src 'self')
+  // and swapped in place when it changed. No reload; paused while the tab
+  // is hidden or while focus is inside the region (a button about to be
+  // pressed stays put).
+  function live() {
+    var region = document.querySelector("[data-live]");
+    if (!region || !region.id || !window.fetch || !window.DOMParser) { return; }
+    var every = Math.max(1000, parseInt(region.getAttribute("data-live"), 10) || 5000);
+    var status = document.getElementById("live-status");
+    var last = region.innerHTML;
+    var busy = false;
+    var updates = 0;
+    function say(text) { if (status) { status.textContent = text; } }
+    function tick() {
+      var focused = document.activeElement;
+      if (busy || document.hidden || (focused && focused !== document.body && region.contains(focused))) { return; }
+      busy = true;
+      fetch(window.location.href, { credentials: "same-origin", redirect: "manual", headers: { "Accept": "text/html" } })
+        .then(function (r) {
+          if (!r.ok) { throw new Error("HTTP " + r.status); }
+          return r.text();
+        })
+        .then(function (text) {
+          var fresh = new DOMParser().parseFromString(text, "text/html").getElementById(region.id);
+          if (fresh && fresh.innerHTML !== last) {
+            last = fresh.innerHTML;
+            region.innerHTML = fresh.innerHTML;
+            localTimes(region);
+            updates += 1;
+            region.setAttribute("data-updates", String(updates));
+          }
+          say("Live: checked at " + new Date().toLocaleTimeString());
+        }, function () {
+          say("Live updates paused: reload the page to resume.");
+          clearInterval(timer);
+        })
+        .then(function () { busy = false; });
+    }
+    var timer = setInterval(tick, every);
+    say("Live: this list refreshes every " + Math.round(every / 1000) + " s.");
+  }
+
   function ready() {
+    live();
     localTimes(document);
     authKinds();
     destinationKinds();

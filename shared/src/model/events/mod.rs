@@ -109,6 +109,11 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// A few of the request's headers, as (name, value), those that carry
+    /// a credential (a token, a signature) masked before they are stored
+    /// (see [`crate::rules::redact`]); bounded by the ingest function.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
 }
 
 /// An event as stored.

@@ -122,6 +122,40 @@ pub fn allowed(patterns: &[DomainPattern], origin: Option<&str>, referer: Option
     }
 }
 
+/// Longest origin an error message repeats.
+pub const MAX_NAMED: usize = 100;
+
+/// The origin a refused request came from, for its error message: `Origin`
+/// (else `Referer`) as sent, every character outside printable ASCII
+/// escaped (`\u{…}`, `\n`) and cut to [`MAX_NAMED`] characters; what
+/// was missing when neither came.
+pub fn named(origin: Option<&str>, referer: Option<&str>) -> String {
+    let (which, value) = match (origin, referer) {
+        (Some(o), _) => ("Origin", o),
+        (None, Some(r)) => ("Referer", r),
+        (None, None) => return "a request without Origin or Referer".to_owned(),
+    };
+    let escaped: String = value
+        .chars()
+        .flat_map(|c| {
+            let plain = c.is_ascii_graphic() || c == ' ';
+            let out: Vec<char> = if plain && c != '\\' {
+                vec![c]
+            } else {
+                c.escape_default().collect()
+            };
+            out
+        })
+        .collect();
+    let cut: String = escaped.chars().take(MAX_NAMED).collect();
+    let more = if escaped.chars().count() > MAX_NAMED {
+        "…"
+    } else {
+        ""
+    };
+    format!("{which} {cut}{more}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +257,23 @@ mod tests {
             }
             let _ = request_host(Some(&origin), None);
         }
+    }
+
+    #[test]
+    fn a_refused_origin_is_named_escaped_and_bounded() {
+        assert_eq!(
+            named(Some("https://evil.example"), Some("https://x.example/")),
+            "Origin https://evil.example"
+        );
+        assert_eq!(
+            named(None, Some("https://x.example/p")),
+            "Referer https://x.example/p"
+        );
+        assert_eq!(named(None, None), "a request without Origin or Referer");
+        assert_eq!(named(Some("a\nb\u{7}é"), None), "Origin a\\nb\\u{7}\\u{e9}");
+        let long = "https://".to_owned() + &"a".repeat(500);
+        let n = named(Some(&long), None);
+        assert_eq!(n.chars().count(), "Origin ".len() + MAX_NAMED + 1);
+        assert!(n.ends_with('…'));
     }
 }
