@@ -103,22 +103,31 @@ pub async fn peek_queue(app: &App, url: &str) -> Result<Vec<Value>, String> {
     let sqs = app.queue.client().await;
     let mut out = Vec::new();
     let mut empty = 0;
+    let mut failures = 0;
     while empty < 2 {
-        let got = sqs
+        let got = match sqs
             .receive_message()
             .queue_url(url)
             .max_number_of_messages(10)
             .visibility_timeout(900)
             .send()
             .await
-            .map_err(|e| {
-                format!(
+        {
+            Ok(r) => r.messages.unwrap_or_default(),
+            // A busy emulator: try again a few times.
+            Err(e) if failures < 5 => {
+                failures += 1;
+                let _ = e;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+            Err(e) => {
+                return Err(format!(
                     "ReceiveMessage {url}: {}",
                     aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?
-            .messages
-            .unwrap_or_default();
+                ));
+            }
+        };
         if got.is_empty() {
             empty += 1;
             continue;

@@ -61,9 +61,9 @@ pub const RETRY_UNIT_MS: u64 = 10;
 
 impl Config {
     /// `make chaos`: 2,000 leads, a 6-minute fault window with receiver
-    /// outages of about a minute and one of nearly two (longer than crm-b's
-    /// schedule), three runner kills, one emulator restart; up to 30
-    /// minutes to settle (it ends when drained and nothing is dead).
+    /// outages of up to a minute and one of a minute and a half (longer
+    /// than crm-b's schedule), three runner kills, one emulator restart; up
+    /// to 30 minutes to settle (it ends when drained and nothing is dead).
     pub fn full(out_dir: PathBuf, runner_program: PathBuf, runner_args: Vec<String>) -> Self {
         Config {
             name: "full",
@@ -91,9 +91,11 @@ impl Config {
             retry_base_ms: 1000,
             retry_max_ms: 15000,
             max_attempts: 10,
-            // 2 + 5 + 10 + 20 + 30 = 67 s in the run; the outage is 108 s.
-            dying_schedule: vec![200, 500, 1000, 2000, 3000],
-            long_outage: (0.10, 0.40),
+            // 1 + 3 + 6 + 10 = 20 s in the run; the outage is 94 s, between
+            // the first kill and the second (a delivery in flight at a kill
+            // waits out the queue's 180 s visibility before its next try).
+            dying_schedule: vec![100, 300, 600, 1000],
+            long_outage: (0.22, 0.48),
             slow_seconds: 12,
             give_up_after: Duration::from_secs(180),
             receiver_error_share: 0.02,
@@ -115,15 +117,15 @@ impl Config {
             window: Duration::from_secs(20),
             settle: Duration::from_secs(150),
             concurrency: 8,
-            runner_kills: vec![0.3, 0.7],
-            emulator_restarts: vec![0.55],
+            runner_kills: vec![0.48, 0.75],
+            emulator_restarts: vec![0.62],
             receive_visibility: Some(12),
             retry_base_ms: 200,
             retry_max_ms: 2000,
             // 0.5 + 0.5 s (SQS delays whole seconds: about 2 s); the
             // outage is 8 s.
             dying_schedule: vec![50, 50],
-            long_outage: (0.05, 0.45),
+            long_outage: (0.05, 0.42),
             slow_seconds: 11,
             give_up_after: Duration::from_secs(20),
             gone_per_mille: 100,
@@ -156,10 +158,10 @@ pub fn timeline(cfg: &Config) -> Vec<(f64, Action)> {
         // Retry-After, then too slow.
         (down, Action::Receiver(1, Mode::Refused)),
         (up, Action::Receiver(1, Mode::Healthy)),
-        (up + 0.08, Action::Receiver(1, unavailable)),
-        (up + 0.13, Action::Receiver(1, Mode::Healthy)),
-        (0.58, Action::Receiver(1, slow)),
-        (0.63, Action::Receiver(1, Mode::Healthy)),
+        (up + 0.06, Action::Receiver(1, unavailable)),
+        (up + 0.10, Action::Receiver(1, Mode::Healthy)),
+        (up + 0.13, Action::Receiver(1, slow)),
+        (up + 0.17, Action::Receiver(1, Mode::Healthy)),
         // crm-a: shorter troubles.
         (0.30, Action::Receiver(0, slow)),
         (0.33, Action::Receiver(0, Mode::Healthy)),
@@ -175,7 +177,7 @@ pub fn timeline(cfg: &Config) -> Vec<(f64, Action)> {
         (0.64, Action::Graph(slow)),
         (0.68, Action::Graph(Mode::Healthy)),
         // The operator, after the long outage, and once more later.
-        (up + 0.05, Action::Redrive),
+        (up + 0.04, Action::Redrive),
         (0.9, Action::Redrive),
     ];
     t.extend(cfg.runner_kills.iter().map(|f| (*f, Action::KillRunner)));

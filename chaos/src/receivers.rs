@@ -444,3 +444,7 @@ fn verify(key: &[u8], id: &str, ts: &str, body: &[u8], header: &str) -> bool {
         .filter_map(|s| s.strip_prefix("v1,"))
         .any(|s| s == expected)
 }
+
+#[cfg(test)]
+#[path = "receivers_tests.rs"]
+mod tests;

@@ -96,12 +96,25 @@ pub async fn settle(
     let mut depths = (0, 0, 0, 0);
     let mut last_redrive: Option<Instant> = None;
     while Instant::now() < deadline {
-        depths = (
-            depth(direct, &stack.leads_queue_url).await?,
-            depth(direct, &stack.deliveries_queue_url).await?,
-            depth(direct, &stack.leads_dlq_url).await?,
-            depth(direct, &stack.deliveries_dlq_url).await?,
-        );
+        // A busy emulator may not answer in time: look again, never give
+        // up the run for it.
+        let read = async {
+            Ok::<_, String>((
+                depth(direct, &stack.leads_queue_url).await?,
+                depth(direct, &stack.deliveries_queue_url).await?,
+                depth(direct, &stack.leads_dlq_url).await?,
+                depth(direct, &stack.deliveries_dlq_url).await?,
+            ))
+        };
+        depths = match read.await {
+            Ok(d) => d,
+            Err(e) => {
+                log(&format!("settling: queue depths unreadable ({e}); again"));
+                quiet = 0;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
         log(&format!(
             "settling: leads queue {}, deliveries queue {}, leads DLQ {}, deliveries DLQ {}, calls in flight at the proxy {:?}",
             depths.0,

@@ -184,3 +184,47 @@ pub(super) fn reckon(
     }
     r.duplicates.other_budget = (r.deliveries_expected as u64 / 100).max(2);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dup(slow: bool, previous: Instant, at: Instant) -> Duplicate {
+        Duplicate {
+            webhook_id: "dlv_1".into(),
+            lead_id: Some("lead_1".into()),
+            after_slow_only: slow,
+            previous,
+            at,
+        }
+    }
+
+    #[test]
+    fn duplicates_are_judged_against_the_window() {
+        let t0 = Instant::now();
+        let s = |n: u64| t0 + Duration::from_secs(n);
+        let mut d = Duplicates {
+            other_budget: 1,
+            ..Duplicates::default()
+        };
+        d.judge(&dup(true, s(0), s(20)), &[], "crm");
+        // A kill between the 2xx and the resend; one before it is no excuse.
+        d.judge(&dup(false, s(10), s(30)), &[s(15)], "crm");
+        d.judge(&dup(false, s(10), s(30)), &[s(5)], "crm");
+        assert_eq!((d.after_slow, d.near_disruption, d.other), (1, 1, 1));
+        assert_eq!(d.beyond_window(), None);
+        d.judge(&dup(false, s(40), s(50)), &[], "crm");
+        assert!(d.beyond_window().is_some(), "two others, one allowed");
+        let mut second = Duplicates {
+            extra_ids: 1,
+            other_budget: 10,
+            ..Duplicates::default()
+        };
+        assert!(
+            second.beyond_window().is_some(),
+            "a second id is never allowed"
+        );
+        second.extra_ids = 0;
+        assert_eq!(second.beyond_window(), None);
+    }
+}
