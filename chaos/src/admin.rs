@@ -115,9 +115,8 @@ pub async fn peek_queue(app: &App, url: &str) -> Result<Vec<Value>, String> {
         {
             Ok(r) => r.messages.unwrap_or_default(),
             // A busy emulator: try again a few times.
-            Err(e) if failures < 5 => {
+            Err(_) if failures < 5 => {
                 failures += 1;
-                let _ = e;
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;
             }

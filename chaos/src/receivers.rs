@@ -3,8 +3,8 @@
 //!
 //! An [`Endpoint`] listens on a fixed 127.0.0.1 port and can be switched
 //! between healthy, refusing connections (the socket closed), answering 503
-//! with `Retry-After`, and answering only after a delay past the sender's
-//! 10 s timeout. A [`Receiver`] records every request by its `webhook-id`:
+//! with `Retry-After`, and doing the work at once but answering only after
+//! a delay past the sender's 10 s timeout. A [`Receiver`] records every request by its `webhook-id`:
 //! the body it carried (one webhook-id with two different bodies is an
 //! error), whether its Standard Webhooks signature verifies with the
 //! subscription's secret (refused 401 when not), whether the receiver acted
@@ -182,9 +182,12 @@ async fn serve(
             vec![("retry-after".to_owned(), retry_after.to_string())],
             Bytes::from_static(b"{\"error\":\"down for maintenance (chaos)\"}"),
         ),
+        // The work is done at once, the answer comes late: the sender has
+        // timed out (and may have hung up) by then.
         Mode::Slow { seconds } => {
+            let answer = handler(request, mode).await;
             tokio::time::sleep(Duration::from_secs(seconds)).await;
-            handler(request, mode).await
+            answer
         }
         _ => handler(request, mode).await,
     };

@@ -158,6 +158,29 @@ fn ids(messages: &[Value], field: &str) -> HashSet<String> {
         .collect()
 }
 
+/// Every lead id under its address (a list: two leads for one address
+/// must stay two).
+fn by_address(leads: &[Value]) -> HashMap<&str, Vec<&str>> {
+    let mut out: HashMap<&str, Vec<&str>> = HashMap::new();
+    for l in leads {
+        if let (Some(e), Some(id)) = (l["email"].as_str(), l["id"].as_str()) {
+            out.entry(e).or_default().push(id);
+        }
+    }
+    out
+}
+
+/// `address: lead, lead…` for every address carried by more than one lead.
+fn two_leads(by_address: &HashMap<&str, Vec<&str>>) -> Vec<String> {
+    let mut two: Vec<String> = by_address
+        .iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(e, v)| format!("{e}: {}", v.join(", ")))
+        .collect();
+    two.sort();
+    two
+}
+
 /// An event's status, lead and reason.
 struct Ended<'a> {
     status: Option<&'a str>,
@@ -177,19 +200,8 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
             inp.queues.leads.len()
         ));
     }
-    let mut leads_by_email: HashMap<&str, Vec<&str>> = HashMap::new();
-    for l in &views.leads {
-        if let (Some(e), Some(id)) = (l["email"].as_str(), l["id"].as_str()) {
-            leads_by_email.entry(e).or_default().push(id);
-        }
-    }
-    let mut two: Vec<String> = leads_by_email
-        .iter()
-        .filter(|(_, v)| v.len() > 1)
-        .map(|(e, v)| format!("{e}: {}", v.join(", ")))
-        .collect();
-    two.sort();
-    r.duplicate_leads = two;
+    let leads_by_email = by_address(&views.leads);
+    r.duplicate_leads = two_leads(&leads_by_email);
     let events_by_id: HashMap<&str, &Value> = views
         .events
         .iter()
@@ -354,4 +366,24 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
     r.distinct_leads = our_leads.len();
     deliveries::reckon(&inp, views, &our_leads, &mut r);
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_leads_for_one_address_are_two_not_one() {
+        let leads = vec![
+            json!({"id": "lead_1", "email": "a@x.example"}),
+            json!({"id": "lead_2", "email": "a@x.example"}),
+            json!({"id": "lead_3", "email": "b@x.example"}),
+        ];
+        let by = by_address(&leads);
+        assert_eq!(by["a@x.example"], vec!["lead_1", "lead_2"]);
+        assert_eq!(
+            two_leads(&by),
+            vec!["a@x.example: lead_1, lead_2".to_owned()]
+        );
+    }
 }
