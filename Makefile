@@ -119,9 +119,11 @@ bench: deps-rust deps-moto bench-criterion
 	./target/release/leadpipe-bench
 
 ## A bounded fault-injection run against the local stack (leadpipe-local,
-## SIGKILLed and restarted) that reckons every accepted lead. Prints
-## `accepted N, leads N, failed N, dlq N, lost N, duplicate sends D …` and
-## exits non-zero on a loss; what was injected: target/chaos/summary-full.json.
+## SIGKILLed and restarted) that reckons every accepted lead and delivery.
+## Prints every figure (leads accepted and ended, deliveries delivered, dead,
+## redriven, duplicated; faults by kind) and exits non-zero on a loss, a bad
+## signature, two leads for one address or duplicates beyond the window
+## stated in RELIABILITY.md; what was injected: target/chaos/summary-full.json.
 ## CHAOS_ARGS: e.g. --leads 3000, --window 420, --settle 300, --short.
 chaos: deps-rust deps-moto
 	$(CARGO) build --locked -p leadpipe-local -p leadpipe-chaos

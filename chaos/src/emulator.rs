@@ -13,12 +13,17 @@
 //! * DynamoDB comes back as it was (writes replay in the order moto logged
 //!   them, which is the order it received them; two conditional writes on
 //!   the same item that raced could in principle swap);
-//! * every SQS message ever sent comes back visible, including those already
-//!   consumed and deleted (at-least-once redelivery on a large scale: the
-//!   consumers must find them finished and do nothing), and messages that
-//!   SQS's redrive had moved to the leads DLQ go back to their source queue
-//!   (a redrive is no `SendMessage`); the deliveries DLQ is rebuilt, since
-//!   `deliver` parks dead deliveries there with `SendMessage`.
+//! * SQS comes back with the messages alive at the restart and no other:
+//!   the fault proxy keeps a ledger of every message sent and deleted
+//!   ([`crate::proxy::Ledger`]), and the replay keeps only the sends of
+//!   messages not yet deleted. What it cannot rebuild: a message in flight
+//!   comes back visible at once with its receive count at zero (as after a
+//!   visibility timeout, one receive earlier), and a message SQS's redrive
+//!   had moved to the leads DLQ goes back to its source queue (a redrive is
+//!   no `SendMessage`); the deliveries DLQ is rebuilt, since `deliver`
+//!   parks dead deliveries there with `SendMessage`. The restart's entry in
+//!   the summary says how many sends were replayed and how many were left
+//!   out as deleted.
 //!
 //! The server is the local stack's patched moto (`leadpipe-local`,
 //! `local/src/moto.py`): atomic transactions (without the lock, moto's
@@ -30,7 +35,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use leadpipe_local::Emulator;
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use crate::proxy::Proxy;
+use crate::secs;
 
 /// Operations whose replay rebuilds the state.
 const STATE_CHANGING: &[&str] = &[
@@ -181,4 +189,103 @@ pub fn wait_port(port: u16, timeout: Duration) -> bool {
 /// Where the recorder of a run writes.
 pub fn recording_path(dir: &Path) -> PathBuf {
     dir.join("moto-recording.jsonl")
+}
+
+/// Restarts moto on the same port and replays its recording, the proxy
+/// refusing connections meanwhile. Says what happened (and why not, when it
+/// could not).
+pub async fn restart(
+    moto: &mut Option<Moto>,
+    port: u16,
+    recording: &std::path::Path,
+    proxy: &Proxy,
+    log: &impl Fn(&str),
+) -> Value {
+    let began = Instant::now();
+    proxy.set_outage(true);
+    let Some(old) = moto.take() else {
+        proxy.set_outage(false);
+        return json!({"done": false, "why": "no emulator to restart"});
+    };
+    let text = match old.download_recording().await {
+        Ok(t) => t,
+        Err(e) => {
+            // Without the recording a restart would wipe the state: keep
+            // the old server and make it an outage only.
+            let why = format!(
+                "cannot download moto's recording ({e}): an outage of the endpoint instead of a restart"
+            );
+            log(&why);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            *moto = Some(old);
+            proxy.set_outage(false);
+            return json!({"done": false, "why": why, "outageSeconds": secs(began.elapsed())});
+        }
+    };
+    let filtered = state_changing(&text);
+    let _ = tokio::task::spawn_blocking(move || old.kill()).await;
+    // The old server answers nothing more: the ledger is final.
+    let replay = proxy.ledger(|l| l.filter_replay(&filtered.text));
+    // Kept beside the run for whoever checks what the replay left out.
+    if let Some(dir) = recording.parent() {
+        let _ = std::fs::write(dir.join("moto-recording-before-restart.jsonl"), &text);
+        let _ = std::fs::write(dir.join("moto-replay-after-filter.jsonl"), &replay.text);
+        let alive = proxy.ledger(|l| l.alive_keys());
+        let _ = std::fs::write(
+            dir.join("sqs-ledger-at-restart.json"),
+            serde_json::to_string_pretty(&alive).unwrap_or_default(),
+        );
+    }
+    let live = proxy.ledger(|l| l.live_by_queue());
+    let rec = recording.to_path_buf();
+    let fresh = tokio::task::spawn_blocking(move || {
+        // The old process may hold the port a moment.
+        let mut last = String::new();
+        for _ in 0..50 {
+            match Moto::start(port, &rec) {
+                Ok(m) => return Ok(m),
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(last)
+    })
+    .await;
+    let fresh = match fresh.map_err(|e| e.to_string()).and_then(|r| r) {
+        Ok(m) => m,
+        Err(e) => {
+            let why = format!("moto did not start again: {e}");
+            log(&why);
+            proxy.set_outage(false);
+            return json!({"done": false, "why": why});
+        }
+    };
+    let replay_start = Instant::now();
+    let (kept, dropped) = (replay.text.lines().count(), filtered.dropped);
+    log(&format!(
+        "emulator restarted; replaying {kept} state-changing calls ({dropped} reads/receives/deletes dropped; \
+         SQS sends: {} of messages alive replayed, {} of messages already deleted left out)",
+        replay.kept_sends, replay.dropped_sends
+    ));
+    let replayed = fresh.upload_and_replay(replay.text).await;
+    let replay_s = secs(replay_start.elapsed());
+    let recording_again = fresh.start_recording().await;
+    *moto = Some(fresh);
+    proxy.set_outage(false);
+    let outage = secs(began.elapsed());
+    match (replayed, recording_again) {
+        (Ok(()), Ok(())) => {
+            log(&format!(
+                "replay done in {replay_s}s; endpoint back after {outage}s"
+            ));
+            json!({"done": true, "replayed": kept, "droppedFromReplay": dropped,
+                   "sqsSendsReplayed": replay.kept_sends, "sqsSendsOfDeletedMessagesLeftOut": replay.dropped_sends,
+                   "messagesAliveByQueue": live, "replaySeconds": replay_s, "outageSeconds": outage})
+        }
+        (a, b) => {
+            let why = format!("replay failed: {:?} / {:?}", a.err(), b.err());
+            log(&why);
+            json!({"done": false, "why": why, "outageSeconds": outage})
+        }
+    }
 }

@@ -1,27 +1,35 @@
 //! `make chaos`: a bounded fault-injection run against the local stack that
-//! reckons every accepted lead at the end.
+//! reckons every accepted lead and every delivery at the end.
 //!
 //! The pieces, each in its module:
 //!
+//! * [`config`] — what a run is made of, and its timeline;
 //! * [`emulator`] — moto on a fixed port, restartable, its state carried
-//!   over by moto's recorder;
+//!   over by moto's recorder (SQS: only the messages alive);
 //! * [`proxy`] — the fault proxy between Leadpipe and moto (throttling,
 //!   transaction conflicts, 500s, resets and latency, before and after
-//!   forwarding; outages);
+//!   forwarding; lost answers on conditional writes; outages) and its SQS
+//!   ledger;
 //! * [`runner`] — the local stack as a child process, SIGKILLed and started
-//!   again;
+//!   again (one generation with the sweeper at its production grace);
 //! * [`receivers`] and [`graph`] — webhook receivers and the Graph API
 //!   stand-in, each switchable to refuse, answer 503 or answer too late;
+//!   Graph answers a share of leadgens as deleted;
 //! * [`driver`] — the leads, through hooks and signed Meta notifications,
 //!   retried as real senders retry;
-//! * [`reconcile`] — the reckoning and the one line it prints.
+//! * [`admin`] — the admin API and the operator (retry, redrive);
+//! * [`settle`] — the wait for the stack to drain, redriving what died;
+//! * [`reconcile`] — the reckoning and the line it prints.
 //!
 //! [`run`] plays a [`Config`]'s timeline: faults on, the driver paced over
-//! the fault window, outages, kills and the emulator restart at fixed
-//! fractions of the window, then faults off, a bounded wait for the queues
-//! to drain, and the reckoning. A JSON summary of everything injected goes
-//! to `<out_dir>/summary.json`.
+//! the fault window, outages (one longer than crm-b's retry schedule, so
+//! its deliveries die and are redriven), kills and the emulator restart at
+//! fixed fractions of the window, then faults off, a bounded wait for the
+//! queues to drain, and the reckoning. A JSON summary of everything
+//! injected goes to `<out_dir>/summary-<mode>.json`.
 
+pub mod admin;
+pub mod config;
 pub mod driver;
 pub mod emulator;
 pub mod graph;
@@ -29,159 +37,24 @@ pub mod proxy;
 pub mod receivers;
 pub mod reconcile;
 pub mod runner;
+pub mod settle;
+pub mod summary;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use leadpipe::App;
 use leadpipe_local::bootstrap::{self as resources, SecretOverrides, Stack, StackNames};
 use serde_json::{Value, json};
 
+pub use config::{Action, Config, RETRY_UNIT_MS, timeline};
+
+use admin::{Admin, Operator, Queues};
 use emulator::Moto;
 use proxy::{FaultRates, Proxy};
 use receivers::{Mode, Receiver};
-use reconcile::{Admin, Queues, Reconciled};
+use reconcile::Reconciled;
 use runner::{Runner, RunnerSpec};
-
-/// Everything a run is made of.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub name: &'static str,
-    pub leads: usize,
-    /// Faults, outages and kills happen within this window; the leads are
-    /// sent over its first 85 %.
-    pub window: Duration,
-    /// The longest wait for the queues to drain once faults stop.
-    pub settle: Duration,
-    pub meta_share: f64,
-    pub duplicate_share: f64,
-    pub concurrency: usize,
-    pub rates: FaultRates,
-    /// When to SIGKILL the runner, as fractions of the window.
-    pub runner_kills: Vec<f64>,
-    /// When to restart the emulator, as fractions of the window.
-    pub emulator_restarts: Vec<f64>,
-    /// `VisibilityTimeout` added to ReceiveMessage (see [`proxy`]).
-    pub receive_visibility: Option<i64>,
-    pub retry_base_ms: u64,
-    pub retry_max_ms: u64,
-    pub max_attempts: u32,
-    /// How late a slow endpoint answers (the sender's timeout is 10 s).
-    pub slow_seconds: u64,
-    /// A sender gives a request up after this long without a 2xx (the
-    /// full run's emulator restart is an outage of a minute or more; form
-    /// backends and Zapier-style tools retry for longer than that).
-    pub give_up_after: Duration,
-    pub receiver_error_share: f64,
-    pub graph_error_share: f64,
-    pub out_dir: PathBuf,
-    pub runner_program: PathBuf,
-    pub runner_args: Vec<String>,
-}
-
-impl Config {
-    /// `make chaos`: 2,000 leads, a 6-minute fault window with receiver
-    /// outages of about a minute, three runner kills, one emulator restart
-    /// (early: its replay takes ~15 ms a call, and every message ever sent
-    /// comes back); up to 30 minutes to settle (it ends when drained: moto
-    /// manages a few leads a second on a small machine).
-    pub fn full(out_dir: PathBuf, runner_program: PathBuf, runner_args: Vec<String>) -> Self {
-        Config {
-            name: "full",
-            leads: 2000,
-            window: Duration::from_secs(360),
-            settle: Duration::from_secs(1800),
-            meta_share: 0.3,
-            duplicate_share: 0.03,
-            concurrency: 24,
-            rates: FaultRates {
-                throttle: 0.04,
-                tx_conflict: 0.05,
-                error_500: 0.015,
-                reset: 0.015,
-                after_500: 0.01,
-                after_reset: 0.01,
-                latency: 0.05,
-                latency_ms: (20, 400),
-            },
-            runner_kills: vec![0.2, 0.5, 0.78],
-            emulator_restarts: vec![0.15],
-            receive_visibility: None,
-            retry_base_ms: 1000,
-            retry_max_ms: 15000,
-            max_attempts: 10,
-            slow_seconds: 12,
-            give_up_after: Duration::from_secs(180),
-            receiver_error_share: 0.02,
-            graph_error_share: 0.03,
-            out_dir,
-            runner_program,
-            runner_args,
-        }
-    }
-
-    /// The test's run: 60 leads, every fault for seconds, then up to
-    /// 150 s to drain (it ends as soon as the queues are empty).
-    pub fn short(out_dir: PathBuf, runner_program: PathBuf, runner_args: Vec<String>) -> Self {
-        Config {
-            name: "short",
-            leads: 60,
-            window: Duration::from_secs(18),
-            settle: Duration::from_secs(150),
-            concurrency: 8,
-            runner_kills: vec![0.3, 0.65],
-            emulator_restarts: vec![0.45],
-            receive_visibility: Some(12),
-            retry_base_ms: 200,
-            retry_max_ms: 2000,
-            slow_seconds: 11,
-            give_up_after: Duration::from_secs(20),
-            ..Config::full(out_dir, runner_program, runner_args)
-        }
-    }
-}
-
-/// True while a delivery is `pending` or an event `RECEIVED` (a filtered
-/// listing may return empty pages with a cursor: follow them).
-async fn work_left(app: &App) -> bool {
-    use leadpipe::aws::pagination::PageRequest;
-    use leadpipe::model::{deliveries, events};
-    let mut cursor = None;
-    loop {
-        let page = PageRequest {
-            limit: 200,
-            cursor: cursor.take(),
-        };
-        match deliveries::list(
-            &app.default_scope(),
-            None,
-            Some(deliveries::DeliveryStatus::Pending),
-            &page,
-        )
-        .await
-        {
-            Ok(p) if !p.items.is_empty() => return true,
-            Ok(p) => match p.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            },
-            Err(_) => return true,
-        }
-    }
-    let one = PageRequest {
-        limit: 1,
-        cursor: None,
-    };
-    events::list(
-        &app.default_scope(),
-        Some(events::EventStatus::Received),
-        &one,
-    )
-    .await
-    .map_or(true, |p| !p.items.is_empty())
-}
 
 /// The end of a run.
 pub struct Outcome {
@@ -190,58 +63,11 @@ pub struct Outcome {
     pub summary: Value,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Action {
-    Receiver(usize, Mode),
-    Graph(Mode),
-    KillRunner,
-    RestartEmulator,
-}
-
-fn timeline(cfg: &Config) -> Vec<(f64, Action)> {
-    let slow = Mode::Slow {
-        seconds: cfg.slow_seconds,
-    };
-    let retry_after = (cfg.retry_max_ms / 1000).clamp(1, 10);
-    let unavailable = Mode::Unavailable { retry_after };
-    let mut t = vec![
-        // crm-b: refused, then 503 + Retry-After, then too slow.
-        (0.10, Action::Receiver(1, Mode::Refused)),
-        (0.25, Action::Receiver(1, Mode::Healthy)),
-        (0.38, Action::Receiver(1, unavailable)),
-        (0.48, Action::Receiver(1, Mode::Healthy)),
-        (0.55, Action::Receiver(1, slow)),
-        (0.60, Action::Receiver(1, Mode::Healthy)),
-        // crm-a: shorter troubles.
-        (0.30, Action::Receiver(0, slow)),
-        (0.33, Action::Receiver(0, Mode::Healthy)),
-        (0.70, Action::Receiver(0, unavailable)),
-        (0.75, Action::Receiver(0, Mode::Healthy)),
-        (0.80, Action::Receiver(0, Mode::Refused)),
-        (0.85, Action::Receiver(0, Mode::Healthy)),
-        // The Graph API.
-        (0.15, Action::Graph(Mode::Refused)),
-        (0.22, Action::Graph(Mode::Healthy)),
-        (0.40, Action::Graph(unavailable)),
-        (0.46, Action::Graph(Mode::Healthy)),
-        (0.64, Action::Graph(slow)),
-        (0.68, Action::Graph(Mode::Healthy)),
-    ];
-    t.extend(cfg.runner_kills.iter().map(|f| (*f, Action::KillRunner)));
-    t.extend(
-        cfg.emulator_restarts
-            .iter()
-            .map(|f| (*f, Action::RestartEmulator)),
-    );
-    t.sort_by(|a, b| a.0.total_cmp(&b.0));
-    t
-}
-
 fn token(n: usize) -> String {
     (0..n).map(|_| fastrand::alphanumeric()).collect()
 }
 
-fn secs(d: Duration) -> f64 {
+pub(crate) fn secs(d: Duration) -> f64 {
     (d.as_secs_f64() * 10.0).round() / 10.0
 }
 
@@ -275,9 +101,14 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
         .await
         .map_err(|e| format!("proxy: {e}"))?;
     let page_token = format!("chaos-page-{}", token(12));
-    let graph = graph::Graph::start(&run_id, &page_token, cfg.graph_error_share)
-        .await
-        .map_err(|e| format!("graph stand-in: {e}"))?;
+    let graph = graph::Graph::start(
+        &run_id,
+        &page_token,
+        cfg.graph_error_share,
+        cfg.gone_per_mille,
+    )
+    .await
+    .map_err(|e| format!("graph stand-in: {e}"))?;
     let mut receivers = Vec::new();
     for name in ["crm-a", "crm-b"] {
         receivers.push(
@@ -326,7 +157,7 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
             // Schedules counted in 10 ms units: `maxAttempts` keeps the
             // back-off above to the millisecond, and the default schedule
             // (27.6 h) lasts 16.5 minutes.
-            ("LEADPIPE_RETRY_UNIT_MS".into(), "10".into()),
+            ("LEADPIPE_RETRY_UNIT_MS".into(), RETRY_UNIT_MS.to_string()),
             // Lead back-off at the delivery cap, and a sweeper that looks
             // every few seconds for what is stuck past a short grace: a run
             // lasts minutes, not the hours the defaults are made for.
@@ -346,8 +177,20 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
         dir: cfg.out_dir.clone(),
         base_url: base_url.clone(),
     };
+    let production = spec.with_production_sweeper();
+    let spec_for = |generation: usize| {
+        if generation == cfg.production_sweeper_generation {
+            &production
+        } else {
+            &spec
+        }
+    };
     let mut generation = 0usize;
-    let mut runner: Option<Runner> = Some(spec.start(generation, Duration::from_secs(90)).await?);
+    let mut runner: Option<Runner> = Some(
+        spec_for(generation)
+            .start(generation, Duration::from_secs(90))
+            .await?,
+    );
     log(&format!(
         "runner up on {base_url} ({})",
         cfg.runner_program.display()
@@ -370,30 +213,8 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
 
     // A key and one subscription per receiver, through the admin API.
     let admin = Admin::new(&base_url, &admin_token);
-    let (status, key) = admin
-        .call(
-            reqwest::Method::POST,
-            "/v1/keys",
-            Some(json!({"name": format!("chaos {run_id}")})),
-        )
-        .await?;
-    let (Some(key_id), Some(key_token)) = (key["id"].as_str(), key["token"].as_str()) else {
-        return Err(format!("POST /v1/keys answered {status}: {key}"));
-    };
-    let (key_id, key_token) = (key_id.to_owned(), key_token.to_owned());
-    let mut subscriptions = Vec::new();
-    for r in &receivers {
-        let body = json!({"url": format!("{}/hooks/{}", r.endpoint.url(), r.name), "events": ["*"],
-                          "maxAttempts": cfg.max_attempts, "enabled": true});
-        let (status, sub) = admin
-            .call(reqwest::Method::POST, "/v1/subscriptions", Some(body))
-            .await?;
-        let (Some(id), Some(secret)) = (sub["id"].as_str(), sub["secret"].as_str()) else {
-            return Err(format!("POST /v1/subscriptions answered {status}: {sub}"));
-        };
-        r.set_secret(secret);
-        subscriptions.push((id.to_owned(), r.clone()));
-    }
+    let (key_id, key_token, subscriptions) =
+        admin::setup(&admin, &run_id, &receivers, &cfg).await?;
     log(&format!(
         "key {key_id}, subscriptions {:?}",
         subscriptions.iter().map(|s| &s.0).collect::<Vec<_>>()
@@ -424,6 +245,8 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
     ));
     let mut events_log: Vec<Value> = Vec::new();
     let mut emulator_notes: Vec<Value> = Vec::new();
+    let mut disruptions: Vec<Instant> = Vec::new();
+    let mut operator = Operator::default();
     for (at, action) in timeline(&cfg) {
         tokio::time::sleep_until((window_start + cfg.window.mul_f64(at)).into()).await;
         let t = secs(window_start.elapsed());
@@ -439,24 +262,51 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
                 events_log.push(json!({"t": t, "what": format!("graph {}", mode.name())}));
             }
             Action::KillRunner => {
+                disruptions.push(Instant::now());
                 if let Some(r) = runner.take() {
                     r.kill().await;
                 }
                 let killed = Instant::now();
                 generation += 1;
+                let production = generation == cfg.production_sweeper_generation;
                 log(&format!(
-                    "runner SIGKILLed; starting generation {generation}"
+                    "runner SIGKILLed; starting generation {generation}{}",
+                    if production {
+                        " (sweeper at its production grace and interval)"
+                    } else {
+                        ""
+                    }
                 ));
-                runner = Some(spec.start(generation, Duration::from_secs(90)).await?);
+                runner = Some(
+                    spec_for(generation)
+                        .start(generation, Duration::from_secs(90))
+                        .await?,
+                );
                 let down = secs(killed.elapsed());
                 log(&format!("runner generation {generation} up after {down}s"));
-                events_log.push(json!({"t": t, "what": "runner SIGKILL", "downSeconds": down, "generation": generation}));
+                events_log.push(
+                    json!({"t": t, "what": "runner SIGKILL", "downSeconds": down,
+                                       "generation": generation, "productionSweeper": production}),
+                );
             }
             Action::RestartEmulator => {
-                let note = restart_emulator(&mut moto, moto_port, &recording, &proxy, &log).await;
+                disruptions.push(Instant::now());
+                let note = emulator::restart(&mut moto, moto_port, &recording, &proxy, &log).await;
+                disruptions.push(Instant::now());
                 events_log
                     .push(json!({"t": t, "what": "emulator restart", "detail": note.clone()}));
                 emulator_notes.push(note);
+            }
+            Action::Redrive => {
+                let what = match operator.act(&admin).await {
+                    Ok(n) => format!(
+                        "operator: {n} dead deliveries; so far {}",
+                        operator.to_json()
+                    ),
+                    Err(e) => format!("operator could not act: {e}"),
+                };
+                log(&what);
+                events_log.push(json!({"t": t, "what": what}));
             }
         }
     }
@@ -479,66 +329,25 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
         sent.metas.len()
     ));
 
-    // Settle: both queues empty (visible, in flight, delayed) twice in a row.
-    let settle_deadline = Instant::now() + cfg.settle;
-    let sqs = direct.queue.client().await;
-    let mut quiet = 0;
-    let mut settled = false;
-    let mut last_depths = (0, 0);
-    while Instant::now() < settle_deadline {
-        let mut total = Vec::new();
-        for url in [&stack.leads_queue_url, &stack.deliveries_queue_url] {
-            let attrs = sqs
-                .get_queue_attributes()
-                .queue_url(url)
-                .attribute_names(QueueAttributeName::All)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "GetQueueAttributes: {}",
-                        aws_sdk_sqs::error::DisplayErrorContext(e)
-                    )
-                })?;
-            let a = attrs.attributes.unwrap_or_default();
-            let n =
-                |k: QueueAttributeName| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            total.push(
-                n(QueueAttributeName::ApproximateNumberOfMessages)
-                    + n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-                    + n(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
-            );
-        }
-        last_depths = (total[0], total[1]);
-        log(&format!(
-            "settling: leads queue {}, deliveries queue {}, calls in flight at the proxy {:?}",
-            total[0],
-            total[1],
-            proxy.in_flight()
-        ));
-        // Empty queues are not the end while a delivery is pending or an
-        // event RECEIVED with no message: the sweeper still has work.
-        if total.iter().all(|n| *n == 0) && !work_left(&direct).await {
-            quiet += 1;
-            if quiet >= 2 {
-                settled = true;
-                break;
-            }
-        } else {
-            quiet = 0;
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
+    let settled = settle::settle(
+        &direct,
+        &stack,
+        &admin,
+        &mut operator,
+        &proxy,
+        Instant::now() + cfg.settle,
+        &log,
+    )
+    .await?;
     let settle_took = secs(faults_off.elapsed());
     log(&format!(
-        "{} after {settle_took}s (leads queue {}, deliveries queue {})",
-        if settled {
+        "{} after {settle_took}s (queues and DLQs {:?})",
+        if settled.settled {
             "settled"
         } else {
             "NOT settled by the deadline"
         },
-        last_depths.0,
-        last_depths.1
+        settled.depths
     ));
 
     // The reckoning on a still picture: the runner stops, the queues are
@@ -548,15 +357,15 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
         r.kill().await;
     }
     let queues = Queues {
-        leads: reconcile::peek_queue(&direct, &stack.leads_queue_url).await?,
-        leads_dlq: reconcile::peek_queue(&direct, &stack.leads_dlq_url).await?,
-        deliveries: reconcile::peek_queue(&direct, &stack.deliveries_queue_url).await?,
-        deliveries_dlq: reconcile::peek_queue(&direct, &stack.deliveries_dlq_url).await?,
+        leads: admin::peek_queue(&direct, &stack.leads_queue_url).await?,
+        leads_dlq: admin::peek_queue(&direct, &stack.leads_dlq_url).await?,
+        deliveries: admin::peek_queue(&direct, &stack.deliveries_queue_url).await?,
+        deliveries_dlq: admin::peek_queue(&direct, &stack.deliveries_dlq_url).await?,
     };
     generation += 1;
     let last = spec.start(generation, Duration::from_secs(90)).await?;
     let sub_ids: Vec<String> = subscriptions.iter().map(|s| s.0.clone()).collect();
-    let views = reconcile::read_views(&admin, &sub_ids).await;
+    let views = admin::read_views(&admin, &sub_ids).await;
     last.kill().await;
     let views = views?;
     log(&format!(
@@ -576,65 +385,37 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
             app: &direct,
             subscriptions: &subscriptions,
             queues: &queues,
+            operator: &operator,
+            disruptions: &disruptions,
+            gone_per_mille: cfg.gone_per_mille,
         },
         &views,
     )
     .await?;
     log("reconciled");
-    if !settled {
+    if !settled.settled {
         reconciled.notes.push(format!(
-            "not settled within {:?}: queue depths {last_depths:?}",
-            cfg.settle
+            "not settled within {:?}: queue depths {:?}",
+            cfg.settle, settled.depths
         ));
     }
 
-    let (by_kind, by_op) = proxy.counts();
-    let summary = json!({
-        "run": run_id,
-        "mode": cfg.name,
-        "durationSeconds": secs(started.elapsed()),
-        "windowSeconds": cfg.window.as_secs(),
-        "settleSeconds": settle_took,
-        "settled": settled,
-        "config": {
-            "leads": cfg.leads, "metaShare": cfg.meta_share, "duplicateShare": cfg.duplicate_share,
-            "concurrency": cfg.concurrency,
-            "rates": {"throttle": cfg.rates.throttle, "transactionConflict": cfg.rates.tx_conflict,
-                      "http500": cfg.rates.error_500, "reset": cfg.rates.reset,
-                      "http500AfterForward": cfg.rates.after_500, "resetAfterForward": cfg.rates.after_reset,
-                      "latency": cfg.rates.latency, "latencyMs": [cfg.rates.latency_ms.0, cfg.rates.latency_ms.1]},
-            "receiveVisibilityOverride": cfg.receive_visibility,
-            "retryBaseMs": cfg.retry_base_ms, "retryMaxMs": cfg.retry_max_ms,
-            "maxAttempts": cfg.max_attempts, "slowSeconds": cfg.slow_seconds,
-            "giveUpAfterSeconds": cfg.give_up_after.as_secs(),
-            "runner": cfg.runner_program.display().to_string(),
-        },
-        "injected": {
-            "proxy": by_kind,
-            "proxyByOperation": by_op,
-            "proxyForwarded": proxy.forwarded(),
-            "proxyCallsFailedInOutage": proxy.failed_in_outage(),
-            "runnerKills": cfg.runner_kills.len(),
-            "runnerGenerations": generation + 1,
-            "emulatorRestarts": emulator_notes,
-            "graph": graph.counts(),
-            "receivers": receivers.iter().map(|r| (r.name.clone(), r.endpoint.counts())).collect::<BTreeMap<_, _>>(),
-        },
-        "timeline": events_log,
-        "driver": {
-            "hookRequests": sent.hooks.len(),
-            "metaNotifications": sent.metas.len(),
-            "answers": sent.answers,
-            "attempts": sent.hooks.iter().map(|h| u64::from(h.attempts)).sum::<u64>()
-                + sent.metas.iter().map(|m| u64::from(m.attempts)).sum::<u64>(),
-            "neverAccepted": sent.hooks.iter().filter(|h| h.event_id.is_none()).map(|h| json!({"seq": h.seq, "last": h.last_answer}))
-                .chain(sent.metas.iter().filter(|m| !m.accepted).map(|m| json!({"leadgens": m.leadgen_ids, "last": m.last_answer})))
-                .collect::<Vec<_>>(),
-            "metaAnsweredDuplicates": sent.metas.iter().map(|m| m.said_duplicates).sum::<u64>(),
-        },
-        "queuesAtEnd": {"leads": queues.leads.len(), "leadsDlq": queues.leads_dlq.len(),
-                        "deliveries": queues.deliveries.len(), "deliveriesDlq": queues.deliveries_dlq.len()},
-        "reconciled": reconciled.to_json(),
+    let summary = summary::summary(summary::Parts {
+        cfg: &cfg,
+        run_id: &run_id,
+        duration: started.elapsed(),
+        settle_took,
+        settled: settled.settled,
+        proxy: &proxy,
+        generations: generation + 1,
+        emulator_notes: &emulator_notes,
+        graph: &graph,
+        receivers: &receivers,
+        events_log: &events_log,
+        sent: &sent,
+        queues: &queues,
+        operator: &operator,
+        reconciled: &reconciled,
     });
     let summary_path = cfg.out_dir.join(format!("summary-{}.json", cfg.name));
     std::fs::write(
@@ -651,86 +432,4 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
         summary_path,
         summary,
     })
-}
-
-/// Restarts moto on the same port and replays its recording, the proxy
-/// refusing connections meanwhile. Says what happened (and why not, when it
-/// could not).
-async fn restart_emulator(
-    moto: &mut Option<Moto>,
-    port: u16,
-    recording: &std::path::Path,
-    proxy: &Proxy,
-    log: &impl Fn(&str),
-) -> Value {
-    let began = Instant::now();
-    proxy.set_outage(true);
-    let Some(old) = moto.take() else {
-        proxy.set_outage(false);
-        return json!({"done": false, "why": "no emulator to restart"});
-    };
-    let text = match old.download_recording().await {
-        Ok(t) => t,
-        Err(e) => {
-            // Without the recording a restart would wipe the state: keep
-            // the old server and make it an outage only.
-            let why = format!(
-                "cannot download moto's recording ({e}): an outage of the endpoint instead of a restart"
-            );
-            log(&why);
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            *moto = Some(old);
-            proxy.set_outage(false);
-            return json!({"done": false, "why": why, "outageSeconds": secs(began.elapsed())});
-        }
-    };
-    let filtered = emulator::state_changing(&text);
-    let _ = tokio::task::spawn_blocking(move || old.kill()).await;
-    let rec = recording.to_path_buf();
-    let fresh = tokio::task::spawn_blocking(move || {
-        // The old process may hold the port a moment.
-        let mut last = String::new();
-        for _ in 0..50 {
-            match Moto::start(port, &rec) {
-                Ok(m) => return Ok(m),
-                Err(e) => last = e,
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Err(last)
-    })
-    .await;
-    let fresh = match fresh.map_err(|e| e.to_string()).and_then(|r| r) {
-        Ok(m) => m,
-        Err(e) => {
-            let why = format!("moto did not start again: {e}");
-            log(&why);
-            proxy.set_outage(false);
-            return json!({"done": false, "why": why});
-        }
-    };
-    let replay_start = Instant::now();
-    let (kept, dropped) = (filtered.kept, filtered.dropped);
-    log(&format!(
-        "emulator restarted; replaying {kept} state-changing calls ({dropped} reads/receives/deletes dropped)"
-    ));
-    let replayed = fresh.upload_and_replay(filtered.text).await;
-    let replay_s = secs(replay_start.elapsed());
-    let recording_again = fresh.start_recording().await;
-    *moto = Some(fresh);
-    proxy.set_outage(false);
-    let outage = secs(began.elapsed());
-    match (replayed, recording_again) {
-        (Ok(()), Ok(())) => {
-            log(&format!(
-                "replay done in {replay_s}s; endpoint back after {outage}s"
-            ));
-            json!({"done": true, "replayed": kept, "droppedFromReplay": dropped, "replaySeconds": replay_s, "outageSeconds": outage})
-        }
-        (a, b) => {
-            let why = format!("replay failed: {:?} / {:?}", a.err(), b.err());
-            log(&why);
-            json!({"done": false, "why": why, "outageSeconds": outage})
-        }
-    }
 }

@@ -6,14 +6,15 @@
 //! ```
 //!
 //! The runner it starts is `LEADPIPE_LOCAL_BIN` when set, else itself with
-//! `local`. Exit status: 0 when nothing was lost, 1 on a loss, 2 when the
-//! harness could not run.
+//! `local`. Exit status: 0 when the run passed, 1 when it failed (a lost lead
+//! or delivery, two leads for one address, a bad signature, duplicates
+//! beyond the stated window), 2 when the harness could not run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use leadpipe_chaos::{Config, run, runner};
+use leadpipe_chaos::{Config, run, runner, summary};
 
 fn usage() -> ExitCode {
     eprintln!(
@@ -97,21 +98,6 @@ async fn main() -> ExitCode {
         Ok(outcome) => {
             let r = &outcome.reconciled;
             println!();
-            println!(
-                "accepted hooks {}, accepted Meta leadgens {}, never accepted (gave up) {}",
-                r.accepted_hooks, r.accepted_meta, r.never_accepted
-            );
-            println!(
-                "deliveries expected {}, received {}, dead in the deliveries DLQ {}, undelivered {}",
-                r.deliveries_expected,
-                r.delivered,
-                r.deliveries_dlq,
-                r.lost_deliveries.len()
-            );
-            println!(
-                "receivers: conflicting bodies for one webhook-id {}, bad signatures {}",
-                r.conflicting_bodies, r.bad_signatures
-            );
             for n in &r.notes {
                 println!("note: {n}");
             }
@@ -121,12 +107,18 @@ async fn main() -> ExitCode {
             for l in r.lost_deliveries.iter().take(20) {
                 println!("LOST delivery: {l}");
             }
+            for e in &r.duplicates.examples {
+                println!("duplicate: {e}");
+            }
             if r.lost() > 40 {
                 println!(
                     "… {} in all: see {}",
                     r.lost(),
                     outcome.summary_path.display()
                 );
+            }
+            for f in summary::figures(&outcome.summary) {
+                println!("{f}");
             }
             println!("summary: {}", outcome.summary_path.display());
             println!("{}", r.line());

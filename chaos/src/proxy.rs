@@ -13,6 +13,17 @@
 //! * after forwarding (the call *was* applied, the answer is lost): a 500 or
 //!   a reset — how a real timeout looks to the caller.
 //!
+//! * lost answers aimed at conditional writes (a `ConditionExpression` on
+//!   PutItem/UpdateItem/DeleteItem, or TransactWriteItems): the write is
+//!   applied and the caller sees a 500; for a share of them the SDK's own
+//!   retries of the same request fail too (before forwarding), so the
+//!   error reaches Leadpipe's code with the write in place instead of the
+//!   SDK's retry meeting the write as a failed condition. Counted by
+//!   operation and item kind ([`Proxy::conditional`]).
+//!
+//! The proxy also keeps the SQS ledger ([`ledger`]): which messages are
+//! alive, so an emulator restart replays only those.
+//!
 //! An outage closes the listening socket (connection refused) and fails the
 //! calls on connections that were already open, until it ends.
 //!
@@ -21,7 +32,16 @@
 //! visibility timeout down so that messages held by a killed runner come
 //! back within the run (see README "make chaos").
 
-use std::collections::BTreeMap;
+mod faults;
+mod ledger;
+mod replies;
+
+pub use faults::FaultRates;
+pub use ledger::{Ledger, Replay};
+
+use faults::{Fault, choose};
+
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,66 +54,14 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
+
+use replies::{internal_error, throttle, tx_conflict};
 use tokio::sync::watch;
 
 /// How long a forwarded call may wait for the emulator.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Shares of calls (0.0–1.0) that get each fault. Checked in this order,
-/// each on the calls the previous ones left.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FaultRates {
-    pub throttle: f64,
-    /// Of TransactWriteItems calls only.
-    pub tx_conflict: f64,
-    pub error_500: f64,
-    pub reset: f64,
-    pub after_500: f64,
-    pub after_reset: f64,
-    pub latency: f64,
-    /// Added latency, uniformly in this range (milliseconds).
-    pub latency_ms: (u64, u64),
-}
-
-impl FaultRates {
-    pub const NONE: FaultRates = FaultRates {
-        throttle: 0.0,
-        tx_conflict: 0.0,
-        error_500: 0.0,
-        reset: 0.0,
-        after_500: 0.0,
-        after_reset: 0.0,
-        latency: 0.0,
-        latency_ms: (0, 0),
-    };
-}
-
-/// What the proxy did to one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
-    Throttle,
-    TxConflict,
-    Error500,
-    Reset,
-    After500,
-    AfterReset,
-    Latency(u64),
-}
-
-impl Fault {
-    fn name(self) -> &'static str {
-        match self {
-            Fault::Throttle => "throttle",
-            Fault::TxConflict => "transaction_conflict",
-            Fault::Error500 => "http_500",
-            Fault::Reset => "reset",
-            Fault::After500 => "http_500_after_forward",
-            Fault::AfterReset => "reset_after_forward",
-            Fault::Latency(_) => "latency",
-        }
-    }
-}
 
 struct State {
     upstream: Mutex<String>,
@@ -106,6 +74,14 @@ struct State {
     in_flight: Mutex<BTreeMap<String, i64>>,
     refused_in_outage: Mutex<u64>,
     receive_visibility: Option<i64>,
+    ledger: Mutex<Ledger>,
+    /// Request digest → how many more tries of it fail (the SDK's retries
+    /// of a surfaced lost answer).
+    sticky: Mutex<HashMap<[u8; 32], u32>>,
+    /// "fault-kind operation item-kind" → count, for conditional writes.
+    conditional: Mutex<BTreeMap<String, u64>>,
+    /// Conditional writes forwarded, by operation and item kind.
+    conditional_seen: Mutex<BTreeMap<String, u64>>,
     client: reqwest::Client,
     stopped: AtomicBool,
 }
@@ -141,6 +117,10 @@ impl Proxy {
             in_flight: Mutex::new(BTreeMap::new()),
             refused_in_outage: Mutex::new(0),
             receive_visibility,
+            ledger: Mutex::new(Ledger::default()),
+            sticky: Mutex::new(HashMap::new()),
+            conditional: Mutex::new(BTreeMap::new()),
+            conditional_seen: Mutex::new(BTreeMap::new()),
             client,
             stopped: AtomicBool::new(false),
         });
@@ -180,6 +160,20 @@ impl Proxy {
             .filter(|(_, n)| **n != 0)
             .map(|(k, v)| (k.clone(), *v))
             .collect()
+    }
+
+    /// Faults on conditional writes by kind, operation and item kind; and
+    /// the conditional writes forwarded by operation and item kind.
+    pub fn conditional(&self) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+        (
+            lock(&self.state.conditional).clone(),
+            lock(&self.state.conditional_seen).clone(),
+        )
+    }
+
+    /// Runs `f` on the SQS ledger.
+    pub fn ledger<T>(&self, f: impl FnOnce(&mut Ledger) -> T) -> T {
+        f(&mut lock(&self.state.ledger))
     }
 
     pub fn failed_in_outage(&self) -> u64 {
@@ -235,33 +229,6 @@ async fn accept_loop(state: Arc<State>, listener: TcpListener, addr: SocketAddr)
     }
 }
 
-fn choose(rates: &FaultRates, op: &str) -> Option<Fault> {
-    let roll = |p: f64| p > 0.0 && fastrand::f64() < p;
-    if roll(rates.throttle) {
-        return Some(Fault::Throttle);
-    }
-    if op == "DynamoDB_20120810.TransactWriteItems" && roll(rates.tx_conflict) {
-        return Some(Fault::TxConflict);
-    }
-    if roll(rates.error_500) {
-        return Some(Fault::Error500);
-    }
-    if roll(rates.reset) {
-        return Some(Fault::Reset);
-    }
-    if roll(rates.after_500) {
-        return Some(Fault::After500);
-    }
-    if roll(rates.after_reset) {
-        return Some(Fault::AfterReset);
-    }
-    if roll(rates.latency) {
-        let (lo, hi) = rates.latency_ms;
-        return Some(Fault::Latency(fastrand::u64(lo..=hi.max(lo))));
-    }
-    None
-}
-
 fn count(state: &State, fault: Fault, op: &str) {
     *lock(&state.counts)
         .entry(fault.name().to_owned())
@@ -284,13 +251,40 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Reply {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let digest: [u8; 32] = Sha256::digest(&body).into();
+    // A retry of a surfaced lost answer: fails before forwarding.
+    let retry_fails = {
+        let mut sticky = lock(&state.sticky);
+        match sticky.get_mut(&digest) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                if *n == 0 {
+                    sticky.remove(&digest);
+                }
+                true
+            }
+            _ => false,
+        }
+    };
+    if retry_fails {
+        *lock(&state.counts)
+            .entry("sdk_retry_of_lost_answer_failed".to_owned())
+            .or_default() += 1;
+        return Ok(internal_error());
+    }
+    let conditional = ledger::conditional_write(&op, &body);
     let fault = if op.is_empty() {
         None
     } else {
-        choose(&lock(&state.rates), &op)
+        choose(&lock(&state.rates), &op, conditional.is_some())
     };
     if let Some(f) = fault {
         count(&state, f, &op);
+        if let (Fault::LostConditional { .. }, Some(kind)) = (f, &conditional) {
+            *lock(&state.conditional)
+                .entry(format!("{} {kind}", f.name()))
+                .or_default() += 1;
+        }
     }
     match fault {
         Some(Fault::Throttle) => return Ok(throttle(&op)),
@@ -306,6 +300,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Reply {
     };
     let upstream = lock(&state.upstream).clone();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let sent_body = body.clone();
     let mut forward = state
         .client
         .request(parts.method.clone(), format!("{upstream}{path}"));
@@ -317,7 +312,9 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Reply {
             forward = forward.header(name, value);
         }
     }
-    *lock(&state.in_flight).entry(op.clone()).or_default() += 1;
+    // Counted down when the call ends or its caller goes (hyper drops the
+    // future of a request whose connection closed).
+    let _in_flight = InFlight::new(&state, &op);
     let result = async {
         let resp = forward.body(body).timeout(UPSTREAM_TIMEOUT).send().await?;
         let status = resp.status();
@@ -326,7 +323,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Reply {
         Ok::<_, reqwest::Error>((status, headers, bytes))
     }
     .await;
-    *lock(&state.in_flight).entry(op.clone()).or_default() -= 1;
+    drop(_in_flight);
     let (status, headers, bytes) = match result {
         Ok(r) => r,
         Err(e) if e.is_timeout() => {
@@ -340,7 +337,22 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Reply {
         Err(e) => return Err(e.into()),
     };
     *lock(&state.forwarded) += 1;
+    if let Some(kind) = &conditional {
+        *lock(&state.conditional_seen)
+            .entry(kind.clone())
+            .or_default() += 1;
+    }
+    if status.is_success() && op.starts_with("AmazonSQS.") {
+        lock(&state.ledger).record(&op, &sent_body, &bytes);
+    }
     match fault {
+        Some(Fault::LostConditional { surfaced }) => {
+            if surfaced {
+                // The SDK tries twice more (3 attempts in all).
+                lock(&state.sticky).insert(digest, 2);
+            }
+            return Ok(internal_error());
+        }
         Some(Fault::After500) => return Ok(internal_error()),
         Some(Fault::AfterReset) => return Err("injected reset after forwarding".into()),
         _ => {}
@@ -358,6 +370,30 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Reply {
     Ok(out)
 }
 
+/// One call waiting for the emulator.
+struct InFlight<'a> {
+    state: &'a State,
+    op: String,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(state: &'a State, op: &str) -> Self {
+        *lock(&state.in_flight).entry(op.to_owned()).or_default() += 1;
+        InFlight {
+            state,
+            op: op.to_owned(),
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        *lock(&self.state.in_flight)
+            .entry(self.op.clone())
+            .or_default() -= 1;
+    }
+}
+
 fn with_visibility(body: Bytes, seconds: i64) -> Bytes {
     match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(mut m)) if !m.contains_key("VisibilityTimeout") => {
@@ -366,87 +402,4 @@ fn with_visibility(body: Bytes, seconds: i64) -> Bytes {
         }
         _ => body,
     }
-}
-
-fn json_reply(status: u16, headers: &[(&str, &str)], body: Value) -> hyper::Response<Full<Bytes>> {
-    let mut b = hyper::Response::builder()
-        .status(status)
-        .header("content-type", "application/x-amz-json-1.0")
-        .header("x-amzn-requestid", "chaos-proxy");
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    b.body(Full::new(Bytes::from(body.to_string())))
-        .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
-}
-
-/// The throttling error of the service that owns `op`.
-fn throttle(op: &str) -> hyper::Response<Full<Bytes>> {
-    if op.starts_with("DynamoDB_") {
-        json_reply(
-            400,
-            &[],
-            json!({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
-                   "message": "Rate of requests exceeds the allowed throughput. (chaos proxy)"}),
-        )
-    } else if op.starts_with("AmazonSQS.") {
-        // SQS's JSON protocol is query-compatible: the SDK reads the code
-        // from x-amzn-query-error.
-        json_reply(
-            400,
-            &[("x-amzn-query-error", "RequestThrottled;Sender")],
-            json!({"__type": "com.amazonaws.sqs#RequestThrottled",
-                   "message": "Request is throttled. (chaos proxy)"}),
-        )
-    } else {
-        json_reply(
-            400,
-            &[],
-            json!({"__type": "ThrottlingException", "message": "Rate exceeded (chaos proxy)"}),
-        )
-    }
-}
-
-/// A TransactionCanceledException whose reasons name one item as in
-/// conflict (one reason per item of the request, as DynamoDB answers).
-fn tx_conflict(request: &[u8]) -> hyper::Response<Full<Bytes>> {
-    let items = serde_json::from_slice::<Value>(request)
-        .ok()
-        .and_then(|v| v["TransactItems"].as_array().map(Vec::len))
-        .unwrap_or(1)
-        .max(1);
-    let hit = fastrand::usize(0..items);
-    let reasons: Vec<Value> = (0..items)
-        .map(|i| {
-            if i == hit {
-                json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"})
-            } else {
-                json!({"Code": "None"})
-            }
-        })
-        .collect();
-    let codes: Vec<&str> = (0..items)
-        .map(|i| {
-            if i == hit {
-                "TransactionConflict"
-            } else {
-                "None"
-            }
-        })
-        .collect();
-    json_reply(
-        400,
-        &[],
-        json!({"__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-               "message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes.join(", ")),
-               "CancellationReasons": reasons}),
-    )
-}
-
-fn internal_error() -> hyper::Response<Full<Bytes>> {
-    json_reply(
-        500,
-        &[],
-        json!({"__type": "InternalFailure", "message": "injected internal error (chaos proxy)"}),
-    )
 }

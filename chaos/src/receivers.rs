@@ -3,19 +3,22 @@
 //!
 //! An [`Endpoint`] listens on a fixed 127.0.0.1 port and can be switched
 //! between healthy, refusing connections (the socket closed), answering 503
-//! with `Retry-After`, and answering only after a delay past the sender's
-//! 10 s timeout. A [`Receiver`] records every request by its `webhook-id`:
+//! with `Retry-After`, and doing the work at once but answering only after
+//! a delay past the sender's 10 s timeout. A [`Receiver`] records every request by its `webhook-id`:
 //! the body it carried (one webhook-id with two different bodies is an
-//! error), whether it was accepted (a 2xx answer), how often it came again
-//! after being accepted (a duplicate send), and whether its Standard
-//! Webhooks signature verifies with the subscription's secret.
+//! error), whether its Standard Webhooks signature verifies with the
+//! subscription's secret (refused 401 when not), whether the receiver acted
+//! on it (a 2xx, in time or too late for the sender), and every request for
+//! a webhook-id it had already acted on (a duplicate, in every mode); and
+//! which webhook-ids carried the same news (lead, type, changes): more
+//! than one is a duplicate too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
@@ -179,9 +182,12 @@ async fn serve(
             vec![("retry-after".to_owned(), retry_after.to_string())],
             Bytes::from_static(b"{\"error\":\"down for maintenance (chaos)\"}"),
         ),
+        // The work is done at once, the answer comes late: the sender has
+        // timed out (and may have hung up) by then.
         Mode::Slow { seconds } => {
+            let answer = handler(request, mode).await;
             tokio::time::sleep(Duration::from_secs(seconds)).await;
-            handler(request, mode).await
+            answer
         }
         _ => handler(request, mode).await,
     };
@@ -200,16 +206,36 @@ pub struct Seen {
     pub body_sha: [u8; 32],
     pub lead_id: Option<String>,
     pub event_type: Option<String>,
+    /// What makes two bodies of one lead and type one piece of news (the
+    /// `changes` of a `lead.updated`): two webhook-ids for the same news
+    /// are a duplicate.
+    pub news: String,
     pub requests: u32,
-    pub accepted: u32,
-    /// Requests that came after an accepted one.
-    pub after_accepted: u32,
+    /// Requests the receiver acted on: answered 2xx in time, or answered
+    /// after the sender's timeout (the work was done all the same).
+    pub processed: u32,
+    pub processed_in_time: u32,
     pub other_bodies: u32,
+    /// When each processing happened, and whether its answer was slow.
+    pub processed_at: Vec<(Instant, bool)>,
+}
+
+/// A request for a webhook-id the receiver had already acted on.
+#[derive(Debug, Clone)]
+pub struct Duplicate {
+    pub webhook_id: String,
+    pub lead_id: Option<String>,
+    /// Every earlier processing of it was answered too late for the sender.
+    pub after_slow_only: bool,
+    /// The last earlier processing, and this one.
+    pub previous: Instant,
+    pub at: Instant,
 }
 
 #[derive(Default)]
 struct Book {
     seen: HashMap<String, Seen>,
+    duplicates: Vec<Duplicate>,
     no_id: u64,
     bad_signature: u64,
     random_500: u64,
@@ -229,14 +255,20 @@ pub struct Receiver {
 pub struct ReceiverReport {
     pub requests: u64,
     pub distinct_ids: usize,
-    pub accepted_ids: usize,
-    pub duplicate_sends: u64,
+    /// Webhook-ids acted on at least once.
+    pub received_ids: usize,
+    /// Requests for a webhook-id already acted on, in any mode.
+    pub duplicates: Vec<Duplicate>,
+    /// (lead, event type, news) acted on under more than one webhook-id:
+    /// the extra ids.
+    pub extra_ids: Vec<String>,
     pub conflicting_bodies: u64,
     pub bad_signatures: u64,
     pub missing_id: u64,
     pub random_500: u64,
-    /// lead id → webhook-ids accepted for it (lead.created only).
-    pub accepted_leads: HashMap<String, Vec<String>>,
+    pub slow_processed: u64,
+    /// lead id → webhook-ids of its `lead.created` acted on.
+    pub received_leads: HashMap<String, Vec<String>>,
 }
 
 impl Receiver {
@@ -274,21 +306,34 @@ impl Receiver {
             bad_signatures: book.bad_signature,
             missing_id: book.no_id,
             random_500: book.random_500,
+            duplicates: book.duplicates.clone(),
             ..ReceiverReport::default()
         };
+        let mut by_news: HashMap<(String, String, String), Vec<&String>> = HashMap::new();
         for (id, s) in &book.seen {
             r.requests += u64::from(s.requests);
-            r.duplicate_sends += u64::from(s.after_accepted);
             r.conflicting_bodies += u64::from(s.other_bodies);
-            if s.accepted > 0 {
-                r.accepted_ids += 1;
-                if let Some(lead) = &s.lead_id {
-                    r.accepted_leads
+            r.slow_processed += s.processed_at.iter().filter(|(_, slow)| *slow).count() as u64;
+            if s.processed == 0 {
+                continue;
+            }
+            r.received_ids += 1;
+            if let (Some(lead), Some(kind)) = (&s.lead_id, &s.event_type) {
+                by_news
+                    .entry((lead.clone(), kind.clone(), s.news.clone()))
+                    .or_default()
+                    .push(id);
+                if kind == "lead.created" {
+                    r.received_leads
                         .entry(lead.clone())
                         .or_default()
                         .push(id.clone());
                 }
             }
+        }
+        for mut ids in by_news.into_values().filter(|v| v.len() > 1) {
+            ids.sort();
+            r.extra_ids.extend(ids.into_iter().skip(1).cloned());
         }
         r
     }
@@ -320,14 +365,14 @@ fn receive(
     };
     let sha: [u8; 32] = Sha256::digest(&req.body).into();
     let parsed = serde_json::from_slice::<Value>(&req.body).ok();
-    let lead_id = parsed
-        .as_ref()
-        .and_then(|v| v["lead"]["id"].as_str().map(str::to_owned));
-    let event_type = parsed
-        .as_ref()
-        .and_then(|v| v["type"].as_str().map(str::to_owned));
-    // A slow answer is processed (the receiver did the work) but the
-    // sender gave up before it came: not an acceptance the sender knows of.
+    let field = |f: &dyn Fn(&Value) -> Option<String>| parsed.as_ref().and_then(f);
+    let lead_id = field(&|v| v["lead"]["id"].as_str().map(str::to_owned));
+    let event_type = field(&|v| v["type"].as_str().map(str::to_owned));
+    let news = field(&|v| v.get("changes").map(Value::to_string)).unwrap_or_default();
+    // A bad signature is refused (401): the receiver does not act on it.
+    // A random 500 is refused before any work. Healthy and slow answers
+    // both act on the request: a slow one's 200 comes after the sender's
+    // timeout, so the sender sends it again — a duplicate all the same.
     let fail = mode == Mode::Healthy && error_share > 0.0 && fastrand::f64() < error_share;
     let mut book = lock(book);
     if !signed {
@@ -336,18 +381,27 @@ fn receive(
     if fail {
         book.random_500 += 1;
     }
-    let entry = book.seen.entry(id).or_insert_with(|| Seen {
+    let entry = book.seen.entry(id.clone()).or_insert_with(|| Seen {
         body_sha: sha,
-        lead_id,
+        lead_id: lead_id.clone(),
         event_type,
+        news,
         requests: 0,
-        accepted: 0,
-        after_accepted: 0,
+        processed: 0,
+        processed_in_time: 0,
         other_bodies: 0,
+        processed_at: Vec::new(),
     });
     entry.requests += 1;
     if entry.body_sha != sha {
         entry.other_bodies += 1;
+    }
+    if !signed {
+        return (
+            401,
+            vec![],
+            Bytes::from_static(b"{\"error\":\"bad signature\"}"),
+        );
     }
     if fail {
         return (
@@ -356,11 +410,22 @@ fn receive(
             Bytes::from_static(b"{\"error\":\"random failure (chaos)\"}"),
         );
     }
-    if entry.accepted > 0 {
-        entry.after_accepted += 1;
+    let slow = matches!(mode, Mode::Slow { .. });
+    let now = Instant::now();
+    let duplicate = entry.processed_at.last().map(|(prev, _)| Duplicate {
+        webhook_id: id,
+        lead_id,
+        after_slow_only: entry.processed_in_time == 0,
+        previous: *prev,
+        at: now,
+    });
+    entry.processed += 1;
+    if !slow {
+        entry.processed_in_time += 1;
     }
-    if mode == Mode::Healthy {
-        entry.accepted += 1;
+    entry.processed_at.push((now, slow));
+    if let Some(d) = duplicate {
+        book.duplicates.push(d);
     }
     (200, vec![], Bytes::from_static(b"{\"ok\":true}"))
 }
@@ -382,3 +447,7 @@ fn verify(key: &[u8], id: &str, ts: &str, body: &[u8], header: &str) -> bool {
         .filter_map(|s| s.strip_prefix("v1,"))
         .any(|s| s == expected)
 }
+
+#[cfg(test)]
+#[path = "receivers_tests.rs"]
+mod tests;

@@ -1,169 +1,35 @@
-//! The reckoning after the system settled: every accepted request must be a
-//! lead (event `PROCESSED`/`DUPLICATE`), a `FAILED` event, or a message in
-//! the leads DLQ; every lead's `lead.created` must have reached every
-//! subscription's receiver (a 2xx), or be a dead delivery parked in the
-//! deliveries DLQ; one webhook-id must always carry one body.
+//! The reckoning after the system settled, counted as a user would:
+//!
+//! * every accepted hook request is found by the address it was submitted
+//!   with: exactly one lead carries it (two leads for one address in the
+//!   workspace is a failure), and its event names that lead;
+//! * every accepted Meta leadgen is a lead found by its address, or — when
+//!   the Graph stand-in answers it as deleted ([`crate::graph::gone`]) — an
+//!   event `FAILED` with its reason; a `FAILED` for any other is lost;
+//! * anything else (stuck, in a DLQ after the harness's redrives, gone) is
+//!   lost, and so is a lead's `lead.created` that never reached a receiver
+//!   ([`deliveries`]).
 //!
 //! Leads and events come from the admin API; the DLQs are read straight
-//! from the emulator with aws-sdk-sqs; a Meta leadgen is traced through its
-//! marker item (`META#leadgen#…`) to its event when no lead carries its
-//! email.
+//! from the emulator; a Meta leadgen without a lead is traced through its
+//! marker item (`META#leadgen#…`) to its event.
+
+mod deliveries;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Duration;
+use std::time::Instant;
 
 use leadpipe::App;
 use leadpipe::aws::table;
 use leadpipe::model::events::{self, LeadgenMarker};
 use serde_json::{Value, json};
 
+use crate::admin::{Admin, Operator, Queues, Views};
 use crate::driver::Sent;
-use crate::graph::meta_email;
-use crate::receivers::{Receiver, ReceiverReport};
+use crate::graph::{gone, meta_email};
+use crate::receivers::Receiver;
 
-/// The admin API of the stack.
-pub struct Admin {
-    pub base_url: String,
-    pub token: String,
-    pub http: reqwest::Client,
-}
-
-impl Admin {
-    pub fn new(base_url: &str, token: &str) -> Self {
-        Admin {
-            base_url: base_url.to_owned(),
-            token: token.to_owned(),
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new()),
-        }
-    }
-
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<(u16, Value), String> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base_url))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.map_err(|e| format!("{path}: {e}"))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| format!("{path}: {e}"))?;
-        Ok((
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
-    }
-
-    /// Every item of a list, page by page (retrying a page a few times).
-    pub async fn all(&self, path: &str) -> Result<Vec<Value>, String> {
-        let mut items = Vec::new();
-        let mut cursor: Option<String> = None;
-        let sep = if path.contains('?') { '&' } else { '?' };
-        loop {
-            let url = match &cursor {
-                Some(c) => format!("{path}{sep}limit=200&cursor={c}"),
-                None => format!("{path}{sep}limit=200"),
-            };
-            let mut page = None;
-            let mut last = String::new();
-            for _ in 0..5 {
-                match self.call(reqwest::Method::GET, &url, None).await {
-                    Ok((200, v)) => {
-                        page = Some(v);
-                        break;
-                    }
-                    Ok((s, v)) => last = format!("{url}: HTTP {s} {v}"),
-                    Err(e) => last = e,
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            let page = page.ok_or(last)?;
-            items.extend(page["items"].as_array().cloned().unwrap_or_default());
-            match page["nextCursor"].as_str() {
-                Some(c) if !c.is_empty() => {
-                    cursor = Some(
-                        c.bytes()
-                            .map(|b| match b {
-                                b'A'..=b'Z'
-                                | b'a'..=b'z'
-                                | b'0'..=b'9'
-                                | b'-'
-                                | b'_'
-                                | b'.'
-                                | b'~' => (b as char).to_string(),
-                                _ => format!("%{b:02X}"),
-                            })
-                            .collect(),
-                    )
-                }
-                _ => return Ok(items),
-            }
-        }
-    }
-}
-
-/// Message bodies of a queue, read without deleting them (hidden for the
-/// rest of the run).
-pub async fn peek_queue(app: &App, url: &str) -> Result<Vec<Value>, String> {
-    let sqs = app.queue.client().await;
-    let mut out = Vec::new();
-    let mut empty = 0;
-    while empty < 2 {
-        let got = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .visibility_timeout(900)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "ReceiveMessage {url}: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?
-            .messages
-            .unwrap_or_default();
-        if got.is_empty() {
-            empty += 1;
-            continue;
-        }
-        for m in got {
-            out.push(
-                m.body
-                    .as_deref()
-                    .and_then(|b| serde_json::from_str(b).ok())
-                    .unwrap_or(Value::Null),
-            );
-        }
-    }
-    Ok(out)
-}
-
-/// What the queues held at the end.
-#[derive(Debug, Default, Clone)]
-pub struct Queues {
-    pub leads: Vec<Value>,
-    pub leads_dlq: Vec<Value>,
-    pub deliveries: Vec<Value>,
-    pub deliveries_dlq: Vec<Value>,
-}
-
-fn ids(messages: &[Value], field: &str) -> HashSet<String> {
-    messages
-        .iter()
-        .filter_map(|m| m[field].as_str().map(str::to_owned))
-        .collect()
-}
+pub use deliveries::Duplicates;
 
 /// The outcome.
 #[derive(Debug, Default, Clone)]
@@ -172,15 +38,22 @@ pub struct Reconciled {
     pub accepted_hooks: usize,
     pub accepted_meta: usize,
     pub never_accepted: usize,
+    /// Accepted requests that ended as a lead found by their address.
     pub leads: usize,
+    /// Distinct leads those are (repeats of one address are one lead).
+    pub distinct_leads: usize,
+    /// Meta leadgens Graph answered as deleted that ended `FAILED`.
     pub failed: usize,
-    pub dlq: usize,
+    pub failed_reasons: BTreeMap<String, usize>,
     pub lost_leads: Vec<String>,
+    /// Addresses carried by more than one lead.
+    pub duplicate_leads: Vec<String>,
     pub deliveries_expected: usize,
     pub delivered: usize,
-    pub deliveries_dlq: usize,
+    pub dead_seen: usize,
+    pub delivered_after_redrive: usize,
     pub lost_deliveries: Vec<String>,
-    pub duplicate_sends: u64,
+    pub duplicates: Duplicates,
     pub conflicting_bodies: u64,
     pub bad_signatures: u64,
     pub receivers: BTreeMap<String, Value>,
@@ -195,31 +68,67 @@ impl Reconciled {
     /// The one line the run is judged by.
     pub fn line(&self) -> String {
         format!(
-            "accepted {}, leads {}, failed {}, dlq {}, lost {}, duplicate sends {} (same webhook-id)",
+            "accepted {}, leads {}, failed {}, lost {}, two leads for one address {}, deliveries {}/{} (dead {}, redriven and delivered {}), duplicates {} (allowed {}), bad signatures {}",
             self.accepted,
             self.leads,
             self.failed,
-            self.dlq,
             self.lost(),
-            self.duplicate_sends
+            self.duplicate_leads.len(),
+            self.delivered,
+            self.deliveries_expected,
+            self.dead_seen,
+            self.delivered_after_redrive,
+            self.duplicates.total(),
+            self.duplicates.allowed(),
+            self.bad_signatures
         )
     }
 
+    /// Why the run fails, if it does.
+    pub fn failures(&self) -> Vec<String> {
+        let mut f = Vec::new();
+        if self.lost() > 0 {
+            f.push(format!("{} lost", self.lost()));
+        }
+        if !self.duplicate_leads.is_empty() {
+            f.push(format!(
+                "{} address(es) with two leads",
+                self.duplicate_leads.len()
+            ));
+        }
+        if self.bad_signatures > 0 {
+            f.push(format!("{} bad signature(s)", self.bad_signatures));
+        }
+        if self.conflicting_bodies > 0 {
+            f.push(format!(
+                "{} webhook-id(s) with two bodies",
+                self.conflicting_bodies
+            ));
+        }
+        if let Some(why) = self.duplicates.beyond_window() {
+            f.push(why);
+        }
+        f
+    }
+
     pub fn passed(&self) -> bool {
-        self.lost() == 0 && self.conflicting_bodies == 0
+        self.failures().is_empty()
     }
 
     pub fn to_json(&self) -> Value {
         json!({
             "accepted": self.accepted, "acceptedHooks": self.accepted_hooks, "acceptedMetaLeadgens": self.accepted_meta,
             "neverAccepted": self.never_accepted,
-            "leads": self.leads, "failed": self.failed, "dlq": self.dlq,
-            "lostLeads": self.lost_leads,
+            "leads": self.leads, "distinctLeads": self.distinct_leads,
+            "failed": self.failed, "failedReasons": self.failed_reasons,
+            "lostLeads": self.lost_leads, "addressesWithTwoLeads": self.duplicate_leads,
             "deliveriesExpected": self.deliveries_expected, "delivered": self.delivered,
-            "deliveriesInDlq": self.deliveries_dlq, "lostDeliveries": self.lost_deliveries,
-            "duplicateSends": self.duplicate_sends, "conflictingBodies": self.conflicting_bodies,
+            "deadSeen": self.dead_seen, "deliveredAfterRedrive": self.delivered_after_redrive,
+            "lostDeliveries": self.lost_deliveries,
+            "duplicates": self.duplicates.to_json(),
+            "conflictingBodies": self.conflicting_bodies,
             "badSignatures": self.bad_signatures, "receivers": self.receivers, "notes": self.notes,
-            "line": self.line(),
+            "failures": self.failures(), "line": self.line(),
         })
     }
 }
@@ -234,6 +143,49 @@ pub struct Inputs<'a> {
     /// (subscription id, its receiver).
     pub subscriptions: &'a [(String, Receiver)],
     pub queues: &'a Queues,
+    pub operator: &'a Operator,
+    /// Runner kills, emulator restarts: when a sender could lose what it
+    /// had not yet recorded.
+    pub disruptions: &'a [Instant],
+    /// Graph's share of leadgens answered as deleted.
+    pub gone_per_mille: u64,
+}
+
+fn ids(messages: &[Value], field: &str) -> HashSet<String> {
+    messages
+        .iter()
+        .filter_map(|m| m[field].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Every lead id under its address (a list: two leads for one address
+/// must stay two).
+fn by_address(leads: &[Value]) -> HashMap<&str, Vec<&str>> {
+    let mut out: HashMap<&str, Vec<&str>> = HashMap::new();
+    for l in leads {
+        if let (Some(e), Some(id)) = (l["email"].as_str(), l["id"].as_str()) {
+            out.entry(e).or_default().push(id);
+        }
+    }
+    out
+}
+
+/// `address: lead, lead…` for every address carried by more than one lead.
+fn two_leads(by_address: &HashMap<&str, Vec<&str>>) -> Vec<String> {
+    let mut two: Vec<String> = by_address
+        .iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(e, v)| format!("{e}: {}", v.join(", ")))
+        .collect();
+    two.sort();
+    two
+}
+
+/// An event's status, lead and reason.
+struct Ended<'a> {
+    status: Option<&'a str>,
+    lead: Option<&'a str>,
+    error: Option<&'a str>,
 }
 
 /// Reconciles from the admin API's view (events, leads, deliveries; read
@@ -242,87 +194,74 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
     let mut r = Reconciled::default();
     let leads_dlq_events = ids(&inp.queues.leads_dlq, "eventId");
     let leads_queued_events = ids(&inp.queues.leads, "eventId");
-    let dlq_deliveries = ids(&inp.queues.deliveries_dlq, "deliveryId");
-    let queued_deliveries = ids(&inp.queues.deliveries, "deliveryId");
-    let fan_out_retries: Vec<&Value> = inp
-        .queues
-        .leads_dlq
-        .iter()
-        .chain(inp.queues.leads.iter())
-        .filter(|m| m.get("leadId").is_some())
-        .collect();
-    if !fan_out_retries.is_empty() {
-        r.notes.push(format!(
-            "{} fan-out retry message(s) {{leadId, causeId}} still queued or in the leads DLQ",
-            fan_out_retries.len()
-        ));
-    }
-
     if !inp.queues.leads.is_empty() {
-        let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
-        for id in &leads_queued_events {
-            let st = match events::get(&inp.app.default_scope(), id).await {
-                Ok(Some(e)) => e.status.as_str().to_owned(),
-                Ok(None) => "missing".to_owned(),
-                Err(e) => format!("unreadable ({e})"),
-            };
-            *by_status.entry(st).or_default() += 1;
-        }
         r.notes.push(format!(
-            "the leads queue still held {} message(s) at the end; their events: {by_status:?}",
+            "the leads queue still held {} message(s) at the end",
             inp.queues.leads.len()
         ));
     }
-    if !inp.queues.deliveries.is_empty() {
-        r.notes.push(format!(
-            "the deliveries queue still held {} message(s) at the end",
-            inp.queues.deliveries.len()
-        ));
-    }
-    let lead_ids: HashSet<&str> = views
-        .leads
-        .iter()
-        .filter_map(|l| l["id"].as_str())
-        .collect();
-    let lead_by_email: HashMap<&str, &str> = views
-        .leads
-        .iter()
-        .filter_map(|l| Some((l["email"].as_str()?, l["id"].as_str()?)))
-        .collect();
+    let leads_by_email = by_address(&views.leads);
+    r.duplicate_leads = two_leads(&leads_by_email);
     let events_by_id: HashMap<&str, &Value> = views
         .events
         .iter()
         .filter_map(|e| Some((e["id"].as_str()?, e)))
         .collect();
-    // Leads our accepted requests became: each must reach every receiver.
     let mut our_leads: HashSet<String> = HashSet::new();
 
-    let classify_event = |r: &mut Reconciled,
-                          our_leads: &mut HashSet<String>,
-                          what: String,
-                          event_id: &str,
-                          status: Option<&str>,
-                          lead: Option<&str>| {
-        match status {
-            Some("PROCESSED") | Some("DUPLICATE") => match lead {
-                Some(l) if lead_ids.contains(l) => {
-                    r.leads += 1;
-                    our_leads.insert(l.to_owned());
+    // Judges one accepted lead: `email` is where it must be found; `gone`
+    // says it must end FAILED instead.
+    let mut judge = |r: &mut Reconciled,
+                     what: String,
+                     email: &str,
+                     event_id: &str,
+                     ended: Ended<'_>,
+                     gone: bool| {
+        let found = leads_by_email.get(email).map(Vec::as_slice).unwrap_or(&[]);
+        match (ended.status, gone) {
+            (Some("FAILED"), true) => {
+                r.failed += 1;
+                let reason: String = ended.error.unwrap_or("(no reason)").chars().take(90).collect();
+                *r.failed_reasons.entry(reason).or_default() += 1;
+                if !found.is_empty() {
+                    r.lost_leads.push(format!("{what}: FAILED, yet a lead carries {email}"));
                 }
-                other => r.lost_leads.push(format!(
-                    "{what}: event {event_id} {} names lead {other:?}, which does not exist",
-                    status.unwrap_or("-")
+            }
+            (Some("FAILED"), false) => r.lost_leads.push(format!(
+                "{what}: event {event_id} FAILED ({}) though its data was there",
+                ended.error.unwrap_or("no reason")
+            )),
+            (Some("PROCESSED" | "DUPLICATE"), false) => match found {
+                [] => r.lost_leads.push(format!(
+                    "{what}: event {event_id} {} (lead {:?}) but no lead carries {email}",
+                    ended.status.unwrap_or("-"),
+                    ended.lead
                 )),
+                [one, ..] => {
+                    if ended.lead != Some(*one) && found.len() == 1 {
+                        r.lost_leads.push(format!(
+                            "{what}: event {event_id} names lead {:?}, the lead of {email} is {one}",
+                            ended.lead
+                        ));
+                    } else {
+                        r.leads += 1;
+                        our_leads.insert((*one).to_owned());
+                    }
+                }
             },
-            Some("FAILED") => r.failed += 1,
-            _ if leads_dlq_events.contains(event_id) => r.dlq += 1,
-            Some(s) if leads_queued_events.contains(event_id) => r.lost_leads.push(format!(
+            (Some(s @ ("PROCESSED" | "DUPLICATE")), true) => r.lost_leads.push(format!(
+                "{what}: event {event_id} {s} though Graph answered the leadgen as deleted"
+            )),
+            _ if leads_dlq_events.contains(event_id) => r.lost_leads.push(format!(
+                "{what}: event {event_id} still in the leads DLQ after the harness's redrives"
+            )),
+            (Some(s), _) if leads_queued_events.contains(event_id) => r.lost_leads.push(format!(
                 "{what}: event {event_id} still {s} with its message queued (not settled by the deadline)"
             )),
-            Some(s) => r.lost_leads.push(format!(
+            (Some(s), _) => r.lost_leads.push(format!(
                 "{what}: event {event_id} stuck {s}: no message for it in the leads queue or its DLQ"
             )),
-            None => r.lost_leads.push(format!(
+            (None, _) => r.lost_leads.push(format!(
                 "{what}: event {event_id} was answered 2xx but does not exist (removed after acceptance?)"
             )),
         }
@@ -334,17 +273,16 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
             continue;
         };
         r.accepted_hooks += 1;
+        let what = format!("hook #{} ({})", h.seq, h.email);
         let ev = events_by_id.get(event_id.as_str());
         let listed = ev.and_then(|e| e["status"].as_str());
         if matches!(listed, Some("PROCESSED" | "DUPLICATE" | "FAILED")) {
-            classify_event(
-                &mut r,
-                &mut our_leads,
-                format!("hook #{} ({})", h.seq, h.email),
-                event_id,
-                listed,
-                ev.and_then(|e| e["leadId"].as_str()),
-            );
+            let ended = Ended {
+                status: listed,
+                lead: ev.and_then(|e| e["leadId"].as_str()),
+                error: ev.and_then(|e| e["error"].as_str()),
+            };
+            judge(&mut r, what, &h.email, event_id, ended, false);
             continue;
         }
         // Not finished in the list: read the item itself (a consistent
@@ -352,26 +290,25 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
         let direct = events::get(&inp.app.default_scope(), event_id)
             .await
             .map_err(|e| format!("reading event {event_id}: {e}"))?;
-        let (status, lead) = match &direct {
-            Some(e) => (
-                Some(e.status.as_str()),
-                e.lead_id.as_ref().map(|l| l.as_str()),
-            ),
-            None => (None, None),
+        let ended = match &direct {
+            Some(e) => Ended {
+                status: Some(e.status.as_str()),
+                lead: e.lead_id.as_ref().map(|l| l.as_str()),
+                error: e.error.as_deref(),
+            },
+            None => Ended {
+                status: None,
+                lead: None,
+                error: None,
+            },
         };
-        if status != listed {
+        if ended.status != listed {
             r.notes.push(format!(
-                "event {event_id}: GET /v1/events lists it {listed:?}, the item says {status:?}"
+                "event {event_id}: GET /v1/events lists it {listed:?}, the item says {:?}",
+                ended.status
             ));
         }
-        classify_event(
-            &mut r,
-            &mut our_leads,
-            format!("hook #{} ({})", h.seq, h.email),
-            event_id,
-            status,
-            lead,
-        );
+        judge(&mut r, what, &h.email, event_id, ended, false);
     }
 
     for m in &inp.sent.metas {
@@ -382,11 +319,11 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
         for leadgen in &m.leadgen_ids {
             r.accepted_meta += 1;
             let email = meta_email(inp.run, leadgen);
-            if let Some(lead) = lead_by_email.get(email.as_str()) {
-                r.leads += 1;
-                our_leads.insert((*lead).to_owned());
-                continue;
-            }
+            let is_gone = gone(leadgen, inp.gone_per_mille);
+            let what = format!(
+                "meta leadgen {leadgen} (notification answered {:?} after {} attempt(s))",
+                m.last_answer, m.attempts
+            );
             let key = table::leadgen_marker(&leadpipe::rules::ids::WorkspaceId::default(), leadgen);
             let marker = inp
                 .app
@@ -394,127 +331,59 @@ pub async fn reconcile(inp: Inputs<'_>, views: &Views) -> Result<Reconciled, Str
                 .get::<LeadgenMarker>(&key.pk, &key.sk)
                 .await
                 .map_err(|e| format!("reading marker {leadgen}: {e}"))?;
-            let what = format!(
-                "meta leadgen {leadgen} (notification answered {:?} after {} attempt(s))",
-                m.last_answer, m.attempts
-            );
             let Some(marker) = marker else {
                 r.lost_leads.push(format!(
-                    "{what}: no lead, no leadgen marker, no event: the 200 accepted nothing for it"
+                    "{what}: no leadgen marker, no event: the 200 accepted nothing for it"
                 ));
                 continue;
             };
             let event = events::get(&inp.app.default_scope(), marker.event_id.as_str())
                 .await
                 .map_err(|e| format!("reading event {}: {e}", marker.event_id))?;
-            match event {
-                None => r.lost_leads.push(format!(
-                    "{what}: marker names event {} which does not exist (the marker blocks every resend)",
-                    marker.event_id
-                )),
-                Some(e) => classify_event(
-                    &mut r,
-                    &mut our_leads,
-                    what,
-                    marker.event_id.as_str(),
-                    Some(e.status.as_str()),
-                    e.lead_id.as_ref().map(|l| l.as_str()),
-                ),
-            }
+            let ended = match &event {
+                Some(e) => Ended {
+                    status: Some(e.status.as_str()),
+                    lead: e.lead_id.as_ref().map(|l| l.as_str()),
+                    error: e.error.as_deref(),
+                },
+                None => Ended {
+                    status: None,
+                    lead: None,
+                    error: None,
+                },
+            };
+            judge(
+                &mut r,
+                what,
+                &email,
+                marker.event_id.as_str(),
+                ended,
+                is_gone,
+            );
         }
     }
     r.accepted = r.accepted_hooks + r.accepted_meta;
-
-    // Deliveries: every (subscription, lead) pair.
-    for (sub_id, receiver) in inp.subscriptions {
-        let report: ReceiverReport = receiver.report();
-        r.duplicate_sends += report.duplicate_sends;
-        r.conflicting_bodies += report.conflicting_bodies;
-        r.bad_signatures += report.bad_signatures;
-        r.receivers.insert(
-            receiver.name.clone(),
-            json!({"subscriptionId": sub_id, "requests": report.requests, "distinctWebhookIds": report.distinct_ids,
-                   "acceptedWebhookIds": report.accepted_ids, "duplicateSends": report.duplicate_sends,
-                   "conflictingBodies": report.conflicting_bodies, "badSignatures": report.bad_signatures,
-                   "missingWebhookId": report.missing_id, "random500": report.random_500,
-                   "byMode": receiver.endpoint.counts()}),
-        );
-        let mut by_lead: HashMap<&str, Vec<&Value>> = HashMap::new();
-        if let Some(ds) = views.deliveries.get(sub_id) {
-            for d in ds {
-                if let Some(l) = d["leadId"].as_str() {
-                    by_lead.entry(l).or_default().push(d);
-                }
-            }
-        }
-        for lead in &our_leads {
-            r.deliveries_expected += 1;
-            if report.accepted_leads.contains_key(lead) {
-                r.delivered += 1;
-                continue;
-            }
-            let ds = by_lead.get(lead.as_str()).cloned().unwrap_or_default();
-            let what = format!("lead {lead} → {} ({sub_id})", receiver.name);
-            if ds.is_empty() {
-                r.lost_deliveries.push(format!(
-                    "{what}: no delivery record (fan-out never made it)"
-                ));
-                continue;
-            }
-            let in_dlq = ds
-                .iter()
-                .any(|d| d["id"].as_str().is_some_and(|i| dlq_deliveries.contains(i)));
-            if in_dlq {
-                r.deliveries_dlq += 1;
-                continue;
-            }
-            let desc: Vec<String> = ds
-                .iter()
-                .map(|d| {
-                    let id = d["id"].as_str().unwrap_or("?");
-                    format!(
-                        "{id} {} after {} attempt(s){}",
-                        d["status"].as_str().unwrap_or("?"),
-                        d["attempts"].as_array().map_or(0, Vec::len),
-                        if queued_deliveries.contains(id) {
-                            ", message still queued"
-                        } else {
-                            ", no message in the queue or DLQ"
-                        }
-                    )
-                })
-                .collect();
-            r.lost_deliveries.push(format!(
-                "{what}: receiver has no 2xx for it; {}",
-                desc.join("; ")
-            ));
-        }
-    }
+    r.distinct_leads = our_leads.len();
+    deliveries::reckon(&inp, views, &our_leads, &mut r);
     Ok(r)
 }
 
-/// The admin API's view, read while the stack runs.
-#[derive(Debug, Default)]
-pub struct Views {
-    pub events: Vec<Value>,
-    pub leads: Vec<Value>,
-    /// subscription id → its deliveries.
-    pub deliveries: HashMap<String, Vec<Value>>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-pub async fn read_views(admin: &Admin, subscription_ids: &[String]) -> Result<Views, String> {
-    let mut v = Views {
-        events: admin.all("/v1/events").await?,
-        leads: admin.all("/v1/leads").await?,
-        ..Views::default()
-    };
-    for s in subscription_ids {
-        v.deliveries.insert(
-            s.clone(),
-            admin
-                .all(&format!("/v1/deliveries?subscriptionId={s}"))
-                .await?,
+    #[test]
+    fn two_leads_for_one_address_are_two_not_one() {
+        let leads = vec![
+            json!({"id": "lead_1", "email": "a@x.example"}),
+            json!({"id": "lead_2", "email": "a@x.example"}),
+            json!({"id": "lead_3", "email": "b@x.example"}),
+        ];
+        let by = by_address(&leads);
+        assert_eq!(by["a@x.example"], vec!["lead_1", "lead_2"]);
+        assert_eq!(
+            two_leads(&by),
+            vec!["a@x.example: lead_1, lead_2".to_owned()]
         );
     }
-    Ok(v)
 }

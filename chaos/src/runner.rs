@@ -33,6 +33,32 @@ pub struct Runner {
 }
 
 impl RunnerSpec {
+    /// `spec` with the sweeper as production runs it: the grace that follows
+    /// from the default lead back-off, every 5 minutes (the Terraform
+    /// schedule), deliveries stalled after the default.
+    pub fn with_production_sweeper(&self) -> RunnerSpec {
+        let grace = leadpipe::config::default_sweep_grace(
+            Duration::from_millis(1000),
+            leadpipe::config::DEFAULT_LEAD_RETRY_MAX,
+        );
+        let mut p = self.clone();
+        p.env.retain(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "LEADPIPE_SWEEP_GRACE_SECONDS"
+                    | "LEADPIPE_SWEEP_INTERVAL_SECONDS"
+                    | "LEADPIPE_DELIVERY_STALL_SECONDS"
+            )
+        });
+        p.env.push((
+            "LEADPIPE_SWEEP_GRACE_SECONDS".into(),
+            grace.as_secs().to_string(),
+        ));
+        p.env
+            .push(("LEADPIPE_SWEEP_INTERVAL_SECONDS".into(), "300".into()));
+        p
+    }
+
     /// Starts generation `generation` and waits for `GET /healthz` (the
     /// start itself meets the proxy's faults: a failed bootstrap exits and
     /// is started again, as a crashed Lambda init would be).
