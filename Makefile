@@ -10,7 +10,7 @@ TRIPLE    := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 LAMBDA_ARCH_FLAG = $(if $(filter arm64,$(ARCH)),--arm64,$(if $(filter x86_64,$(ARCH)),--x86-64,$(error ARCH must be arm64 or x86_64, not $(ARCH))))
 FUNCTIONS := ingest meta-verify process deliver admin sweep
 
-.PHONY: api-conformance lambda-invoke chaos dev dev-reset test lint fmt check bench bench-criterion deps-moto deps-rust deps-browser deps-lambda deps-fuzz fuzz package infra-check help
+.PHONY: api-conformance lambda-invoke chaos dev dev-reset test lint fmt check bench bench-criterion deps-moto deps-rust deps-browser deps-lambda deps-fuzz fuzz package package-cli infra-check help
 
 help:
 	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000 (data and admin token kept in target/dev)"
@@ -23,7 +23,8 @@ help:
 	@echo "make bench-criterion - criterion benches of the pure hot paths"
 	@echo "make chaos  - fault-injection run (2,000 leads, kills, emulator restart, outages; ≤ 45 min) that reckons every lead"
 	@echo "make bench  - cold start, warm cost, memory and size of every function vs an empty one (BENCHMARKS.md)"
-	@echo "make package - Lambda zips in target/lambda/<fn>/bootstrap.zip (ARCH=arm64|x86_64)"
+	@echo "make package - Lambda zips in target/lambda/<fn>/bootstrap.zip (ARCH=arm64|x86_64), then make package-cli"
+	@echo "make package-cli - the leadpipe CLI for Linux and, where the toolchain allows, macOS (target/cli/)"
 	@echo "make infra-check - terraform fmt, validate and test (offline), checkov and the infra parity test"
 	@echo "make fuzz   - every cargo-fuzz target for FUZZ_SECONDS (60) each"
 
@@ -146,6 +147,23 @@ package: deps-lambda
 	@T=$${CARGO_TARGET_DIR:-target}; for f in $(FUNCTIONS); do \
 	  unzip -l $$T/lambda/$$f/bootstrap.zip | grep -q ' bootstrap$$' || { echo "$$T/lambda/$$f/bootstrap.zip: no bootstrap inside"; exit 1; }; \
 	  printf '%-12s %-7s %s\n' "$$f" "$$(du -h $$T/lambda/$$f/bootstrap.zip | cut -f1)" "$$(file -b $$T/$(TRIPLE)/release/$$f | cut -d, -f1-2)"; done
+	@$(MAKE) --no-print-directory package-cli
+
+## The `leadpipe` CLI, release builds in target/cli/: this machine's Linux
+## target always; each macOS target when its rustup target and a linker for
+## it are present (on a Mac, or with osxcross), else a line saying why not.
+CLI_MAC_TARGETS ?= aarch64-apple-darwin x86_64-apple-darwin
+package-cli: deps-rust
+	@T=$${CARGO_TARGET_DIR:-target}; mkdir -p $$T/cli; \
+	host=$$(rustc -vV | sed -n 's/^host: //p'); \
+	$(CARGO) build --release --locked -p leadpipe-cli && cp $$T/release/leadpipe $$T/cli/leadpipe-$$host && \
+	echo "$$T/cli/leadpipe-$$host"; \
+	for t in $(CLI_MAC_TARGETS); do \
+	  if [ "$$t" = "$$host" ]; then continue; fi; \
+	  if rustup target list --installed 2>/dev/null | grep -qx "$$t" && { [ "$$(uname -s)" = Darwin ] || command -v "$$t-clang" >/dev/null || command -v o64-clang >/dev/null; }; then \
+	    $(CARGO) build --release --locked -p leadpipe-cli --target $$t && cp $$T/$$t/release/leadpipe $$T/cli/leadpipe-$$t && echo "$$T/cli/leadpipe-$$t"; \
+	  else echo "leadpipe-$$t: skipped (needs 'rustup target add $$t' and a macOS linker: build on a Mac, or with osxcross)"; fi; \
+	done
 
 CHECKOV_VENV ?= $(HOME)/.cache/leadpipe-checkov
 CHECKOV_VERSION := 3.2.400
