@@ -14,6 +14,7 @@ pub mod auth;
 pub mod charts;
 pub mod dashboard;
 pub mod deliveries;
+pub mod destination_form;
 pub mod destination_kinds;
 pub mod destinations;
 pub mod events;
