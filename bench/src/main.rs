@@ -5,12 +5,17 @@
 //! binary and zip size. Then a cost model per million leads, and the
 //! criterion figures, into BENCHMARKS.md.
 
+mod cost;
 mod runtime_api;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use cost::{DELIVERY, INGEST, PROCESS, cost_per_million};
 
 use leadpipe::config::vars;
 use leadpipe::model::keys::{self, KeyChanges};
@@ -21,6 +26,8 @@ use runtime_api::RuntimeApi;
 use serde_json::{Value, json};
 
 const VERIFY_TOKEN: &str = "bench-verify-token";
+/// The receiver's answer time in the slow-receiver run (a CRM's typical).
+const SLOW_MS: u64 = 300;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -39,6 +46,8 @@ struct Figures {
     binary_bytes: u64,
     zip_bytes: Option<u64>,
     errors: usize,
+    /// Bytes written to stdout and stderr (the JSON logs) per warm invocation.
+    log_bytes: f64,
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {
@@ -107,7 +116,14 @@ struct Harness {
 }
 
 impl Harness {
-    fn command(&self, name: &str, api: &RuntimeApi) -> tokio::process::Command {
+    fn command(&self, name: &str, api: &RuntimeApi, capture: bool) -> tokio::process::Command {
+        let out = || {
+            if capture {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            }
+        };
         let mut cmd = tokio::process::Command::new(self.bin_dir.join(name));
         cmd.env_clear()
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -118,8 +134,8 @@ impl Harness {
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out())
+            .stderr(out())
             .kill_on_drop(true);
         cmd
     }
@@ -155,14 +171,29 @@ impl Harness {
             .collect()
     }
 
-    /// Starts a fresh process; returns it with its init time.
-    async fn start(&self, name: &str) -> Result<(tokio::process::Child, RuntimeApi, f64), String> {
+    /// Starts a fresh process; returns it with its init time. With `logs`,
+    /// what it writes to stdout and stderr is counted there.
+    async fn start(
+        &self,
+        name: &str,
+        logs: Option<Arc<AtomicU64>>,
+    ) -> Result<(tokio::process::Child, RuntimeApi, f64), String> {
         let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let child = self
-            .command(name, &api)
+        let mut child = self
+            .command(name, &api, logs.is_some())
             .spawn()
             .map_err(|e| format!("{name}: {e}"))?;
+        if let Some(counter) = logs {
+            count_bytes(
+                child.stdout.take().and_then(|o| o.into_owned_fd().ok()),
+                counter.clone(),
+            );
+            count_bytes(
+                child.stderr.take().and_then(|e| e.into_owned_fd().ok()),
+                counter,
+            );
+        }
         let deadline = started + Duration::from_secs(20);
         loop {
             if let Some(at) = api.first_next() {
@@ -194,7 +225,7 @@ impl Harness {
         };
         let limit = Duration::from_secs(30);
         for _ in 0..self.cold {
-            let (mut child, api, init) = self.start(name).await?;
+            let (mut child, api, init) = self.start(name, None).await?;
             f.init_ms.push(init);
             let event = events.next().ok_or("out of events")?;
             let (d, answer) = api.invoke(&event, limit).await?;
@@ -205,21 +236,44 @@ impl Harness {
             }
             let _ = child.kill().await;
         }
-        let (mut child, api, _) = self.start(name).await?;
+        let logs = Arc::new(AtomicU64::new(0));
+        let (mut child, api, _) = self.start(name, Some(logs.clone())).await?;
         let first = events.next().ok_or("out of events")?;
         api.invoke(&first, limit).await?;
+        // The first event's lines (warm-up) are not counted.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let before = logs.load(Ordering::Relaxed);
         for _ in 0..self.warm {
             let event = events.next().ok_or("out of events")?;
             let (d, answer) = api.invoke(&event, limit).await?;
             f.errors += usize::from(!answer_ok(&answer));
             f.warm_ms.push(ms(d));
         }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        f.log_bytes = (logs.load(Ordering::Relaxed) - before) as f64 / self.warm.max(1) as f64;
         if let Some(pid) = child.id() {
             f.rss_kb = f.rss_kb.max(rss_kb(pid));
         }
         let _ = child.kill().await;
         Ok(f)
     }
+}
+
+/// Adds what `pipe` carries to `counter` until it closes (a thread of its
+/// own, blocking reads).
+fn count_bytes<P: Into<Option<std::os::fd::OwnedFd>>>(pipe: P, counter: Arc<AtomicU64>) {
+    use std::io::Read;
+    let Some(fd) = pipe.into() else { return };
+    let mut file = std::fs::File::from(fd);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n) = file.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    });
 }
 
 fn answer_ok(a: &runtime_api::Answer) -> bool {
@@ -279,7 +333,8 @@ async fn run() -> Result<(), String> {
     let app = App::new(config, &sdk);
 
     // A receiver for deliver, a key and a subscription.
-    let receiver = start_receiver().await?;
+    let receiver_delay = Arc::new(AtomicU64::new(0));
+    let receiver = start_receiver(receiver_delay.clone()).await?;
     let (key, key_model) = keys::create(
         &app.default_scope(),
         KeyChanges {
@@ -423,10 +478,58 @@ async fn run() -> Result<(), String> {
         h.measure("deliver", &mut dids).await?,
     ));
 
+    // deliver against a receiver answering in SLOW_MS (issue 25 §3): fresh
+    // deliveries, fanned out by the process binary, sent by deliver.
+    let slow = Harness {
+        bin_dir: h.bin_dir.clone(),
+        zip_dir: h.zip_dir.clone(),
+        env: h.env.clone(),
+        cold: env_usize("LEADPIPE_BENCH_SLOW_COLD", 3),
+        warm: env_usize("LEADPIPE_BENCH_SLOW_WARM", 30),
+    };
+    let slow_ids = make_events(&app, &key_id, &key, slow.cold + slow.warm + 1).await?;
+    drain(&app, &stack.leads_queue_url).await;
+    let (mut fanout, api, _) = h.start("process", None).await?;
+    for id in slow_ids {
+        api.invoke(&process_event(id), Duration::from_secs(30))
+            .await?;
+    }
+    let _ = fanout.kill().await;
+    let slow_deliveries = drain(&app, &stack.deliveries_queue_url).await;
+    eprintln!(
+        "bench: deliver against a {SLOW_MS} ms receiver ({} deliveries queued)",
+        slow_deliveries.len()
+    );
+    receiver_delay.store(SLOW_MS, Ordering::Relaxed);
+    let slow_deliver = slow
+        .measure(
+            "deliver",
+            &mut slow_deliveries.into_iter().map(|b| sqs_event(&b)),
+        )
+        .await?;
+    receiver_delay.store(0, Ordering::Relaxed);
+
     eprintln!("bench: cold-start steps (init-phases)");
     let steps = h.cold_start_steps(5).await;
     let criterion = criterion_estimates(&target.join("criterion"));
     let mut report = report(&results, &criterion, harness_cold, harness_warm);
+    let figures = |n: &str| {
+        results
+            .iter()
+            .find(|(name, _, _)| name == n)
+            .map(|(_, _, f)| f)
+    };
+    let warm_p50 = |n: &str| figures(n).map_or(f64::NAN, |f| percentile(&f.warm_ms, 0.5));
+    let log = |n: &str| figures(n).map_or(f64::NAN, |f| f.log_bytes);
+    report.push_str(&cost::all_in_report(&cost::Measured {
+        ingest_ms: warm_p50("ingest"),
+        process_ms: warm_p50("process"),
+        deliver_slow_ms: percentile(&slow_deliver.warm_ms, 0.5),
+        slow_ms: SLOW_MS,
+        ingest_log: log("ingest"),
+        process_log: log("process"),
+        deliver_log: log("deliver"),
+    }));
     report.push_str(&steps_report(&steps));
     // The analysis written after reading the figures: targets, fixes, next steps.
     if let Ok(findings) = std::fs::read_to_string(root.join("bench/findings.md")) {
@@ -458,7 +561,8 @@ fn steps_report(steps: &[(String, f64)]) -> String {
     s
 }
 
-async fn start_receiver() -> Result<String, String> {
+/// A webhook receiver answering `{}` after `delay` ms (0: at once).
+async fn start_receiver(delay: Arc<AtomicU64>) -> Result<String, String> {
     use http_body_util::Full;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -469,11 +573,18 @@ async fn start_receiver() -> Result<String, String> {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            let delay = delay.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                        bytes::Bytes::from_static(b"{}"),
-                    )))
+                let service = hyper::service::service_fn(move |_req| {
+                    let wait = Duration::from_millis(delay.load(Ordering::Relaxed));
+                    async move {
+                        if !wait.is_zero() {
+                            tokio::time::sleep(wait).await;
+                        }
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            bytes::Bytes::from_static(b"{}"),
+                        )))
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -577,93 +688,6 @@ fn today() -> String {
     leadpipe::rules::clock::now_rfc3339()[..10].to_owned()
 }
 
-// Published prices (us-east-1): Lambda arm64 $0.0000133334 per GB-s and
-// $0.20 per million requests; DynamoDB on-demand $0.625 per million write
-// request units and $0.125 per million read request units; SQS standard
-// $0.40 per million requests; API Gateway HTTP API $1.00 per million.
-const LAMBDA_GB_S: f64 = 0.000_013_333_4;
-const LAMBDA_REQ: f64 = 0.20 / 1e6;
-const DDB_WRU: f64 = 0.625 / 1e6;
-const DDB_RRU: f64 = 0.125 / 1e6;
-const SQS_REQ: f64 = 0.40 / 1e6;
-const APIGW_REQ: f64 = 1.00 / 1e6;
-const MEMORY_GB: f64 = 0.25;
-
-/// AWS calls per lead: (DynamoDB read units, write units, SQS requests).
-/// Write units are measured, not counted: `tests/it/cost.rs` runs a lead
-/// through the handlers behind the write-unit meter
-/// (`tests/support/meter.rs`), which prices every write DynamoDB would bill
-/// from the items before and after it. Read units and SQS requests are
-/// counted from the code paths.
-struct Calls {
-    rru: f64,
-    wru: f64,
-    sqs: f64,
-}
-
-/// ingest: key read (1 RRU); event put with its two index entries and the
-/// sharded counter ADD (4 WRU measured); SendMessage (1).
-const INGEST: Calls = Calls {
-    rru: 1.0,
-    wru: 4.0,
-    sqs: 1.0,
-};
-/// process (new lead, batches of 10): event read, two identity reads,
-/// lead read, history query, subscriptions query (6 RRU); two identity
-/// claims, the lead with its two index entries and the event's end, which
-/// moves its status entry (9 WRU measured: 14 for the stage less the
-/// delivery, counted per delivery below); receive + delete + send per
-/// batch (0.3 SQS requests per lead).
-const PROCESS: Calls = Calls {
-    rru: 6.0,
-    wru: 9.0,
-    sqs: 0.3,
-};
-/// per delivery: in process its body and the delivery with three index
-/// entries (5 WRU); in deliver the claim, the attempt put and the
-/// conditional end, which takes it off the work index (6 WRU) — 11 WRU
-/// measured; delivery, body and subscription reads (3 RRU); send +
-/// receive + delete (1.2 SQS requests).
-const DELIVERY: Calls = Calls {
-    rru: 3.0,
-    wru: 11.0,
-    sqs: 1.2,
-};
-
-fn cost_per_million(
-    ingest_ms: f64,
-    process_ms: f64,
-    deliver_ms: f64,
-    subs: f64,
-) -> (f64, Vec<(String, f64)>) {
-    let lambda = |ms: f64, invocations: f64| {
-        1e6 * (ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S * invocations.max(1.0))
-            + 1e6 * LAMBDA_REQ * invocations
-    };
-    let lines = vec![
-        ("API Gateway".to_owned(), 1e6 * APIGW_REQ),
-        ("Lambda ingest".to_owned(), lambda(ingest_ms, 1.0)),
-        (
-            "Lambda process (batches of 10)".to_owned(),
-            1e6 * process_ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S + 1e6 * LAMBDA_REQ * 0.1,
-        ),
-        (
-            format!("Lambda deliver ×{subs}"),
-            subs * (1e6 * deliver_ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S + 1e6 * LAMBDA_REQ * 0.1),
-        ),
-        (
-            "DynamoDB".to_owned(),
-            1e6 * ((INGEST.rru + PROCESS.rru + subs * DELIVERY.rru) * DDB_RRU
-                + (INGEST.wru + PROCESS.wru + subs * DELIVERY.wru) * DDB_WRU),
-        ),
-        (
-            "SQS".to_owned(),
-            1e6 * (INGEST.sqs + PROCESS.sqs + subs * DELIVERY.sqs) * SQS_REQ,
-        ),
-    ];
-    (lines.iter().map(|(_, v)| v).sum(), lines)
-}
-
 fn report(
     results: &[(String, &'static str, Figures)],
     criterion: &[(String, f64)],
@@ -678,7 +702,7 @@ fn report(
 (init = exec → first `GET /next`; first invocation includes TLS/connection set-up and the secret fetch), then {warm} warm invocations \
 in one process. Durations include the emulator's latency, which is higher than DynamoDB's and SQS's; ratios are taken in the same run.\n\n",
         today(), machine()));
-    s.push_str("| function | init ms (median) | first invocation ms (median) | warm p50 ms | warm p99 ms | max RSS MB | binary MB | zip MB | errors |\n|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| function | init ms (median) | first invocation ms (median) | warm p50 ms | warm p99 ms | max RSS MB | binary MB | zip MB | log B / invocation | errors |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (name, baseline, f) in results {
         let b = by.get(baseline).copied();
         let cell = |v: f64, bv: Option<f64>| match bv {
@@ -687,7 +711,7 @@ in one process. Durations include the emulator's latency, which is higher than D
         };
         let mb = |bytes: u64| bytes as f64 / 1_048_576.0;
         s.push_str(&format!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} |\n",
             cell(
                 percentile(&f.init_ms, 0.5),
                 b.map(|b| percentile(&b.init_ms, 0.5))
@@ -712,6 +736,7 @@ in one process. Durations include the emulator's latency, which is higher than D
             f.zip_bytes
                 .map(|z| format!("{:.2}", mb(z)))
                 .unwrap_or_else(|| "-".into()),
+            f.log_bytes,
             f.errors,
         ));
     }
