@@ -5,7 +5,9 @@
 //! binary and zip size. Then a cost model per million leads, and the
 //! criterion figures, into BENCHMARKS.md.
 
+mod cold_path;
 mod cost;
+mod cpu_limit;
 mod runtime_api;
 
 use std::collections::HashMap;
@@ -113,6 +115,8 @@ struct Harness {
     env: Vec<(String, String)>,
     cold: usize,
     warm: usize,
+    /// Runs every process under this CPU quota (the cold-path run).
+    limit: Option<Arc<cpu_limit::CpuLimit>>,
 }
 
 impl Harness {
@@ -124,7 +128,16 @@ impl Harness {
                 Stdio::null()
             }
         };
-        let mut cmd = tokio::process::Command::new(self.bin_dir.join(name));
+        let binary = self.bin_dir.join(name);
+        let mut cmd = match &self.limit {
+            Some(limit) => {
+                let (program, args) = limit.wrap(&binary);
+                let mut c = tokio::process::Command::new(program);
+                c.args(args);
+                c
+            }
+            None => tokio::process::Command::new(binary),
+        };
         cmd.env_clear()
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
@@ -380,6 +393,7 @@ async fn run() -> Result<(), String> {
         env,
         cold: harness_cold,
         warm: harness_warm,
+        limit: None,
     };
     let per_function = harness_cold + harness_warm + 1;
     let admin_token = stack.admin_secret.admin_token.clone();
@@ -486,6 +500,7 @@ async fn run() -> Result<(), String> {
         env: h.env.clone(),
         cold: env_usize("LEADPIPE_BENCH_SLOW_COLD", 3),
         warm: env_usize("LEADPIPE_BENCH_SLOW_WARM", 30),
+        limit: None,
     };
     let slow_ids = make_events(&app, &key_id, &key, slow.cold + slow.warm + 1).await?;
     drain(&app, &stack.leads_queue_url).await;
@@ -509,6 +524,8 @@ async fn run() -> Result<(), String> {
         .await?;
     receiver_delay.store(0, Ordering::Relaxed);
 
+    let limited = Box::pin(cold_path::run(&h, &app, &stack, &key_id, &key, &results)).await;
+
     eprintln!("bench: cold-start steps (init-phases)");
     let steps = h.cold_start_steps(5).await;
     let criterion = criterion_estimates(&target.join("criterion"));
@@ -530,6 +547,7 @@ async fn run() -> Result<(), String> {
         process_log: log("process"),
         deliver_log: log("deliver"),
     }));
+    report.push_str(&limited);
     report.push_str(&steps_report(&steps));
     // The analysis written after reading the figures: targets, fixes, next steps.
     if let Ok(findings) = std::fs::read_to_string(root.join("bench/findings.md")) {
