@@ -10,9 +10,8 @@ use leadpipe_local::bootstrap::Stack;
 use serde_json::json;
 
 use crate::cpu_limit::{CpuLimit, MB_PER_VCPU};
-use crate::{
-    Figures, Harness, VERIFY_TOKEN, drain, http_event, make_events, percentile, sqs_event,
-};
+use crate::fixtures::{drain, http_event, make_events, sqs_event};
+use crate::{Figures, Harness, VERIFY_TOKEN, percentile};
 
 const MEMORY_MB: f64 = 256.0;
 

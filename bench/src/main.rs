@@ -8,16 +8,18 @@
 mod cold_path;
 mod cost;
 mod cpu_limit;
+mod fixtures;
+mod report;
 mod runtime_api;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cost::{DELIVERY, INGEST, PROCESS, cost_per_million};
+use fixtures::{drain, http_event, make_events, sqs_event, start_receiver};
+use report::{criterion_estimates, report, steps_report};
 
 use leadpipe::config::vars;
 use leadpipe::model::keys::{self, KeyChanges};
@@ -71,42 +73,6 @@ fn rss_kb(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
-}
-
-fn http_event(
-    method: &str,
-    route: &str,
-    path: &str,
-    query: &str,
-    headers: Value,
-    body: Option<String>,
-) -> String {
-    let mut h = json!({"host": "bench.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https",
-                       "user-agent": "leadpipe-bench"});
-    for (k, v) in headers.as_object().cloned().unwrap_or_default() {
-        h[k] = v;
-    }
-    let mut ev = json!({
-        "version": "2.0", "routeKey": format!("{method} {route}"), "rawPath": path, "rawQueryString": query,
-        "headers": h,
-        "requestContext": {"accountId": "123456789012", "apiId": "bench", "domainName": "bench.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "bench", "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9",
-            "userAgent": "leadpipe-bench"}, "requestId": "bench", "routeKey": format!("{method} {route}"), "stage": "$default",
-            "time": "22/Nov/2026:16:31:25 +0000", "timeEpoch": 0},
-        "isBase64Encoded": false
-    });
-    if let Some(b) = body {
-        ev["body"] = json!(b);
-    }
-    ev.to_string()
-}
-
-fn sqs_event(body: &Value) -> String {
-    json!({"Records": [{"messageId": "00000000-0000-4000-8000-000000000001", "receiptHandle": "bench",
-        "body": body.to_string(), "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
-        "awsRegion": "us-east-1"}]})
-    .to_string()
 }
 
 struct Harness {
@@ -561,241 +527,4 @@ async fn run() -> Result<(), String> {
     );
     let _ = tokio::task::spawn_blocking(move || emulator.stop()).await;
     Ok(())
-}
-
-fn steps_report(steps: &[(String, f64)]) -> String {
-    if steps.is_empty() {
-        return String::new();
-    }
-    let mut s = String::from(
-        "\n## Where a cold start goes\n\nEach step a function's `main` and first request take, timed in one fresh process \
-(`bench/src/bin/init-phases.rs`, median of 5, same environment and emulator). Steps marked *main* count in Lambda's init; \
-*first use* steps run on the first request that needs them, or in the background warm-up the functions start after `main`.\n\n\
-| step | ms |\n|---|---|\n",
-    );
-    for (step, ms) in steps {
-        s.push_str(&format!("| {step} | {ms:.2} |\n"));
-    }
-    s
-}
-
-/// A webhook receiver answering `{}` after `delay` ms (0: at once).
-async fn start_receiver(delay: Arc<AtomicU64>) -> Result<String, String> {
-    use http_body_util::Full;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let delay = delay.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |_req| {
-                    let wait = Duration::from_millis(delay.load(Ordering::Relaxed));
-                    async move {
-                        if !wait.is_zero() {
-                            tokio::time::sleep(wait).await;
-                        }
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                            bytes::Bytes::from_static(b"{}"),
-                        )))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    Ok(format!("http://{addr}"))
-}
-
-async fn make_events(
-    app: &App,
-    key_id: &str,
-    token: &str,
-    n: usize,
-) -> Result<Vec<String>, String> {
-    use futures::StreamExt;
-    let results: Vec<Option<String>> = futures::stream::iter(0..n)
-        .map(|i| async move {
-            let body = json!({"email": format!("processed{i}@example.com"), "name": "Bench Lead", "tags": "bench"});
-            let req = http::Request::builder()
-                .method("POST")
-                .uri(format!("/v1/hooks/{key_id}"))
-                .header("x-webhook-token", token)
-                .header("content-type", "application/json")
-                .body(lambda_http::Body::Text(body.to_string()))
-                .ok()?;
-            let resp = leadpipe::ingest::handle(app, req).await;
-            let v: Value = serde_json::from_slice(resp.body().as_ref()).ok()?;
-            v["eventId"].as_str().map(str::to_owned)
-        })
-        .buffered(8)
-        .collect()
-        .await;
-    let ids: Vec<String> = results.into_iter().flatten().collect();
-    if ids.len() != n {
-        return Err(format!("made {} of {n} events", ids.len()));
-    }
-    Ok(ids)
-}
-
-/// Empties a queue; returns the message bodies.
-async fn drain(app: &App, queue_url: &str) -> Vec<Value> {
-    use leadpipe_local::poller::{Taken, take_all};
-    take_all(app, queue_url, Taken::Delete)
-        .await
-        .unwrap_or_default()
-}
-
-/// Criterion's point estimates (ns) from `target/criterion/**/new/estimates.json`.
-fn criterion_estimates(dir: &Path) -> Vec<(String, f64)> {
-    let mut out = Vec::new();
-    fn walk(dir: &Path, out: &mut Vec<(String, f64)>, base: &Path) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                if p.file_name().is_some_and(|n| n == "new") {
-                    let est = p.join("estimates.json");
-                    if let Some(v) = std::fs::read_to_string(est)
-                        .ok()
-                        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                        && let Some(ns) = v["median"]["point_estimate"].as_f64()
-                    {
-                        let name = p
-                            .parent()
-                            .and_then(|q| q.strip_prefix(base).ok())
-                            .map(|q| q.display().to_string())
-                            .unwrap_or_default();
-                        out.push((name, ns));
-                    }
-                } else if p.file_name().is_some_and(|n| n != "report" && n != "base") {
-                    walk(&p, out, base);
-                }
-            }
-        }
-    }
-    walk(dir, &mut out, dir);
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    format!("{cpu}, {cores} cores, {}", std::env::consts::ARCH)
-}
-
-fn today() -> String {
-    leadpipe::rules::clock::now_rfc3339()[..10].to_owned()
-}
-
-fn report(
-    results: &[(String, &'static str, Figures)],
-    criterion: &[(String, f64)],
-    cold: usize,
-    warm: usize,
-) -> String {
-    let by: HashMap<&str, &Figures> = results.iter().map(|(n, _, f)| (n.as_str(), f)).collect();
-    let mut s = String::new();
-    s.push_str("# Leadpipe benchmarks\n\n");
-    s.push_str(&format!("Measured {} on {} by `make bench`: each function's release build runs under a local Lambda Runtime API \
-(the real protocol), with moto's server behind it, beside an empty function built the same way. {cold} fresh processes per function \
-(init = exec → first `GET /next`; first invocation includes TLS/connection set-up and the secret fetch), then {warm} warm invocations \
-in one process. Durations include the emulator's latency, which is higher than DynamoDB's and SQS's; ratios are taken in the same run.\n\n",
-        today(), machine()));
-    s.push_str("| function | init ms (median) | first invocation ms (median) | warm p50 ms | warm p99 ms | max RSS MB | binary MB | zip MB | log B / invocation | errors |\n|---|---|---|---|---|---|---|---|---|---|\n");
-    for (name, baseline, f) in results {
-        let b = by.get(baseline).copied();
-        let cell = |v: f64, bv: Option<f64>| match bv {
-            Some(bv) if bv > 0.0 => format!("{v:.2} / {bv:.2} (×{:.2})", v / bv),
-            _ => format!("{v:.2}"),
-        };
-        let mb = |bytes: u64| bytes as f64 / 1_048_576.0;
-        s.push_str(&format!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} |\n",
-            cell(
-                percentile(&f.init_ms, 0.5),
-                b.map(|b| percentile(&b.init_ms, 0.5))
-            ),
-            cell(
-                percentile(&f.first_ms, 0.5),
-                b.map(|b| percentile(&b.first_ms, 0.5))
-            ),
-            cell(
-                percentile(&f.warm_ms, 0.5),
-                b.map(|b| percentile(&b.warm_ms, 0.5))
-            ),
-            cell(
-                percentile(&f.warm_ms, 0.99),
-                b.map(|b| percentile(&b.warm_ms, 0.99))
-            ),
-            cell(
-                f.rss_kb as f64 / 1024.0,
-                b.map(|b| b.rss_kb as f64 / 1024.0)
-            ),
-            cell(mb(f.binary_bytes), b.map(|b| mb(b.binary_bytes))),
-            f.zip_bytes
-                .map(|z| format!("{:.2}", mb(z)))
-                .unwrap_or_else(|| "-".into()),
-            f.log_bytes,
-            f.errors,
-        ));
-    }
-    s.push_str("\nCells read `function / baseline (×ratio)`; the baseline of the HTTP functions is an empty `lambda_http` function, of `process` and `deliver` an empty `lambda_runtime` SQS consumer. Binaries are this machine's (x86_64); zips are `make package`'s (arm64), when present.\n");
-
-    let warm = |n: &str| {
-        by.get(n)
-            .map(|f| percentile(&f.warm_ms, 0.5))
-            .unwrap_or(f64::NAN)
-    };
-    s.push_str("\n## Cost per million leads\n\nFrom the warm p50 durations above (256 MB, arm64 prices), the AWS calls per lead counted from the code paths, and published us-east-1 prices (Lambda arm64 $0.0000133334/GB-s and $0.20/M requests, DynamoDB on-demand $0.625/M WRU and $0.125/M RRU, SQS $0.40/M requests, API Gateway HTTP API $1.00/M).\n\n");
-    s.push_str("| per lead | DynamoDB RRU | DynamoDB WRU | SQS requests |\n|---|---|---|---|\n");
-    s.push_str(&format!("| ingest | {} | {} | {} |\n| process | {} | {} | {} |\n| each delivery | {} | {} | {} |\n\n",
-        INGEST.rru, INGEST.wru, INGEST.sqs, PROCESS.rru, PROCESS.wru, PROCESS.sqs, DELIVERY.rru, DELIVERY.wru, DELIVERY.sqs));
-    for subs in [1.0, 3.0] {
-        let (total, lines) =
-            cost_per_million(warm("ingest"), warm("process"), warm("deliver"), subs);
-        s.push_str(&format!(
-            "**{subs} subscription(s): ${total:.2} per million leads** — "
-        ));
-        s.push_str(
-            &lines
-                .iter()
-                .map(|(n, v)| format!("{n} ${v:.2}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-        s.push_str("\n\n");
-    }
-    if !criterion.is_empty() {
-        s.push_str("## Pure hot paths (criterion, median)\n\n| bench | time |\n|---|---|\n");
-        for (name, ns) in criterion {
-            let t = if *ns >= 1e6 {
-                format!("{:.2} ms", ns / 1e6)
-            } else if *ns >= 1e3 {
-                format!("{:.2} µs", ns / 1e3)
-            } else {
-                format!("{ns:.0} ns")
-            };
-            s.push_str(&format!("| {name} | {t} |\n"));
-        }
-    }
-    s
 }
