@@ -39,7 +39,7 @@ locals {
     dnf install -y iptables-services
     systemctl enable --now iptables
     printf 'net.ipv4.ip_forward = 1\n' > /etc/sysctl.d/90-leadpipe-nat.conf
-    sysctl --system
+    sysctl -p /etc/sysctl.d/90-leadpipe-nat.conf
     iface=$(ip -o -4 route show to default | awk '{print $5; exit}')
     iptables -t nat -A POSTROUTING -o "$iface" -j MASQUERADE
     iptables -F FORWARD
