@@ -98,7 +98,7 @@ async fn measure(
     drain(app, &stack.leads_queue_url).await;
 
     // process: fresh events; deliver: the deliveries process fans out.
-    let ids = make_events(app, key_id, key, 2 * per).await?;
+    let ids = make_events(app, key_id, key, 2_000_000, 2 * per).await?;
     drain(app, &stack.leads_queue_url).await;
     let process_event = |id: String| sqs_event(&json!({"eventId": id}));
     let mut ids = ids.into_iter();

@@ -78,14 +78,17 @@ pub async fn start_receiver(delay: Arc<AtomicU64>) -> Result<String, String> {
     Ok(format!("http://{addr}"))
 }
 
+/// `n` fresh events, each a new person (`processed{first + i}@…`), so
+/// process makes a new lead and fans out its delivery.
 pub async fn make_events(
     app: &App,
     key_id: &str,
     token: &str,
+    first: usize,
     n: usize,
 ) -> Result<Vec<String>, String> {
     use futures::StreamExt;
-    let results: Vec<Option<String>> = futures::stream::iter(0..n)
+    let results: Vec<Option<String>> = futures::stream::iter(first..first + n)
         .map(|i| async move {
             let body = json!({"email": format!("processed{i}@example.com"), "name": "Bench Lead", "tags": "bench"});
             let req = http::Request::builder()

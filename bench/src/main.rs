@@ -421,7 +421,7 @@ async fn run() -> Result<(), String> {
     // process: fresh RECEIVED events, made by the ingest handler in-process.
     eprintln!("bench: preparing {per_function} events for process");
     let made = Instant::now();
-    let event_ids = make_events(&app, &key_id, &key, per_function * 2).await?;
+    let event_ids = make_events(&app, &key_id, &key, 0, per_function * 2).await?;
     eprintln!(
         "bench: made {} events in {:.0} s",
         event_ids.len(),
@@ -468,7 +468,7 @@ async fn run() -> Result<(), String> {
         warm: env_usize("LEADPIPE_BENCH_SLOW_WARM", 30),
         limit: None,
     };
-    let slow_ids = make_events(&app, &key_id, &key, slow.cold + slow.warm + 1).await?;
+    let slow_ids = make_events(&app, &key_id, &key, 1_000_000, slow.cold + slow.warm + 1).await?;
     drain(&app, &stack.leads_queue_url).await;
     let (mut fanout, api, _) = h.start("process", None).await?;
     for id in slow_ids {
