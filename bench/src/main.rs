@@ -5,12 +5,21 @@
 //! binary and zip size. Then a cost model per million leads, and the
 //! criterion figures, into BENCHMARKS.md.
 
+mod cold_path;
+mod cost;
+mod cpu_limit;
+mod fixtures;
+mod report;
 mod runtime_api;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use fixtures::{drain, http_event, make_events, sqs_event, start_receiver};
+use report::{criterion_estimates, report, steps_report};
 
 use leadpipe::config::vars;
 use leadpipe::model::keys::{self, KeyChanges};
@@ -21,6 +30,8 @@ use runtime_api::RuntimeApi;
 use serde_json::{Value, json};
 
 const VERIFY_TOKEN: &str = "bench-verify-token";
+/// The receiver's answer time in the slow-receiver run (a CRM's typical).
+const SLOW_MS: u64 = 300;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -39,6 +50,8 @@ struct Figures {
     binary_bytes: u64,
     zip_bytes: Option<u64>,
     errors: usize,
+    /// Bytes written to stdout and stderr (the JSON logs) per warm invocation.
+    log_bytes: f64,
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {
@@ -62,53 +75,35 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn http_event(
-    method: &str,
-    route: &str,
-    path: &str,
-    query: &str,
-    headers: Value,
-    body: Option<String>,
-) -> String {
-    let mut h = json!({"host": "bench.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https",
-                       "user-agent": "leadpipe-bench"});
-    for (k, v) in headers.as_object().cloned().unwrap_or_default() {
-        h[k] = v;
-    }
-    let mut ev = json!({
-        "version": "2.0", "routeKey": format!("{method} {route}"), "rawPath": path, "rawQueryString": query,
-        "headers": h,
-        "requestContext": {"accountId": "123456789012", "apiId": "bench", "domainName": "bench.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "bench", "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9",
-            "userAgent": "leadpipe-bench"}, "requestId": "bench", "routeKey": format!("{method} {route}"), "stage": "$default",
-            "time": "22/Nov/2026:16:31:25 +0000", "timeEpoch": 0},
-        "isBase64Encoded": false
-    });
-    if let Some(b) = body {
-        ev["body"] = json!(b);
-    }
-    ev.to_string()
-}
-
-fn sqs_event(body: &Value) -> String {
-    json!({"Records": [{"messageId": "00000000-0000-4000-8000-000000000001", "receiptHandle": "bench",
-        "body": body.to_string(), "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
-        "awsRegion": "us-east-1"}]})
-    .to_string()
-}
-
 struct Harness {
     bin_dir: PathBuf,
     zip_dir: PathBuf,
     env: Vec<(String, String)>,
     cold: usize,
     warm: usize,
+    /// Runs every process under this CPU quota (the cold-path run).
+    limit: Option<Arc<cpu_limit::CpuLimit>>,
 }
 
 impl Harness {
-    fn command(&self, name: &str, api: &RuntimeApi) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(self.bin_dir.join(name));
+    fn command(&self, name: &str, api: &RuntimeApi, capture: bool) -> tokio::process::Command {
+        let out = || {
+            if capture {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            }
+        };
+        let binary = self.bin_dir.join(name);
+        let mut cmd = match &self.limit {
+            Some(limit) => {
+                let (program, args) = limit.wrap(&binary);
+                let mut c = tokio::process::Command::new(program);
+                c.args(args);
+                c
+            }
+            None => tokio::process::Command::new(binary),
+        };
         cmd.env_clear()
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
@@ -118,8 +113,8 @@ impl Harness {
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out())
+            .stderr(out())
             .kill_on_drop(true);
         cmd
     }
@@ -155,14 +150,29 @@ impl Harness {
             .collect()
     }
 
-    /// Starts a fresh process; returns it with its init time.
-    async fn start(&self, name: &str) -> Result<(tokio::process::Child, RuntimeApi, f64), String> {
+    /// Starts a fresh process; returns it with its init time. With `logs`,
+    /// what it writes to stdout and stderr is counted there.
+    async fn start(
+        &self,
+        name: &str,
+        logs: Option<Arc<AtomicU64>>,
+    ) -> Result<(tokio::process::Child, RuntimeApi, f64), String> {
         let api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let child = self
-            .command(name, &api)
+        let mut child = self
+            .command(name, &api, logs.is_some())
             .spawn()
             .map_err(|e| format!("{name}: {e}"))?;
+        if let Some(counter) = logs {
+            count_bytes(
+                child.stdout.take().and_then(|o| o.into_owned_fd().ok()),
+                counter.clone(),
+            );
+            count_bytes(
+                child.stderr.take().and_then(|e| e.into_owned_fd().ok()),
+                counter,
+            );
+        }
         let deadline = started + Duration::from_secs(20);
         loop {
             if let Some(at) = api.first_next() {
@@ -194,7 +204,7 @@ impl Harness {
         };
         let limit = Duration::from_secs(30);
         for _ in 0..self.cold {
-            let (mut child, api, init) = self.start(name).await?;
+            let (mut child, api, init) = self.start(name, None).await?;
             f.init_ms.push(init);
             let event = events.next().ok_or("out of events")?;
             let (d, answer) = api.invoke(&event, limit).await?;
@@ -205,21 +215,44 @@ impl Harness {
             }
             let _ = child.kill().await;
         }
-        let (mut child, api, _) = self.start(name).await?;
+        let logs = Arc::new(AtomicU64::new(0));
+        let (mut child, api, _) = self.start(name, Some(logs.clone())).await?;
         let first = events.next().ok_or("out of events")?;
         api.invoke(&first, limit).await?;
+        // The first event's lines (warm-up) are not counted.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let before = logs.load(Ordering::Relaxed);
         for _ in 0..self.warm {
             let event = events.next().ok_or("out of events")?;
             let (d, answer) = api.invoke(&event, limit).await?;
             f.errors += usize::from(!answer_ok(&answer));
             f.warm_ms.push(ms(d));
         }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        f.log_bytes = (logs.load(Ordering::Relaxed) - before) as f64 / self.warm.max(1) as f64;
         if let Some(pid) = child.id() {
             f.rss_kb = f.rss_kb.max(rss_kb(pid));
         }
         let _ = child.kill().await;
         Ok(f)
     }
+}
+
+/// Adds what `pipe` carries to `counter` until it closes (a thread of its
+/// own, blocking reads).
+fn count_bytes<P: Into<Option<std::os::fd::OwnedFd>>>(pipe: P, counter: Arc<AtomicU64>) {
+    use std::io::Read;
+    let Some(fd) = pipe.into() else { return };
+    let mut file = std::fs::File::from(fd);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n) = file.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    });
 }
 
 fn answer_ok(a: &runtime_api::Answer) -> bool {
@@ -279,7 +312,8 @@ async fn run() -> Result<(), String> {
     let app = App::new(config, &sdk);
 
     // A receiver for deliver, a key and a subscription.
-    let receiver = start_receiver().await?;
+    let receiver_delay = Arc::new(AtomicU64::new(0));
+    let receiver = start_receiver(receiver_delay.clone()).await?;
     let (key, key_model) = keys::create(
         &app.default_scope(),
         KeyChanges {
@@ -325,6 +359,7 @@ async fn run() -> Result<(), String> {
         env,
         cold: harness_cold,
         warm: harness_warm,
+        limit: None,
     };
     let per_function = harness_cold + harness_warm + 1;
     let admin_token = stack.admin_secret.admin_token.clone();
@@ -386,7 +421,7 @@ async fn run() -> Result<(), String> {
     // process: fresh RECEIVED events, made by the ingest handler in-process.
     eprintln!("bench: preparing {per_function} events for process");
     let made = Instant::now();
-    let event_ids = make_events(&app, &key_id, &key, per_function * 2).await?;
+    let event_ids = make_events(&app, &key_id, &key, 0, per_function * 2).await?;
     eprintln!(
         "bench: made {} events in {:.0} s",
         event_ids.len(),
@@ -423,10 +458,62 @@ async fn run() -> Result<(), String> {
         h.measure("deliver", &mut dids).await?,
     ));
 
+    // deliver against a receiver answering in SLOW_MS (issue 25 §3): fresh
+    // deliveries, fanned out by the process binary, sent by deliver.
+    let slow = Harness {
+        bin_dir: h.bin_dir.clone(),
+        zip_dir: h.zip_dir.clone(),
+        env: h.env.clone(),
+        cold: env_usize("LEADPIPE_BENCH_SLOW_COLD", 3),
+        warm: env_usize("LEADPIPE_BENCH_SLOW_WARM", 30),
+        limit: None,
+    };
+    let slow_ids = make_events(&app, &key_id, &key, 1_000_000, slow.cold + slow.warm + 1).await?;
+    drain(&app, &stack.leads_queue_url).await;
+    let (mut fanout, api, _) = h.start("process", None).await?;
+    for id in slow_ids {
+        api.invoke(&process_event(id), Duration::from_secs(30))
+            .await?;
+    }
+    let _ = fanout.kill().await;
+    let slow_deliveries = drain(&app, &stack.deliveries_queue_url).await;
+    eprintln!(
+        "bench: deliver against a {SLOW_MS} ms receiver ({} deliveries queued)",
+        slow_deliveries.len()
+    );
+    receiver_delay.store(SLOW_MS, Ordering::Relaxed);
+    let slow_deliver = slow
+        .measure(
+            "deliver",
+            &mut slow_deliveries.into_iter().map(|b| sqs_event(&b)),
+        )
+        .await?;
+    receiver_delay.store(0, Ordering::Relaxed);
+
+    let limited = Box::pin(cold_path::run(&h, &app, &stack, &key_id, &key, &results)).await;
+
     eprintln!("bench: cold-start steps (init-phases)");
     let steps = h.cold_start_steps(5).await;
     let criterion = criterion_estimates(&target.join("criterion"));
     let mut report = report(&results, &criterion, harness_cold, harness_warm);
+    let figures = |n: &str| {
+        results
+            .iter()
+            .find(|(name, _, _)| name == n)
+            .map(|(_, _, f)| f)
+    };
+    let warm_p50 = |n: &str| figures(n).map_or(f64::NAN, |f| percentile(&f.warm_ms, 0.5));
+    let log = |n: &str| figures(n).map_or(f64::NAN, |f| f.log_bytes);
+    report.push_str(&cost::all_in_report(&cost::Measured {
+        ingest_ms: warm_p50("ingest"),
+        process_ms: warm_p50("process"),
+        deliver_slow_ms: percentile(&slow_deliver.warm_ms, 0.5),
+        slow_ms: SLOW_MS,
+        ingest_log: log("ingest"),
+        process_log: log("process"),
+        deliver_log: log("deliver"),
+    }));
+    report.push_str(&limited);
     report.push_str(&steps_report(&steps));
     // The analysis written after reading the figures: targets, fixes, next steps.
     if let Ok(findings) = std::fs::read_to_string(root.join("bench/findings.md")) {
@@ -440,319 +527,4 @@ async fn run() -> Result<(), String> {
     );
     let _ = tokio::task::spawn_blocking(move || emulator.stop()).await;
     Ok(())
-}
-
-fn steps_report(steps: &[(String, f64)]) -> String {
-    if steps.is_empty() {
-        return String::new();
-    }
-    let mut s = String::from(
-        "\n## Where a cold start goes\n\nEach step a function's `main` and first request take, timed in one fresh process \
-(`bench/src/bin/init-phases.rs`, median of 5, same environment and emulator). Steps marked *main* count in Lambda's init; \
-*first use* steps run on the first request that needs them, or in the background warm-up the functions start after `main`.\n\n\
-| step | ms |\n|---|---|\n",
-    );
-    for (step, ms) in steps {
-        s.push_str(&format!("| {step} | {ms:.2} |\n"));
-    }
-    s
-}
-
-async fn start_receiver() -> Result<String, String> {
-    use http_body_util::Full;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                        bytes::Bytes::from_static(b"{}"),
-                    )))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    Ok(format!("http://{addr}"))
-}
-
-async fn make_events(
-    app: &App,
-    key_id: &str,
-    token: &str,
-    n: usize,
-) -> Result<Vec<String>, String> {
-    use futures::StreamExt;
-    let results: Vec<Option<String>> = futures::stream::iter(0..n)
-        .map(|i| async move {
-            let body = json!({"email": format!("processed{i}@example.com"), "name": "Bench Lead", "tags": "bench"});
-            let req = http::Request::builder()
-                .method("POST")
-                .uri(format!("/v1/hooks/{key_id}"))
-                .header("x-webhook-token", token)
-                .header("content-type", "application/json")
-                .body(lambda_http::Body::Text(body.to_string()))
-                .ok()?;
-            let resp = leadpipe::ingest::handle(app, req).await;
-            let v: Value = serde_json::from_slice(resp.body().as_ref()).ok()?;
-            v["eventId"].as_str().map(str::to_owned)
-        })
-        .buffered(8)
-        .collect()
-        .await;
-    let ids: Vec<String> = results.into_iter().flatten().collect();
-    if ids.len() != n {
-        return Err(format!("made {} of {n} events", ids.len()));
-    }
-    Ok(ids)
-}
-
-/// Empties a queue; returns the message bodies.
-async fn drain(app: &App, queue_url: &str) -> Vec<Value> {
-    use leadpipe_local::poller::{Taken, take_all};
-    take_all(app, queue_url, Taken::Delete)
-        .await
-        .unwrap_or_default()
-}
-
-/// Criterion's point estimates (ns) from `target/criterion/**/new/estimates.json`.
-fn criterion_estimates(dir: &Path) -> Vec<(String, f64)> {
-    let mut out = Vec::new();
-    fn walk(dir: &Path, out: &mut Vec<(String, f64)>, base: &Path) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                if p.file_name().is_some_and(|n| n == "new") {
-                    let est = p.join("estimates.json");
-                    if let Some(v) = std::fs::read_to_string(est)
-                        .ok()
-                        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                        && let Some(ns) = v["median"]["point_estimate"].as_f64()
-                    {
-                        let name = p
-                            .parent()
-                            .and_then(|q| q.strip_prefix(base).ok())
-                            .map(|q| q.display().to_string())
-                            .unwrap_or_default();
-                        out.push((name, ns));
-                    }
-                } else if p.file_name().is_some_and(|n| n != "report" && n != "base") {
-                    walk(&p, out, base);
-                }
-            }
-        }
-    }
-    walk(dir, &mut out, dir);
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    format!("{cpu}, {cores} cores, {}", std::env::consts::ARCH)
-}
-
-fn today() -> String {
-    leadpipe::rules::clock::now_rfc3339()[..10].to_owned()
-}
-
-// Published prices (us-east-1): Lambda arm64 $0.0000133334 per GB-s and
-// $0.20 per million requests; DynamoDB on-demand $0.625 per million write
-// request units and $0.125 per million read request units; SQS standard
-// $0.40 per million requests; API Gateway HTTP API $1.00 per million.
-const LAMBDA_GB_S: f64 = 0.000_013_333_4;
-const LAMBDA_REQ: f64 = 0.20 / 1e6;
-const DDB_WRU: f64 = 0.625 / 1e6;
-const DDB_RRU: f64 = 0.125 / 1e6;
-const SQS_REQ: f64 = 0.40 / 1e6;
-const APIGW_REQ: f64 = 1.00 / 1e6;
-const MEMORY_GB: f64 = 0.25;
-
-/// AWS calls per lead: (DynamoDB read units, write units, SQS requests).
-/// Write units are measured, not counted: `tests/it/cost.rs` runs a lead
-/// through the handlers behind the write-unit meter
-/// (`tests/support/meter.rs`), which prices every write DynamoDB would bill
-/// from the items before and after it. Read units and SQS requests are
-/// counted from the code paths.
-struct Calls {
-    rru: f64,
-    wru: f64,
-    sqs: f64,
-}
-
-/// ingest: key read (1 RRU); event put with its two index entries and the
-/// sharded counter ADD (4 WRU measured); SendMessage (1).
-const INGEST: Calls = Calls {
-    rru: 1.0,
-    wru: 4.0,
-    sqs: 1.0,
-};
-/// process (new lead, batches of 10): event read, two identity reads,
-/// lead read, history query, subscriptions query (6 RRU); two identity
-/// claims, the lead with its two index entries and the event's end, which
-/// moves its status entry (9 WRU measured: 14 for the stage less the
-/// delivery, counted per delivery below); receive + delete + send per
-/// batch (0.3 SQS requests per lead).
-const PROCESS: Calls = Calls {
-    rru: 6.0,
-    wru: 9.0,
-    sqs: 0.3,
-};
-/// per delivery: in process its body and the delivery with three index
-/// entries (5 WRU); in deliver the claim, the attempt put and the
-/// conditional end, which takes it off the work index (6 WRU) — 11 WRU
-/// measured; delivery, body and subscription reads (3 RRU); send +
-/// receive + delete (1.2 SQS requests).
-const DELIVERY: Calls = Calls {
-    rru: 3.0,
-    wru: 11.0,
-    sqs: 1.2,
-};
-
-fn cost_per_million(
-    ingest_ms: f64,
-    process_ms: f64,
-    deliver_ms: f64,
-    subs: f64,
-) -> (f64, Vec<(String, f64)>) {
-    let lambda = |ms: f64, invocations: f64| {
-        1e6 * (ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S * invocations.max(1.0))
-            + 1e6 * LAMBDA_REQ * invocations
-    };
-    let lines = vec![
-        ("API Gateway".to_owned(), 1e6 * APIGW_REQ),
-        ("Lambda ingest".to_owned(), lambda(ingest_ms, 1.0)),
-        (
-            "Lambda process (batches of 10)".to_owned(),
-            1e6 * process_ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S + 1e6 * LAMBDA_REQ * 0.1,
-        ),
-        (
-            format!("Lambda deliver ×{subs}"),
-            subs * (1e6 * deliver_ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S + 1e6 * LAMBDA_REQ * 0.1),
-        ),
-        (
-            "DynamoDB".to_owned(),
-            1e6 * ((INGEST.rru + PROCESS.rru + subs * DELIVERY.rru) * DDB_RRU
-                + (INGEST.wru + PROCESS.wru + subs * DELIVERY.wru) * DDB_WRU),
-        ),
-        (
-            "SQS".to_owned(),
-            1e6 * (INGEST.sqs + PROCESS.sqs + subs * DELIVERY.sqs) * SQS_REQ,
-        ),
-    ];
-    (lines.iter().map(|(_, v)| v).sum(), lines)
-}
-
-fn report(
-    results: &[(String, &'static str, Figures)],
-    criterion: &[(String, f64)],
-    cold: usize,
-    warm: usize,
-) -> String {
-    let by: HashMap<&str, &Figures> = results.iter().map(|(n, _, f)| (n.as_str(), f)).collect();
-    let mut s = String::new();
-    s.push_str("# Leadpipe benchmarks\n\n");
-    s.push_str(&format!("Measured {} on {} by `make bench`: each function's release build runs under a local Lambda Runtime API \
-(the real protocol), with moto's server behind it, beside an empty function built the same way. {cold} fresh processes per function \
-(init = exec → first `GET /next`; first invocation includes TLS/connection set-up and the secret fetch), then {warm} warm invocations \
-in one process. Durations include the emulator's latency, which is higher than DynamoDB's and SQS's; ratios are taken in the same run.\n\n",
-        today(), machine()));
-    s.push_str("| function | init ms (median) | first invocation ms (median) | warm p50 ms | warm p99 ms | max RSS MB | binary MB | zip MB | errors |\n|---|---|---|---|---|---|---|---|---|\n");
-    for (name, baseline, f) in results {
-        let b = by.get(baseline).copied();
-        let cell = |v: f64, bv: Option<f64>| match bv {
-            Some(bv) if bv > 0.0 => format!("{v:.2} / {bv:.2} (×{:.2})", v / bv),
-            _ => format!("{v:.2}"),
-        };
-        let mb = |bytes: u64| bytes as f64 / 1_048_576.0;
-        s.push_str(&format!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            cell(
-                percentile(&f.init_ms, 0.5),
-                b.map(|b| percentile(&b.init_ms, 0.5))
-            ),
-            cell(
-                percentile(&f.first_ms, 0.5),
-                b.map(|b| percentile(&b.first_ms, 0.5))
-            ),
-            cell(
-                percentile(&f.warm_ms, 0.5),
-                b.map(|b| percentile(&b.warm_ms, 0.5))
-            ),
-            cell(
-                percentile(&f.warm_ms, 0.99),
-                b.map(|b| percentile(&b.warm_ms, 0.99))
-            ),
-            cell(
-                f.rss_kb as f64 / 1024.0,
-                b.map(|b| b.rss_kb as f64 / 1024.0)
-            ),
-            cell(mb(f.binary_bytes), b.map(|b| mb(b.binary_bytes))),
-            f.zip_bytes
-                .map(|z| format!("{:.2}", mb(z)))
-                .unwrap_or_else(|| "-".into()),
-            f.errors,
-        ));
-    }
-    s.push_str("\nCells read `function / baseline (×ratio)`; the baseline of the HTTP functions is an empty `lambda_http` function, of `process` and `deliver` an empty `lambda_runtime` SQS consumer. Binaries are this machine's (x86_64); zips are `make package`'s (arm64), when present.\n");
-
-    let warm = |n: &str| {
-        by.get(n)
-            .map(|f| percentile(&f.warm_ms, 0.5))
-            .unwrap_or(f64::NAN)
-    };
-    s.push_str("\n## Cost per million leads\n\nFrom the warm p50 durations above (256 MB, arm64 prices), the AWS calls per lead counted from the code paths, and published us-east-1 prices (Lambda arm64 $0.0000133334/GB-s and $0.20/M requests, DynamoDB on-demand $0.625/M WRU and $0.125/M RRU, SQS $0.40/M requests, API Gateway HTTP API $1.00/M).\n\n");
-    s.push_str("| per lead | DynamoDB RRU | DynamoDB WRU | SQS requests |\n|---|---|---|---|\n");
-    s.push_str(&format!("| ingest | {} | {} | {} |\n| process | {} | {} | {} |\n| each delivery | {} | {} | {} |\n\n",
-        INGEST.rru, INGEST.wru, INGEST.sqs, PROCESS.rru, PROCESS.wru, PROCESS.sqs, DELIVERY.rru, DELIVERY.wru, DELIVERY.sqs));
-    for subs in [1.0, 3.0] {
-        let (total, lines) =
-            cost_per_million(warm("ingest"), warm("process"), warm("deliver"), subs);
-        s.push_str(&format!(
-            "**{subs} subscription(s): ${total:.2} per million leads** — "
-        ));
-        s.push_str(
-            &lines
-                .iter()
-                .map(|(n, v)| format!("{n} ${v:.2}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-        s.push_str("\n\n");
-    }
-    if !criterion.is_empty() {
-        s.push_str("## Pure hot paths (criterion, median)\n\n| bench | time |\n|---|---|\n");
-        for (name, ns) in criterion {
-            let t = if *ns >= 1e6 {
-                format!("{:.2} ms", ns / 1e6)
-            } else if *ns >= 1e3 {
-                format!("{:.2} µs", ns / 1e3)
-            } else {
-                format!("{ns:.0} ns")
-            };
-            s.push_str(&format!("| {name} | {t} |\n"));
-        }
-    }
-    s
 }

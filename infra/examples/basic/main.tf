@@ -10,6 +10,7 @@ module "leadpipe" {
   lambda_package_dir          = coalesce(var.lambda_package_dir, "${path.root}/../../../target/lambda")
   architecture                = var.architecture
   static_egress_ip            = var.static_egress_ip
+  egress                      = var.egress
   alarm_sns_topic_arn         = var.alarm_sns_topic_arn
   deletion_protection         = var.deletion_protection
   secret_recovery_window_days = var.secret_recovery_window_days

@@ -49,6 +49,6 @@ output "dlq_urls" {
 }
 
 output "egress_ips" {
-  description = "deliver's fixed source addresses (static_egress_ip)."
+  description = "deliver's fixed source addresses (egress nat_gateway or nat_instance, or static_egress_ip)."
   value       = module.leadpipe.egress_ips
 }

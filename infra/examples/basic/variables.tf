@@ -42,7 +42,7 @@ variable "architecture" {
 }
 
 variable "static_egress_ip" {
-  description = "Run deliver behind a NAT gateway with a fixed address (costs a NAT gateway per hour)."
+  description = "Run deliver behind a NAT gateway with a fixed address (costs a NAT gateway per hour); egress = \"nat_instance\" is the cheaper way."
   type        = bool
   default     = false
 
@@ -50,6 +50,12 @@ variable "static_egress_ip" {
     condition     = var.static_egress_ip != null
     error_message = "static_egress_ip must be true or false."
   }
+}
+
+variable "egress" {
+  description = "How deliver reaches receivers: none, nat_gateway or nat_instance (a fixed address for ~$7.40 a month); null follows static_egress_ip."
+  type        = string
+  default     = null
 }
 
 variable "alarm_sns_topic_arn" {

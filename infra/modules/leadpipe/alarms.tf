@@ -1,6 +1,12 @@
 # Alarms: anything in a DLQ, a work queue's oldest message too old, API 5xx,
-# function errors, throttles, events stuck RECEIVED, FAILED events, dead
-# deliveries. Every one notifies an SNS topic: var.alarm_sns_topic_arn when
+# events stuck RECEIVED, FAILED events, dead deliveries, the sweeper's
+# errors: nine alarm metrics, within CloudWatch's free ten (each beyond is
+# $0.10 a month). A function's errors show in these effects: ingest's,
+# meta-verify's and admin's as API 5xx; process's and deliver's as retried
+# messages (queue age) and, once spent, the DLQs; the sweeper alone has no
+# effect another alarm sees (the stuck-events alarm reads its logs), so its
+# errors have their own alarm. var.per_function_alarms adds errors and
+# throttles for every function (12 more). Every one notifies an SNS topic: var.alarm_sns_topic_arn when
 # set, else the module's own; var.alarm_email subscribes an address to it
 # (AWS mails a confirmation link first).
 locals {
@@ -187,7 +193,7 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "errors" {
-  for_each            = local.functions
+  for_each            = var.per_function_alarms ? local.functions : toset(["sweep"])
   alarm_name          = "${var.name}-${each.key}-errors"
   alarm_description   = "The ${each.key} function is failing invocations."
   namespace           = "AWS/Lambda"
@@ -205,7 +211,7 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "throttles" {
-  for_each            = local.functions
+  for_each            = var.per_function_alarms ? local.functions : toset([])
   alarm_name          = "${var.name}-${each.key}-throttles"
   alarm_description   = "The ${each.key} function is being throttled (a new account's concurrency limit may be 10 in all)."
   namespace           = "AWS/Lambda"

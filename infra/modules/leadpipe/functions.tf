@@ -86,7 +86,7 @@ resource "aws_cloudwatch_log_group" "fn" {
 
 resource "aws_lambda_function" "fn" {
   #checkov:skip=CKV_AWS_116:Async invocation DLQs do not apply: HTTP functions are invoked synchronously and the SQS consumers use their queues' DLQs.
-  #checkov:skip=CKV_AWS_117:Only deliver needs a VPC (and only for a fixed egress IP, var.static_egress_ip); the others call AWS APIs alone.
+  #checkov:skip=CKV_AWS_117:Only deliver needs a VPC (and only for a fixed egress IP, var.egress); the others call AWS APIs alone.
   #checkov:skip=CKV_AWS_173:The environment holds resource names, not secrets (those are in Secrets Manager).
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the operator owns; zips are built reproducibly by make package.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is the operator's choice (var.reserved_concurrency): AWS keeps 10 unreserved, so a default reservation would fail on new accounts; consumers are bounded per event source mapping (maximum_concurrency).
@@ -116,11 +116,11 @@ resource "aws_lambda_function" "fn" {
   }
 
   tracing_config {
-    mode = "Active"
+    mode = var.tracing ? "Active" : "PassThrough"
   }
 
   dynamic "vpc_config" {
-    for_each = var.static_egress_ip && each.key == "deliver" ? [1] : []
+    for_each = local.egress_vpc && each.key == "deliver" ? [1] : []
     content {
       subnet_ids         = aws_subnet.private[*].id
       security_group_ids = [aws_security_group.deliver[0].id]

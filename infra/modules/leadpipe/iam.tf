@@ -99,7 +99,7 @@ data "aws_iam_policy_document" "fn" {
   }
 
   dynamic "statement" {
-    for_each = var.static_egress_ip && each.key == "deliver" ? [1] : []
+    for_each = local.egress_vpc && each.key == "deliver" ? [1] : []
     content {
       sid       = "VpcNetworkInterfaces"
       actions   = ["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses"]

@@ -110,13 +110,23 @@ output "admin_secret_arn" {
 }
 
 output "egress_ips" {
-  description = "deliver's fixed source addresses (one per NAT gateway) when static_egress_ip is on; empty otherwise."
+  description = "deliver's fixed source addresses (one per NAT gateway, or the NAT instance's) when egress is nat_gateway or nat_instance; empty otherwise."
   value       = aws_eip.egress[*].public_ip
 }
 
 output "egress_ip" {
-  description = "deliver's first fixed source address when static_egress_ip is on (null otherwise); with nat_gateway_per_az, allow-list every one of egress_ips."
-  value       = var.static_egress_ip ? aws_eip.egress[0].public_ip : null
+  description = "deliver's first fixed source address when egress is nat_gateway or nat_instance (null otherwise); with nat_gateway_per_az, allow-list every one of egress_ips."
+  value       = local.egress_vpc ? aws_eip.egress[0].public_ip : null
+}
+
+output "egress" {
+  description = "How deliver reaches receivers: none, nat_gateway or nat_instance (from egress, or static_egress_ip)."
+  value       = local.egress_mode
+}
+
+output "nat_instance_id" {
+  description = "The NAT instance's id when egress = \"nat_instance\" (null otherwise)."
+  value       = local.nat_instance ? aws_instance.nat[0].id : null
 }
 
 output "alarm_topic_arn" {

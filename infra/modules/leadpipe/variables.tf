@@ -246,7 +246,7 @@ variable "public_url" {
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic the alarms notify (DLQ depth, queue age, API 5xx, function errors and throttles, events stuck RECEIVED, FAILED events, dead deliveries). Empty: the module creates one (output alarm_topic_arn)."
+  description = "SNS topic the alarms notify (DLQ depth, queue age, API 5xx, events stuck RECEIVED, FAILED events, dead deliveries, the sweeper's errors; with per_function_alarms every function's errors and throttles; with egress = nat_instance its recovery). Empty: the module creates one (output alarm_topic_arn)."
   type        = string
   default     = ""
 
@@ -364,7 +364,7 @@ variable "sweep_schedule" {
 }
 
 variable "static_egress_ip" {
-  description = "Run deliver in a VPC whose traffic leaves through NAT gateways with Elastic IPs, for receivers that allow-list source addresses (output egress_ips). Costs a NAT gateway per hour."
+  description = "Run deliver in a VPC whose traffic leaves through a fixed address, for receivers that allow-list source addresses (output egress_ips). Kept for compatibility: with egress unset, true means egress = \"nat_gateway\"."
   type        = bool
   default     = false
 
@@ -374,8 +374,45 @@ variable "static_egress_ip" {
   }
 }
 
+variable "egress" {
+  description = "How deliver reaches receivers. \"none\": Lambda's own, changing addresses (no VPC, nothing billed by the hour). \"nat_gateway\": a VPC behind managed NAT gateways with Elastic IPs (~$36.50 a month each, us-east-1). \"nat_instance\": a VPC behind one small ARM instance doing NAT with an Elastic IP (~$7.60 a month with t4g.nano, its address, disk and two alarms; EC2 auto-recovery on a failed host). Null (the default): \"nat_gateway\" when static_egress_ip is true, else \"none\". BENCHMARKS.md, \"Idle and static-IP costs\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.egress == null || contains(["none", "nat_gateway", "nat_instance"], coalesce(var.egress, "none"))
+    error_message = "egress must be \"none\", \"nat_gateway\" or \"nat_instance\" (or unset)."
+  }
+  validation {
+    condition     = !(var.static_egress_ip && var.egress == "none")
+    error_message = "static_egress_ip = true asks for a fixed address, egress = \"none\" for none: set one of them."
+  }
+}
+
+variable "nat_instance_type" {
+  description = "With egress = \"nat_instance\": the instance type, an ARM (Graviton) one since the image is Amazon Linux 2023 for arm64. t4g.nano (2 vCPU burstable, up to 5 Gbit/s) carries webhook traffic many times over."
+  type        = string
+  default     = "t4g.nano"
+
+  validation {
+    condition     = can(regex("^[a-z]+[0-9]+g[a-z]*\\.[a-z0-9]+$", var.nat_instance_type))
+    error_message = "nat_instance_type must be a Graviton (arm64) type such as t4g.nano or t4g.micro."
+  }
+}
+
+variable "nat_instance_ami_id" {
+  description = "With egress = \"nat_instance\": an arm64 AMI to run instead of the latest Amazon Linux 2023 (read from AWS's public SSM parameter at the first apply; later AMI releases do not replace a running instance). Its user data must behave like Amazon Linux 2023's (dnf, systemd)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.nat_instance_ami_id == "" || can(regex("^ami-[0-9a-f]{8,17}$", var.nat_instance_ami_id))
+    error_message = "nat_instance_ami_id must be empty or an AMI id (ami-…)."
+  }
+}
+
 variable "nat_gateway_per_az" {
-  description = "With static_egress_ip: one NAT gateway (and egress address) per availability zone, so deliver survives the loss of a zone; false: one NAT gateway for all (cheaper, one address)."
+  description = "With egress = \"nat_gateway\" (or static_egress_ip): one NAT gateway (and egress address) per availability zone, so deliver survives the loss of a zone; false: one NAT gateway for all (cheaper, one address)."
   type        = bool
   default     = false
 
@@ -474,5 +511,29 @@ variable "failed_events_alarm_threshold" {
   validation {
     condition     = var.failed_events_alarm_threshold >= 0 && floor(var.failed_events_alarm_threshold) == var.failed_events_alarm_threshold
     error_message = "failed_events_alarm_threshold must be a whole number, 0 or more."
+  }
+}
+
+variable "per_function_alarms" {
+  description = "Add an errors and a throttles alarm for every function (12 alarm metrics, $1.20 a month past CloudWatch's free ten). Off: the default set (9 alarms: both DLQs, both queues' age, API 5xx, events stuck RECEIVED, FAILED events, dead deliveries, the sweeper's errors) stays within the free ten and covers the same failures through their effects (BENCHMARKS.md, \"Idle and static-IP costs\")."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = contains([true, false], var.per_function_alarms)
+    error_message = "per_function_alarms must be true or false."
+  }
+}
+
+variable "tracing" {
+  description = "X-Ray active tracing of every function. Off (PassThrough) by default: the functions emit no subsegments of their own, and at X-Ray's $5 per million traces recorded (past 100,000 a month free) with its default sampling (the first request each second, then 5 %) a lead's three traces cost $0.75–15 per million leads (BENCHMARKS.md, \"All-in cost\")."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = contains([true, false], var.tracing)
+    error_message = "tracing must be true or false."
   }
 }

@@ -20,6 +20,11 @@ mock_provider "aws" {
       json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
     }
   }
+  mock_data "aws_ssm_parameter" {
+    defaults = {
+      insecure_value = "ami-0a1b2c3d4e5f60718"
+    }
+  }
 }
 
 variables {
@@ -78,8 +83,25 @@ run "default_plan" {
     error_message = "stuck, failed and dead alarms read the log metric filters"
   }
   assert {
-    condition     = length(aws_vpc.egress) == 0 && length(aws_nat_gateway.egress) == 0 && output.egress_ip == null
-    error_message = "no VPC unless static_egress_ip"
+    condition     = length(aws_vpc.egress) == 0 && length(aws_nat_gateway.egress) == 0 && length(aws_instance.nat) == 0 && output.egress_ip == null && output.egress == "none"
+    error_message = "no VPC unless asked for a fixed egress address"
+  }
+  assert {
+    condition     = keys(aws_cloudwatch_metric_alarm.errors) == ["sweep"] && length(aws_cloudwatch_metric_alarm.throttles) == 0
+    error_message = "by default the sweeper's errors alone have an alarm of their own"
+  }
+  assert {
+    condition = (length(aws_cloudwatch_metric_alarm.dlq_depth) + length(aws_cloudwatch_metric_alarm.queue_age) + 1 + 3
+    + length(aws_cloudwatch_metric_alarm.errors) + length(aws_cloudwatch_metric_alarm.throttles) + length(aws_cloudwatch_metric_alarm.nat_instance_recover) + length(aws_cloudwatch_metric_alarm.nat_instance_reboot)) == 9
+    error_message = "nine alarm metrics by default, within CloudWatch's free ten"
+  }
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.fn : f.tracing_config[0].mode == "PassThrough"])
+    error_message = "no X-Ray active tracing unless asked"
+  }
+  assert {
+    condition     = alltrue([for g in concat(values(aws_cloudwatch_log_group.fn), [aws_cloudwatch_log_group.api]) : g.retention_in_days == 30])
+    error_message = "every log group has a retention"
   }
   assert {
     condition     = aws_lambda_function.fn["admin"].tags["Application"] == "leadpipe" && aws_dynamodb_table.main.tags["Stack"] == "leadpipe"
@@ -118,6 +140,155 @@ run "static_egress_ip_plan" {
   assert {
     condition     = length(aws_route_table.private) == 2
     error_message = "a private route table per zone"
+  }
+  assert {
+    condition     = output.egress == "nat_gateway" && length(aws_instance.nat) == 0 && length(aws_cloudwatch_metric_alarm.nat_instance_recover) == 0
+    error_message = "static_egress_ip still means NAT gateways, without a NAT instance"
+  }
+}
+
+run "egress_nat_gateway_by_name" {
+  command = plan
+
+  variables {
+    egress = "nat_gateway"
+  }
+
+  assert {
+    condition     = length(aws_nat_gateway.egress) == 1 && length(aws_eip.egress) == 1 && length(aws_subnet.public) == 1 && length(aws_instance.nat) == 0
+    error_message = "egress = nat_gateway is static_egress_ip's one NAT gateway"
+  }
+}
+
+run "egress_nat_instance" {
+  command = plan
+
+  variables {
+    egress = "nat_instance"
+  }
+
+  # What AWS would compute at apply, so the plan can be checked against it.
+  override_resource {
+    target          = aws_instance.nat
+    override_during = plan
+    values          = { id = "i-0123456789abcdef0", primary_network_interface_id = "eni-0123456789abcdef0" }
+  }
+  override_resource {
+    target          = aws_eip.egress
+    override_during = plan
+    values          = { id = "eipalloc-0123456789abcdef0", public_ip = "198.51.100.7" }
+  }
+  override_resource {
+    target          = aws_sns_topic.alarms
+    override_during = plan
+    values          = { arn = "arn:aws:sns:eu-west-1:123456789012:leadpipe-alarms" }
+  }
+  override_resource {
+    target          = aws_subnet.public
+    override_during = plan
+    values          = { id = "subnet-0123456789abcdef0" }
+  }
+
+  assert {
+    condition     = length(aws_instance.nat) == 1 && length(aws_nat_gateway.egress) == 0 && length(aws_eip.egress) == 1 && length(aws_subnet.public) == 1 && length(aws_subnet.private) == 2
+    error_message = "one NAT instance, one address, one public subnet, private subnets in two zones"
+  }
+  assert {
+    condition     = aws_instance.nat[0].instance_type == "t4g.nano" && aws_instance.nat[0].source_dest_check == false && aws_instance.nat[0].ami == "ami-0a1b2c3d4e5f60718"
+    error_message = "t4g.nano from the latest Amazon Linux 2023 arm64 image, source/destination check off"
+  }
+  assert {
+    condition     = aws_instance.nat[0].subnet_id == aws_subnet.public[0].id && aws_instance.nat[0].metadata_options[0].http_tokens == "required" && aws_instance.nat[0].root_block_device[0].encrypted && aws_instance.nat[0].credit_specification[0].cpu_credits == "standard"
+    error_message = "in the public subnet, IMDSv2 only, encrypted root volume, no surplus CPU credits billed"
+  }
+  assert {
+    condition     = strcontains(aws_instance.nat[0].user_data, "MASQUERADE") && strcontains(aws_instance.nat[0].user_data, "net.ipv4.ip_forward = 1") && strcontains(aws_instance.nat[0].user_data, "service iptables save")
+    error_message = "the instance forwards and masquerades, and keeps it across a reboot"
+  }
+  assert {
+    condition     = alltrue([for rt in aws_route_table.private : one([for r in rt.route : r.network_interface_id if r.cidr_block == "0.0.0.0/0"]) == aws_instance.nat[0].primary_network_interface_id])
+    error_message = "every private subnet's default route goes to the NAT instance's interface"
+  }
+  assert {
+    condition     = aws_eip_association.nat[0].instance_id == aws_instance.nat[0].id && aws_eip_association.nat[0].allocation_id == aws_eip.egress[0].id && output.egress_ip == aws_eip.egress[0].public_ip && output.nat_instance_id == aws_instance.nat[0].id
+    error_message = "the Elastic IP is the NAT instance's, and it is the egress address"
+  }
+  assert {
+    condition     = contains(aws_cloudwatch_metric_alarm.nat_instance_recover[0].alarm_actions, "arn:aws:automate:eu-west-1:ec2:recover") && aws_cloudwatch_metric_alarm.nat_instance_recover[0].metric_name == "StatusCheckFailed_System" && aws_cloudwatch_metric_alarm.nat_instance_recover[0].dimensions.InstanceId == aws_instance.nat[0].id
+    error_message = "a failed host recovers the instance (same interface, same address)"
+  }
+  assert {
+    condition     = contains(aws_cloudwatch_metric_alarm.nat_instance_reboot[0].alarm_actions, "arn:aws:automate:eu-west-1:ec2:reboot") && contains(aws_cloudwatch_metric_alarm.nat_instance_reboot[0].alarm_actions, aws_sns_topic.alarms[0].arn)
+    error_message = "a failed guest is rebooted, and both tell the alarm topic"
+  }
+  assert {
+    condition     = toset(one([for r in aws_security_group.nat[0].ingress : r.cidr_blocks])) == toset(aws_subnet.private[*].cidr_block)
+    error_message = "the NAT takes traffic from the private subnets only"
+  }
+  assert {
+    condition     = length(aws_lambda_function.fn["deliver"].vpc_config) == 1 && length(aws_lambda_function.fn["ingest"].vpc_config) == 0 && length(aws_vpc_endpoint.dynamodb) == 1
+    error_message = "deliver runs in the VPC, DynamoDB through its gateway endpoint"
+  }
+}
+
+run "egress_nat_instance_own_ami" {
+  command = plan
+
+  variables {
+    static_egress_ip    = true
+    egress              = "nat_instance"
+    nat_instance_type   = "t4g.micro"
+    nat_instance_ami_id = "ami-0123456789abcdef0"
+  }
+
+  assert {
+    condition     = aws_instance.nat[0].ami == "ami-0123456789abcdef0" && aws_instance.nat[0].instance_type == "t4g.micro" && length(data.aws_ssm_parameter.nat_ami) == 0
+    error_message = "the caller's image and type; no SSM look-up"
+  }
+  assert {
+    condition     = length(aws_nat_gateway.egress) == 0
+    error_message = "egress wins over static_egress_ip's NAT gateway"
+  }
+}
+
+run "rejects_bad_egress" {
+  command = plan
+
+  variables {
+    static_egress_ip    = true
+    egress              = "none"
+    nat_instance_type   = "t3.nano"
+    nat_instance_ami_id = "ubuntu"
+  }
+
+  expect_failures = [var.egress, var.nat_instance_type, var.nat_instance_ami_id]
+}
+
+run "rejects_unknown_egress" {
+  command = plan
+
+  variables {
+    egress = "nat"
+  }
+
+  expect_failures = [var.egress]
+}
+
+run "per_function_alarms_and_tracing" {
+  command = plan
+
+  variables {
+    per_function_alarms = true
+    tracing             = true
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.errors) == 6 && length(aws_cloudwatch_metric_alarm.throttles) == 6
+    error_message = "errors and throttles for every function"
+  }
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.fn : f.tracing_config[0].mode == "Active"])
+    error_message = "X-Ray active tracing when asked"
   }
 }
 
@@ -178,8 +349,8 @@ run "public_routes_are_throttled" {
   }
 
   assert {
-    condition     = toset([for r in aws_apigatewayv2_stage.default.route_settings : r.route_key]) == toset(["POST /v1/hooks/{keyId}", "OPTIONS /v1/hooks/{keyId}", "GET /v1/hooks/{keyId}", "GET /v1/providers/meta/webhook", "POST /v1/providers/meta/webhook"])
-    error_message = "the hook and Meta routes, and only those, have their own limits"
+    condition     = toset([for r in aws_apigatewayv2_stage.default.route_settings : r.route_key]) == toset(["POST /v1/hooks/{keyId}", "OPTIONS /v1/hooks/{keyId}", "GET /v1/hooks/{keyId}", "GET /v1/providers/meta/webhook", "POST /v1/providers/meta/webhook", "POST /v1/meta/data-deletion", "GET /v1/meta/data-deletion/{code}"])
+    error_message = "the hook and Meta routes (webhook, data deletion), and only those, have their own limits"
   }
   assert {
     condition     = alltrue([for r in aws_apigatewayv2_stage.default.route_settings : r.throttling_rate_limit == 50 && r.throttling_burst_limit == 400])
