@@ -60,12 +60,21 @@ pub const PROCESS: Calls = Calls {
     wru: 8.0,
     sqs: 0.3,
 };
-/// per delivery: in process its body and the delivery with three index
-/// entries (5 WRU); in deliver the claim and the conditional end, which
-/// carries the first attempts' log and takes it off the work index (5 WRU
-/// since issue 25) — 10 WRU measured; delivery, body and subscription
-/// reads (3 RRU); send + receive + delete (1.2 SQS requests).
+/// per delivery, its first attempt made by `process` (the default, issue
+/// 25): its body, the delivery put already claimed (on no index) and the
+/// delivered record, which lists it — 5 WRU measured; the destination's
+/// health read (1 RRU); no queue hop (0 SQS requests).
 pub const DELIVERY: Calls = Calls {
+    rru: 1.0,
+    wru: 5.0,
+    sqs: 0.0,
+};
+/// per delivery through the deliveries queue (a failed first attempt, a
+/// held destination, a static egress IP): in process its body and the
+/// delivery with three index entries (5 WRU); in deliver the claim and the
+/// conditional end (5 WRU) — 10 WRU measured; delivery, body and
+/// subscription reads (3 RRU); send + receive + delete (1.2 SQS requests).
+pub const DELIVERY_QUEUED: Calls = Calls {
     rru: 3.0,
     wru: 10.0,
     sqs: 1.2,
@@ -97,8 +106,10 @@ pub fn cost_per_million(
             1e6 * process_ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S + 1e6 * LAMBDA_REQ * 0.1,
         ),
         (
-            format!("Lambda deliver ×{subs}"),
-            subs * (1e6 * deliver_ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S + 1e6 * LAMBDA_REQ * 0.1),
+            // The attempt deliver's warm run measures, made in process
+            // (the first attempt): its duration, no invocation of its own.
+            format!("Lambda attempt ×{subs} (in process)"),
+            subs * (1e6 * deliver_ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S),
         ),
         (
             "DynamoDB".to_owned(),
@@ -250,11 +261,12 @@ pub fn monthly(m: &Measured, wru: f64) -> Vec<(String, [f64; 3])> {
     push("Lambda process", &|r| {
         r.leads * (m.process_ms / 1000.0 * MEMORY_GB * LAMBDA_GB_S + LAMBDA_REQ / r.batch)
     });
-    push("Lambda deliver (300 ms receiver)", &|r| {
-        r.leads
-            * (m.deliver_slow_ms / r.batch / 1000.0 * MEMORY_GB * LAMBDA_GB_S
-                + LAMBDA_REQ / r.batch)
-    });
+    // process waits on the first attempt as deliver did: the records of a
+    // batch at once, so about one wait a batch; no invocation of its own.
+    push(
+        "Lambda process waiting on the first attempt (300 ms receiver)",
+        &|r| r.leads * (m.deliver_slow_ms / r.batch / 1000.0 * MEMORY_GB * LAMBDA_GB_S),
+    );
     push(&format!("DynamoDB writes ({wru:.0} WRU a lead)"), &|r| {
         r.leads * wru * DDB_WRU
     });
@@ -265,14 +277,14 @@ pub fn monthly(m: &Measured, wru: f64) -> Vec<(String, [f64; 3])> {
         ),
         &|r| r.leads * (INGEST.rru + PROCESS.rru + DELIVERY.rru) * DDB_RRU,
     );
-    push("SQS (1 send + 2/b per hop, two hops)", &|r| {
-        r.leads * (2.0 + 4.0 / r.batch) * SQS_REQ
+    push("SQS (1 send + 2/b, one hop)", &|r| {
+        r.leads * (1.0 + 2.0 / r.batch) * SQS_REQ
     });
     push("CloudWatch Logs (ingest + 30 days stored)", &|r| {
         let bytes = m.ingest_log
             + m.process_log
             + m.deliver_log
-            + platform * (1.0 + 2.0 / r.batch)
+            + platform * (1.0 + 1.0 / r.batch)
             + access;
         r.leads * bytes / 1e9 * (LOGS_INGEST_GB + LOGS_STORE_GB_MONTH)
     });
@@ -290,12 +302,12 @@ pub fn all_in_report(m: &Measured) -> String {
 ingest **{:.0} B**, process **{:.0} B**, deliver **{:.0} B**; Lambda's own `platform.start` + `platform.report` records **{platform:.0} B** per invocation \
 and one API access-log line **{access:.0} B** (sized from their documented shapes); deliver's warm p50 against a receiver that answers in \
 {} ms: **{:.1} ms** (the records of a batch are sent concurrently, so a batch of *b* deliveries bills about one wait). \
-Tracing is **off** by default (`tracing = false`: PassThrough): $0. On, X-Ray records a trace per invocation — ingest, process and deliver: \
-3 per lead when each poll holds one message, **{}** per million leads at $5 per million traces (100,000 a month free); its default sampling \
+Tracing is **off** by default (`tracing = false`: PassThrough): $0. On, X-Ray records a trace per invocation — ingest and process \
+(which makes the first attempt; deliver runs only for the next ones): 2 per lead when each poll holds one message, **{}** per million leads at $5 per million traces (100,000 a month free); its default sampling \
 (the first request each second, then 5 %) brings that to ~{} per million at steady high rates.\n\n",
         m.ingest_log, m.process_log, m.deliver_log, m.slow_ms, m.deliver_slow_ms,
-        money(3.0 * XRAY_TRACE * 1e6),
-        money(3.0 * 0.05 * XRAY_TRACE * 1e6)
+        money(2.0 * XRAY_TRACE * 1e6),
+        money(2.0 * 0.05 * XRAY_TRACE * 1e6)
     ));
     s.push_str(
         "Per month, us-east-1 list prices without free tiers (the idle line's free-tier figure is in \"Idle and static-IP costs\"); \
@@ -353,8 +365,8 @@ beside the idle long polls counted in the fixed line. At 10k leads a month the f
 the free tiers (1M Lambda requests and 400,000 GB-s, 1M SQS requests, 5 GB of logs, ten alarms) would cover nearly all of it.\n",
         money(ddb_share),
         money(1e6 * WRITE_UNITS_TARGET * DDB_WRU),
-        2.0 + 4.0,
-        2.0 + 4.0 / 10.0,
+        1.0 + 2.0,
+        1.0 + 2.0 / 10.0,
     ));
     s
 }
@@ -396,10 +408,10 @@ mod tests {
         let rows = monthly(&m, write_units_today());
         let line = |prefix: &str| rows.iter().find(|(n, _)| n.starts_with(prefix)).unwrap().1;
         let sqs = line("SQS");
-        // 6 requests a lead at one message a poll, 2 + 4/3 at three.
-        assert!((sqs[1] - 6.0 * 0.40).abs() < 1e-9, "{sqs:?}");
+        // One hop: 3 requests a lead at one message a poll, 1 + 2/3 at three.
+        assert!((sqs[1] - 3.0 * 0.40).abs() < 1e-9, "{sqs:?}");
         assert!(
-            (sqs[2] / 100.0 - (2.0 + 4.0 / 3.0) * 0.40).abs() < 1e-9,
+            (sqs[2] / 100.0 - (1.0 + 2.0 / 3.0) * 0.40).abs() < 1e-9,
             "{sqs:?}"
         );
         let fixed = line("fixed");
@@ -407,8 +419,8 @@ mod tests {
             fixed[0] == fixed[2] && fixed[0] > 2.0 && fixed[0] < 2.5,
             "{fixed:?}"
         );
-        // deliver waits on the receiver once per batch, not per delivery.
-        let deliver = line("Lambda deliver");
+        // process waits on the receiver once per batch, not per delivery.
+        let deliver = line("Lambda process waiting");
         assert!(deliver[2] / 100.0 < deliver[1] / 2.0, "{deliver:?}");
     }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::cost::{DELIVERY, INGEST, PROCESS, cost_per_million};
+use crate::cost::{DELIVERY, DELIVERY_QUEUED, INGEST, PROCESS, cost_per_million};
 use crate::{Figures, percentile};
 
 pub fn steps_report(steps: &[(String, f64)]) -> String {
@@ -140,8 +140,9 @@ in one process. Durations include the emulator's latency, which is higher than D
     };
     s.push_str("\n## Cost per million leads\n\nFrom the warm p50 durations above (256 MB, arm64 prices), the AWS calls per lead counted from the code paths, and published us-east-1 prices (Lambda arm64 $0.0000133334/GB-s and $0.20/M requests, DynamoDB on-demand $0.625/M WRU and $0.125/M RRU, SQS $0.40/M requests, API Gateway HTTP API $1.00/M).\n\n");
     s.push_str("| per lead | DynamoDB RRU | DynamoDB WRU | SQS requests |\n|---|---|---|---|\n");
-    s.push_str(&format!("| ingest | {} | {} | {} |\n| process | {} | {} | {} |\n| each delivery | {} | {} | {} |\n\n",
-        INGEST.rru, INGEST.wru, INGEST.sqs, PROCESS.rru, PROCESS.wru, PROCESS.sqs, DELIVERY.rru, DELIVERY.wru, DELIVERY.sqs));
+    s.push_str(&format!("| ingest | {} | {} | {} |\n| process | {} | {} | {} |\n| each delivery, first attempt made by process (the default) | {} | {} | {} |\n| each delivery through the deliveries queue | {} | {} | {} |\n\n",
+        INGEST.rru, INGEST.wru, INGEST.sqs, PROCESS.rru, PROCESS.wru, PROCESS.sqs, DELIVERY.rru, DELIVERY.wru, DELIVERY.sqs,
+        DELIVERY_QUEUED.rru, DELIVERY_QUEUED.wru, DELIVERY_QUEUED.sqs));
     for subs in [1.0, 3.0] {
         let (total, lines) =
             cost_per_million(warm("ingest"), warm("process"), warm("deliver"), subs);

@@ -43,6 +43,11 @@ pub mod vars {
     /// (a delivery's lease, an `Idempotency-Key`'s stale claim) outlast them.
     pub const INGEST_TIMEOUT_S: &str = "LEADPIPE_INGEST_TIMEOUT_SECONDS";
     pub const DELIVER_TIMEOUT_S: &str = "LEADPIPE_DELIVER_TIMEOUT_SECONDS";
+    pub const PROCESS_TIMEOUT_S: &str = "LEADPIPE_PROCESS_TIMEOUT_SECONDS";
+    /// How long `process` waits for a delivery's first attempt, which it
+    /// makes itself on a healthy destination (ms; 0: every attempt goes
+    /// through the deliveries queue).
+    pub const FIRST_ATTEMPT_MS: &str = "LEADPIPE_FIRST_ATTEMPT_MS";
     /// How long one "second" of a retry schedule lasts, ms (1000; the
     /// chaos harness and the tests compress schedules with a smaller one).
     pub const RETRY_UNIT_MS: &str = "LEADPIPE_RETRY_UNIT_MS";
@@ -62,7 +67,7 @@ pub mod vars {
     ];
 
     /// Every variable the functions read.
-    pub const ALL: [&str; 33] = [
+    pub const ALL: [&str; 35] = [
         TABLE,
         LEADS_QUEUE_URL,
         DELIVERIES_QUEUE_URL,
@@ -91,6 +96,8 @@ pub mod vars {
         WORKSPACE_RATE_LIMIT,
         INGEST_TIMEOUT_S,
         DELIVER_TIMEOUT_S,
+        PROCESS_TIMEOUT_S,
+        FIRST_ATTEMPT_MS,
         RETRY_UNIT_MS,
         FAILING_AFTER,
         DISABLE_AFTER_S,
@@ -167,6 +174,15 @@ pub struct Config {
     pub ingest_timeout: Duration,
     /// `deliver`'s timeout: a claimed attempt is leased past it.
     pub deliver_timeout: Duration,
+    /// `process`'s timeout: a first attempt it claimed is leased past it.
+    pub process_timeout: Duration,
+    /// `process` makes a delivery's first attempt itself, waiting this
+    /// long at most, when the destination is healthy: one write of the
+    /// delivered delivery instead of a queue hop, its work entry and a
+    /// claim (see [`crate::deliver::first`]). `None`: every attempt goes
+    /// through the deliveries queue (Terraform sets it so when deliveries
+    /// must leave from the static egress IP, which only `deliver` has).
+    pub first_attempt: Option<Duration>,
     /// One step-second of a retry schedule (1 s; smaller compresses every
     /// schedule, for tests and `make chaos`).
     pub retry_unit: Duration,
@@ -261,6 +277,15 @@ impl Config {
         };
         let ingest_timeout = timeout(vars::INGEST_TIMEOUT_S, 10)?;
         let deliver_timeout = timeout(vars::DELIVER_TIMEOUT_S, 30)?;
+        let process_timeout = timeout(vars::PROCESS_TIMEOUT_S, 30)?;
+        let first_ms = number(vars::FIRST_ATTEMPT_MS, 3_000)?;
+        if first_ms > 10_000 || Duration::from_millis(first_ms) * 2 > process_timeout {
+            return Err(Error::Config(format!(
+                "{} must be between 0 and 10000 and at most half of process's timeout, got {first_ms}",
+                vars::FIRST_ATTEMPT_MS
+            )));
+        }
+        let first_attempt = (first_ms > 0).then(|| Duration::from_millis(first_ms));
         let retry_unit = Duration::from_millis(number(vars::RETRY_UNIT_MS, 1_000)?);
         if retry_unit.is_zero() || retry_unit > Duration::from_secs(1) {
             return Err(Error::Config(format!(
@@ -347,6 +372,8 @@ impl Config {
             },
             ingest_timeout,
             deliver_timeout,
+            process_timeout,
+            first_attempt,
             retry_unit,
             failing_after: failing_after as u32,
             disable_after,
@@ -438,6 +465,22 @@ mod tests {
             let mut m = base();
             m.insert(vars::DELIVER_TIMEOUT_S, bad);
             assert!(load(&m).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_first_attempt_fits_in_process() {
+        let c = load(&base()).unwrap();
+        assert_eq!(c.first_attempt, Some(Duration::from_secs(3)));
+        assert_eq!(c.process_timeout, Duration::from_secs(30));
+        let mut m = base();
+        m.insert(vars::FIRST_ATTEMPT_MS, "0");
+        assert_eq!(load(&m).unwrap().first_attempt, None);
+        for (first, process) in [("10001", "900"), ("6000", "10"), ("soon", "30")] {
+            let mut m = base();
+            m.insert(vars::FIRST_ATTEMPT_MS, first);
+            m.insert(vars::PROCESS_TIMEOUT_S, process);
+            assert!(load(&m).is_err(), "{first} within {process} s");
         }
     }
 

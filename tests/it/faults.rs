@@ -207,6 +207,34 @@ async fn the_sweeper_pages_through_every_stuck_event() {
     assert_eq!(again.events, 0, "once per grace");
 }
 
+/// The sweeper's mark on a stuck event, its answer lost: the SDK's retry
+/// finds the mark written; it is this run's (its time), so the event is
+/// still queued now, not one grace later.
+#[tokio::test]
+async fn a_lost_answer_to_the_sweepers_mark_still_queues_the_event() {
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |_| {}).await;
+    let leadgen = leadpipe::providers::meta::Leadgen {
+        leadgen_id: "7100000".into(),
+        page_id: None,
+        form_id: None,
+        ad_id: None,
+        created_time: None,
+    };
+    let event = EventRecord::from_leadgen(
+        t.scope.ws(),
+        EventId::generate(),
+        leadgen,
+        clock::now_rfc3339(),
+    );
+    events::put_new(&t.scope, &event).await.unwrap();
+    proxy.inject("UpdateItem", Some("sweptAtMs"), 1, lost_answer());
+    let later = clock::now_ms() + t.app.config.sweep_grace.as_millis() as i64 + 1_000;
+    let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
+    assert_eq!(proxy.injected(), 1);
+    assert_eq!(swept.events, 1, "queued by the run whose answer was lost");
+    assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 1);
+}
+
 /// §4.2, deliveries: more stalled deliveries than one page.
 #[tokio::test]
 async fn the_sweeper_pages_through_every_stalled_delivery() {

@@ -13,6 +13,7 @@ mod delivery;
 mod docs;
 mod events;
 mod faults;
+mod first_attempt;
 mod form_browser;
 mod held;
 mod hubspot;

@@ -124,6 +124,12 @@ impl TestStack {
         // (its steps are counted in these units), and the default schedule
         // lasts about 16 minutes instead of 27 hours.
         config.retry_unit = std::time::Duration::from_millis(10);
+        // Every attempt through the deliveries queue, so a test steps
+        // `process` and `deliver` apart; the first attempt `process` makes
+        // itself (the deployments' default) has its own tests
+        // (`first_attempt.rs`), and the local stack, the browser tests and
+        // `make chaos` run with it.
+        config.first_attempt = None;
         tweak(&mut config);
         let app = App::new(config, &sdk);
         TestStack {

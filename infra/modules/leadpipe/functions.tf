@@ -59,6 +59,10 @@ locals {
     # outlast these timeouts.
     LEADPIPE_INGEST_TIMEOUT_SECONDS  = tostring(local.timeout_seconds["ingest"])
     LEADPIPE_DELIVER_TIMEOUT_SECONDS = tostring(local.timeout_seconds["deliver"])
+    LEADPIPE_PROCESS_TIMEOUT_SECONDS = tostring(local.timeout_seconds["process"])
+    # process makes a healthy destination's first attempt itself; with a
+    # static egress IP every attempt leaves from deliver, which has it.
+    LEADPIPE_FIRST_ATTEMPT_MS = tostring(local.egress_vpc ? 0 : var.first_attempt_ms)
     # A destination failing this many times in a row is held; all failing
     # this long, disabled (configuration kept).
     LEADPIPE_FAILING_AFTER         = tostring(var.failing_after_failures)
@@ -131,6 +135,10 @@ resource "aws_lambda_function" "fn" {
     precondition {
       condition     = fileexists(local.packages[each.key])
       error_message = "No package for ${each.key}: ${local.packages[each.key]} does not exist. Run `make package` (ARCH=${var.architecture}) first, or point lambda_package_dir at the folder holding <function>/bootstrap.zip."
+    }
+    precondition {
+      condition     = var.first_attempt_ms * 2 <= local.timeout_seconds["process"] * 1000
+      error_message = "first_attempt_ms (${var.first_attempt_ms}) must be at most half of process's timeout (${local.timeout_seconds["process"]} s): process waits for the first attempts of a batch within it."
     }
   }
 

@@ -481,6 +481,17 @@ variable "failing_after_failures" {
   }
 }
 
+variable "first_attempt_ms" {
+  description = "How long process waits for a delivery's first attempt, which it makes itself when the destination is healthy (no queue hop; 5 fewer DynamoDB write units per delivered lead). 0 sends every attempt through the deliveries queue. Forced to 0 with a static egress IP (egress), which only deliver has. At most 10000 and half of process's timeout."
+  type        = number
+  default     = 3000
+
+  validation {
+    condition     = var.first_attempt_ms >= 0 && var.first_attempt_ms <= 10000 && floor(var.first_attempt_ms) == var.first_attempt_ms
+    error_message = "first_attempt_ms must be a whole number of milliseconds between 0 and 10000."
+  }
+}
+
 variable "disable_after_days" {
   description = "A subscription whose deliveries have all failed for this many days is disabled, keeping its URL and secret."
   type        = number

@@ -233,7 +233,7 @@ impl Queue {
         Ok(out.message_id.unwrap_or_default())
     }
 
-    /// Sends many JSON messages, ten to a request, all requests at once.
+    /// Sends many JSON messages, ten to a request, eight requests at once.
     /// Fails when any message could not be sent (after one retry of the
     /// entries SQS refused).
     pub async fn send_all<T: Serialize>(
@@ -257,10 +257,15 @@ impl Queue {
             .map(|(m, delay)| serde_json::to_string(m).map(|b| (b, (*delay).min(900))))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Error::Data(e.to_string()))?;
-        let sends = bodies
-            .chunks(10)
-            .map(|chunk| self.send_chunk(queue_url, chunk));
-        futures::future::try_join_all(sends).await?;
+        // Eight requests in flight at most: a sweep of thousands queues
+        // hundreds of batches, which need not all wait on one connection
+        // pool (or one emulator) at once.
+        for wave in bodies.chunks(80) {
+            let sends = wave
+                .chunks(10)
+                .map(|chunk| self.send_chunk(queue_url, chunk));
+            futures::future::try_join_all(sends).await?;
+        }
         Ok(())
     }
 

@@ -12,6 +12,7 @@
 
 pub mod attempt;
 pub mod destinations;
+pub mod first;
 pub mod held;
 pub mod send;
 
@@ -183,17 +184,72 @@ pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcom
         Prepared::Park(delivery) => return park(scope, &delivery).await,
         Prepared::Nothing => return Ok(Outcome::Done),
     };
+    let Some(made) = make_attempt(scope, &delivery, &sub, claim, health.as_deref(), None).await?
+    else {
+        // The lease ran out mid-attempt and another copy went on.
+        return Ok(Outcome::Done);
+    };
+    match made.next {
+        Next::Delivered => Ok(Outcome::Done),
+        // SQS hides the message for at most 12 hours: a longer step comes
+        // back early, finds the attempt not due, and waits the rest.
+        Next::Retry { delay } => Ok(Outcome::Retry {
+            delay: schedule::hop(delay),
+            reason: made.error.unwrap_or_default(),
+        }),
+        // Dead is written first and the message kept until the DLQ has
+        // its copy: a crash in between brings the message back, and a
+        // message that finds its delivery dead parks it (see `prepare`).
+        Next::Gone | Next::Dead => park(scope, &delivery).await,
+    }
+}
+
+/// What a recorded attempt came to.
+pub struct Made {
+    pub next: Next,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// Sends attempt `claim.n` of `delivery` to `sub` (giving up after
+/// `budget` when one is set: no answer in time is a failed attempt),
+/// records it, and keeps the subscription's health and the operational
+/// events; `None` when the claim was lost meanwhile. What follows (the
+/// next try, parking) is the caller's.
+pub async fn make_attempt(
+    scope: &Scope,
+    delivery: &Delivery,
+    sub: &Subscription,
+    claim: Claim,
+    health: Option<&Health>,
+    budget: Option<Duration>,
+) -> Result<Option<Made>, Error> {
     let n = claim.n;
-    let result = send::send(
+    let sending = send::send(
         scope,
-        &sub,
+        sub,
         &delivery.id,
         delivery.event_type,
         &delivery.source,
         &delivery.payload,
         n,
-    )
-    .await;
+    );
+    let result = match budget {
+        None => sending.await,
+        Some(budget) => match tokio::time::timeout(budget, sending).await {
+            Ok(result) => result,
+            Err(_) => send::AttemptResult {
+                status_code: None,
+                duration: budget,
+                error: Some(format!(
+                    "no answer within the first attempt's {} ms; the next attempt goes through the queue",
+                    budget.as_millis()
+                )),
+                response: None,
+                retry_after: None,
+            },
+        },
+    };
     let in_round = n + 1 - delivery.round_start;
     let schedule = sub.schedule(&scope.config);
     let policy = Policy {
@@ -219,7 +275,7 @@ pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcom
         let reason = format!("the endpoint answered 410 Gone at {}", clock::now_rfc3339());
         if subscriptions::disable(scope, &sub.id, &reason).await? {
             tracing::warn!(subscription_id = %sub.id, "410 Gone: subscription disabled");
-            ops::tell(scope, ops::disabled(&sub, &reason)).await;
+            ops::tell(scope, ops::disabled(sub, &reason)).await;
         }
     }
     let record = AttemptRecord {
@@ -235,9 +291,8 @@ pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcom
             _ => None,
         },
     };
-    if !deliveries::record_attempt(scope, &delivery, &claim, record, next.status()).await? {
-        // The lease ran out mid-attempt and another copy went on.
-        return Ok(Outcome::Done);
+    if !deliveries::record_attempt(scope, delivery, &claim, record, next.status()).await? {
+        return Ok(None);
     }
     if matches!(next, Next::Dead | Next::Gone) {
         // The dead-deliveries alarm counts this line (infra alarms.tf).
@@ -254,7 +309,7 @@ pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcom
                 status_code: result.status_code,
                 error: result.error.as_deref(),
             };
-            ops::tell(scope, ops::exhausted(&delivery, n, Some(&sub), last)).await;
+            ops::tell(scope, ops::exhausted(delivery, n, Some(sub), last)).await;
         }
     }
     // The subscription's health: failures counted (failing, disabled after
@@ -265,32 +320,23 @@ pub async fn attempt_delivery(scope: &Scope, delivery_id: &str) -> Result<Outcom
     };
     match next {
         Next::Delivered => {
-            let released = Box::pin(held::after_success(scope, &sub, health.as_deref())).await;
+            let released = Box::pin(held::after_success(scope, sub, health)).await;
             // Reported before: it died once and was retried, or it was the
             // probe of a failing subscription.
             if !delivery.event_type.is_ops() && (delivery.round_start > 1 || released.is_some()) {
-                ops::tell(scope, ops::recovered(&delivery, n, released)).await;
+                ops::tell(scope, ops::recovered(delivery, n, released)).await;
             }
         }
         Next::Retry { .. } => {
-            Box::pin(held::after_failure(scope, &sub, &delivery, false, last)).await;
+            Box::pin(held::after_failure(scope, sub, delivery, false, last)).await;
         }
-        Next::Dead => Box::pin(held::after_failure(scope, &sub, &delivery, true, last)).await,
+        Next::Dead => Box::pin(held::after_failure(scope, sub, delivery, true, last)).await,
         Next::Gone => {}
     }
-    match next {
-        Next::Delivered => Ok(Outcome::Done),
-        // SQS hides the message for at most 12 hours: a longer step comes
-        // back early, finds the attempt not due, and waits the rest.
-        Next::Retry { delay } => Ok(Outcome::Retry {
-            delay: schedule::hop(delay),
-            reason: result.error.unwrap_or_default(),
-        }),
-        // Dead is written first and the message kept until the DLQ has
-        // its copy: a crash in between brings the message back, and a
-        // message that finds its delivery dead parks it (see `prepare`).
-        Next::Gone | Next::Dead => park(scope, &delivery).await,
-    }
+    Ok(Some(Made {
+        next,
+        error: result.error,
+    }))
 }
 
 /// Reads the delivery and its subscription, and claims the next attempt;

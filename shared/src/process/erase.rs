@@ -42,7 +42,14 @@ pub async fn erase(scope: &Scope, lead: &LeadRecord) -> Result<(Erased, String),
     let cause = CauseId::from(&ChangeId::generate());
     let tombstone = leads::tombstone(lead, &now);
     let entry = HistoryEntry::new(scope.ws(), &lead.id, LeadEventType::Deleted, &cause, &now);
-    super::fan_out::fan_out_entries(scope, &tombstone, &[entry], false).await?;
+    super::fan_out::fan_out_entries(
+        scope,
+        &tombstone,
+        &[entry],
+        false,
+        super::fan_out::Via::Queue,
+    )
+    .await?;
     let erased = erasure::erase_lead(scope, lead, &event_ids, &delivery_ids).await?;
     tracing::info!(lead_id = %lead.id, ?erased, "lead erased");
     Ok((erased, now))

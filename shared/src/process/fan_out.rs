@@ -1,6 +1,8 @@
 //! Fan-out: a lead's new history entries become deliveries, one per
 //! enabled subscription that wants the entry's type and source, each with
-//! its body frozen and a message on the deliveries queue.
+//! its body frozen and a message on the deliveries queue — or, in
+//! `process` and to a healthy destination, its first attempt made here
+//! ([`crate::deliver::first`]), queued only when it did not get through.
 //!
 //! Idempotent: a delivery's id is derived from the entry and the
 //! subscription and written only once; running it again after a crash (or
@@ -13,8 +15,10 @@ use serde_json::{Value, json};
 use crate::app::Scope;
 use crate::aws::queue::DeliveriesMessage;
 use crate::aws::store::Write;
+use crate::deliver::first;
 use crate::error::Error;
-use crate::model::deliveries::{self, Delivery, DeliveryStatus};
+use crate::model::deliveries::{self, Delivery};
+use crate::model::health;
 use crate::model::history::{self, HistoryEntry, LeadEventType};
 use crate::model::leads::{self, LeadRecord, LeadView};
 use crate::model::subscriptions::{self, Subscription};
@@ -22,13 +26,20 @@ use crate::rules::ids::{CauseId, LeadId};
 
 /// Fans out every history entry of `lead_id` caused by `cause_id` that has
 /// not been fanned out yet; returns how many deliveries it queued.
+/// Every attempt goes through the deliveries queue: for callers that
+/// answer a person (the admin API), who should not wait on a CRM.
 pub async fn fan_out(scope: &Scope, lead_id: &LeadId, cause_id: &CauseId) -> Result<usize, Error> {
-    fan_out_as(scope, lead_id, cause_id, false).await
+    let Some(lead) = leads::get(scope, lead_id.as_str()).await? else {
+        return Ok(0);
+    };
+    let entries = history::of_cause(scope, &lead, cause_id).await?;
+    fan_out_entries(scope, &lead, &entries, false, Via::Queue).await
 }
 
-/// [`fan_out`] of a cause that may be a test submission (`test`): its
-/// deliveries go only to subscriptions with `testLeads`, even when it
-/// merged into a real lead.
+/// [`fan_out`] in `process`, which makes the first attempt of each
+/// delivery itself where it may (see [`crate::deliver::first`]), of a
+/// cause that may be a test submission (`test`): its deliveries go only
+/// to subscriptions with `testLeads`, even when it merged into a real lead.
 pub async fn fan_out_as(
     scope: &Scope,
     lead_id: &LeadId,
@@ -39,7 +50,17 @@ pub async fn fan_out_as(
         return Ok(0);
     };
     let entries = history::of_cause(scope, &lead, cause_id).await?;
-    fan_out_entries(scope, &lead, &entries, test).await
+    fan_out_entries(scope, &lead, &entries, test, Via::FirstAttempt).await
+}
+
+/// How a fan-out's deliveries start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A message each on the deliveries queue.
+    Queue,
+    /// The first attempt made here when the destination is healthy and
+    /// the deployment allows it; the queue otherwise.
+    FirstAttempt,
 }
 
 /// Makes and queues the deliveries of `entries` (about `lead`) to every
@@ -50,8 +71,13 @@ pub async fn fan_out_entries(
     lead: &LeadRecord,
     entries: &[HistoryEntry],
     test: bool,
+    via: Via,
 ) -> Result<usize, Error> {
     let test = test || lead.test;
+    let budget = match via {
+        Via::FirstAttempt => scope.config.first_attempt,
+        Via::Queue => None,
+    };
     if entries.is_empty() {
         return Ok(0);
     }
@@ -61,6 +87,7 @@ pub async fn fan_out_entries(
     // Routing rules see the lead as the API shows it.
     let shown = serde_json::to_value(LeadView::from(lead.clone())).unwrap_or(Value::Null);
     let mut messages = Vec::new();
+    let mut firsts = Vec::new();
     for entry in entries {
         let wanted = subs
             .iter()
@@ -74,27 +101,47 @@ pub async fn fan_out_entries(
         for sub in wanted {
             let mut delivery = delivery_for(entry, lead, sub);
             delivery.expires_at = Some(expires_at);
-            let queue_it = match deliveries::put_new(scope, &delivery).await? {
-                Write::Done => true,
-                // Made by an earlier run that may have stopped before
-                // queueing it: queue it again unless it was already tried.
-                Write::Conflict => deliveries::get(scope, &delivery.id)
-                    .await?
-                    .is_some_and(|d| d.status == DeliveryStatus::Pending && d.attempt_count == 0),
-            };
-            if queue_it {
-                messages.push(DeliveriesMessage::attempt(scope.ws(), &delivery.id));
+            if let Some(budget) = budget {
+                let health = health::get(scope, &sub.id).await?;
+                if first::eligible(scope, sub, health.as_ref()) {
+                    firsts.push((delivery, sub, health, budget));
+                    continue;
+                }
             }
+            let queued = match deliveries::put_new(scope, &delivery).await? {
+                Write::Done => Some((DeliveriesMessage::attempt(scope.ws(), &delivery.id), 0)),
+                // Made by an earlier run that may have stopped before
+                // queueing it: queued again unless it was already tried.
+                Write::Conflict => first::found(scope, &delivery).await?,
+            };
+            messages.extend(queued);
         }
     }
-    scope
-        .queue
-        .send_all(&scope.config.deliveries_queue_url, &messages)
-        .await?;
-    if !messages.is_empty() {
-        tracing::info!(lead_id = %lead_id, deliveries = messages.len(), "fanned out");
+    let queue = &scope.config.deliveries_queue_url;
+    scope.queue.send_all_delayed(queue, &messages).await?;
+    let made = messages.len() + firsts.len();
+    // The first attempts, all at once; those that did not get through
+    // are queued for their next.
+    let tries = firsts
+        .iter()
+        .map(|(d, sub, health, budget)| first::attempt(scope, d, sub, health.as_ref(), *budget));
+    let mut next = Vec::new();
+    let mut failed = None;
+    for result in futures::future::join_all(tries).await {
+        match result {
+            Ok(queued) => next.extend(queued),
+            Err(e) => failed = Some(e),
+        }
     }
-    Ok(messages.len())
+    scope.queue.send_all_delayed(queue, &next).await?;
+    if made > 0 {
+        tracing::info!(lead_id = %lead_id, deliveries = made, first_attempts = firsts.len(), "fanned out");
+    }
+    // The lead's message comes back and fan-out, run again, finishes.
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(made),
+    }
 }
 
 /// The delivery of `entry` to `sub`: the same id every time.

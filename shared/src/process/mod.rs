@@ -84,7 +84,7 @@ async fn fan_out_again(
     attempt: u32,
 ) -> Outcome {
     tracing::Span::current().record("lead_id", lead_id.as_str());
-    match fan_out::fan_out(scope, lead_id, cause_id).await {
+    match fan_out::fan_out_as(scope, lead_id, cause_id, false).await {
         Ok(n) => {
             tracing::info!(deliveries = n, cause_id = %cause_id, "fan-out finished");
             Outcome::Done

@@ -292,6 +292,36 @@ run "per_function_alarms_and_tracing" {
   }
 }
 
+run "process_makes_the_first_attempt" {
+  command = plan
+
+  assert {
+    condition     = aws_lambda_function.fn["process"].environment[0].variables["LEADPIPE_FIRST_ATTEMPT_MS"] == "3000" && aws_lambda_function.fn["process"].environment[0].variables["LEADPIPE_PROCESS_TIMEOUT_SECONDS"] == "30"
+    error_message = "process makes a healthy destination's first attempt within 3 s, its claim leased past process's timeout"
+  }
+}
+
+run "first_attempt_fits_in_process" {
+  command = plan
+
+  variables {
+    first_attempt_ms = 6000
+    timeout_seconds  = { process = 10 }
+  }
+
+  expect_failures = [aws_lambda_function.fn]
+}
+
+run "first_attempt_bounds" {
+  command = plan
+
+  variables {
+    first_attempt_ms = 10001
+  }
+
+  expect_failures = [var.first_attempt_ms]
+}
+
 run "static_egress_ip_one_nat" {
   command = plan
 
@@ -299,6 +329,11 @@ run "static_egress_ip_one_nat" {
     static_egress_ip      = true
     availability_zone_ids = ["euw1-az2", "euw1-az3", "euw1-az1"]
     vpc_cidr              = "10.8.0.0/20"
+  }
+
+  assert {
+    condition     = aws_lambda_function.fn["process"].environment[0].variables["LEADPIPE_FIRST_ATTEMPT_MS"] == "0"
+    error_message = "with a static egress IP every attempt leaves from deliver"
   }
 
   assert {

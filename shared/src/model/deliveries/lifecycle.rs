@@ -32,8 +32,12 @@ pub struct AttemptRecord<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub n: u32,
-    token: String,
+    pub(super) token: String,
     pub lease_until_ms: i64,
+    /// The first attempt, claimed by `process` as it wrote the delivery
+    /// (see [`super::first`]): recording it puts the delivery on its
+    /// listings, and on the work index when it stays pending.
+    pub(super) first: bool,
 }
 
 impl Claim {
@@ -49,6 +53,7 @@ impl Claim {
             n,
             token,
             lease_until_ms: 0,
+            first: false,
         }
     }
 }
@@ -107,6 +112,7 @@ pub async fn claim(
             n: next,
             token,
             lease_until_ms: until,
+            first: false,
         }),
         Write::Conflict => Claimed::Moved,
     })
@@ -153,14 +159,23 @@ pub async fn record_attempt(
             ""
         }
     };
+    // A first attempt made by `process`: the delivery joins its listings
+    // now, and the work index if it stays pending.
+    let listed = match (claim.first, status) {
+        (false, _) => "",
+        (true, DeliveryStatus::Pending) => {
+            ", gsi1pk = :g1p, gsi1sk = :id, gsi2pk = :g2p, gsi2sk = :id, gsi3pk = :g3p, gsi3sk = :id"
+        }
+        (true, _) => ", gsi1pk = :g1p, gsi1sk = :id, gsi2pk = :g2p, gsi2sk = :id",
+    };
     let expression = if status == DeliveryStatus::Pending {
         format!(
-            "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c, nextAttemptAtMs = :next{log} REMOVE claim, leaseUntilMs"
+            "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c, nextAttemptAtMs = :next{log}{listed} REMOVE claim, leaseUntilMs"
         )
     } else {
         // Delivered or dead: off the work index.
         format!(
-            "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c{log} REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk, nextAttemptAtMs"
+            "SET #st = :s, updatedAt = :now, lastError = :e, lastClaim = :c{log}{listed} REMOVE claim, leaseUntilMs, gsi3pk, gsi3sk, nextAttemptAtMs"
         )
     };
     let mut values = vec![
@@ -176,6 +191,23 @@ pub async fn record_attempt(
                 .unwrap_or(aws_sdk_dynamodb::types::AttributeValue::Null(true)),
         ),
     ];
+    if claim.first {
+        values.push((":id", s(d.id.to_string())));
+        values.push((
+            ":g1p",
+            s(table::Listing::deliveries(scope.ws()).partition_for(&d.id)),
+        ));
+        values.push((
+            ":g2p",
+            s(
+                table::Listing::deliveries_by_subscription(scope.ws(), &d.subscription_id)
+                    .partition_for(&d.id),
+            ),
+        ));
+        if status == DeliveryStatus::Pending {
+            values.push((":g3p", s(table::pending_delivery_shard(&d.id))));
+        }
+    }
     if let Some(entry) = inline {
         values.push((":att", AttributeValue::L(vec![entry])));
         values.push((":none", AttributeValue::L(vec![])));

@@ -2,8 +2,12 @@
 //! as `webhook-id` on every attempt, and a log of every attempt beside it.
 //! [`crate::process::fan_out`] makes them; [`crate::deliver`] moves them on.
 
+mod backfill;
+mod first;
 mod lifecycle;
 
+pub use backfill::{Backfilled, backfill_work_index};
+pub use first::{abandoned_first, put_first};
 pub use lifecycle::{
     AttemptRecord, Claim, Claimed, Finished, claim, finish, hold, record_attempt, reopen,
     touch_stalled,
@@ -61,9 +65,16 @@ impl DeliveryStatus {
 pub struct Delivery {
     pub pk: String,
     pub sk: String,
+    /// The listings (every delivery; by subscription). Empty while
+    /// `process` makes the first attempt ([`first`]): the delivery joins
+    /// them with that attempt's record.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub gsi1pk: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub gsi1sk: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub gsi2pk: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub gsi2sk: String,
     /// The work index (see [`table::GSI3`]): set while `pending` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -323,6 +334,12 @@ pub async fn get_to_send(scope: &Scope, id: &str) -> Result<Option<Delivery>, Er
 /// one); `Conflict` when it exists already. The body is written only where
 /// absent: a fan-out run again after the lead changed keeps the first.
 pub async fn put_new(scope: &Scope, delivery: &Delivery) -> Result<Write, Error> {
+    put_body(scope, delivery).await?;
+    scope.store.put_new(delivery).await
+}
+
+/// The body of `delivery`, where absent.
+async fn put_body(scope: &Scope, delivery: &Delivery) -> Result<(), Error> {
     let key = table::delivery_body(scope.ws(), &delivery.id);
     let body = Body {
         pk: key.pk,
@@ -331,7 +348,7 @@ pub async fn put_new(scope: &Scope, delivery: &Delivery) -> Result<Write, Error>
         expires_at: delivery.expires_at,
     };
     scope.store.put_new(&body).await?;
-    scope.store.put_new(delivery).await
+    Ok(())
 }
 
 /// Every attempt of `d`, in order: those kept in its item, then the
@@ -386,71 +403,6 @@ pub async fn list(
                 .await
         }
     }
-}
-
-/// What [`backfill_work_index`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Backfilled {
-    /// Pending deliveries found.
-    pub pending: usize,
-    /// Of those, put on the work index now (the rest already were).
-    pub added: usize,
-}
-
-/// Puts every pending delivery that is not on the work index on it: the
-/// upgrade step for deliveries written before the index existed.
-/// Idempotent (conditional on still pending and not yet indexed); reads
-/// every delivery once, so it is run once per upgrade, not on a schedule.
-pub async fn backfill_work_index(scope: &Scope) -> Result<Backfilled, Error> {
-    let range = (
-        crate::rules::ids::bound_at(IdKind::Delivery, 0, false),
-        crate::rules::ids::bound_at(
-            IdKind::Delivery,
-            u64::try_from(clock::now_ms()).unwrap_or(0) + 86_400_000,
-            true,
-        ),
-    );
-    let pending = Filter {
-        expression: "#st = :v",
-        value: s(DeliveryStatus::Pending.as_str()),
-        name: Some(("#st", "status")),
-    };
-    let listing = Listing::deliveries(scope.ws());
-    let found: Vec<Delivery> = scope
-        .store
-        .query_range(
-            listing.gsi,
-            &listing.partitions(),
-            (&range.0, &range.1),
-            Some(pending),
-            usize::MAX,
-        )
-        .await?;
-    let mut done = Backfilled {
-        pending: found.len(),
-        added: 0,
-    };
-    for d in found.iter().filter(|d| d.gsi3pk.is_none()) {
-        let w = scope
-            .store
-            .update_if(
-                &d.pk,
-                &d.sk,
-                "SET gsi3pk = :w, gsi3sk = :id",
-                Some("#st = :pending AND attribute_not_exists(gsi3pk)"),
-                vec![("#st", "status")],
-                vec![
-                    (":w", s(table::pending_delivery_shard(&d.id))),
-                    (":id", s(d.id.clone())),
-                    (":pending", s(DeliveryStatus::Pending.as_str())),
-                ],
-            )
-            .await?;
-        if w == Write::Done {
-            done.added += 1;
-        }
-    }
-    Ok(done)
 }
 
 #[cfg(test)]

@@ -393,21 +393,39 @@ pub async fn mark_swept(
     since_ms: i64,
 ) -> Result<Write, Error> {
     let key = table::event(scope.ws(), event_id.as_str());
-    scope
+    let token = crate::rules::ids::new_id(IdKind::Request);
+    let marked = scope
         .store
         .update_if(
             &key.pk,
             &key.sk,
-            "SET sweptAtMs = :now",
+            "SET sweptAtMs = :now, sweptBy = :by",
             Some("#s = :received AND (attribute_not_exists(sweptAtMs) OR sweptAtMs < :since)"),
             vec![("#s", "status")],
             vec![
                 (":now", n(now_ms)),
+                (":by", s(token.clone())),
                 (":since", n(since_ms)),
                 (":received", s(EventStatus::Received.as_str())),
             ],
         )
-        .await
+        .await?;
+    if marked == Write::Done {
+        return Ok(marked);
+    }
+    // A lost answer: the SDK's retry found this very mark (its token), not
+    // another run's; the event must still be queued by this run.
+    #[derive(Deserialize)]
+    struct Mark {
+        #[serde(rename = "sweptBy")]
+        swept_by: Option<String>,
+        status: EventStatus,
+    }
+    let now: Option<Mark> = scope.store.get(&key.pk, &key.sk).await?;
+    Ok(match now {
+        Some(m) if m.status == EventStatus::Received && m.swept_by == Some(token) => Write::Done,
+        _ => Write::Conflict,
+    })
 }
 
 /// An event whose submission fits in one write unit with it (its JSON up

@@ -1,0 +1,122 @@
+//! The first attempt, made by `process` right after fan-out when the
+//! destination is healthy: no queue hop before the first POST, and one
+//! delivery write instead of a pending one, its work entry, a claim and an
+//! end (issue 25: 10 write units a delivered lead → 5).
+//!
+//! The guarantees stay those of every attempt:
+//!
+//! * **claimed before sent**: the delivery is written already claimed for
+//!   attempt 1 ([`deliveries::put_first`]), so a copy of the lead's
+//!   message, or fan-out run again, never sends it a second time while
+//!   this one may;
+//! * **bounded**: `process` waits at most `LEADPIPE_FIRST_ATTEMPT_MS`
+//!   (3 s); no answer by then is a failed attempt (the receiver may still
+//!   take it: the next attempt carries the same `webhook-id`);
+//! * **never stranded**: a failed first attempt is recorded like any other
+//!   (the delivery joins its listings and the work index) and queued after
+//!   the schedule's first step; a `process` that stops before recording
+//!   it leaves its message to come back, and fan-out, run again, records
+//!   the abandoned attempt as unanswered and queues it
+//!   ([`found`]).
+//!
+//! A failing (held) subscription, a CLI listener and a deployment whose
+//! deliveries must leave from the static egress IP (only `deliver` has it;
+//! Terraform sets the budget to 0 there) go through the queue as before.
+
+use std::time::Duration;
+
+use crate::app::Scope;
+use crate::aws::queue::DeliveriesMessage;
+use crate::error::Error;
+use crate::model::deliveries::{self, AttemptRecord, Delivery, DeliveryStatus};
+use crate::model::health::Health;
+use crate::model::subscriptions::Subscription;
+use crate::rules::clock;
+
+use super::attempt::Next;
+
+/// A message that moves a delivery on, and its delay in seconds.
+pub type Queued = (DeliveriesMessage, u32);
+
+/// Whether `process` makes the first attempt to `sub` itself.
+pub fn eligible(scope: &Scope, sub: &Subscription, health: Option<&Health>) -> bool {
+    scope.config.first_attempt.is_some()
+        && sub.enabled
+        && !crate::listen::is_listener(sub)
+        && !health.is_some_and(Health::failing)
+}
+
+/// How long a first attempt is claimed: past `process`'s timeout, so a
+/// copy of the message never sends while the claimant still may.
+pub fn lease(config: &crate::Config) -> Duration {
+    config.process_timeout + Duration::from_secs(10)
+}
+
+/// Makes the first attempt of `delivery`, just made by fan-out, to `sub`
+/// within `budget`; the message that moves it on when it did not get
+/// through (after the schedule's first step; at once when it is dead, so
+/// `deliver` parks it), none when it did.
+pub async fn attempt(
+    scope: &Scope,
+    delivery: &Delivery,
+    sub: &Subscription,
+    health: Option<&Health>,
+    budget: Duration,
+) -> Result<Option<Queued>, Error> {
+    let Some(claim) = deliveries::put_first(scope, delivery, lease(&scope.config)).await? else {
+        return found(scope, delivery).await;
+    };
+    let made = super::make_attempt(scope, delivery, sub, claim, health, Some(budget)).await?;
+    let message = DeliveriesMessage::attempt(scope.ws(), &delivery.id);
+    Ok(match made.map(|m| m.next) {
+        None | Some(Next::Delivered) => None,
+        Some(Next::Retry { delay }) => Some((message, seconds(delay))),
+        Some(Next::Dead | Next::Gone) => Some((message, 0)),
+    })
+}
+
+/// A delivery fan-out finds made already (by an earlier run, or another
+/// copy of the lead's message): the message it still needs, if any.
+/// Queued when never tried; when `process` claimed its first attempt and
+/// stopped, the attempt is recorded as unanswered once the claim's lease
+/// has run out (an error before that: the lead's message comes back).
+pub async fn found(scope: &Scope, made: &Delivery) -> Result<Option<Queued>, Error> {
+    let Some(now) = deliveries::get(scope, &made.id).await? else {
+        return Ok(None);
+    };
+    let message = (DeliveriesMessage::attempt(scope.ws(), &made.id), 0);
+    if now.status == DeliveryStatus::Pending && now.attempt_count == 0 {
+        return Ok(Some(message));
+    }
+    match deliveries::abandoned_first(&now, clock::now_ms()) {
+        None => Ok(None),
+        Some(Err(until_ms)) => Err(Error::Data(format!(
+            "delivery {}: its first attempt is being made until {}; fan-out looks again later",
+            made.id,
+            clock::rfc3339(until_ms)
+        ))),
+        Some(Ok(claim)) => {
+            let record = AttemptRecord {
+                n: claim.n,
+                status_code: None,
+                duration_ms: 0,
+                error: Some("no answer recorded: process stopped during the first attempt"),
+                response: None,
+                next_attempt_at_ms: None,
+            };
+            let recorded =
+                deliveries::record_attempt(scope, made, &claim, record, DeliveryStatus::Pending)
+                    .await?;
+            if recorded {
+                tracing::warn!(delivery_id = %made.id, "an abandoned first attempt recorded as unanswered; queued");
+            }
+            Ok(recorded.then_some(message))
+        }
+    }
+}
+
+/// A delay as SQS takes it: whole seconds, at most 15 minutes (a longer
+/// step comes back early, finds the attempt not due and waits the rest).
+fn seconds(delay: Duration) -> u32 {
+    u32::try_from(delay.as_secs()).unwrap_or(u32::MAX).min(900)
+}
