@@ -19,7 +19,9 @@
 //!   retried as real senders retry;
 //! * [`admin`] — the admin API and the operator (retry, redrive);
 //! * [`settle`] — the wait for the stack to drain, redriving what died;
-//! * [`reconcile`] — the reckoning and the line it prints.
+//! * [`reconcile`] — the reckoning and the line it prints;
+//! * [`load`] — not a fault run: `make latency` and `make load` (issue 25
+//!   §2, §6) time leads through the healthy stack with the same pieces.
 //!
 //! [`run`] plays a [`Config`]'s timeline: faults on, the driver paced over
 //! the fault window, outages (one longer than crm-b's retry schedule, so
@@ -33,6 +35,7 @@ pub mod config;
 pub mod driver;
 pub mod emulator;
 pub mod graph;
+pub mod load;
 pub mod proxy;
 pub mod receivers;
 pub mod reconcile;
@@ -235,6 +238,7 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
         spread: cfg.window.mul_f64(0.85),
         concurrency: cfg.concurrency,
         give_up_after: cfg.give_up_after,
+        stop_after: None,
     };
     let driving = tokio::spawn(driver::drive(plan));
     log(&format!(
