@@ -140,7 +140,7 @@ chaos: deps-rust deps-moto
 ## Not part of `make test` (minutes). Arguments: --leads N, --rate PER_S,
 ## --duration S (leads = rate × duration), --concurrency N (requests open at
 ## once), --pollers N (the stack's concurrent batches per queue), --settle S.
-LATENCY_ARGS ?= --leads 1000 --rate 20 --concurrency 32
+LATENCY_ARGS ?= --leads 1000 --rate 4 --concurrency 32
 LOAD_ARGS    ?= --rate 1000 --duration 60 --concurrency 64 --settle 900
 LOAD_BUILD    = $(CARGO) build --release --locked -p leadpipe-local -p leadpipe-chaos
 LOAD_RUN      = T=$${CARGO_TARGET_DIR:-$(CURDIR)/target}; LEADPIPE_LOCAL_BIN=$$T/release/leadpipe-local $$T/release/leadpipe-chaos load

@@ -28,6 +28,9 @@ pub fn parse(
     program: PathBuf,
     runner_args: Vec<String>,
 ) -> Result<LoadConfig, String> {
+    // The stack runs in the output folder: a relative path would not
+    // name the same program there.
+    let program = std::fs::canonicalize(&program).unwrap_or(program);
     let mut cfg = LoadConfig {
         name: "latency".into(),
         leads: 1000,
