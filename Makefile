@@ -22,7 +22,7 @@ help:
 	@echo "make lambda-invoke - cargo lambda watch + invoke of every sample in events/"
 	@echo "make bench-criterion - criterion benches of the pure hot paths"
 	@echo "make chaos  - fault-injection run (2,000 leads, kills, emulator restart, outages; ≤ 45 min) that reckons every lead"
-	@echo "make latency - 1,000 leads at 20/s through the local stack (release): accept and end-to-end p50/p90/p99 (issue 25 §2)"
+	@echo "make latency - 1,000 leads at 4/s through the local stack (release): accept and end-to-end p50/p90/p99 (issue 25 §2)"
 	@echo "make load   - leads at 1,000/s for 60 s (or what the machine sustains), nothing lost (issue 25 §6)"
 	@echo "make bench  - cold start, warm cost, memory and size of every function vs an empty one (BENCHMARKS.md)"
 	@echo "make package - Lambda zips in target/lambda/<fn>/bootstrap.zip (ARCH=arm64|x86_64), then make package-cli"
