@@ -99,24 +99,21 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadOutcome, String> {
     let spec = RunnerSpec {
         program: cfg.runner_program.clone(),
         args: cfg.runner_args.clone(),
-        env: vec![
-            ("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()),
-            ("AWS_REGION".into(), "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID".into(), "test".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
-            ("LEADPIPE_ADDR".into(), format!("127.0.0.1:{api_port}")),
-            ("LEADPIPE_STACK".into(), stack_name.clone()),
-            ("LEADPIPE_ADMIN_TOKEN".into(), admin_token.clone()),
-            ("LEADPIPE_ALLOW_PRIVATE_TARGETS".into(), "1".into()),
-            ("LEADPIPE_PUBLIC_URL".into(), base_url.clone()),
-            ("LEADPIPE_DEV_STATE".into(), "off".into()),
-            ("LEADPIPE_POLLERS".into(), cfg.pollers.to_string()),
-            (
-                "LEADPIPE_WORKSPACE_RATE_LIMIT_PER_MINUTE".into(),
-                budget.to_string(),
-            ),
-            ("RUST_LOG".into(), "warn".into()),
-        ],
+        env: [
+            crate::runner::stack_env(&moto.endpoint, api_port, &stack_name, &admin_token),
+            vec![
+                ("LEADPIPE_ALLOW_PRIVATE_TARGETS".into(), "1".into()),
+                ("LEADPIPE_PUBLIC_URL".into(), base_url.clone()),
+                ("LEADPIPE_DEV_STATE".into(), "off".into()),
+                ("LEADPIPE_POLLERS".into(), cfg.pollers.to_string()),
+                (
+                    "LEADPIPE_WORKSPACE_RATE_LIMIT_PER_MINUTE".into(),
+                    budget.to_string(),
+                ),
+                ("RUST_LOG".into(), "warn".into()),
+            ],
+        ]
+        .concat(),
         dir: cfg.out_dir.clone(),
         base_url: base_url.clone(),
     };
@@ -222,16 +219,7 @@ async fn setup(
     run_id: &str,
     receiver: &Receiver,
 ) -> Result<(String, String), String> {
-    let (status, key) = admin
-        .call(
-            reqwest::Method::POST,
-            "/v1/keys",
-            Some(json!({"name": format!("load {run_id}")})),
-        )
-        .await?;
-    let (Some(key_id), Some(key_token)) = (key["id"].as_str(), key["token"].as_str()) else {
-        return Err(format!("POST /v1/keys answered {status}: {key}"));
-    };
+    let key = crate::admin::create_key(admin, &format!("load {run_id}")).await?;
     let body = json!({"url": format!("{}/hooks/crm", receiver.endpoint.url()), "events": ["*"], "enabled": true});
     let (status, sub) = admin
         .call(reqwest::Method::POST, "/v1/subscriptions", Some(body))
@@ -240,7 +228,7 @@ async fn setup(
         return Err(format!("POST /v1/subscriptions answered {status}: {sub}"));
     };
     receiver.set_secret(secret);
-    Ok((key_id.to_owned(), key_token.to_owned()))
+    Ok(key)
 }
 
 /// The queues' depth (visible + in flight), sampled every second; the
