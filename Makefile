@@ -10,7 +10,7 @@ TRIPLE    := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-unknown-linux-gnu
 LAMBDA_ARCH_FLAG = $(if $(filter arm64,$(ARCH)),--arm64,$(if $(filter x86_64,$(ARCH)),--x86-64,$(error ARCH must be arm64 or x86_64, not $(ARCH))))
 FUNCTIONS := ingest meta-verify process deliver admin sweep
 
-.PHONY: api-conformance lambda-invoke chaos dev dev-reset test lint fmt check bench bench-criterion deps-moto deps-rust deps-browser deps-lambda deps-fuzz fuzz package package-cli infra-check help
+.PHONY: api-conformance lambda-invoke chaos latency load dev dev-reset test lint fmt check bench bench-criterion deps-moto deps-rust deps-browser deps-lambda deps-fuzz fuzz package package-cli infra-check help
 
 help:
 	@echo "make dev    - run the whole pipeline locally on http://127.0.0.1:3000 (data and admin token kept in target/dev)"
@@ -22,6 +22,8 @@ help:
 	@echo "make lambda-invoke - cargo lambda watch + invoke of every sample in events/"
 	@echo "make bench-criterion - criterion benches of the pure hot paths"
 	@echo "make chaos  - fault-injection run (2,000 leads, kills, emulator restart, outages; ≤ 45 min) that reckons every lead"
+	@echo "make latency - 1,000 leads at 4/s through the local stack (release): accept and end-to-end p50/p90/p99 (issue 25 §2)"
+	@echo "make load   - leads at 1,000/s for 60 s (or what the machine sustains), nothing lost (issue 25 §6)"
 	@echo "make bench  - cold start, warm cost, memory and size of every function vs an empty one (BENCHMARKS.md)"
 	@echo "make package - Lambda zips in target/lambda/<fn>/bootstrap.zip (ARCH=arm64|x86_64), then make package-cli"
 	@echo "make package-cli - the leadpipe CLI for Linux and, where the toolchain allows, macOS (target/cli/)"
@@ -129,6 +131,26 @@ bench: deps-rust deps-moto bench-criterion
 chaos: deps-rust deps-moto
 	$(CARGO) build --locked -p leadpipe-local -p leadpipe-chaos
 	T=$${CARGO_TARGET_DIR:-$(CURDIR)/target}; LEADPIPE_LOCAL_BIN=$$T/debug/leadpipe-local timeout 2700 $$T/debug/leadpipe-chaos $(CHAOS_ARGS)
+
+## Leads at a target rate through the local stack (release builds of
+## leadpipe-local and the harness, moto as the emulator), timed from the
+## sender's first byte to the 202 (accept) and from the 202 to the
+## receiver's first POST (end to end); exits non-zero when an accepted lead
+## never arrives. Prints a markdown table, writes target/load/<name>.json.
+## Not part of `make test` (minutes). Arguments: --leads N, --rate PER_S,
+## --duration S (leads = rate × duration), --concurrency N (requests open at
+## once), --pollers N (the stack's concurrent batches per queue), --settle S.
+LATENCY_ARGS ?= --leads 1000 --rate 4 --concurrency 32
+LOAD_ARGS    ?= --rate 1000 --duration 60 --concurrency 64 --settle 900
+LOAD_BUILD    = $(CARGO) build --release --locked -p leadpipe-local -p leadpipe-chaos
+LOAD_RUN      = T=$${CARGO_TARGET_DIR:-$(CURDIR)/target}; LEADPIPE_LOCAL_BIN=$$T/release/leadpipe-local $$T/release/leadpipe-chaos load
+latency: deps-rust deps-moto
+	$(LOAD_BUILD)
+	$(LOAD_RUN) --name latency $(LATENCY_ARGS)
+
+load: deps-rust deps-moto
+	$(LOAD_BUILD)
+	$(LOAD_RUN) --name load $(LOAD_ARGS)
 
 ## cargo-lambda (with zig) from PyPI, and the rustup target for ARCH.
 deps-lambda: deps-rust

@@ -241,6 +241,21 @@ impl Operator {
     }
 }
 
+/// A webhook key named `name`: its id and its token.
+pub async fn create_key(admin: &Admin, name: &str) -> Result<(String, String), String> {
+    let (status, key) = admin
+        .call(
+            reqwest::Method::POST,
+            "/v1/keys",
+            Some(json!({"name": name})),
+        )
+        .await?;
+    match (key["id"].as_str(), key["token"].as_str()) {
+        (Some(id), Some(token)) => Ok((id.to_owned(), token.to_owned())),
+        _ => Err(format!("POST /v1/keys answered {status}: {key}")),
+    }
+}
+
 /// A webhook key and one subscription per receiver, through the admin
 /// API: crm-a with an exponential schedule it outlasts (`maxAttempts`),
 /// crm-b with a `retrySchedule` shorter than its long outage.
@@ -250,17 +265,7 @@ pub async fn setup(
     receivers: &[crate::receivers::Receiver],
     cfg: &crate::Config,
 ) -> Result<(String, String, Vec<(String, crate::receivers::Receiver)>), String> {
-    let (status, key) = admin
-        .call(
-            reqwest::Method::POST,
-            "/v1/keys",
-            Some(json!({"name": format!("chaos {run_id}")})),
-        )
-        .await?;
-    let (Some(key_id), Some(key_token)) = (key["id"].as_str(), key["token"].as_str()) else {
-        return Err(format!("POST /v1/keys answered {status}: {key}"));
-    };
-    let (key_id, key_token) = (key_id.to_owned(), key_token.to_owned());
+    let (key_id, key_token) = create_key(admin, &format!("chaos {run_id}")).await?;
     let mut subscriptions = Vec::new();
     for (i, r) in receivers.iter().enumerate() {
         // crm-a: an exponential schedule it outlasts; crm-b: a schedule

@@ -36,6 +36,9 @@ pub struct Plan {
     pub concurrency: usize,
     /// A request is given up after this long without a 2xx.
     pub give_up_after: Duration,
+    /// Units not yet started this long after the first are not sent (a
+    /// load run's duration when the stack cannot keep up with its rate).
+    pub stop_after: Option<Duration>,
 }
 
 /// One hook request and what became of it.
@@ -47,6 +50,10 @@ pub struct HookSend {
     pub event_id: Option<String>,
     pub attempts: u32,
     pub last_answer: String,
+    /// When its first attempt left, and when its 2xx came back (the load
+    /// run's accept latency; retries included).
+    pub first_sent: Option<Instant>,
+    pub accepted_at: Option<Instant>,
 }
 
 /// One Meta notification (one or more leadgens) and what became of it.
@@ -141,6 +148,9 @@ pub async fn drive(plan: Plan) -> Sent {
                     // Pace: unit i leaves no earlier than i × gap.
                     let at = started + Duration::from_secs_f64(gap * i as f64);
                     tokio::time::sleep_until(at.into()).await;
+                    if plan.stop_after.is_some_and(|d| started.elapsed() > d) {
+                        return Ok(unsent(&plan, i));
+                    }
                     match unit {
                         Unit::Hook { seq, duplicate_of } => {
                             Ok(send_hook(&client, &plan, &answers, seq, duplicate_of).await)
@@ -165,6 +175,20 @@ pub async fn drive(plan: Plan) -> Sent {
     }
     sent.hooks.sort_by_key(|h| h.seq);
     sent
+}
+
+/// A hook never sent (past [`Plan::stop_after`]).
+fn unsent(plan: &Plan, seq: usize) -> HookSend {
+    HookSend {
+        seq,
+        email: hook_email(&plan.run, seq),
+        duplicate_of: None,
+        event_id: None,
+        attempts: 0,
+        last_answer: "not sent (past the run's duration)".into(),
+        first_sent: None,
+        accepted_at: None,
+    }
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -201,9 +225,12 @@ async fn send_hook(
         event_id: None,
         attempts: 0,
         last_answer: String::new(),
+        first_sent: None,
+        accepted_at: None,
     };
     loop {
         out.attempts += 1;
+        out.first_sent.get_or_insert_with(Instant::now);
         let left = deadline.saturating_duration_since(Instant::now());
         let result = client
             .post(&url)
@@ -219,6 +246,7 @@ async fn send_hook(
                 let status = resp.status().as_u16();
                 let text = resp.text().await.unwrap_or_default();
                 if (200..300).contains(&status) {
+                    out.accepted_at = Some(Instant::now());
                     out.event_id = serde_json::from_str::<Value>(&text)
                         .ok()
                         .and_then(|v| v["eventId"].as_str().map(str::to_owned));

@@ -19,7 +19,9 @@
 //!   retried as real senders retry;
 //! * [`admin`] — the admin API and the operator (retry, redrive);
 //! * [`settle`] — the wait for the stack to drain, redriving what died;
-//! * [`reconcile`] — the reckoning and the line it prints.
+//! * [`reconcile`] — the reckoning and the line it prints;
+//! * [`load`] — not a fault run: `make latency` and `make load` (issue 25
+//!   §2, §6) time leads through the healthy stack with the same pieces.
 //!
 //! [`run`] plays a [`Config`]'s timeline: faults on, the driver paced over
 //! the fault window, outages (one longer than crm-b's retry schedule, so
@@ -33,6 +35,7 @@ pub mod config;
 pub mod driver;
 pub mod emulator;
 pub mod graph;
+pub mod load;
 pub mod proxy;
 pub mod receivers;
 pub mod reconcile;
@@ -135,45 +138,42 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
     let spec = RunnerSpec {
         program: cfg.runner_program.clone(),
         args: cfg.runner_args.clone(),
-        env: vec![
-            ("AWS_ENDPOINT_URL".into(), proxy.url()),
-            ("AWS_REGION".into(), "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID".into(), "test".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
-            ("LEADPIPE_ADDR".into(), format!("127.0.0.1:{api_port}")),
-            ("LEADPIPE_STACK".into(), stack_name.clone()),
-            ("LEADPIPE_ADMIN_TOKEN".into(), admin_token.clone()),
-            ("LEADPIPE_META_APP_SECRET".into(), app_secret.clone()),
-            ("LEADPIPE_META_VERIFY_TOKEN".into(), verify_token.clone()),
-            ("LEADPIPE_META_PAGE_TOKEN".into(), page_token.clone()),
-            ("LEADPIPE_META_GRAPH_URL".into(), graph.url()),
-            ("LEADPIPE_ALLOW_PRIVATE_TARGETS".into(), "1".into()),
-            ("LEADPIPE_PUBLIC_URL".into(), base_url.clone()),
-            (
-                "LEADPIPE_RETRY_BASE_MS".into(),
-                cfg.retry_base_ms.to_string(),
-            ),
-            ("LEADPIPE_RETRY_MAX_MS".into(), cfg.retry_max_ms.to_string()),
-            // Schedules counted in 10 ms units: `maxAttempts` keeps the
-            // back-off above to the millisecond, and the default schedule
-            // (27.6 h) lasts 16.5 minutes.
-            ("LEADPIPE_RETRY_UNIT_MS".into(), RETRY_UNIT_MS.to_string()),
-            // Lead back-off at the delivery cap, and a sweeper that looks
-            // every few seconds for what is stuck past a short grace: a run
-            // lasts minutes, not the hours the defaults are made for.
-            (
-                "LEADPIPE_LEAD_RETRY_MAX_MS".into(),
-                cfg.retry_max_ms.to_string(),
-            ),
-            (
-                "LEADPIPE_SWEEP_GRACE_SECONDS".into(),
-                (cfg.retry_max_ms / 1000 * 3).max(10).to_string(),
-            ),
-            ("LEADPIPE_SWEEP_INTERVAL_SECONDS".into(), "5".into()),
-            ("LEADPIPE_DELIVERY_STALL_SECONDS".into(), "15".into()),
-            ("LEADPIPE_POLLERS".into(), "3".into()),
-            ("RUST_LOG".into(), "warn".into()),
-        ],
+        env: [
+            runner::stack_env(&proxy.url(), api_port, &stack_name, &admin_token),
+            vec![
+                ("LEADPIPE_META_APP_SECRET".into(), app_secret.clone()),
+                ("LEADPIPE_META_VERIFY_TOKEN".into(), verify_token.clone()),
+                ("LEADPIPE_META_PAGE_TOKEN".into(), page_token.clone()),
+                ("LEADPIPE_META_GRAPH_URL".into(), graph.url()),
+                ("LEADPIPE_ALLOW_PRIVATE_TARGETS".into(), "1".into()),
+                ("LEADPIPE_PUBLIC_URL".into(), base_url.clone()),
+                (
+                    "LEADPIPE_RETRY_BASE_MS".into(),
+                    cfg.retry_base_ms.to_string(),
+                ),
+                ("LEADPIPE_RETRY_MAX_MS".into(), cfg.retry_max_ms.to_string()),
+                // Schedules counted in 10 ms units: `maxAttempts` keeps the
+                // back-off above to the millisecond, and the default schedule
+                // (27.6 h) lasts 16.5 minutes.
+                ("LEADPIPE_RETRY_UNIT_MS".into(), RETRY_UNIT_MS.to_string()),
+                // Lead back-off at the delivery cap, and a sweeper that looks
+                // every few seconds for what is stuck past a short grace: a run
+                // lasts minutes, not the hours the defaults are made for.
+                (
+                    "LEADPIPE_LEAD_RETRY_MAX_MS".into(),
+                    cfg.retry_max_ms.to_string(),
+                ),
+                (
+                    "LEADPIPE_SWEEP_GRACE_SECONDS".into(),
+                    (cfg.retry_max_ms / 1000 * 3).max(10).to_string(),
+                ),
+                ("LEADPIPE_SWEEP_INTERVAL_SECONDS".into(), "5".into()),
+                ("LEADPIPE_DELIVERY_STALL_SECONDS".into(), "15".into()),
+                ("LEADPIPE_POLLERS".into(), "3".into()),
+                ("RUST_LOG".into(), "warn".into()),
+            ],
+        ]
+        .concat(),
         dir: cfg.out_dir.clone(),
         base_url: base_url.clone(),
     };
@@ -235,6 +235,7 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
         spread: cfg.window.mul_f64(0.85),
         concurrency: cfg.concurrency,
         give_up_after: cfg.give_up_after,
+        stop_after: None,
     };
     let driving = tokio::spawn(driver::drive(plan));
     log(&format!(

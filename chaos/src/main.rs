@@ -3,6 +3,7 @@
 //! ```text
 //! leadpipe-chaos [--short] [--leads N] [--window SECS] [--settle SECS] [--out DIR]
 //! leadpipe-chaos local      # the local stack, as leadpipe-local runs it
+//! leadpipe-chaos load …     # make latency / make load (src/load/cli.rs)
 //! ```
 //!
 //! The runner it starts is `LEADPIPE_LOCAL_BIN` when set, else itself with
@@ -41,6 +42,10 @@ async fn main() -> ExitCode {
             }
         },
     };
+    if args.first().map(String::as_str) == Some("load") {
+        let out = out.with_file_name("load");
+        return leadpipe_chaos::load::cli::main(&args[1..], out, program, runner_args).await;
+    }
     let short = args.iter().any(|a| a == "--short");
     let mut leads = None;
     let mut window = None;

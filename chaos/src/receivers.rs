@@ -205,6 +205,8 @@ async fn serve(
 pub struct Seen {
     pub body_sha: [u8; 32],
     pub lead_id: Option<String>,
+    /// The lead's address, as the body carries it.
+    pub email: Option<String>,
     pub event_type: Option<String>,
     /// What makes two bodies of one lead and type one piece of news (the
     /// `changes` of a `lead.updated`): two webhook-ids for the same news
@@ -299,6 +301,13 @@ impl Receiver {
         *lock(&self.secret) = key;
     }
 
+    /// Every webhook-id acted on: its lead's address, its type and when
+    /// each copy arrived (the load run's end-to-end latency).
+    pub fn arrivals(&self) -> Vec<crate::load::stats::Arrival> {
+        let book = lock(&self.book);
+        book.seen.values().map(Into::into).collect()
+    }
+
     pub fn report(&self) -> ReceiverReport {
         let book = lock(&self.book);
         let mut r = ReceiverReport {
@@ -384,6 +393,7 @@ fn receive(
     let entry = book.seen.entry(id.clone()).or_insert_with(|| Seen {
         body_sha: sha,
         lead_id: lead_id.clone(),
+        email: field(&|v| v["lead"]["email"].as_str().map(str::to_owned)),
         event_type,
         news,
         requests: 0,

@@ -26,6 +26,26 @@ pub struct RunnerSpec {
     pub base_url: String,
 }
 
+/// The environment every runner of a harness gets: the AWS endpoint (and
+/// the dummy region and credentials moto takes), the API's address, the
+/// stack's name and the admin token.
+pub fn stack_env(
+    endpoint: &str,
+    api_port: u16,
+    stack: &str,
+    admin_token: &str,
+) -> Vec<(String, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL".into(), endpoint.to_owned()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        ("LEADPIPE_ADDR".into(), format!("127.0.0.1:{api_port}")),
+        ("LEADPIPE_STACK".into(), stack.to_owned()),
+        ("LEADPIPE_ADMIN_TOKEN".into(), admin_token.to_owned()),
+    ]
+}
+
 /// A running runner.
 pub struct Runner {
     child: Child,

@@ -3,7 +3,7 @@
 # so it dies with whoever started it. MOTO_RECORDER_FILEPATH (moto's own
 # setting) names the recorder's log when a run wants one (make chaos).
 #
-# Three patches make moto behave like the services it stands in for, and
+# Five patches make moto behave like the services it stands in for, and
 # keep it fast enough for runs of thousands of leads:
 #  1. DynamoDB is atomic and isolated: one lock around the table operations
 #     (moto runs TransactWriteItems without one, and a transaction cancelled
@@ -16,6 +16,11 @@
 #  4. SQS's ReceiveMessage checks each message's retention by computing
 #     every attribute of the queue, message counts included: O(queue
 #     depth) per message, O(depth²) per receive. It reads the one number.
+#  5. Every request finds its service by listing moto's package folder (a
+#     stat per service, ~150) and trying every service's URL patterns, all
+#     under the dispatcher's one lock, so requests queued behind it: the
+#     answer for a host never changes, so it is remembered (`make latency`
+#     found this: BENCHMARKS.md, "Latency").
 import copy, logging, sys, threading
 
 try:
@@ -25,6 +30,7 @@ try:
     import moto.dynamodb.models as dynamodb_models
     from moto.dynamodb.models.table import Table
     from moto.sqs.models import SQSBackend
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 except ImportError:
     print("moto is not installed: pip install 'moto[server]'", flush=True)
     sys.exit(3)
@@ -139,6 +145,19 @@ def _retained(self, queue_name, message):
 
 
 SQSBackend.is_message_valid_based_on_retention_period = _retained
+
+_backend_for_host = {}
+_original_backend_for_host = DomainDispatcherApplication.get_backend_for_host
+
+
+# Called under the dispatcher's lock, so the dict needs no lock of its own.
+def _remembered_backend_for_host(self, host):
+    if host not in _backend_for_host:
+        _backend_for_host[host] = _original_backend_for_host(self, host)
+    return _backend_for_host[host]
+
+
+DomainDispatcherApplication.get_backend_for_host = _remembered_backend_for_host
 
 server = ThreadedMotoServer(ip_address=sys.argv[1], port=int(sys.argv[2]), verbose=False)
 server.start()
