@@ -179,14 +179,14 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadOutcome, String> {
 
     // Every accepted lead's first copy, or the settle deadline.
     let deadline = Instant::now() + cfg.settle;
-    let mut reckoning = stats::reckon(t0, &leads, &receiver.arrivals());
+    let mut reckoning = stats::reckon(t0, &leads, &arrivals(&receiver));
     while !reckoning.lost.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        reckoning = stats::reckon(t0, &leads, &receiver.arrivals());
+        reckoning = stats::reckon(t0, &leads, &arrivals(&receiver));
     }
     // A moment more for late copies (duplicates) before the last count.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let reckoning = stats::reckon(t0, &leads, &receiver.arrivals());
+    let reckoning = stats::reckon(t0, &leads, &arrivals(&receiver));
     let max_depths = depths.stop().await;
     log(&format!(
         "{} of {accepted} delivered, lost {}",
@@ -377,6 +377,11 @@ pub fn markdown(cfg: &LoadConfig, r: &Reckoning) -> String {
         a = row("accept (first send → 202)", &r.accept_ms),
         e = row("end to end (202 → first POST received)", &r.e2e_ms),
     )
+}
+
+/// What the receiver saw, as the reckoning reads it.
+fn arrivals(receiver: &crate::receivers::Receiver) -> Vec<stats::Arrival> {
+    receiver.arrivals().iter().map(Into::into).collect()
 }
 
 #[cfg(test)]

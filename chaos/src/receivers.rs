@@ -303,9 +303,9 @@ impl Receiver {
 
     /// Every webhook-id acted on: its lead's address, its type and when
     /// each copy arrived (the load run's end-to-end latency).
-    pub fn arrivals(&self) -> Vec<crate::load::stats::Arrival> {
+    pub fn arrivals(&self) -> Vec<Seen> {
         let book = lock(&self.book);
-        book.seen.values().map(Into::into).collect()
+        book.seen.values().cloned().collect()
     }
 
     pub fn report(&self) -> ReceiverReport {
