@@ -27,6 +27,7 @@ mod meta;
 mod meta_pages;
 mod migration;
 mod ops_events;
+mod permissions;
 mod pipedrive;
 mod process;
 mod receivers;

@@ -574,6 +574,38 @@ pub struct FaultProxy {
     pub meter: meter::Meter,
     rules: std::sync::Arc<std::sync::Mutex<Vec<FaultRule>>>,
     injected: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// While set, only these operations pass; others are refused as IAM
+    /// refuses them (see [`FaultProxy::grant`]).
+    granted: Grants,
+    denied: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+type Grants = std::sync::Arc<std::sync::Mutex<Option<std::collections::HashSet<String>>>>;
+
+/// The API operations IAM lets `function` call: the actions of
+/// `leadpipe::aws::permissions::PERMISSIONS`, batch forms with their
+/// single-message actions, transactions with their parts'.
+pub fn operations_granted(
+    function: leadpipe::http::routes::Function,
+) -> std::collections::HashSet<String> {
+    let mut ops = std::collections::HashSet::new();
+    for (f, _, actions) in leadpipe::aws::permissions::PERMISSIONS {
+        if *f != function {
+            continue;
+        }
+        for action in *actions {
+            let op = action.rsplit(':').next().unwrap_or(action).to_owned();
+            if ["SendMessage", "DeleteMessage", "ChangeMessageVisibility"].contains(&op.as_str()) {
+                ops.insert(format!("{op}Batch"));
+            }
+            if ["PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"].contains(&op.as_str())
+            {
+                ops.insert("TransactWriteItems".to_owned());
+            }
+            ops.insert(op);
+        }
+    }
+    ops
 }
 
 impl FaultProxy {
@@ -591,8 +623,11 @@ impl FaultProxy {
             .build()
             .expect("client");
         let meter = meter::Meter::default();
+        let granted: Grants = Default::default();
+        let denied: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
         let (shared_rules, shared_count, shared_meter) =
             (rules.clone(), injected.clone(), meter.clone());
+        let (shared_granted, shared_denied) = (granted.clone(), denied.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -605,6 +640,7 @@ impl FaultProxy {
                     upstream.clone(),
                     shared_meter.clone(),
                 );
+                let (granted, denied) = (shared_granted.clone(), shared_denied.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let (rules, injected, client, upstream, meter) = (
@@ -614,6 +650,7 @@ impl FaultProxy {
                             upstream.clone(),
                             meter.clone(),
                         );
+                        let (granted, denied) = (granted.clone(), denied.clone());
                         async move {
                             let (parts, body) = req.into_parts();
                             let body = body
@@ -661,6 +698,20 @@ impl FaultProxy {
                             };
                             if let Some(Fault::Reply { status, body }) = fault {
                                 return Ok::<_, std::convert::Infallible>(canned(status, body));
+                            }
+                            let refused = granted
+                                .lock()
+                                .expect("lock")
+                                .as_ref()
+                                .is_some_and(|ops| !ops.contains(&operation));
+                            if refused {
+                                denied.lock().expect("lock").push(target.clone());
+                                return Ok(canned(
+                                    400,
+                                    format!(
+                                        "{{\"__type\":\"AccessDeniedException\",\"message\":\"not granted: {target}\"}}"
+                                    ),
+                                ));
                             }
                             // Metered: one write at a time, its items read
                             // before and after.
@@ -755,7 +806,21 @@ impl FaultProxy {
             meter,
             rules,
             injected,
+            granted,
+            denied,
         }
+    }
+
+    /// From now on, refuses every call `function`'s IAM role could not
+    /// make (AccessDeniedException, as AWS answers), and records it.
+    pub fn grant(&self, function: leadpipe::http::routes::Function) {
+        *self.granted.lock().expect("lock") = Some(operations_granted(function));
+    }
+
+    /// Every call allowed again; the calls refused so far.
+    pub fn ungrant(&self) -> Vec<String> {
+        *self.granted.lock().expect("lock") = None;
+        std::mem::take(&mut *self.denied.lock().expect("lock"))
     }
 
     /// The next `times` calls of `operation` (whose body contains

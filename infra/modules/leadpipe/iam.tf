@@ -12,13 +12,13 @@ locals {
       secret = ["secretsmanager:GetSecretValue"]
     }
     process = {
-      table      = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      table      = ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
       leads      = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
       deliveries = ["sqs:SendMessage"]
       secret     = ["secretsmanager:GetSecretValue"]
     }
     deliver = {
-      table          = ["dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      table          = ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
       deliveries     = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
       deliveries_dlq = ["sqs:SendMessage"]
       secret         = ["secretsmanager:GetSecretValue"]
@@ -33,9 +33,10 @@ locals {
       admin_secret   = ["secretsmanager:GetSecretValue"]
     }
     sweep = {
-      table      = ["dynamodb:Query", "dynamodb:UpdateItem"]
+      table      = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]
       leads      = ["sqs:SendMessage"]
       deliveries = ["sqs:SendMessage"]
+      secret     = ["secretsmanager:GetSecretValue"]
     }
   }
 

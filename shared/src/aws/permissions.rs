@@ -66,7 +66,9 @@ pub const PERMISSIONS: &[(Function, Resource, &[&str])] = &[
         Function::Process,
         Resource::Table,
         &[
+            "dynamodb:BatchGetItem",
             "dynamodb:ConditionCheckItem",
+            "dynamodb:DeleteItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:Query",
@@ -84,7 +86,9 @@ pub const PERMISSIONS: &[(Function, Resource, &[&str])] = &[
         Function::Deliver,
         Resource::Table,
         &[
+            "dynamodb:BatchGetItem",
             "dynamodb:ConditionCheckItem",
+            "dynamodb:DeleteItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:Query",
@@ -140,9 +144,17 @@ pub const PERMISSIONS: &[(Function, Resource, &[&str])] = &[
     (
         Function::Sweep,
         Resource::Table,
-        &["dynamodb:Query", "dynamodb:UpdateItem"],
+        &[
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
     ),
     (Function::Sweep, Resource::LeadsQueue, &["sqs:SendMessage"]),
+    // The Meta page check opens each page's sealed token.
+    (Function::Sweep, Resource::Secret, SECRET),
     (
         Function::Sweep,
         Resource::DeliveriesQueue,
