@@ -248,3 +248,105 @@ async fn ingest_stays_within_its_role() {
     .await;
     assert_eq!(denied, Vec::<String>::new(), "ingest");
 }
+
+/// admin: the management API's writes and reads, one of each kind.
+#[tokio::test]
+async fn admin_stays_within_its_role() {
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |c| {
+        c.allow_private_targets = true;
+    })
+    .await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/crm", &[(500, "down")]);
+    let (key, token) = t.create_key(json!({"name": "k"})).await;
+    t.post_lead(&key, &token, json!({"email": "admin-role@example.com"}))
+        .await;
+    t.process_queue().await;
+    proxy.grant(Function::Admin);
+    let call = |method: &'static str, path: String, body: Option<serde_json::Value>| {
+        let t = &t;
+        async move {
+            let r = t.admin(method, &path, body).await;
+            assert!(r.status < 500, "{method} {path}: {} {}", r.status, r.text());
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap_or_default()
+        }
+    };
+    let sub = call(
+        "POST",
+        "/v1/subscriptions".into(),
+        Some(json!({"url": format!("{}/crm", crm.base_url), "maxAttempts": 1})),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lead = call("GET", "/v1/leads".into(), None).await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event = call("GET", "/v1/events".into(), None).await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (method, path, body) in [
+        ("GET", format!("/v1/keys/{key}"), None),
+        ("POST", format!("/v1/keys/{key}/rotate"), None),
+        ("POST", format!("/v1/keys/{key}/test-lead"), None),
+        ("GET", format!("/v1/events/{event}"), None),
+        ("POST", format!("/v1/events/{event}/replay"), None),
+        ("GET", format!("/v1/leads/{lead}"), None),
+        (
+            "PATCH",
+            format!("/v1/leads/{lead}"),
+            Some(json!({"tags": ["vip"]})),
+        ),
+        ("GET", "/v1/leads/export".into(), None),
+        (
+            "PATCH",
+            format!("/v1/subscriptions/{sub}"),
+            Some(json!({"retrySchedule": [1]})),
+        ),
+        (
+            "POST",
+            format!("/v1/subscriptions/{sub}/rotate-secret"),
+            Some(json!({})),
+        ),
+        ("POST", format!("/v1/subscriptions/{sub}/test"), None),
+        ("GET", "/v1/deliveries".into(), None),
+        ("GET", "/v1/dlq".into(), None),
+        ("POST", "/v1/dlq/redrive".into(), None),
+        ("GET", "/v1/audit".into(), None),
+        (
+            "PUT",
+            "/v1/meta/pages/4001".into(),
+            Some(json!({"accessToken": "tok-4001"})),
+        ),
+        ("GET", "/v1/meta/pages".into(), None),
+        ("DELETE", "/v1/meta/pages/4001".into(), None),
+        (
+            "POST",
+            "/v1/workspaces".into(),
+            Some(json!({"name": "Client B"})),
+        ),
+        ("GET", "/v1/workspaces".into(), None),
+    ] {
+        call(method, path, body).await;
+    }
+    let denied = proxy.ungrant();
+    assert_eq!(denied, Vec::<String>::new(), "admin");
+    // A delivery to retry, and the erasure, once the lead has one.
+    t.deliver_queue().await;
+    proxy.grant(Function::Admin);
+    let deliveries = t.admin("GET", "/v1/deliveries", None).await.json();
+    if let Some(id) = deliveries["items"][0]["id"].as_str() {
+        let r = t
+            .admin("POST", &format!("/v1/deliveries/{id}/retry"), None)
+            .await;
+        assert!(r.status < 500, "{}", r.text());
+    }
+    let r = t
+        .admin("POST", &format!("/v1/leads/{lead}/erase"), None)
+        .await;
+    assert!(r.status < 500, "{}", r.text());
+    assert_eq!(proxy.ungrant(), Vec::<String>::new(), "admin: retry, erase");
+}
