@@ -213,20 +213,7 @@ async fn the_sweeper_pages_through_every_stuck_event() {
 #[tokio::test]
 async fn a_lost_answer_to_the_sweepers_mark_still_queues_the_event() {
     let (t, proxy) = TestStack::behind_proxy(Default::default(), |_| {}).await;
-    let leadgen = leadpipe::providers::meta::Leadgen {
-        leadgen_id: "7100000".into(),
-        page_id: None,
-        form_id: None,
-        ad_id: None,
-        created_time: None,
-    };
-    let event = EventRecord::from_leadgen(
-        t.scope.ws(),
-        EventId::generate(),
-        leadgen,
-        clock::now_rfc3339(),
-    );
-    events::put_new(&t.scope, &event).await.unwrap();
+    t.put_unqueued_leadgen("7100000").await;
     proxy.inject("UpdateItem", Some("sweptAtMs"), 1, lost_answer());
     let later = clock::now_ms() + t.app.config.sweep_grace.as_millis() as i64 + 1_000;
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();

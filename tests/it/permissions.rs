@@ -7,9 +7,7 @@
 use std::time::Duration;
 
 use leadpipe::http::routes::Function;
-use leadpipe::model::events::{self, EventRecord};
 use leadpipe::rules::clock;
-use leadpipe::rules::ids::EventId;
 use leadpipe_tests::{FaultProxy, ScriptedServer, TestStack, leadpipe};
 use serde_json::json;
 
@@ -126,20 +124,7 @@ async fn sweep_stays_within_its_role() {
     t.post_lead(&key, &token, json!({"email": "stalled@example.com"}))
         .await;
     t.process_queue().await;
-    let leadgen = leadpipe::providers::meta::Leadgen {
-        leadgen_id: "7200000".into(),
-        page_id: None,
-        form_id: None,
-        ad_id: None,
-        created_time: None,
-    };
-    let event = EventRecord::from_leadgen(
-        t.scope.ws(),
-        EventId::generate(),
-        leadgen,
-        clock::now_rfc3339(),
-    );
-    events::put_new(&t.scope, &event).await.unwrap();
+    t.put_unqueued_leadgen("7200000").await;
     proxy.inject(
         "UpdateItem",
         Some("sweptAtMs"),

@@ -253,6 +253,28 @@ impl TestStack {
         .await
     }
 
+    /// A Meta leadgen's event, `RECEIVED` and never queued: what the
+    /// sweeper looks for once its grace is over.
+    pub async fn put_unqueued_leadgen(&self, leadgen_id: &str) -> leadpipe::rules::ids::EventId {
+        let leadgen = leadpipe::providers::meta::Leadgen {
+            leadgen_id: leadgen_id.into(),
+            page_id: None,
+            form_id: None,
+            ad_id: None,
+            created_time: None,
+        };
+        let event = leadpipe::model::events::EventRecord::from_leadgen(
+            self.scope.ws(),
+            leadpipe::rules::ids::EventId::generate(),
+            leadgen,
+            leadpipe::rules::clock::now_rfc3339(),
+        );
+        leadpipe::model::events::put_new(&self.scope, &event)
+            .await
+            .expect("event");
+        event.id
+    }
+
     /// Every message now on the leads queue (received and left in flight).
     pub async fn drain_leads_queue(&self) -> Vec<Value> {
         let hide = leadpipe_local::poller::Taken::Hide { visibility: 60 };
