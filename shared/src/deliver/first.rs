@@ -88,7 +88,21 @@ pub async fn found(scope: &Scope, made: &Delivery) -> Result<Option<Queued>, Err
     if now.status == DeliveryStatus::Pending && now.attempt_count == 0 {
         return Ok(Some(message));
     }
-    match deliveries::abandoned_first(&now, clock::now_ms()) {
+    let now_ms = clock::now_ms();
+    match deliveries::abandoned_first(&now, now_ms) {
+        // A first attempt recorded as failed whose message may never have
+        // been sent (the send failed, the lead's message came back): queue
+        // it again, due at its next attempt. A spare copy finds the attempt
+        // not due, or claimed, and waits.
+        None if now.status == DeliveryStatus::Pending
+            && now.attempt_count == 1
+            && now.held_at_ms.is_none()
+            && now.lease_until_ms.is_none_or(|until| until <= now_ms) =>
+        {
+            let due = now.next_attempt_at_ms.unwrap_or(now_ms) - now_ms;
+            let wait = Duration::from_millis(u64::try_from(due).unwrap_or(0));
+            Ok(Some((message.0, seconds(wait))))
+        }
         None => Ok(None),
         Some(Err(until_ms)) => Err(Error::Data(format!(
             "delivery {}: its first attempt is being made until {}; fan-out looks again later",
