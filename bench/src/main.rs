@@ -293,11 +293,11 @@ async fn run() -> Result<(), String> {
     let started = Instant::now();
 
     // The emulator and a fresh stack.
-    let port = leadpipe_local::free_port().map_err(|e| e.to_string())?;
-    let emulator =
-        tokio::task::spawn_blocking(move || leadpipe_local::Emulator::start("127.0.0.1", port))
-            .await
-            .map_err(|e| e.to_string())??;
+    let emulator = tokio::task::spawn_blocking(|| {
+        leadpipe_local::Emulator::start_on_free_port("127.0.0.1", None)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
     let endpoint = emulator.endpoint.clone();
     let sdk = leadpipe_local::sdk_config(&endpoint).await;
     let secret = SecretOverrides {

@@ -69,7 +69,20 @@ impl Moto {
     /// Starts moto on 127.0.0.1:`port`, its recorder logging to
     /// `recording`. Blocking (about a second).
     pub fn start(port: u16, recording: &Path) -> Result<Self, String> {
-        let emulator = Emulator::start_recording("127.0.0.1", port, Some(recording))?;
+        Self::wrap(Emulator::start_recording(
+            "127.0.0.1",
+            port,
+            Some(recording),
+        )?)
+    }
+
+    /// [`Moto::start`] on a free port (the restart reuses it).
+    pub fn start_on_free_port(recording: &Path) -> Result<Self, String> {
+        Self::wrap(Emulator::start_on_free_port("127.0.0.1", Some(recording))?)
+    }
+
+    fn wrap(emulator: Emulator) -> Result<Self, String> {
+        let port = emulator.port;
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(600))

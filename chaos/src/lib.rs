@@ -84,13 +84,13 @@ pub async fn run(cfg: Config) -> Result<Outcome, String> {
     let _ = std::fs::remove_file(&recording);
 
     // The emulator, recording from the start.
-    let moto_port = leadpipe_local::free_port().map_err(|e| e.to_string())?;
     let rec = recording.clone();
     let mut moto = Some(
-        tokio::task::spawn_blocking(move || Moto::start(moto_port, &rec))
+        tokio::task::spawn_blocking(move || Moto::start_on_free_port(&rec))
             .await
             .map_err(|e| e.to_string())??,
     );
+    let moto_port = moto.as_ref().map_or(0, |m| m.port);
     let moto_url = format!("http://127.0.0.1:{moto_port}");
     if let Some(m) = &moto {
         m.start_recording().await?;

@@ -82,9 +82,8 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadOutcome, String> {
     let run_id = crate::token(6).to_lowercase();
     let machine_at_start = machine();
 
-    let moto_port = leadpipe_local::free_port().map_err(|e| e.to_string())?;
     let mut moto = tokio::task::spawn_blocking(move || {
-        leadpipe_local::Emulator::start("127.0.0.1", moto_port)
+        leadpipe_local::Emulator::start_on_free_port("127.0.0.1", None)
     })
     .await
     .map_err(|e| e.to_string())??;

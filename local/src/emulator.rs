@@ -15,6 +15,7 @@ const SCRIPT: &str = include_str!("moto.py");
 /// A running emulator.
 pub struct Emulator {
     pub endpoint: String,
+    pub port: u16,
     child: Child,
 }
 
@@ -32,7 +33,10 @@ impl Emulator {
         port: u16,
         recording: Option<&Path>,
     ) -> Result<Self, String> {
-        if std::net::TcpStream::connect((host, port)).is_ok() {
+        // Bound, not connected to: a connect to a free port in the
+        // ephemeral range can meet itself (TCP's simultaneous open) and
+        // look like a listener.
+        if std::net::TcpListener::bind((host, port)).is_err() {
             return Err(format!(
                 "{host}:{port} is already in use: stop what runs there, set LEADPIPE_EMULATOR_PORT to start the emulator on another port, or set AWS_ENDPOINT_URL to use what runs there (LEADPIPE_ADDR moves the API, 127.0.0.1:3000)"
             ));
@@ -74,8 +78,25 @@ impl Emulator {
         });
         Ok(Emulator {
             endpoint: format!("http://{host}:{port}"),
+            port,
             child,
         })
+    }
+
+    /// [`Emulator::start`] on a free port of `host`, with a fresh port
+    /// (up to five) when another process takes the one chosen before the
+    /// emulator binds it.
+    pub fn start_on_free_port(host: &str, recording: Option<&Path>) -> Result<Self, String> {
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port().map_err(|e| e.to_string())?;
+            match Self::start_recording(host, port, recording) {
+                Ok(emulator) => return Ok(emulator),
+                Err(e) if e.contains("in use") || e.contains("cannot listen") => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
     }
 
     /// Kills the emulator (SIGKILL) and waits for it: a crash, not a stop.

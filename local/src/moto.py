@@ -24,13 +24,13 @@
 import copy, logging, sys, threading
 
 try:
-    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
     from moto.core.utils import unix_time
     from moto.dynamodb.models import DynamoDBBackend
     import moto.dynamodb.models as dynamodb_models
     from moto.dynamodb.models.table import Table
     from moto.sqs.models import SQSBackend
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 except ImportError:
     print("moto is not installed: pip install 'moto[server]'", flush=True)
     sys.exit(3)
@@ -159,8 +159,18 @@ def _remembered_backend_for_host(self, host):
 
 DomainDispatcherApplication.get_backend_for_host = _remembered_backend_for_host
 
-server = ThreadedMotoServer(ip_address=sys.argv[1], port=int(sys.argv[2]), verbose=False)
-server.start()
+# Bound here, not in moto's ThreadedMotoServer: that one binds in its
+# thread, and a port taken meanwhile left it waiting forever for a server
+# that had died. A port in use is told on the first line instead.
+try:
+    server = make_server(
+        sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=True
+    )
+except (OSError, SystemExit) as e:
+    # werkzeug reports a port in use on stderr and exits.
+    print(f"cannot listen on {sys.argv[1]}:{sys.argv[2]}: {getattr(e, 'strerror', None) or 'in use'}", flush=True)
+    sys.exit(4)
+threading.Thread(target=server.serve_forever, daemon=True).start()
 print("ready", flush=True)
 sys.stdin.read()
-server.stop()
+server.shutdown()

@@ -188,16 +188,69 @@ async fn a_held_destination_is_not_attempted_by_process() {
 }
 
 /// `process` stopped after claiming the first attempt (here: every write
-/// of its record refused): the lead's message comes back, and fan-out,
-/// run again, leaves a live claim alone and records an abandoned one as
-/// unanswered, which queues it.
+/// of its record refused), and the lead's message comes back while the
+/// claim is live: fan-out leaves the claim alone and hands the delivery
+/// to the deliveries queue, due when the lease runs out, so the lead's
+/// message is done (retrying it instead spent its receives until the DLQ
+/// took it, the delivery stranded). `deliver` waits while the lease runs,
+/// then records the attempt as unanswered and makes the next.
 #[tokio::test]
-async fn an_abandoned_first_attempt_is_recorded_and_queued() {
+async fn an_abandoned_first_attempt_is_queued_for_when_its_lease_runs_out() {
     let (t, proxy) = TestStack::behind_proxy(Default::default(), first).await;
     let crm = ScriptedServer::start().await;
     crm.script("/crm", &[(200, "ok")]);
     subscribe(&t, &crm, json!({})).await;
-    lead(&t, "stopped@example.com").await;
+    let id = stopped_mid_attempt(&t, &proxy, &crm).await;
+
+    // The claim is live: nothing is sent again, and the lead's message is
+    // done; the delivery waits on its own queue for the lease's end.
+    again(&t).await;
+    assert_eq!(crm.requests_to("/crm").len(), 1);
+    let d = deliveries::get(&t.scope, &id).await.unwrap().unwrap();
+    assert!(d.claim.is_some() && d.gsi1pk.is_empty());
+    assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 0);
+    assert_eq!(t.queue_depth(&t.stack.deliveries_queue_url).await, 0);
+    assert_eq!(delayed(&t).await, 1, "queued for the lease's end");
+
+    // A copy of its message while the lease runs: `deliver` waits too.
+    queue_copy(&t, &id).await;
+    t.deliver_queue().await;
+    assert_eq!(crm.requests_to("/crm").len(), 1);
+
+    // Its lease runs out (the claimant is gone): `deliver` records the
+    // attempt as unanswered, which lists the delivery, and makes the next.
+    expire_lease(&t, &id).await;
+    queue_copy(&t, &id).await;
+    deliver_until(&t, &crm, 2).await;
+    assert_recovered(&t).await;
+}
+
+/// The lead's message comes back after the claim's lease ran out: fan-out
+/// records the abandoned attempt as unanswered and queues the next at once.
+#[tokio::test]
+async fn an_abandoned_first_attempt_found_after_its_lease_is_recorded_and_queued() {
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), first).await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/crm", &[(200, "ok")]);
+    subscribe(&t, &crm, json!({})).await;
+    let id = stopped_mid_attempt(&t, &proxy, &crm).await;
+    expire_lease(&t, &id).await;
+    again(&t).await;
+    let d = the_delivery(&t).await;
+    assert_eq!(d["status"], "pending", "{d}");
+    assert_eq!(delayed(&t).await, 0, "queued at once");
+    deliver_until(&t, &crm, 2).await;
+    assert_recovered(&t).await;
+}
+
+/// A lead whose first attempt `process` made (one request) and could not
+/// record: its delivery, claimed and on no listing.
+async fn stopped_mid_attempt(
+    t: &TestStack,
+    proxy: &leadpipe_tests::FaultProxy,
+    crm: &ScriptedServer,
+) -> String {
+    lead(t, "stopped@example.com").await;
     let refused = Fault::Reply {
         status: 500,
         body: r#"{"__type":"InternalFailure","message":"injected"}"#.into(),
@@ -206,33 +259,43 @@ async fn an_abandoned_first_attempt_is_recorded_and_queued() {
     t.process_queue().await;
     proxy.clear();
     assert_eq!(crm.requests_to("/crm").len(), 1);
-    // On no listing while claimed; the lead's message is still queued.
     let list = t.admin("GET", "/v1/deliveries", None).await.json();
     assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
-    let id = claimed_delivery(&t).await;
+    claimed_delivery(t).await
+}
 
-    // The claim is live: nothing is sent again.
-    again(&t).await;
-    assert_eq!(crm.requests_to("/crm").len(), 1);
-    let d = deliveries::get(&t.scope, &id).await.unwrap().unwrap();
-    assert!(d.claim.is_some() && d.gsi1pk.is_empty());
-
-    // Its lease runs out (the claimant is gone): recorded and queued.
-    expire_lease(&t, &id).await;
-    again(&t).await;
-    let d = the_delivery(&t).await;
-    assert_eq!(d["status"], "pending", "{d}");
-    assert!(
-        d["attempts"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("process stopped"),
-        "{d}"
-    );
-    deliver_until(&t, &crm, 2).await;
-    let d = the_delivery(&t).await;
+/// Delivered by its second attempt, the first logged as unanswered.
+async fn assert_recovered(t: &TestStack) {
+    let d = the_delivery(t).await;
     assert_eq!(d["status"], "delivered", "{d}");
     assert_eq!(d["attempts"].as_array().unwrap().len(), 2, "{d}");
+    let first = d["attempts"][0]["error"].as_str().unwrap_or_default();
+    assert!(first.contains("process stopped"), "{d}");
+}
+
+/// Messages on the deliveries queue waiting out their delay.
+async fn delayed(t: &TestStack) -> usize {
+    let out = aws_sdk_sqs::Client::new(&t.sdk)
+        .get_queue_attributes()
+        .queue_url(&t.stack.deliveries_queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .expect("attributes");
+    out.attributes()
+        .and_then(|a| a.values().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Another copy of the delivery's message, visible at once.
+async fn queue_copy(t: &TestStack, id: &str) {
+    let message = leadpipe::aws::queue::DeliveriesMessage::attempt(t.scope.ws(), id);
+    t.app
+        .queue
+        .send_all_delayed(&t.stack.deliveries_queue_url, &[(message, 0)])
+        .await
+        .expect("send");
 }
 
 /// A lost answer on either write of the first attempt (the put that

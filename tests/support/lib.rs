@@ -73,8 +73,7 @@ pub fn endpoint() -> String {
         {
             return Ok(url);
         }
-        let port = leadpipe_local::free_port().map_err(|e| e.to_string())?;
-        leadpipe_local::Emulator::start("127.0.0.1", port).map(|e| e.keep_until_exit())
+        leadpipe_local::Emulator::start_on_free_port("127.0.0.1", None).map(|e| e.keep_until_exit())
     });
     match result {
         Ok(url) => url.clone(),

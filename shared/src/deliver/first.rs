@@ -15,9 +15,11 @@
 //! * **never stranded**: a failed first attempt is recorded like any other
 //!   (the delivery joins its listings and the work index) and queued after
 //!   the schedule's first step; a `process` that stops before recording
-//!   it leaves its message to come back, and fan-out, run again, records
-//!   the abandoned attempt as unanswered and queues it
-//!   ([`found`]).
+//!   it leaves its message to come back, and fan-out, run again, queues
+//!   the delivery ([`found`]): due when the claim's lease runs out, when
+//!   `deliver` records the abandoned attempt as unanswered and goes on
+//!   ([`record_abandoned`]), or at once when the lease ran out already
+//!   (fan-out records it then).
 //!
 //! A failing (held) subscription, a CLI listener and a deployment whose
 //! deliveries must leave from the static egress IP (only `deliver` has it;
@@ -79,7 +81,7 @@ pub async fn attempt(
 /// copy of the lead's message): the message it still needs, if any.
 /// Queued when never tried; when `process` claimed its first attempt and
 /// stopped, the attempt is recorded as unanswered once the claim's lease
-/// has run out (an error before that: the lead's message comes back).
+/// has run out, and queued for when it runs out before that.
 pub async fn found(scope: &Scope, made: &Delivery) -> Result<Option<Queued>, Error> {
     let Some(now) = deliveries::get(scope, &made.id).await? else {
         return Ok(None);
@@ -104,29 +106,46 @@ pub async fn found(scope: &Scope, made: &Delivery) -> Result<Option<Queued>, Err
             Ok(Some((message.0, seconds(wait))))
         }
         None => Ok(None),
-        Some(Err(until_ms)) => Err(Error::Data(format!(
-            "delivery {}: its first attempt is being made until {}; fan-out looks again later",
-            made.id,
-            clock::rfc3339(until_ms)
-        ))),
-        Some(Ok(claim)) => {
-            let record = AttemptRecord {
-                n: claim.n,
-                status_code: None,
-                duration_ms: 0,
-                error: Some("no answer recorded: process stopped during the first attempt"),
-                response: None,
-                next_attempt_at_ms: None,
-            };
-            let recorded =
-                deliveries::record_attempt(scope, made, &claim, record, DeliveryStatus::Pending)
-                    .await?;
-            if recorded {
-                tracing::warn!(delivery_id = %made.id, "an abandoned first attempt recorded as unanswered; queued");
-            }
-            Ok(recorded.then_some(message))
+        // The claimant may still be sending. The lead's message is done
+        // with it: a message due when the lease runs out moves it on
+        // (`deliver` records the attempt as unanswered if the claimant
+        // stopped, and finds it moved on if not). Failing the lead's
+        // message instead spent its receives until it reached the DLQ,
+        // the delivery still unlisted (a short chaos run lost 17).
+        Some(Err(until_ms)) => {
+            let rest = u64::try_from(until_ms - now_ms).unwrap_or(0);
+            let wait = Duration::from_millis(rest) + Duration::from_secs(1);
+            Ok(Some((message.0, seconds(wait))))
         }
+        Some(Ok(claim)) => Ok(record_abandoned(scope, made, &claim)
+            .await?
+            .then_some(message)),
     }
+}
+
+/// Records the first attempt `claim` of `made`, abandoned by a `process`
+/// that stopped, as unanswered: the delivery joins its listings and the
+/// work index, and its next attempt follows at once. False when another
+/// copy recorded it first.
+pub async fn record_abandoned(
+    scope: &Scope,
+    made: &Delivery,
+    claim: &deliveries::Claim,
+) -> Result<bool, Error> {
+    let record = AttemptRecord {
+        n: claim.n,
+        status_code: None,
+        duration_ms: 0,
+        error: Some("no answer recorded: process stopped during the first attempt"),
+        response: None,
+        next_attempt_at_ms: None,
+    };
+    let recorded =
+        deliveries::record_attempt(scope, made, claim, record, DeliveryStatus::Pending).await?;
+    if recorded {
+        tracing::warn!(delivery_id = %made.id, "an abandoned first attempt recorded as unanswered");
+    }
+    Ok(recorded)
 }
 
 /// A delay as SQS takes it: whole seconds, at most 15 minutes (a longer

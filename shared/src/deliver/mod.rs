@@ -351,6 +351,21 @@ async fn prepare(scope: &Scope, delivery_id: &str) -> Result<Prepared, Error> {
         DeliveryStatus::Dead => return Ok(Prepared::Park(Box::new(delivery))),
         DeliveryStatus::Pending => {}
     }
+    // A first attempt `process` claimed and never recorded: waited for
+    // while its lease runs, recorded as unanswered once it ran out (then
+    // the next attempt follows, with the delivery listed).
+    let now_ms = clock::now_ms();
+    match deliveries::abandoned_first(&delivery, now_ms) {
+        None => {}
+        Some(Err(until_ms)) => {
+            let rest = u64::try_from(until_ms - now_ms).unwrap_or(0);
+            return Ok(Prepared::Wait(Duration::from_millis(rest + 1_000)));
+        }
+        Some(Ok(claim)) => {
+            first::record_abandoned(scope, &delivery, &claim).await?;
+            return Ok(Prepared::Wait(Duration::ZERO));
+        }
+    }
     let reason = match subscriptions::get(scope, &delivery.subscription_id).await? {
         // A CLI listener's deliveries wait, pending, for `leadpipe listen`
         // to collect them (see `crate::listen`).
