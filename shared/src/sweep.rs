@@ -25,6 +25,7 @@ use crate::aws::table::{self, GSI3, Listing};
 use crate::error::Error;
 use crate::model::deliveries::{self, Delivery};
 use crate::model::events::{self, EventRecord, EventStatus};
+use crate::model::health::{self, Health};
 use crate::rules::clock;
 use crate::rules::ids::{IdKind, bound_at};
 
@@ -154,6 +155,7 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
         .map(table::pending_deliveries)
         .collect();
     let mut queued = Vec::new();
+    let mut holds = HoldsStanding::default();
     loop {
         let (found, next): (Vec<Delivery>, _) = app
             .store
@@ -167,8 +169,11 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
                 continue;
             };
             let scope = app.scope(ws);
-            if d.stalled(now, quiet) && deliveries::touch_stalled(&scope, &d).await? == Write::Done
-            {
+            let stalled = d.stalled(now, quiet)
+                || (d.held_at_ms.is_some()
+                    && d.quiet_for(now, quiet)
+                    && !holds.stands(&scope, &d).await?);
+            if stalled && deliveries::touch_stalled(&scope, &d).await? == Write::Done {
                 messages.push(DeliveriesMessage::attempt(scope.ws(), &d.id));
                 queued.push(d);
             }
@@ -181,6 +186,46 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
             None => return Ok(queued),
         }
     }
+}
+
+/// Whether a held delivery's hold still stands: its subscription failing
+/// and its probe (another delivery) still pending, as `deliver`'s gate
+/// decides. One whose hold does not stand was left behind by a release
+/// that was lost (a crash between the recovery and the release's sends,
+/// a send that failed) or by a probe that ended without handing on: it
+/// is stalled once quiet for the stall window, not the hourly recheck.
+/// Each subscription is looked at once a run.
+#[derive(Default)]
+struct HoldsStanding(std::collections::HashMap<(String, String), Option<String>>);
+
+impl HoldsStanding {
+    async fn stands(&mut self, scope: &Scope, d: &Delivery) -> Result<bool, Error> {
+        let key = (scope.ws().to_string(), d.subscription_id.to_string());
+        let probe = match self.0.get(&key) {
+            Some(probe) => probe.clone(),
+            None => {
+                let probe = live_probe(scope, &d.subscription_id).await?;
+                self.0.insert(key, probe.clone());
+                probe
+            }
+        };
+        Ok(probe.is_some_and(|p| p != d.id.as_str()))
+    }
+}
+
+/// The probe of a failing subscription while it is still pending.
+async fn live_probe(scope: &Scope, sub_id: &str) -> Result<Option<String>, Error> {
+    let Some(probe) = health::get(scope, sub_id)
+        .await?
+        .filter(Health::failing)
+        .and_then(|h| h.probe)
+    else {
+        return Ok(None);
+    };
+    let pending = deliveries::get(scope, &probe)
+        .await?
+        .is_some_and(|p| p.status == deliveries::DeliveryStatus::Pending);
+    Ok(pending.then_some(probe))
 }
 
 /// What one run's page checks found.

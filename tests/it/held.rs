@@ -185,3 +185,69 @@ async fn a_destination_failing_for_the_whole_span_is_disabled_keeping_its_config
     }
     assert!(t.queue_depth(&t.stack.deliveries_dlq_url).await >= ids.len());
 }
+
+/// The release that should free held deliveries was lost (here: the
+/// subscription's health cleared with no release, as a crash between the
+/// two, or a failed send, leaves it). The sweeper leaves held deliveries
+/// alone while their hold stands, and queues them once it does not, after
+/// the stall window rather than the hourly recheck.
+#[tokio::test]
+async fn held_deliveries_left_by_a_lost_release_are_freed_by_the_sweeper() {
+    let t = TestStack::with_config(|c| {
+        c.allow_private_targets = true;
+        c.failing_after = 3;
+        c.disable_after = Duration::from_secs(86_400);
+        c.delivery_stall = Some(Duration::from_secs(60));
+    })
+    .await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/crm", &[(503, "down")]);
+    let r = t
+        .admin(
+            "POST",
+            "/v1/subscriptions",
+            Some(json!({"url": format!("{}/crm", crm.base_url), "retrySchedule": [1, 1, 1, 1, 300, 300]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sub = r.json()["id"].as_str().unwrap().to_owned();
+    let ids = leads(&t, 5, "lost-release").await;
+    pump(&t, 15).await;
+    let held_ids = || async {
+        let mut held = Vec::new();
+        for id in &ids {
+            let d = deliveries::get(&t.scope, id).await.unwrap().unwrap();
+            if d.held_at_ms.is_some() && d.status == DeliveryStatus::Pending {
+                held.push(id.clone());
+            }
+        }
+        held
+    };
+    let held = held_ids().await;
+    assert!(held.len() >= 2, "{held:?} held");
+    let later = leadpipe::rules::clock::now_ms() + 61_000;
+
+    // Still failing: the hold stands; at most the probe is looked at.
+    let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
+    assert!(swept.deliveries <= 1, "{swept:?}");
+
+    // The destination is back and the recovery was recorded, but its
+    // release was lost: nothing would move the held deliveries for an hour.
+    crm.script("/crm", &[(200, "ok")]);
+    leadpipe::model::health::clear(&t.scope, &sub)
+        .await
+        .unwrap();
+    let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
+    assert!(swept.deliveries >= held.len(), "{swept:?}, {held:?}");
+    for _ in 0..50 {
+        t.deliver_queue().await;
+        if held_ids().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for id in &held {
+        let d = deliveries::get(&t.scope, id).await.unwrap().unwrap();
+        assert_eq!(d.status, DeliveryStatus::Delivered, "{id}");
+    }
+}

@@ -223,12 +223,19 @@ impl Delivery {
     /// unless it is queued again.
     pub fn stalled(&self, now_ms: i64, quiet: std::time::Duration) -> bool {
         // A held delivery waits for its subscription's probe: looked at
-        // again hourly, in case the release that should free it was lost.
+        // again hourly, in case the probe was lost (the sweeper looks
+        // sooner when the hold no longer stands: `quiet_for`).
         let quiet = if self.held_at_ms.is_some() {
             quiet.max(HELD_RECHECK)
         } else {
             quiet
         };
+        self.quiet_for(now_ms, quiet)
+    }
+
+    /// Pending, with no attempt under way and no change for `quiet`,
+    /// held or not.
+    pub fn quiet_for(&self, now_ms: i64, quiet: std::time::Duration) -> bool {
         let quiet_ms = i64::try_from(quiet.as_millis()).unwrap_or(i64::MAX);
         // Quiet since its last change, or since its next attempt fell due
         // (a step of hours is a long wait, not a stall).
