@@ -110,8 +110,9 @@ pub async fn found(scope: &Scope, made: &Delivery) -> Result<Option<Queued>, Err
         // with it: a message due when the lease runs out moves it on
         // (`deliver` records the attempt as unanswered if the claimant
         // stopped, and finds it moved on if not). Failing the lead's
-        // message instead spent its receives until it reached the DLQ,
-        // the delivery still unlisted (a short chaos run lost 17).
+        // message instead spent a receive each time: at short back-offs
+        // they could run out before the lease, the delivery left unlisted
+        // until the leads DLQ was redriven.
         Some(Err(until_ms)) => {
             let rest = u64::try_from(until_ms - now_ms).unwrap_or(0);
             let wait = Duration::from_millis(rest) + Duration::from_secs(1);
