@@ -6,7 +6,8 @@
 //! One file per page: [`dashboard`] (the home, its SVG charts drawn by
 //! [`charts`]), [`keys`], [`destinations`], [`leads`], [`events`],
 //! [`deliveries`]; [`auth`] (session cookie, CSRF, Origin), [`layout`]
-//! (the shell, fields, errors) and [`assets`] (one stylesheet, one small
+//! (the shell, fields, errors), [`form`] (posted fields and what was
+//! wrong with them) and [`assets`] (one stylesheet, one small
 //! progressive-enhancement script; no other host is ever referenced).
 
 pub mod assets;
@@ -18,6 +19,7 @@ pub mod destination_form;
 pub mod destination_kinds;
 pub mod destinations;
 pub mod events;
+pub mod form;
 pub mod keys;
 pub mod layout;
 pub mod lead_history;
@@ -25,6 +27,8 @@ pub mod leads;
 pub mod routing;
 pub mod sources;
 pub mod workspaces;
+
+pub use form::{Form, Problems, split_list};
 
 use http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -140,98 +144,6 @@ impl Ctx<'_> {
         let m = routes::resolve(method, req.uri().path(), Some(Function::Admin))?;
         // On the heap: the admin actions are large futures.
         Box::pin(crate::admin::act(&self.caller, &req, m)).await
-    }
-}
-
-/// Form fields.
-#[derive(Debug, Default)]
-pub struct Form(pub Vec<(String, String)>);
-
-impl Form {
-    /// A field, trimmed ("" when absent).
-    pub fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-            .unwrap_or("")
-    }
-
-    /// Every value of a repeated field.
-    pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-            .collect()
-    }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == name)
-    }
-}
-
-/// A comma- or newline-separated list, trimmed, without empties.
-pub fn split_list(text: &str) -> Vec<String> {
-    text.split([',', '\n'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// What went wrong with a form: issues per field and a message for the
-/// form as a whole.
-#[derive(Debug, Default, Clone)]
-pub struct Problems {
-    pub fields: Vec<FieldIssue>,
-    pub message: Option<String>,
-}
-
-impl Problems {
-    pub fn none() -> Self {
-        Problems::default()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.message.is_none()
-    }
-
-    /// The issues of `field` (and of its sub-fields: `auth.token`).
-    pub fn of(&self, field: &str) -> Vec<&str> {
-        self.fields
-            .iter()
-            .filter(|i| {
-                i.field == field
-                    || i.field
-                        .strip_prefix(field)
-                        .is_some_and(|r| r.starts_with('.'))
-            })
-            .map(|i| i.issue.as_str())
-            .collect()
-    }
-
-    /// The problems an API error stands for; `url_field` receives an
-    /// `unsafe_url` refusal.
-    pub fn from_api(e: &ApiError, url_field: &str) -> Self {
-        match e {
-            ApiError::Validation(issues) => Problems {
-                fields: issues.clone(),
-                message: Some("Some fields need attention.".into()),
-            },
-            ApiError::UnsafeUrl(m) => Problems {
-                fields: vec![FieldIssue::new(url_field, m.clone())],
-                message: Some("The URL was refused.".into()),
-            },
-            ApiError::Internal(_) => Problems {
-                fields: vec![],
-                message: Some("Something went wrong on our side; try again.".into()),
-            },
-            other => Problems {
-                fields: vec![],
-                message: Some(other.to_string()),
-            },
-        }
     }
 }
 

@@ -3,15 +3,17 @@
 //! (docs/CONTRACT.md §5): `RECEIVED` → `PROCESSED` | `DUPLICATE` | `FAILED`.
 
 mod leadgen;
+mod status;
 mod withdraw;
 pub use leadgen::{LeadgenMarker, leadgen_marker, put_marker};
+pub use status::{finish, mark_failed, mark_swept, reopen_failed};
 pub use withdraw::{Withdrawn, withdraw};
 
 use serde::{Deserialize, Serialize};
 
 use crate::app::Scope;
 use crate::aws::pagination::{Page, PageRequest};
-use crate::aws::store::{Write, n, s};
+use crate::aws::store::s;
 use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
 use crate::rules::ids::{EventId, IdKind, LeadId, WorkspaceId};
@@ -289,143 +291,6 @@ pub async fn list(
 /// The status listing partition an event is in while it has `status`.
 fn status_partition(ws: &WorkspaceId, status: EventStatus, id: &EventId) -> String {
     Listing::events_by_status(ws, status.as_str()).partition_for(id.as_str())
-}
-
-const FINISH: &str = "SET #s = :s, processedAt = :at, leadId = :lead REMOVE gsi2pk, gsi2sk";
-const FAIL: &str = "SET #s = :s, gsi2pk = :g, processedAt = :at, #e = :err";
-const ONLY_RECEIVED: &str = "#s = :received";
-
-/// Moves an event from `RECEIVED` to `status` with its lead, as the last
-/// write of its resolution; `Conflict` when it was already finished, which
-/// is what makes processing exactly-once in effect.
-pub async fn finish(
-    scope: &Scope,
-    event_id: &EventId,
-    status: EventStatus,
-    lead_id: &LeadId,
-    at: &str,
-) -> Result<Write, Error> {
-    let key = table::event(scope.ws(), event_id.as_str());
-    scope
-        .store
-        .update_if(
-            &key.pk,
-            &key.sk,
-            FINISH,
-            Some(ONLY_RECEIVED),
-            vec![("#s", "status")],
-            vec![
-                (":s", s(status.as_str())),
-                (":at", s(at)),
-                (":lead", s(lead_id.as_str())),
-                (":received", s(EventStatus::Received.as_str())),
-            ],
-        )
-        .await
-}
-
-/// Marks an event `FAILED` with its reason (only from `RECEIVED`).
-pub async fn mark_failed(
-    scope: &Scope,
-    event_id: &EventId,
-    reason: &str,
-    at: &str,
-) -> Result<Write, Error> {
-    let reason: String = reason.chars().take(1000).collect();
-    let key = table::event(scope.ws(), event_id.as_str());
-    scope
-        .store
-        .update_if(
-            &key.pk,
-            &key.sk,
-            FAIL,
-            Some(ONLY_RECEIVED),
-            vec![("#s", "status"), ("#e", "error")],
-            vec![
-                (":s", s(EventStatus::Failed.as_str())),
-                (
-                    ":g",
-                    s(status_partition(scope.ws(), EventStatus::Failed, event_id)),
-                ),
-                (":at", s(at)),
-                (":err", s(reason)),
-                (":received", s(EventStatus::Received.as_str())),
-            ],
-        )
-        .await
-}
-
-/// Puts a `FAILED` event back to `RECEIVED` so `process` takes it again
-/// (a replay, after the cause was fixed); `Conflict` when it is not
-/// `FAILED` any more.
-pub async fn reopen_failed(scope: &Scope, event_id: &EventId) -> Result<Write, Error> {
-    let key = table::event(scope.ws(), event_id.as_str());
-    scope
-        .store
-        .update_if(
-            &key.pk,
-            &key.sk,
-            "SET #s = :s, gsi2pk = :g REMOVE processedAt, #e",
-            Some("#s = :failed"),
-            vec![("#s", "status"), ("#e", "error")],
-            vec![
-                (":s", s(EventStatus::Received.as_str())),
-                (
-                    ":g",
-                    s(status_partition(
-                        scope.ws(),
-                        EventStatus::Received,
-                        event_id,
-                    )),
-                ),
-                (":failed", s(EventStatus::Failed.as_str())),
-            ],
-        )
-        .await
-}
-
-/// Notes that the sweeper queued a stuck event again, unless it (or another
-/// sweeper) did so since `since_ms`: one re-queue per grace period.
-pub async fn mark_swept(
-    scope: &Scope,
-    event_id: &EventId,
-    now_ms: i64,
-    since_ms: i64,
-) -> Result<Write, Error> {
-    let key = table::event(scope.ws(), event_id.as_str());
-    let token = crate::rules::ids::new_id(IdKind::Request);
-    let marked = scope
-        .store
-        .update_if(
-            &key.pk,
-            &key.sk,
-            "SET sweptAtMs = :now, sweptBy = :by",
-            Some("#s = :received AND (attribute_not_exists(sweptAtMs) OR sweptAtMs < :since)"),
-            vec![("#s", "status")],
-            vec![
-                (":now", n(now_ms)),
-                (":by", s(token.clone())),
-                (":since", n(since_ms)),
-                (":received", s(EventStatus::Received.as_str())),
-            ],
-        )
-        .await?;
-    if marked == Write::Done {
-        return Ok(marked);
-    }
-    // A lost answer: the SDK's retry found this very mark (its token), not
-    // another run's; the event must still be queued by this run.
-    #[derive(Deserialize)]
-    struct Mark {
-        #[serde(rename = "sweptBy")]
-        swept_by: Option<String>,
-        status: EventStatus,
-    }
-    let now: Option<Mark> = scope.store.get(&key.pk, &key.sk).await?;
-    Ok(match now {
-        Some(m) if m.status == EventStatus::Received && m.swept_by == Some(token) => Write::Done,
-        _ => Write::Conflict,
-    })
 }
 
 /// An event whose submission fits in one write unit with it (its JSON up
