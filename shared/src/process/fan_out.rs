@@ -86,36 +86,50 @@ pub async fn fan_out_entries(
     let expires_at = crate::model::workspaces::expiry(scope.app(), scope.ws()).await?;
     // Routing rules see the lead as the API shows it.
     let shown = serde_json::to_value(LeadView::from(lead.clone())).unwrap_or(Value::Null);
+    let wanted: Vec<(&HistoryEntry, &Subscription)> = entries
+        .iter()
+        .flat_map(|entry| {
+            subs.iter()
+                // An erasure is announced wherever the lead may have gone:
+                // its tombstone has nothing left for a filter to match.
+                .filter(|s| {
+                    (!test || s.test_leads)
+                        && s.wants(entry.kind, &lead.source)
+                        && (entry.kind == LeadEventType::Deleted || s.routes(&shown))
+                })
+                .map(move |s| (entry, s))
+        })
+        .collect();
+    // Whether `process` may make each first attempt depends on the
+    // destination's health: read once for all of them.
+    let healths = match budget {
+        Some(_) if !wanted.is_empty() => {
+            let mut ids: Vec<&str> = wanted.iter().map(|(_, s)| s.id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            health::get_many(scope, &ids).await?
+        }
+        _ => Default::default(),
+    };
     let mut messages = Vec::new();
     let mut firsts = Vec::new();
-    for entry in entries {
-        let wanted = subs
-            .iter()
-            // An erasure is announced wherever the lead may have gone:
-            // its tombstone has nothing left for a filter to match.
-            .filter(|s| {
-                (!test || s.test_leads)
-                    && s.wants(entry.kind, &lead.source)
-                    && (entry.kind == LeadEventType::Deleted || s.routes(&shown))
-            });
-        for sub in wanted {
-            let mut delivery = delivery_for(entry, lead, sub);
-            delivery.expires_at = Some(expires_at);
-            if let Some(budget) = budget {
-                let health = health::get(scope, &sub.id).await?;
-                if first::eligible(scope, sub, health.as_ref()) {
-                    firsts.push((delivery, sub, health, budget));
-                    continue;
-                }
+    for (entry, sub) in wanted {
+        let mut delivery = delivery_for(entry, lead, sub);
+        delivery.expires_at = Some(expires_at);
+        if let Some(budget) = budget {
+            let health = healths.get(sub.id.as_str()).cloned();
+            if first::eligible(scope, sub, health.as_ref()) {
+                firsts.push((delivery, sub, health, budget));
+                continue;
             }
-            let queued = match deliveries::put_new(scope, &delivery).await? {
-                Write::Done => Some((DeliveriesMessage::attempt(scope.ws(), &delivery.id), 0)),
-                // Made by an earlier run that may have stopped before
-                // queueing it: queued again unless it was already tried.
-                Write::Conflict => first::found(scope, &delivery).await?,
-            };
-            messages.extend(queued);
         }
+        let queued = match deliveries::put_new(scope, &delivery).await? {
+            Write::Done => Some((DeliveriesMessage::attempt(scope.ws(), &delivery.id), 0)),
+            // Made by an earlier run that may have stopped before
+            // queueing it: queued again unless it was already tried.
+            Write::Conflict => first::found(scope, &delivery).await?,
+        };
+        messages.extend(queued);
     }
     let queue = &scope.config.deliveries_queue_url;
     scope.queue.send_all_delayed(queue, &messages).await?;
