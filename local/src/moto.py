@@ -162,12 +162,26 @@ DomainDispatcherApplication.get_backend_for_host = _remembered_backend_for_host
 # Bound here, not in moto's ThreadedMotoServer: that one binds in its
 # thread, and a port taken meanwhile left it waiting forever for a server
 # that had died. A port in use is told on the first line instead.
+import errno, socket
+
+_probe = socket.socket()
+try:
+    _probe.bind((sys.argv[1], int(sys.argv[2])))
+except OSError as e:
+    if e.errno == errno.EADDRINUSE:
+        print(f"cannot listen on {sys.argv[1]}:{sys.argv[2]}: in use", flush=True)
+        sys.exit(4)
+    print(f"the emulator cannot bind {sys.argv[1]}:{sys.argv[2]}: {e.strerror or e}", flush=True)
+    sys.exit(5)
+finally:
+    _probe.close()
 try:
     server = make_server(
         sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=True
     )
 except (OSError, SystemExit) as e:
-    # werkzeug reports a port in use on stderr and exits.
+    # werkzeug reports a failed bind on stderr and exits: taken since the
+    # probe above.
     print(f"cannot listen on {sys.argv[1]}:{sys.argv[2]}: {getattr(e, 'strerror', None) or 'in use'}", flush=True)
     sys.exit(4)
 threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -22,10 +22,11 @@ use crate::app::{App, Scope};
 use crate::aws::queue::{DeliveriesMessage, LeadsMessage};
 use crate::aws::store::Write;
 use crate::aws::table::{self, GSI3, Listing};
+use crate::deliver::held;
 use crate::error::Error;
 use crate::model::deliveries::{self, Delivery};
 use crate::model::events::{self, EventRecord, EventStatus};
-use crate::model::health::{self, Health};
+use crate::model::health;
 use crate::rules::clock;
 use crate::rules::ids::{IdKind, bound_at};
 
@@ -155,7 +156,7 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
         .map(table::pending_deliveries)
         .collect();
     let mut queued = Vec::new();
-    let mut holds = HoldsStanding::default();
+    let mut holds = HoldsStanding::new(now, quiet);
     loop {
         let (found, next): (Vec<Delivery>, _) = app
             .store
@@ -172,7 +173,7 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
             let stalled = d.stalled(now, quiet)
                 || (d.held_at_ms.is_some()
                     && d.quiet_for(now, quiet)
-                    && !holds.stands(&scope, &d).await?);
+                    && !holds.stands(&scope, &d).await);
             if stalled && deliveries::touch_stalled(&scope, &d).await? == Write::Done {
                 messages.push(DeliveriesMessage::attempt(scope.ws(), &d.id));
                 queued.push(d);
@@ -190,42 +191,83 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
 
 /// Whether a held delivery's hold still stands: its subscription failing
 /// and its probe (another delivery) still pending, as `deliver`'s gate
-/// decides. One whose hold does not stand was left behind by a release
-/// that was lost (a crash between the recovery and the release's sends,
-/// a send that failed) or by a probe that ended without handing on: it
-/// is stalled once quiet for the stall window, not the hourly recheck.
-/// Each subscription is looked at once a run.
-#[derive(Default)]
-struct HoldsStanding(std::collections::HashMap<(String, String), Option<String>>);
+/// decides, or a release of its held deliveries under way (their messages
+/// spread over up to [`held::RELEASE_SPAN`]). One whose hold does not
+/// stand was left behind by a release that was lost (a crash between the
+/// recovery and the release's sends, a send that failed) or by a probe
+/// that ended without handing on: it is stalled once quiet for the stall
+/// window, not the hourly recheck. Each subscription is looked at once a
+/// run; one that cannot be read counts as standing (the hourly recheck
+/// remains).
+struct HoldsStanding {
+    now: i64,
+    quiet: Duration,
+    seen: std::collections::HashMap<(String, String), Hold>,
+}
+
+#[derive(Clone)]
+enum Hold {
+    /// Failing, this delivery its probe.
+    Probe(String),
+    /// Healthy again, the release's messages still due.
+    Releasing,
+    /// Nothing holds its deliveries.
+    None,
+}
 
 impl HoldsStanding {
-    async fn stands(&mut self, scope: &Scope, d: &Delivery) -> Result<bool, Error> {
+    fn new(now: i64, quiet: Duration) -> Self {
+        HoldsStanding {
+            now,
+            quiet,
+            seen: Default::default(),
+        }
+    }
+
+    async fn stands(&mut self, scope: &Scope, d: &Delivery) -> bool {
         let key = (scope.ws().to_string(), d.subscription_id.to_string());
-        let probe = match self.0.get(&key) {
-            Some(probe) => probe.clone(),
+        let hold = match self.seen.get(&key) {
+            Some(hold) => hold.clone(),
             None => {
-                let probe = live_probe(scope, &d.subscription_id).await?;
-                self.0.insert(key, probe.clone());
-                probe
+                let span = held::RELEASE_SPAN + self.quiet;
+                let hold = match hold_of(scope, &d.subscription_id, self.now, span).await {
+                    Ok(hold) => hold,
+                    Err(e) => {
+                        tracing::warn!(subscription_id = %d.subscription_id, error = %e, "could not read a subscription's hold; its held deliveries wait for the hourly recheck");
+                        Hold::Releasing
+                    }
+                };
+                self.seen.insert(key, hold.clone());
+                hold
             }
         };
-        Ok(probe.is_some_and(|p| p != d.id.as_str()))
+        match hold {
+            Hold::Probe(p) => p != d.id.as_str(),
+            Hold::Releasing => true,
+            Hold::None => false,
+        }
     }
 }
 
-/// The probe of a failing subscription while it is still pending.
-async fn live_probe(scope: &Scope, sub_id: &str) -> Result<Option<String>, Error> {
-    let Some(probe) = health::get(scope, sub_id)
-        .await?
-        .filter(Health::failing)
-        .and_then(|h| h.probe)
-    else {
-        return Ok(None);
+/// What holds a subscription's deliveries at `now`.
+async fn hold_of(scope: &Scope, sub_id: &str, now: i64, span: Duration) -> Result<Hold, Error> {
+    let Some(h) = health::get(scope, sub_id).await? else {
+        return Ok(Hold::None);
+    };
+    if h.releasing(now, span) {
+        return Ok(Hold::Releasing);
+    }
+    let Some(probe) = h.probe.filter(|_| h.failing_since_ms.is_some()) else {
+        return Ok(Hold::None);
     };
     let pending = deliveries::get(scope, &probe)
         .await?
         .is_some_and(|p| p.status == deliveries::DeliveryStatus::Pending);
-    Ok(pending.then_some(probe))
+    Ok(if pending {
+        Hold::Probe(probe)
+    } else {
+        Hold::None
+    })
 }
 
 /// What one run's page checks found.

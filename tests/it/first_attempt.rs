@@ -243,6 +243,53 @@ async fn an_abandoned_first_attempt_found_after_its_lease_is_recorded_and_queued
     assert_recovered(&t).await;
 }
 
+/// The deliveries message of an abandoned first attempt reaches its last
+/// receive: while the claim's lease runs, a fresh message is left for the
+/// lease's end (giving up would delete the only message of a delivery on
+/// no listing); after it, the attempt is recorded (which lists it) before
+/// the delivery ends dead and is parked for redrive.
+#[tokio::test]
+async fn an_abandoned_first_attempt_at_the_last_receive_is_kept_then_listed_and_parked() {
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), first).await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/crm", &[(200, "ok")]);
+    subscribe(&t, &crm, json!({})).await;
+    let id = stopped_mid_attempt(&t, &proxy, &crm).await;
+
+    let answer = last_receive(&t, &id).await;
+    assert!(answer.batch_item_failures.is_empty());
+    assert_eq!(delayed(&t).await, 1, "a message kept for the lease's end");
+    let d = deliveries::get(&t.scope, &id).await.unwrap().unwrap();
+    assert!(d.claim.is_some() && d.status == DeliveryStatus::Pending);
+
+    expire_lease(&t, &id).await;
+    last_receive(&t, &id).await;
+    let d = the_delivery(&t).await;
+    assert_eq!(d["status"], "dead", "{d}");
+    assert_eq!(
+        t.queue_depth(&t.stack.deliveries_dlq_url).await,
+        1,
+        "parked"
+    );
+    assert_eq!(crm.requests_to("/crm").len(), 1, "nothing sent again");
+}
+
+/// `deliver` handles the delivery's message at its last receive.
+async fn last_receive(t: &TestStack, id: &str) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    let max = leadpipe::aws::resources::DELIVERIES_QUEUE.max_receive_count;
+    let mut record = SqsMessage::default();
+    record.message_id = Some("m-last".into());
+    let message = leadpipe::aws::queue::DeliveriesMessage::attempt(t.scope.ws(), id);
+    record.body = Some(serde_json::to_string(&message).unwrap());
+    record
+        .attributes
+        .insert("ApproximateReceiveCount".into(), (max - 1).to_string());
+    let mut event = SqsEvent::default();
+    event.records = vec![record];
+    leadpipe::deliver::handle(&t.app, event).await
+}
+
 /// A lead whose first attempt `process` made (one request) and could not
 /// record: its delivery, claimed and on no listing.
 async fn stopped_mid_attempt(

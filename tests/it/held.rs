@@ -186,11 +186,12 @@ async fn a_destination_failing_for_the_whole_span_is_disabled_keeping_its_config
     assert!(t.queue_depth(&t.stack.deliveries_dlq_url).await >= ids.len());
 }
 
-/// The release that should free held deliveries was lost (here: the
-/// subscription's health cleared with no release, as a crash between the
-/// two, or a failed send, leaves it). The sweeper leaves held deliveries
-/// alone while their hold stands, and queues them once it does not, after
-/// the stall window rather than the hourly recheck.
+/// The release that should free held deliveries was lost: the recovery
+/// was recorded (`releasedAtMs`) but the release's messages were never
+/// sent, as a crash between the two, or a failed send, leaves it. The
+/// sweeper leaves held deliveries alone while their hold stands and while
+/// a release's spread-out messages may still be due, and queues them once
+/// neither is so, after the stall window rather than the hourly recheck.
 #[tokio::test]
 async fn held_deliveries_left_by_a_lost_release_are_freed_by_the_sweeper() {
     let t = TestStack::with_config(|c| {
@@ -225,19 +226,34 @@ async fn held_deliveries_left_by_a_lost_release_are_freed_by_the_sweeper() {
     };
     let held = held_ids().await;
     assert!(held.len() >= 2, "{held:?} held");
-    let later = leadpipe::rules::clock::now_ms() + 61_000;
+    let now = leadpipe::rules::clock::now_ms();
 
     // Still failing: the hold stands; at most the probe is looked at.
-    let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
-    assert!(swept.deliveries <= 1, "{swept:?}");
-
-    // The destination is back and the recovery was recorded, but its
-    // release was lost: nothing would move the held deliveries for an hour.
-    crm.script("/crm", &[(200, "ok")]);
-    leadpipe::model::health::clear(&t.scope, &sub)
+    let swept = leadpipe::sweep::sweep_at(&t.app, now + 61_000)
         .await
         .unwrap();
-    let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
+    assert!(swept.deliveries <= 1, "{swept:?}");
+
+    // The destination is back and the recovery recorded, but the release's
+    // messages were never sent.
+    crm.script("/crm", &[(200, "ok")]);
+    let health = leadpipe::model::health::get(&t.scope, &sub).await.unwrap();
+    assert!(health.as_ref().is_some_and(|h| h.failing()));
+    let ended = leadpipe::model::health::record_success(&t.scope, health.as_ref()).await;
+    assert!(ended.unwrap(), "a failing spell ended");
+
+    // While a release's messages may still be due (up to 900 s and the
+    // stall window), the sweeper does not send them again at once.
+    let swept = leadpipe::sweep::sweep_at(&t.app, now + 121_000)
+        .await
+        .unwrap();
+    assert!(swept.deliveries <= 1, "{swept:?}");
+    assert_eq!(held_ids().await.len(), held.len());
+
+    // Past that, the held ones are queued and delivered.
+    let swept = leadpipe::sweep::sweep_at(&t.app, now + 1_000_000)
+        .await
+        .unwrap();
     assert!(swept.deliveries >= held.len(), "{swept:?}, {held:?}");
     for _ in 0..50 {
         t.deliver_queue().await;
@@ -250,4 +266,6 @@ async fn held_deliveries_left_by_a_lost_release_are_freed_by_the_sweeper() {
         let d = deliveries::get(&t.scope, id).await.unwrap().unwrap();
         assert_eq!(d.status, DeliveryStatus::Delivered, "{id}");
     }
+    let view = sub_view(&t, &sub).await;
+    assert_eq!(view["state"], "active", "{view}");
 }

@@ -113,21 +113,28 @@ pub async fn found(scope: &Scope, made: &Delivery) -> Result<Option<Queued>, Err
         // message instead spent a receive each time: at short back-offs
         // they could run out before the lease, the delivery left unlisted
         // until the leads DLQ was redriven.
-        Some(Err(until_ms)) => {
-            let rest = u64::try_from(until_ms - now_ms).unwrap_or(0);
-            let wait = Duration::from_millis(rest) + Duration::from_secs(1);
-            Ok(Some((message.0, seconds(wait))))
-        }
+        Some(Err(until_ms)) => Ok(Some(after_lease(scope, &made.id, until_ms, now_ms))),
         Some(Ok(claim)) => Ok(record_abandoned(scope, made, &claim)
             .await?
             .then_some(message)),
     }
 }
 
+/// The message for a delivery whose first attempt is claimed until
+/// `until_ms`: due a second after the lease ends (at most SQS's 15
+/// minutes; one that comes back early finds the claim and waits again).
+pub fn after_lease(scope: &Scope, id: &str, until_ms: i64, now_ms: i64) -> Queued {
+    let rest = u64::try_from(until_ms - now_ms).unwrap_or(0);
+    let wait = Duration::from_millis(rest) + Duration::from_secs(1);
+    (DeliveriesMessage::attempt(scope.ws(), id), seconds(wait))
+}
+
 /// Records the first attempt `claim` of `made`, abandoned by a `process`
 /// that stopped, as unanswered: the delivery joins its listings and the
-/// work index, and its next attempt follows at once. False when another
-/// copy recorded it first.
+/// work index, and its next attempt follows at once. Whoever records it
+/// uses the claim stored on the delivery, so a second recorder is told
+/// true too; false only once the delivery moved on (attempt 2 claimed) or
+/// is gone.
 pub async fn record_abandoned(
     scope: &Scope,
     made: &Delivery,

@@ -15,9 +15,12 @@ use crate::rules::schedule::words;
 
 /// Held deliveries are released at most this many a second (SQS
 /// `DelaySeconds` spreads them; 900 s at most, so up to 9,000 a release —
-/// the sweeper frees any beyond within the hour).
+/// the sweeper frees any beyond once [`RELEASE_SPAN`] and the stall window
+/// are over).
 pub const RELEASE_PER_SECOND: u32 = 10;
 const RELEASE_MAX: usize = 900 * RELEASE_PER_SECOND as usize;
+/// How long a release's messages take to fall due (SQS's longest delay).
+pub const RELEASE_SPAN: std::time::Duration = std::time::Duration::from_secs(900);
 
 /// What to do with a delivery of a failing subscription before sending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,7 @@
 pub mod attempt;
 pub mod destinations;
 pub mod first;
+mod give_up;
 pub mod held;
 pub mod send;
 
@@ -34,6 +35,7 @@ use crate::model::subscriptions::{self, Subscription};
 use crate::ops;
 use crate::rules::{clock, schedule};
 use attempt::{Answered, Next, Policy};
+use give_up::give_up;
 
 /// The `deliver` function's handler.
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
@@ -101,54 +103,6 @@ fn last_receive(record: &SqsMessage) -> bool {
     batch::receive_count(record) + 1 >= DELIVERIES_QUEUE.max_receive_count
 }
 
-/// The message cannot come back again: end the delivery `dead` and park
-/// it, so its status never says `pending` while SQS holds it in the DLQ.
-/// If even that fails SQS dead-letters the message, and the delivery,
-/// stalled, is queued again by the sweeper.
-async fn give_up(scope: &Scope, delivery_id: &str, reason: &str) -> Outcome {
-    let reason = format!(
-        "gave up after {} receives: {reason}",
-        DELIVERIES_QUEUE.max_receive_count
-    );
-    let parked = async {
-        let Some(d) = deliveries::get_to_send(scope, delivery_id).await? else {
-            return Ok(Outcome::Done);
-        };
-        match deliveries::finish(scope, &d, DeliveryStatus::Dead, &reason).await? {
-            Finished::Now => {
-                tracing::error!(reason = %reason, "delivery dead");
-                if !d.event_type.is_ops() {
-                    let sub = subscriptions::get(scope, &d.subscription_id).await?;
-                    let last = ops::LastAnswer {
-                        status_code: None,
-                        error: Some(&reason),
-                    };
-                    let notice = ops::exhausted(&d, d.attempt_count, sub.as_ref(), last);
-                    ops::tell(scope, notice).await;
-                }
-                park(scope, &d).await
-            }
-            // Dead before (its park may have failed): park it.
-            Finished::Already(DeliveryStatus::Dead) => park(scope, &d).await,
-            // Another copy is sending: its answer decides (a 200 must not
-            // be overwritten by dead), and its message, or the sweeper,
-            // moves the delivery on.
-            Finished::Claimed { .. } => {
-                tracing::info!("last receive while another copy makes an attempt; left to it");
-                Ok(Outcome::Done)
-            }
-            Finished::Already(_) | Finished::Gone => Ok(Outcome::Done),
-        }
-    };
-    match parked.await {
-        Ok(outcome) => outcome,
-        Err(e) => Outcome::Retry {
-            delay: Duration::ZERO,
-            reason: format!("{reason}; and could not park it: {e}"),
-        },
-    }
-}
-
 /// What preparing an attempt found.
 enum Prepared {
     /// Send attempt `claim.n` of `delivery` to `sub`.
@@ -158,7 +112,9 @@ enum Prepared {
         claim: Claim,
         health: Option<Box<Health>>,
     },
-    /// Another copy is making an attempt: look again after it.
+    /// Look again after this long: another copy is making an attempt, the
+    /// next attempt is not due, or an abandoned first attempt was just
+    /// recorded (at once).
     Wait(Duration),
     /// Dead: make sure it is parked on the DLQ.
     Park(Box<Delivery>),

@@ -12,7 +12,9 @@
 //!
 //! Kept as an item of its own beside the subscription (`HEALTH`), written
 //! on failures only: a delivery that succeeds on a healthy subscription
-//! writes nothing here (priced by `tests/it/cost.rs`).
+//! writes nothing here (priced by `tests/it/cost.rs`). The success that
+//! ends a failing spell leaves only its time (`releasedAtMs`), which the
+//! sweeper reads to tell a release under way from a lost one.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +41,11 @@ pub struct Health {
     /// The one delivery that keeps retrying while `failing`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<String>,
+    /// When the last failing spell ended and its held deliveries were
+    /// released (Unix ms): the sweeper leaves them to the release's
+    /// spread-out messages until those are all due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at_ms: Option<i64>,
 }
 
 impl Health {
@@ -50,6 +57,16 @@ impl Health {
     /// and it is not the probe (see `deliver::held::gate`).
     pub fn holds(&self, delivery_id: &str) -> bool {
         self.failing() && self.probe.as_deref() != Some(delivery_id)
+    }
+
+    /// Healthy again, its held deliveries released within `span` before
+    /// `now_ms`: their messages may still be waiting out their delays.
+    pub fn releasing(&self, now_ms: i64, span: std::time::Duration) -> bool {
+        let span_ms = i64::try_from(span.as_millis()).unwrap_or(i64::MAX);
+        !self.failing()
+            && self
+                .released_at_ms
+                .is_some_and(|at| now_ms.saturating_sub(at) < span_ms)
     }
 }
 
@@ -170,12 +187,25 @@ pub async fn record_failure(
 
 /// A success: the subscription is healthy again. Writes only when it was
 /// not (`health` as read before the attempt); true when it was `failing`.
+/// Ending a failing spell leaves only when it ended (`releasedAtMs`, the
+/// same one write as deleting the item), so the sweeper can tell held
+/// deliveries the release is moving from those a lost release left.
 pub async fn record_success(scope: &Scope, health: Option<&Health>) -> Result<bool, Error> {
     let Some(h) = health.filter(|h| h.consecutive_failures > 0 || h.failing()) else {
         return Ok(false);
     };
-    scope.store.delete(&h.pk, &h.sk, None, vec![]).await?;
-    Ok(h.failing())
+    if !h.failing() {
+        scope.store.delete(&h.pk, &h.sk, None, vec![]).await?;
+        return Ok(false);
+    }
+    let released = Health {
+        pk: h.pk.clone(),
+        sk: h.sk.clone(),
+        released_at_ms: Some(crate::rules::clock::now_ms()),
+        ..Health::default()
+    };
+    scope.store.put(&released).await?;
+    Ok(true)
 }
 
 /// Makes `delivery_id` the probe of a failing subscription, when it has

@@ -5,9 +5,10 @@
 //! pending). A delivered lead costs its body, this put and that record.
 //!
 //! If `process` stops in between, its message comes back: fan-out finds
-//! the delivery made, its claim abandoned ([`abandoned_first`]) once the
-//! lease has run out, and records that attempt as unanswered, which lists
-//! it and queues it like any failed attempt.
+//! the delivery made with its claim ([`abandoned_first`]) and queues it
+//! for when the lease runs out, when `deliver` records that attempt as
+//! unanswered, which lists it like any failed attempt (fan-out records it
+//! itself when the lease is over already).
 
 use std::time::Duration;
 
@@ -62,7 +63,8 @@ pub async fn put_first(
 }
 
 /// The first attempt's claim on `found` (a delivery fan-out met made
-/// already) when `process` claimed it and never recorded the attempt:
+/// already, or `deliver` read) when `process` claimed it and never
+/// recorded the attempt:
 /// `Ok` once its lease has run out (the claimant is gone: record the
 /// attempt as unanswered), `Err(until_ms)` while it may still be sending.
 /// `None` for any other delivery.

@@ -29,7 +29,8 @@ use crate::rules::clock;
 use crate::rules::ids::{self, DeliveryId, IdKind, LeadId, SubscriptionId, WorkspaceId};
 
 /// A held delivery is queued again by the sweeper after this long (it is
-/// held again at once while its subscription still fails).
+/// held again at once while its subscription still fails); sooner, after
+/// the stall window, once its hold no longer stands (`sweep`).
 pub const HELD_RECHECK: std::time::Duration = std::time::Duration::from_secs(3_600);
 
 /// Attempt logs are kept this long.
