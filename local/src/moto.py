@@ -165,6 +165,9 @@ DomainDispatcherApplication.get_backend_for_host = _remembered_backend_for_host
 import errno, socket
 
 _probe = socket.socket()
+# As werkzeug binds (and Rust's TcpListener): a port whose last server was
+# killed, its connections still in TIME_WAIT, is free to take again.
+_probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     _probe.bind((sys.argv[1], int(sys.argv[2])))
 except OSError as e:

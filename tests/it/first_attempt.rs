@@ -243,6 +243,33 @@ async fn an_abandoned_first_attempt_found_after_its_lease_is_recorded_and_queued
     assert_recovered(&t).await;
 }
 
+/// `process` stopped mid-attempt, and the subscription stopped wanting the
+/// lead before the lead's message came back (its event types changed):
+/// fan-out, run again, still finds the abandoned attempt, records it and
+/// queues it, instead of leaving it claimed on no listing.
+#[tokio::test]
+async fn an_abandoned_first_attempt_to_a_subscription_that_changed_is_found() {
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), first).await;
+    let crm = ScriptedServer::start().await;
+    crm.script("/crm", &[(200, "ok")]);
+    let sub = subscribe(&t, &crm, json!({})).await;
+    let id = stopped_mid_attempt(&t, &proxy, &crm).await;
+    let r = t
+        .admin(
+            "PATCH",
+            &format!("/v1/subscriptions/{sub}"),
+            Some(json!({"events": ["lead.updated"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    expire_lease(&t, &id).await;
+    again(&t).await;
+    let d = the_delivery(&t).await;
+    assert_eq!(d["status"], "pending", "{d}");
+    deliver_until(&t, &crm, 2).await;
+    assert_recovered(&t).await;
+}
+
 /// The deliveries message of an abandoned first attempt reaches its last
 /// receive: while the claim's lease runs, a fresh message is left for the
 /// lease's end (giving up would delete the only message of a delivery on

@@ -53,6 +53,23 @@ pub async fn fan_out_as(
     fan_out_entries(scope, &lead, &entries, test, Via::FirstAttempt).await
 }
 
+/// [`fan_out_as`] run again (the lead's message came back after its event
+/// ended, or a fan-out message): also looks, for each subscription that no
+/// longer wants the lead, for a first attempt a stopped `process` left
+/// claimed and unlisted, which nothing else would find.
+pub async fn fan_out_again_as(
+    scope: &Scope,
+    lead_id: &LeadId,
+    cause_id: &CauseId,
+    test: bool,
+) -> Result<usize, Error> {
+    let Some(lead) = leads::get(scope, lead_id.as_str()).await? else {
+        return Ok(0);
+    };
+    let entries = history::of_cause(scope, &lead, cause_id).await?;
+    fan_out_entries(scope, &lead, &entries, test, Via::FirstAttemptAgain).await
+}
+
 /// How a fan-out's deliveries start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
@@ -61,6 +78,8 @@ pub enum Via {
     /// The first attempt made here when the destination is healthy and
     /// the deployment allows it; the queue otherwise.
     FirstAttempt,
+    /// [`Via::FirstAttempt`], run again: see [`fan_out_again_as`].
+    FirstAttemptAgain,
 }
 
 /// Makes and queues the deliveries of `entries` (about `lead`) to every
@@ -75,7 +94,7 @@ pub async fn fan_out_entries(
 ) -> Result<usize, Error> {
     let test = test || lead.test;
     let budget = match via {
-        Via::FirstAttempt => scope.config.first_attempt,
+        Via::FirstAttempt | Via::FirstAttemptAgain => scope.config.first_attempt,
         Via::Queue => None,
     };
     if entries.is_empty() {
@@ -112,6 +131,9 @@ pub async fn fan_out_entries(
         _ => Default::default(),
     };
     let mut messages = Vec::new();
+    if via == Via::FirstAttemptAgain && budget.is_some() {
+        messages.extend(left_unwanted(scope, lead, entries, &subs, &wanted).await?);
+    }
     let mut firsts = Vec::new();
     for (entry, sub) in wanted {
         let mut delivery = delivery_for(entry, lead, sub);
@@ -156,6 +178,33 @@ pub async fn fan_out_entries(
         Some(e) => Err(e),
         None => Ok(made),
     }
+}
+
+/// The messages for first attempts left claimed and unlisted (`process`
+/// stopped mid-attempt) to subscriptions that have since stopped wanting
+/// the lead (their types, sources, filter or state changed): one read per
+/// such pair, on a fan-out run again only.
+async fn left_unwanted(
+    scope: &Scope,
+    lead: &LeadRecord,
+    entries: &[HistoryEntry],
+    subs: &[Subscription],
+    wanted: &[(&HistoryEntry, &Subscription)],
+) -> Result<Vec<first::Queued>, Error> {
+    let mut messages = Vec::new();
+    for entry in entries {
+        for sub in subs {
+            if wanted
+                .iter()
+                .any(|(e, s)| std::ptr::eq(*e, entry) && s.id == sub.id)
+            {
+                continue;
+            }
+            let made = delivery_for(entry, lead, sub);
+            messages.extend(first::found(scope, &made).await?);
+        }
+    }
+    Ok(messages)
 }
 
 /// The delivery of `entry` to `sub`: the same id every time.

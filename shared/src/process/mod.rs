@@ -84,7 +84,7 @@ async fn fan_out_again(
     attempt: u32,
 ) -> Outcome {
     tracing::Span::current().record("lead_id", lead_id.as_str());
-    match fan_out::fan_out_as(scope, lead_id, cause_id, false).await {
+    match fan_out::fan_out_again_as(scope, lead_id, cause_id, false).await {
         Ok(n) => {
             tracing::info!(deliveries = n, cause_id = %cause_id, "fan-out finished");
             Outcome::Done
@@ -126,8 +126,13 @@ pub async fn process_event(scope: &Scope, event_id: &str, attempt: u32) -> Outco
                 if let Err(e) = remember_provider_lead(scope, &event, lead_id).await {
                     return backoff(e.to_string(), None);
                 }
-                match fan_out::fan_out_as(scope, lead_id, &(&event.id).into(), event.is_test())
-                    .await
+                match fan_out::fan_out_again_as(
+                    scope,
+                    lead_id,
+                    &(&event.id).into(),
+                    event.is_test(),
+                )
+                .await
                 {
                     Ok(_) => Outcome::Done,
                     Err(e) => backoff(e.to_string(), None),
