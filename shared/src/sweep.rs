@@ -170,17 +170,25 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
                 continue;
             };
             let scope = app.scope(ws);
-            let stalled = d.stalled(now, quiet)
-                || (d.held_at_ms.is_some()
-                    && d.quiet_for(now, quiet)
-                    && !holds.stands(&scope, &d).await);
+            // A held one: by what holds it (see `HoldsStanding`); freed
+            // ones go out spread, as a release sends them.
+            let (stalled, delay) = match d.held_at_ms {
+                None => (d.stalled(now, quiet), 0),
+                Some(_) if !d.quiet_for(now, quiet) => (false, 0),
+                Some(_) => match holds.of(&scope, &d).await {
+                    Hold::Releasing => (false, 0),
+                    Hold::Probe(p) if p != d.id.as_str() => (d.stalled(now, quiet), 0),
+                    Hold::Unknown => (d.stalled(now, quiet), 0),
+                    Hold::Probe(_) | Hold::None => (true, holds.next_delay(&scope, &d)),
+                },
+            };
             if stalled && deliveries::touch_stalled(&scope, &d).await? == Write::Done {
-                messages.push(DeliveriesMessage::attempt(scope.ws(), &d.id));
+                messages.push((DeliveriesMessage::attempt(scope.ws(), &d.id), delay));
                 queued.push(d);
             }
         }
         app.queue
-            .send_all(&app.config.deliveries_queue_url, &messages)
+            .send_all_delayed(&app.config.deliveries_queue_url, &messages)
             .await?;
         match next {
             Some(n) => from = n,
@@ -189,20 +197,21 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
     }
 }
 
-/// Whether a held delivery's hold still stands: its subscription failing
-/// and its probe (another delivery) still pending, as `deliver`'s gate
-/// decides, or a release of its held deliveries under way (their messages
-/// spread over up to [`held::RELEASE_SPAN`]). One whose hold does not
-/// stand was left behind by a release that was lost (a crash between the
-/// recovery and the release's sends, a send that failed) or by a probe
-/// that ended without handing on: it is stalled once quiet for the stall
-/// window, not the hourly recheck. Each subscription is looked at once a
-/// run; one that cannot be read counts as standing (the hourly recheck
-/// remains).
+/// What holds a held delivery: its subscription failing with its probe
+/// (another delivery) still pending, as `deliver`'s gate decides, or a
+/// release of the held deliveries under way (their messages spread over
+/// up to [`held::RELEASE_SPAN`]). One that nothing holds was left behind
+/// by a release that was lost (a crash between the recovery and the
+/// release's sends, a send that failed) or by a probe that ended without
+/// handing on: it is stalled once quiet for the stall window, not the
+/// hourly recheck, and sent spread out at the release's rate. Each
+/// subscription is looked at once a run; one that cannot be read keeps
+/// the hourly recheck.
 struct HoldsStanding {
     now: i64,
     quiet: Duration,
     seen: std::collections::HashMap<(String, String), Hold>,
+    freed: std::collections::HashMap<(String, String), u32>,
 }
 
 #[derive(Clone)]
@@ -213,6 +222,8 @@ enum Hold {
     Releasing,
     /// Nothing holds its deliveries.
     None,
+    /// Its health could not be read.
+    Unknown,
 }
 
 impl HoldsStanding {
@@ -221,31 +232,35 @@ impl HoldsStanding {
             now,
             quiet,
             seen: Default::default(),
+            freed: Default::default(),
         }
     }
 
-    async fn stands(&mut self, scope: &Scope, d: &Delivery) -> bool {
+    async fn of(&mut self, scope: &Scope, d: &Delivery) -> Hold {
         let key = (scope.ws().to_string(), d.subscription_id.to_string());
-        let hold = match self.seen.get(&key) {
-            Some(hold) => hold.clone(),
-            None => {
-                let span = held::RELEASE_SPAN + self.quiet;
-                let hold = match hold_of(scope, &d.subscription_id, self.now, span).await {
-                    Ok(hold) => hold,
-                    Err(e) => {
-                        tracing::warn!(subscription_id = %d.subscription_id, error = %e, "could not read a subscription's hold; its held deliveries wait for the hourly recheck");
-                        Hold::Releasing
-                    }
-                };
-                self.seen.insert(key, hold.clone());
-                hold
+        if let Some(hold) = self.seen.get(&key) {
+            return hold.clone();
+        }
+        let span = held::RELEASE_SPAN + self.quiet;
+        let hold = match hold_of(scope, &d.subscription_id, self.now, span).await {
+            Ok(hold) => hold,
+            Err(e) => {
+                tracing::warn!(subscription_id = %d.subscription_id, error = %e, "could not read a subscription's hold; its held deliveries keep the hourly recheck");
+                Hold::Unknown
             }
         };
-        match hold {
-            Hold::Probe(p) => p != d.id.as_str(),
-            Hold::Releasing => true,
-            Hold::None => false,
-        }
+        self.seen.insert(key, hold.clone());
+        hold
+    }
+
+    /// The delay of the next held delivery freed for `d`'s subscription
+    /// this run: [`held::RELEASE_PER_SECOND`] a second, 900 s at most.
+    fn next_delay(&mut self, scope: &Scope, d: &Delivery) -> u32 {
+        let key = (scope.ws().to_string(), d.subscription_id.to_string());
+        let n = self.freed.entry(key).or_insert(0);
+        let delay = (*n / held::RELEASE_PER_SECOND).min(900);
+        *n += 1;
+        delay
     }
 }
 

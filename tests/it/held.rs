@@ -242,6 +242,18 @@ async fn held_deliveries_left_by_a_lost_release_are_freed_by_the_sweeper() {
     let ended = leadpipe::model::health::record_success(&t.scope, health.as_ref()).await;
     assert!(ended.unwrap(), "a failing spell ended");
 
+    // A released delivery fails once and the next succeeds: the release's
+    // time is kept (a delete here sent the rest at once).
+    use leadpipe::model::health;
+    health::record_failure(&t.scope, &sub, &held[0], now)
+        .await
+        .unwrap();
+    let h = health::get(&t.scope, &sub).await.unwrap();
+    assert!(!health::record_success(&t.scope, h.as_ref()).await.unwrap());
+    let h = health::get(&t.scope, &sub).await.unwrap().expect("kept");
+    assert_eq!(h.consecutive_failures, 0);
+    let released = h.released_at_ms.expect("the release's time kept");
+
     // While a release's messages may still be due (up to 900 s and the
     // stall window), the sweeper does not send them again at once.
     let swept = leadpipe::sweep::sweep_at(&t.app, now + 121_000)
@@ -251,9 +263,8 @@ async fn held_deliveries_left_by_a_lost_release_are_freed_by_the_sweeper() {
     assert_eq!(held_ids().await.len(), held.len());
 
     // Past that, the held ones are queued and delivered.
-    let swept = leadpipe::sweep::sweep_at(&t.app, now + 1_000_000)
-        .await
-        .unwrap();
+    let after = released + 960_000 + 1_000;
+    let swept = leadpipe::sweep::sweep_at(&t.app, after).await.unwrap();
     assert!(swept.deliveries >= held.len(), "{swept:?}, {held:?}");
     for _ in 0..50 {
         t.deliver_queue().await;

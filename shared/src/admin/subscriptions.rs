@@ -79,6 +79,8 @@ pub async fn update(scope: &Scope, req: &Request, m: &Matched) -> Result<Respons
 
 pub async fn delete(scope: &Scope, m: &Matched) -> Result<Response<Body>, ApiError> {
     subscriptions::delete(scope, m.param("id")).await?;
+    // Its health goes with it (an id never comes back).
+    crate::model::health::clear(scope, m.param("id")).await?;
     Ok(h::empty(StatusCode::NO_CONTENT))
 }
 

@@ -114,7 +114,8 @@ pub async fn found(scope: &Scope, made: &Delivery) -> Result<Option<Queued>, Err
         // they could run out before the lease, the delivery left unlisted
         // until the leads DLQ was redriven.
         Some(Err(until_ms)) => Ok(Some(after_lease(scope, &made.id, until_ms, now_ms))),
-        Some(Ok(claim)) => Ok(record_abandoned(scope, made, &claim)
+        // The delivery as stored (its retention with it).
+        Some(Ok(claim)) => Ok(record_abandoned(scope, &now, &claim)
             .await?
             .then_some(message)),
     }

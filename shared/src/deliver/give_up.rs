@@ -15,7 +15,9 @@ use std::time::Duration;
 /// The message cannot come back again: end the delivery `dead` and park
 /// it, so its status never says `pending` while SQS holds it in the DLQ.
 /// If even that fails SQS dead-letters the message, and the delivery,
-/// stalled, is queued again by the sweeper.
+/// stalled, is queued again by the sweeper — except a first attempt
+/// `process` abandoned, on no listing and not on the work index, which
+/// waits in the DLQ for a redrive.
 pub(super) async fn give_up(scope: &Scope, delivery_id: &str, reason: &str) -> Outcome {
     let reason = format!(
         "gave up after {} receives: {reason}",

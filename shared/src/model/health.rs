@@ -23,7 +23,8 @@ use crate::aws::store::{Write, n, s};
 use crate::aws::table;
 use crate::error::Error;
 
-/// A subscription's health as stored (absent: healthy).
+/// A subscription's health as stored (absent, or holding only the time
+/// of its last recovery: healthy).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
@@ -195,7 +196,28 @@ pub async fn record_success(scope: &Scope, health: Option<&Health>) -> Result<bo
         return Ok(false);
     };
     if !h.failing() {
-        scope.store.delete(&h.pk, &h.sk, None, vec![]).await?;
+        // Failures counted, never failing: forgotten, unless a failing
+        // spell began since the read (the condition). A release's time
+        // is kept while the sweeper may still need it.
+        let not_failing = Some("attribute_not_exists(failingSinceMs)");
+        if h.released_at_ms.is_some() {
+            scope
+                .store
+                .update_if(
+                    &h.pk,
+                    &h.sk,
+                    "REMOVE consecutiveFailures, firstFailureAtMs",
+                    not_failing,
+                    vec![],
+                    vec![],
+                )
+                .await?;
+        } else {
+            scope
+                .store
+                .delete(&h.pk, &h.sk, not_failing, vec![])
+                .await?;
+        }
         return Ok(false);
     }
     let released = Health {

@@ -131,7 +131,7 @@ pub async fn fan_out_entries(
         _ => Default::default(),
     };
     let mut messages = Vec::new();
-    if via == Via::FirstAttemptAgain && budget.is_some() {
+    if via == Via::FirstAttemptAgain {
         messages.extend(left_unwanted(scope, lead, entries, &subs, &wanted).await?);
     }
     let mut firsts = Vec::new();
@@ -191,20 +191,18 @@ async fn left_unwanted(
     subs: &[Subscription],
     wanted: &[(&HistoryEntry, &Subscription)],
 ) -> Result<Vec<first::Queued>, Error> {
-    let mut messages = Vec::new();
-    for entry in entries {
-        for sub in subs {
-            if wanted
-                .iter()
-                .any(|(e, s)| std::ptr::eq(*e, entry) && s.id == sub.id)
-            {
-                continue;
-            }
-            let made = delivery_for(entry, lead, sub);
-            messages.extend(first::found(scope, &made).await?);
-        }
-    }
-    Ok(messages)
+    let wanted: std::collections::HashSet<_> = wanted
+        .iter()
+        .map(|(e, s)| deliveries::id_for(e, &s.id))
+        .collect();
+    let unwanted: Vec<Delivery> = entries
+        .iter()
+        .flat_map(|entry| subs.iter().map(move |sub| (entry, sub)))
+        .filter(|(entry, sub)| !wanted.contains(&deliveries::id_for(entry, &sub.id)))
+        .map(|(entry, sub)| delivery_for(entry, lead, sub))
+        .collect();
+    let found = futures::future::try_join_all(unwanted.iter().map(|d| first::found(scope, d)));
+    Ok(found.await?.into_iter().flatten().collect())
 }
 
 /// The delivery of `entry` to `sub`: the same id every time.
