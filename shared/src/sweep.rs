@@ -199,8 +199,9 @@ async fn stalled_deliveries(app: &App, now: i64) -> Result<Vec<Delivery>, Error>
 
 /// What holds a held delivery: its subscription failing with its probe
 /// (another delivery) still pending, as `deliver`'s gate decides, or a
-/// release of the held deliveries under way (their messages spread over
-/// up to [`held::RELEASE_SPAN`]). One that nothing holds was left behind
+/// release of the held deliveries under way (its spread-out messages not
+/// all due yet: [`crate::model::health::Health::releasing`]). One that
+/// nothing holds was left behind
 /// by a release that was lost (a crash between the recovery and the
 /// release's sends, a send that failed) or by a probe that ended without
 /// handing on: it is stalled once quiet for the stall window, not the
@@ -241,8 +242,7 @@ impl HoldsStanding {
         if let Some(hold) = self.seen.get(&key) {
             return hold.clone();
         }
-        let span = held::RELEASE_SPAN + self.quiet;
-        let hold = match hold_of(scope, &d.subscription_id, self.now, span).await {
+        let hold = match hold_of(scope, &d.subscription_id, self.now, self.quiet).await {
             Ok(hold) => hold,
             Err(e) => {
                 tracing::warn!(subscription_id = %d.subscription_id, error = %e, "could not read a subscription's hold; its held deliveries keep the hourly recheck");
@@ -265,11 +265,11 @@ impl HoldsStanding {
 }
 
 /// What holds a subscription's deliveries at `now`.
-async fn hold_of(scope: &Scope, sub_id: &str, now: i64, span: Duration) -> Result<Hold, Error> {
+async fn hold_of(scope: &Scope, sub_id: &str, now: i64, quiet: Duration) -> Result<Hold, Error> {
     let Some(h) = health::get(scope, sub_id).await? else {
         return Ok(Hold::None);
     };
-    if h.releasing(now, span) {
+    if h.releasing(now, quiet) {
         return Ok(Hold::Releasing);
     }
     let Some(probe) = h.probe.filter(|_| h.failing_since_ms.is_some()) else {

@@ -15,12 +15,10 @@ use crate::rules::schedule::words;
 
 /// Held deliveries are released at most this many a second (SQS
 /// `DelaySeconds` spreads them; 900 s at most, so up to 9,000 a release —
-/// the sweeper frees any beyond once [`RELEASE_SPAN`] and the stall window
-/// are over).
+/// the sweeper frees any beyond once the release's last message is due and
+/// the stall window is over).
 pub const RELEASE_PER_SECOND: u32 = 10;
 const RELEASE_MAX: usize = 900 * RELEASE_PER_SECOND as usize;
-/// How long a release's messages take to fall due (SQS's longest delay).
-pub const RELEASE_SPAN: std::time::Duration = std::time::Duration::from_secs(900);
 
 /// What to do with a delivery of a failing subscription before sending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +119,11 @@ pub async fn after_success(
     let result = async {
         if health::record_success(scope, health).await? {
             let released = release(scope, sub_id).await?;
+            // Its last message's due time: until then the sweeper leaves
+            // the held deliveries to it (without it, a release lost).
+            let last = u32::try_from(released.saturating_sub(1)).unwrap_or(u32::MAX);
+            let span_ms = i64::from(last / RELEASE_PER_SECOND) * 1000;
+            health::release_sent(scope, sub_id, clock::now_ms() + span_ms).await?;
             tracing::info!(subscription_id = %sub_id, released, "subscription recovered");
             return Ok(Some(released));
         }

@@ -42,11 +42,15 @@ pub struct Health {
     /// The one delivery that keeps retrying while `failing`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<String>,
-    /// When the last failing spell ended and its held deliveries were
-    /// released (Unix ms): the sweeper leaves them to the release's
-    /// spread-out messages until those are all due.
+    /// When the last failing spell ended and the release of its held
+    /// deliveries began (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub released_at_ms: Option<i64>,
+    /// When the last of the release's spread-out messages falls due (Unix
+    /// ms), written once the release was sent: the sweeper leaves held
+    /// deliveries to it until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_until_ms: Option<i64>,
 }
 
 impl Health {
@@ -60,14 +64,19 @@ impl Health {
         self.failing() && self.probe.as_deref() != Some(delivery_id)
     }
 
-    /// Healthy again, its held deliveries released within `span` before
-    /// `now_ms`: their messages may still be waiting out their delays.
-    pub fn releasing(&self, now_ms: i64, span: std::time::Duration) -> bool {
-        let span_ms = i64::try_from(span.as_millis()).unwrap_or(i64::MAX);
-        !self.failing()
-            && self
-                .released_at_ms
-                .is_some_and(|at| now_ms.saturating_sub(at) < span_ms)
+    /// Healthy again and its held deliveries' release under way at
+    /// `now_ms`, give or take `quiet`: its messages still due (until the
+    /// release's last one, plus `quiet`), or the release still being sent
+    /// (within `quiet` of its start; past that, with no end written, it
+    /// was lost).
+    pub fn releasing(&self, now_ms: i64, quiet: std::time::Duration) -> bool {
+        let quiet_ms = i64::try_from(quiet.as_millis()).unwrap_or(i64::MAX);
+        let until = match (self.release_until_ms, self.released_at_ms) {
+            (Some(until), _) => until,
+            (None, Some(at)) => at,
+            (None, None) => return false,
+        };
+        !self.failing() && now_ms < until.saturating_add(quiet_ms)
     }
 }
 
@@ -230,6 +239,24 @@ pub async fn record_success(scope: &Scope, health: Option<&Health>) -> Result<bo
     Ok(true)
 }
 
+/// Notes that the release begun by [`record_success`] was sent, its last
+/// message due at `until_ms` (not over a failing spell begun since).
+pub async fn release_sent(scope: &Scope, sub_id: &str, until_ms: i64) -> Result<(), Error> {
+    let key = table::subscription_health(scope.ws(), sub_id);
+    scope
+        .store
+        .update_if(
+            &key.pk,
+            &key.sk,
+            "SET releaseUntilMs = :u",
+            Some("attribute_exists(releasedAtMs) AND attribute_not_exists(failingSinceMs)"),
+            vec![],
+            vec![(":u", n(until_ms))],
+        )
+        .await
+        .map(|_| ())
+}
+
 /// Makes `delivery_id` the probe of a failing subscription, when it has
 /// none or its probe is `stale` (no longer pending); false when another
 /// took it first or the subscription is not failing any more.
@@ -312,5 +339,32 @@ mod tests {
         assert_eq!(State::of(false, Some(&failing)), State::Disabled);
         assert_eq!(State::of(true, None), State::Active);
         assert_eq!(State::of(true, Some(&healthy)), State::Active);
+    }
+
+    #[test]
+    fn a_release_holds_its_deliveries_until_its_messages_are_due_or_it_was_lost() {
+        let quiet = std::time::Duration::from_secs(60);
+        let sent = Health {
+            released_at_ms: Some(1_000),
+            release_until_ms: Some(901_000),
+            ..Health::default()
+        };
+        assert!(sent.releasing(900_000, quiet));
+        assert!(sent.releasing(960_999, quiet));
+        assert!(!sent.releasing(961_000, quiet));
+        // Begun, its end never written: lost once `quiet` has passed.
+        let begun = Health {
+            released_at_ms: Some(1_000),
+            ..Health::default()
+        };
+        assert!(begun.releasing(60_999, quiet));
+        assert!(!begun.releasing(61_000, quiet));
+        // A failing spell since: held by it, not by the release.
+        let failing = Health {
+            failing_since_ms: Some(2_000),
+            ..sent.clone()
+        };
+        assert!(!failing.releasing(2_000, quiet));
+        assert!(!Health::default().releasing(0, quiet));
     }
 }
