@@ -107,7 +107,6 @@ async fn a_lost_answer_to_ending_a_disabled_subscriptions_delivery_still_parks_i
 /// 200 is what the delivery says, and nothing is parked to send again.
 #[tokio::test]
 async fn the_last_receive_leaves_a_live_copy_to_finish() {
-    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
     let t = TestStack::with_config(quick).await;
     let crm = ScriptedServer::start().await;
     subscribe(&t, &crm, json!({})).await;
@@ -120,17 +119,7 @@ async fn the_last_receive_leaves_a_live_copy_to_finish() {
         panic!("claimed")
     };
     // This copy is at its last receive.
-    let max = leadpipe::aws::resources::DELIVERIES_QUEUE.max_receive_count;
-    let mut record = SqsMessage::default();
-    record.message_id = Some("m-last".into());
-    let message = leadpipe::aws::queue::DeliveriesMessage::attempt(t.scope.ws(), &id);
-    record.body = Some(serde_json::to_string(&message).unwrap());
-    record
-        .attributes
-        .insert("ApproximateReceiveCount".into(), (max - 1).to_string());
-    let mut event = SqsEvent::default();
-    event.records = vec![record];
-    let answer = leadpipe::deliver::handle(&t.app, event).await;
+    let answer = t.deliver_at_last_receive(&id).await;
     assert!(answer.batch_item_failures.is_empty(), "this copy is done");
     assert_eq!(status(&t, &id).await, DeliveryStatus::Pending);
     assert_eq!(t.queue_depth(&t.stack.deliveries_dlq_url).await, 0);

@@ -283,14 +283,14 @@ async fn an_abandoned_first_attempt_at_the_last_receive_is_kept_then_listed_and_
     subscribe(&t, &crm, json!({})).await;
     let id = stopped_mid_attempt(&t, &proxy, &crm).await;
 
-    let answer = last_receive(&t, &id).await;
+    let answer = t.deliver_at_last_receive(&id).await;
     assert!(answer.batch_item_failures.is_empty());
     assert_eq!(delayed(&t).await, 1, "a message kept for the lease's end");
     let d = deliveries::get(&t.scope, &id).await.unwrap().unwrap();
     assert!(d.claim.is_some() && d.status == DeliveryStatus::Pending);
 
     expire_lease(&t, &id).await;
-    last_receive(&t, &id).await;
+    t.deliver_at_last_receive(&id).await;
     let d = the_delivery(&t).await;
     assert_eq!(d["status"], "dead", "{d}");
     assert_eq!(
@@ -299,22 +299,6 @@ async fn an_abandoned_first_attempt_at_the_last_receive_is_kept_then_listed_and_
         "parked"
     );
     assert_eq!(crm.requests_to("/crm").len(), 1, "nothing sent again");
-}
-
-/// `deliver` handles the delivery's message at its last receive.
-async fn last_receive(t: &TestStack, id: &str) -> aws_lambda_events::event::sqs::SqsBatchResponse {
-    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-    let max = leadpipe::aws::resources::DELIVERIES_QUEUE.max_receive_count;
-    let mut record = SqsMessage::default();
-    record.message_id = Some("m-last".into());
-    let message = leadpipe::aws::queue::DeliveriesMessage::attempt(t.scope.ws(), id);
-    record.body = Some(serde_json::to_string(&message).unwrap());
-    record
-        .attributes
-        .insert("ApproximateReceiveCount".into(), (max - 1).to_string());
-    let mut event = SqsEvent::default();
-    event.records = vec![record];
-    leadpipe::deliver::handle(&t.app, event).await
 }
 
 /// A lead whose first attempt `process` made (one request) and could not

@@ -15,8 +15,26 @@ async fn stack(disable_after: Duration) -> TestStack {
         c.allow_private_targets = true;
         c.failing_after = 3;
         c.disable_after = disable_after;
+        // A sweep a minute after a delivery's last change finds it stalled.
+        c.delivery_stall = Some(Duration::from_secs(60));
     })
     .await
+}
+
+/// A subscription to `crm` whose steps are 10 ms (the test stack's unit)
+/// and then long ones: a probe still retrying when the destination
+/// comes back.
+async fn failing_subscription(t: &TestStack, crm: &ScriptedServer) -> String {
+    let r = t
+        .admin(
+            "POST",
+            "/v1/subscriptions",
+            Some(json!({"url": format!("{}/crm", crm.base_url), "retrySchedule": [1, 1, 1, 1, 300, 300]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["state"], "active");
+    r.json()["id"].as_str().unwrap().to_owned()
 }
 
 async fn sub_view(t: &TestStack, id: &str) -> Value {
@@ -63,18 +81,7 @@ async fn a_failing_destination_is_held_probed_and_released() {
     let t = stack(Duration::from_secs(86_400)).await;
     let crm = ScriptedServer::start().await;
     crm.script("/crm", &[(503, "down")]);
-    // Steps of 10 ms (the test stack's unit), then a long one: the probe
-    // is still retrying when the destination comes back.
-    let r = t
-        .admin(
-            "POST",
-            "/v1/subscriptions",
-            Some(json!({"url": format!("{}/crm", crm.base_url), "retrySchedule": [1, 1, 1, 1, 300, 300]})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let sub = r.json()["id"].as_str().unwrap().to_owned();
-    assert_eq!(r.json()["state"], "active");
+    let sub = failing_subscription(&t, &crm).await;
     let ids = leads(&t, 6, "held").await;
     assert_eq!(ids.len(), 6);
     pump(&t, 15).await;
@@ -201,24 +208,10 @@ async fn a_destination_failing_for_the_whole_span_is_disabled_keeping_its_config
 /// not, after the stall window rather than the hourly recheck.
 #[tokio::test]
 async fn held_deliveries_left_by_a_lost_release_are_freed_by_the_sweeper() {
-    let t = TestStack::with_config(|c| {
-        c.allow_private_targets = true;
-        c.failing_after = 3;
-        c.disable_after = Duration::from_secs(86_400);
-        c.delivery_stall = Some(Duration::from_secs(60));
-    })
-    .await;
+    let t = stack(Duration::from_secs(86_400)).await;
     let crm = ScriptedServer::start().await;
     crm.script("/crm", &[(503, "down")]);
-    let r = t
-        .admin(
-            "POST",
-            "/v1/subscriptions",
-            Some(json!({"url": format!("{}/crm", crm.base_url), "retrySchedule": [1, 1, 1, 1, 300, 300]})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let sub = r.json()["id"].as_str().unwrap().to_owned();
+    let sub = failing_subscription(&t, &crm).await;
     let ids = leads(&t, 5, "lost-release").await;
     pump(&t, 15).await;
     let held_ids = || async {

@@ -339,6 +339,26 @@ impl TestStack {
         self.drain(&self.stack.deliveries_queue_url, &handler).await
     }
 
+    /// `deliver` handling a message for delivery `id` at its last receive
+    /// (the next failure would send it to the DLQ).
+    pub async fn deliver_at_last_receive(
+        &self,
+        id: &str,
+    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+        use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+        let max = leadpipe::aws::resources::DELIVERIES_QUEUE.max_receive_count;
+        let mut record = SqsMessage::default();
+        record.message_id = Some("m-last".into());
+        let message = leadpipe::aws::queue::DeliveriesMessage::attempt(self.scope.ws(), id);
+        record.body = Some(serde_json::to_string(&message).expect("a message"));
+        record
+            .attributes
+            .insert("ApproximateReceiveCount".into(), (max - 1).to_string());
+        let mut event = SqsEvent::default();
+        event.records = vec![record];
+        leadpipe::deliver::handle(&self.app, event).await
+    }
+
     async fn drain<F, Fut>(&self, queue_url: &str, handler: &F) -> usize
     where
         F: Fn(App, aws_lambda_events::event::sqs::SqsEvent) -> Fut,

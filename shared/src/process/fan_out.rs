@@ -29,11 +29,7 @@ use crate::rules::ids::{CauseId, LeadId};
 /// Every attempt goes through the deliveries queue: for callers that
 /// answer a person (the admin API), who should not wait on a CRM.
 pub async fn fan_out(scope: &Scope, lead_id: &LeadId, cause_id: &CauseId) -> Result<usize, Error> {
-    let Some(lead) = leads::get(scope, lead_id.as_str()).await? else {
-        return Ok(0);
-    };
-    let entries = history::of_cause(scope, &lead, cause_id).await?;
-    fan_out_entries(scope, &lead, &entries, false, Via::Queue).await
+    fan_out_cause(scope, lead_id, cause_id, false, Via::Queue).await
 }
 
 /// [`fan_out`] in `process`, which makes the first attempt of each
@@ -46,11 +42,7 @@ pub async fn fan_out_as(
     cause_id: &CauseId,
     test: bool,
 ) -> Result<usize, Error> {
-    let Some(lead) = leads::get(scope, lead_id.as_str()).await? else {
-        return Ok(0);
-    };
-    let entries = history::of_cause(scope, &lead, cause_id).await?;
-    fan_out_entries(scope, &lead, &entries, test, Via::FirstAttempt).await
+    fan_out_cause(scope, lead_id, cause_id, test, Via::FirstAttempt).await
 }
 
 /// [`fan_out_as`] run again (the lead's message came back after its event
@@ -63,11 +55,22 @@ pub async fn fan_out_again_as(
     cause_id: &CauseId,
     test: bool,
 ) -> Result<usize, Error> {
+    fan_out_cause(scope, lead_id, cause_id, test, Via::FirstAttemptAgain).await
+}
+
+/// The history entries of `lead_id` caused by `cause_id`, fanned out.
+async fn fan_out_cause(
+    scope: &Scope,
+    lead_id: &LeadId,
+    cause_id: &CauseId,
+    test: bool,
+    via: Via,
+) -> Result<usize, Error> {
     let Some(lead) = leads::get(scope, lead_id.as_str()).await? else {
         return Ok(0);
     };
     let entries = history::of_cause(scope, &lead, cause_id).await?;
-    fan_out_entries(scope, &lead, &entries, test, Via::FirstAttemptAgain).await
+    fan_out_entries(scope, &lead, &entries, test, via).await
 }
 
 /// How a fan-out's deliveries start.
