@@ -41,23 +41,25 @@ pub struct Calls {
     pub sqs: f64,
 }
 
-/// ingest: key read (1 RRU); event put with its two index entries, the
-/// sharded counter ADD and the workspace's per-minute budget window (5 WRU
-/// measured since workspaces, issue 21); SendMessage (1).
+/// ingest: key read (1 RRU); event put with its one index entry (the
+/// events listing: a new event is on no status listing since issue 25),
+/// the sharded counter ADD and the workspace's per-minute budget window
+/// (4 WRU measured; 5 from workspaces, issue 21, until then); SendMessage
+/// (1).
 pub const INGEST: Calls = Calls {
     rru: 1.0,
-    wru: 5.0,
+    wru: 4.0,
     sqs: 1.0,
 };
 /// process (new lead, batches of 10): event read, two identity reads,
 /// lead read, history query, subscriptions query (6 RRU); two identity
-/// claims, the lead with its two index entries and the event's end, which
-/// takes it off the status index (8 WRU measured since issue 25: 13 for
-/// the stage less the delivery, counted per delivery below); receive +
-/// delete + send per batch (0.3 SQS requests per lead).
+/// claims, the lead with its two index entries and the event's end, its
+/// `status` changed in place on the events listing (7 WRU measured since
+/// issue 25: 12 for the stage less the delivery, counted per delivery
+/// below); receive + delete + send per batch (0.3 SQS requests per lead).
 pub const PROCESS: Calls = Calls {
     rru: 6.0,
-    wru: 8.0,
+    wru: 7.0,
     sqs: 0.3,
 };
 /// per delivery, its first attempt made by `process` (the default, issue
@@ -189,12 +191,15 @@ pub fn idle_lines() -> Vec<(&'static str, f64, &'static str)> {
     // Two queues' event source mappings long-poll (20 s) with ~5 pollers
     // each while idle: 2 × 5 × 3 a minute × 43,200 minutes.
     let idle_polls = 2.0 * 5.0 * 3.0 * 43_200.0;
-    // The sweeper every 5 minutes: 8,640 runs, each ~17 index queries at
-    // 0.5 RRU (one workspace), a 128 MB invocation of ~100 ms, its two
-    // platform log records.
+    // The sweeper every 5 minutes: 8,640 runs, each ~26 index queries at
+    // 0.5 RRU (one workspace: the work index, the RECEIVED status listing
+    // and the events listing past its cursor, each over its shards and
+    // legacy partition) and the cursor's read (1 RRU), a 128 MB invocation
+    // of ~100 ms, its two platform log records.
     let sweeps = 8_640.0;
     let sweeper = sweeps
-        * (17.0 * 0.5 * DDB_RRU
+        * (26.0 * 0.5 * DDB_RRU
+            + DDB_RRU
             + LAMBDA_REQ
             + 0.1 * 0.125 * LAMBDA_GB_S
             + platform_log_bytes() / 1e9 * (LOGS_INGEST_GB + LOGS_STORE_GB_MONTH));

@@ -96,13 +96,16 @@ impl DevState {
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
         {
-            let value: Value = serde_json::from_str(line).map_err(|e| {
+            let mut value: Value = serde_json::from_str(line).map_err(|e| {
                 format!(
                     "{} line {}: {e} (make dev-reset starts clean)",
                     path.display(),
                     n + 1
                 )
             })?;
+            // The queues start empty: events still RECEIVED are put where
+            // the sweeper looks for them whatever its cursor says.
+            leadpipe::model::events::restored(&mut value);
             items.push(leadpipe::aws::store::to_item(&value).map_err(|e| e.to_string())?);
         }
         let count = items.len();

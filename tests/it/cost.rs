@@ -62,9 +62,11 @@ const STAGES: [&str; 6] = [
 async fn write_units_per_lead_by_stage_and_layout() {
     let totals = measure(true).await;
     // Issue 25: 23 → 18, the first attempt made by process (the delivery
-    // 10 → 5: no pending put with its work entry, claim and end).
+    // 10 → 5: no pending put with its work entry, claim and end); 18 → 16,
+    // a new event on no status listing (the sweeper reads the events
+    // listing from its cursor instead).
     assert!(
-        totals[1] <= 18,
+        totals[1] <= 16,
         "a new lead costs {} write units",
         totals[1]
     );
@@ -82,9 +84,11 @@ async fn write_units_per_lead_through_the_queue() {
     // workspace itself costs nothing (its id is in keys written anyway).
     // Issue 25: 25 → 23: an event that ends PROCESSED or DUPLICATE leaves
     // the status index (its move billed the index twice), and the first
-    // attempts' log rides in the delivery's own write.
+    // attempts' log rides in the delivery's own write; 23 → 21, a new
+    // event on no status listing (its entry put by ingest, deleted by
+    // process: 2 units for the rare event whose message went missing).
     assert!(
-        totals[1] <= 23,
+        totals[1] <= 21,
         "a new lead costs {} write units",
         totals[1]
     );

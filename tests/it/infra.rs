@@ -453,7 +453,7 @@ fn log_metric_filters_match_the_code_and_every_alarm_notifies() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let alarms = std::fs::read_to_string(root.join("infra/modules/leadpipe/alarms.tf")).unwrap();
     let code: String = [
-        "shared/src/sweep.rs",
+        "shared/src/sweep/mod.rs",
         "shared/src/process/mod.rs",
         "shared/src/deliver/mod.rs",
     ]

@@ -38,6 +38,7 @@ mod slack;
 mod sources;
 mod sources_form;
 mod sources_linkedin;
+mod sweep_events;
 mod test_leads;
 mod workspaces;
 mod zero_loss;

@@ -1,6 +1,6 @@
 # The sweeper: EventBridge Scheduler runs the `sweep` function every few
 # minutes; it queues again the events left RECEIVED and the deliveries left
-# pending with no message in flight (shared/src/sweep.rs).
+# pending with no message in flight (shared/src/sweep/).
 
 data "aws_iam_policy_document" "scheduler_assume" {
   statement {

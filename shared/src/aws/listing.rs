@@ -201,9 +201,39 @@ impl Store {
         filter: Option<Filter<'_>>,
         limit: usize,
     ) -> Result<(Vec<T>, Option<String>), Error> {
+        let (entries, next) =
+            Box::pin(self.range_entries(gsi, partitions, (from, to), filter.as_ref(), limit))
+                .await?;
+        // Boxed, as the shard queries are: the sweep binary's future
+        // otherwise overflows the compiler's layout depth.
+        let items = Box::pin(self.items_of(entries.into_iter().map(|(_, e)| e).collect())).await?;
+        Ok((items, next))
+    }
+
+    /// The index entries behind [`Store::query_range_page`], each with its
+    /// sort key, without their items: for a sweep that decides from the
+    /// entries alone (their projected `status`) which few items it needs.
+    pub async fn query_range_entries(
+        &self,
+        gsi: Gsi,
+        partitions: &[String],
+        range: (&str, &str),
+        limit: usize,
+    ) -> Result<(Vec<(String, Item)>, Option<String>), Error> {
+        Box::pin(self.range_entries(gsi, partitions, range, None, limit)).await
+    }
+
+    async fn range_entries(
+        &self,
+        gsi: Gsi,
+        partitions: &[String],
+        (from, to): (&str, &str),
+        filter: Option<&Filter<'_>>,
+        limit: usize,
+    ) -> Result<(Vec<(String, Item)>, Option<String>), Error> {
         let each = partitions
             .iter()
-            .map(|p| Box::pin(self.range_keys(gsi, p, (from, to), filter.as_ref(), limit)));
+            .map(|p| Box::pin(self.range_keys(gsi, p, (from, to), filter, limit)));
         let mut entries: Vec<(String, Item)> = futures::future::try_join_all(each)
             .await?
             .into_iter()
@@ -217,10 +247,7 @@ impl Store {
         let next = full
             .then(|| entries.last().map(|(k, _)| format!("{k}\u{1}")))
             .flatten();
-        // Boxed, as the shard queries are: the sweep binary's future
-        // otherwise overflows the compiler's layout depth.
-        let items = Box::pin(self.items_of(entries.into_iter().map(|(_, e)| e).collect())).await?;
-        Ok((items, next))
+        Ok((entries, next))
     }
 
     /// Up to `limit` index entries of one partition in `[from, to)`, oldest

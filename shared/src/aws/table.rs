@@ -30,10 +30,13 @@
 //! | workspace             | `WS#{workspaceId}`            | `WS`                         | `WORKSPACES` / id        |                                            |
 //! | workspace token       | `TOKEN#{tokenId}`             | `TOKEN`                      | `{ws}TOKENS` / id        |                                            |
 //! | Meta page             | `META#page#{pageId}`          | `PAGE`                       | `{ws}PAGES` / id         |                                            |
+//! | sweeper's events cursor | `{ws}SWEEP#events`          | `CURSOR`                     |                          |                                            |
 //!
-//! (¹) Only while `RECEIVED` or `FAILED`: an event that ends `PROCESSED` or
-//! `DUPLICATE` leaves the status index, and those listings read every
-//! event, filtered (issue 25: its move billed the index twice). A
+//! (¹) Only `FAILED` events, and `RECEIVED` ones that became so out of
+//! time order (a reopened `FAILED` event, one written late under an older
+//! id): the sweeper finds the rest by reading the events listing past its
+//! cursor, and the other status listings read every event, filtered
+//! (issue 25: each move on the index billed it twice). A
 //! delivery's first attempts ride in its item (`inlineAttempts`); later
 //! ones, or long answers, are `ATT#` items.
 //!
@@ -348,6 +351,12 @@ pub fn meta_page(page_id: &str) -> Key {
 /// wide: Meta's app serves every workspace).
 pub fn meta_deletion(code: &str) -> Key {
     Key::new(format!("META#deletion#{code}"), "DELETION")
+}
+
+/// How far the sweeper has read a workspace's events listing (see
+/// [`crate::sweep`]).
+pub fn events_cursor(ws: &WorkspaceId) -> Key {
+    in_ws(ws, "SWEEP#events", "CURSOR")
 }
 
 /// Which lead a provider's own lead id made (LinkedIn's form response id):

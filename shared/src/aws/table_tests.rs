@@ -101,6 +101,7 @@ fn item_kinds_do_not_share_partitions() {
         workspace(&WorkspaceId::default()).pk,
         token("x").pk,
         meta_page("x").pk,
+        events_cursor(&WorkspaceId::default()).pk,
     ];
     for (i, a) in partitions.iter().enumerate() {
         for b in &partitions[i + 1..] {

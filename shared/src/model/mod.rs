@@ -2,6 +2,7 @@
 //! the API shows, and the functions that read and write it.
 
 pub mod audit;
+pub mod cursors;
 pub mod deliveries;
 pub mod destination_refs;
 pub mod erasure;

@@ -126,10 +126,13 @@ pub struct EventRecord {
     pub sk: String,
     pub gsi1pk: String,
     pub gsi1sk: String,
-    /// The status index (see [`list`]): set while `RECEIVED` or `FAILED`,
-    /// the states someone acts on; an event that ends `PROCESSED` or
-    /// `DUPLICATE` leaves it (its status change would bill the index
-    /// twice, a delete and a put, for a listing seldom read).
+    /// The status index (see [`list`]): set while `FAILED`, the state
+    /// someone acts on, and while `RECEIVED` out of time order (reopened
+    /// for a replay, or written late under an older id: see [`put_new`]),
+    /// where the sweeper's cursor over the events listing has passed it.
+    /// A new event is on no status listing: the sweeper finds it by that
+    /// cursor (see [`crate::sweep`]), and each move on the index would
+    /// bill it twice, a delete and a put, for a listing seldom read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsi2pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,8 +230,8 @@ impl EventRecord {
             sk: key.sk,
             gsi1pk: Listing::events(ws).partition_for(id.as_str()),
             gsi1sk: id.to_string(),
-            gsi2pk: Some(status_partition(ws, EventStatus::Received, &id)),
-            gsi2sk: Some(id.to_string()),
+            gsi2pk: None,
+            gsi2sk: None,
             workspace: ws.clone(),
             id,
             status: EventStatus::Received,
@@ -260,9 +263,9 @@ pub async fn list(
     page: &PageRequest,
 ) -> Result<Page<EventRecord>, DataError> {
     let mut page: Page<EventRecord> = match status {
-        // Ended events are not on the status index: every event, filtered
-        // (events from before that change still are; they are found too).
-        Some(st @ (EventStatus::Processed | EventStatus::Duplicate)) => {
+        // Only FAILED events are all on the status index: every event,
+        // filtered (events from before that change, on it, are found too).
+        Some(st @ (EventStatus::Received | EventStatus::Processed | EventStatus::Duplicate)) => {
             let filter = crate::aws::listing::Filter {
                 expression: "#st = :v",
                 value: s(st.as_str()),
@@ -288,6 +291,40 @@ pub async fn list(
     Ok(page)
 }
 
+/// An item of a saved table, put back into a new emulator by the local
+/// stack (`make dev`), whose queues start empty: an event still `RECEIVED`
+/// goes on the `RECEIVED` status listing, so the sweeper queues it again
+/// even where its cursor has passed it (its message was lost with the old
+/// queue). Any other item is left as it is.
+pub fn restored(item: &mut serde_json::Value) {
+    let Some(fields) = item.as_object_mut() else {
+        return;
+    };
+    let text = |k: &str| fields.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let (Some(pk), Some(sk), Some(status), Some(id)) =
+        (text("pk"), text("sk"), text("status"), text("id"))
+    else {
+        return;
+    };
+    let Some(id) = EventId::parse(&id) else {
+        return;
+    };
+    let Some((ws, _)) = table::workspace_of(&pk) else {
+        return;
+    };
+    let key = table::event(&ws, id.as_str());
+    if key.pk != pk
+        || key.sk != sk
+        || status != EventStatus::Received.as_str()
+        || fields.contains_key("gsi2pk")
+    {
+        return;
+    }
+    let partition = status_partition(&ws, EventStatus::Received, &id);
+    fields.insert("gsi2pk".into(), partition.into());
+    fields.insert("gsi2sk".into(), id.as_str().into());
+}
+
 /// The status listing partition an event is in while it has `status`.
 fn status_partition(ws: &WorkspaceId, status: EventStatus, id: &EventId) -> String {
     Listing::events_by_status(ws, status.as_str()).partition_for(id.as_str())
@@ -311,12 +348,42 @@ struct EventInput {
     input: String,
 }
 
+/// How old an event's id may be when it is written and still be left to
+/// the sweeper's cursor (see [`put_new`]): far more than a write's own
+/// retries take, far less than the sweeper's grace period.
+pub const LATE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Writes a new `RECEIVED` event (a large submission first, apart).
 ///
 /// Its id is fresh (80 random bits), so an item already under it can only
 /// be this very write, made by an SDK retry after its answer was lost (a
 /// timeout, a 500 after the write): that is success, not a collision.
+///
+/// An event written under an id older than [`LATE_AFTER`] (a Meta leadgen
+/// whose marker was written long before its event) may land behind the
+/// sweeper's cursor; it goes on the `RECEIVED` status listing, which the
+/// sweeper reads whole.
 pub async fn put_new(scope: &Scope, event: &EventRecord) -> Result<(), Error> {
+    let late_from = crate::rules::clock::now_ms()
+        .saturating_sub(i64::try_from(LATE_AFTER.as_millis()).unwrap_or(i64::MAX));
+    let late = event.status == EventStatus::Received
+        && event.id.as_str()
+            < crate::rules::ids::bound_at(
+                IdKind::Event,
+                u64::try_from(late_from).unwrap_or(0),
+                false,
+            )
+            .as_str();
+    let mut event = event.clone();
+    if late {
+        event.gsi2pk = Some(status_partition(
+            scope.ws(),
+            EventStatus::Received,
+            &event.id,
+        ));
+        event.gsi2sk = Some(event.id.to_string());
+    }
+    let event = &event;
     let whole = serde_json::to_vec(event).map_or(usize::MAX, |j| j.len());
     let Some(input) = event.input.as_ref().filter(|_| whole > INLINE_EVENT_MAX) else {
         return scope.store.put_new(event).await.map(|_| ());
@@ -345,4 +412,36 @@ pub async fn input_of(scope: &Scope, event: &EventRecord) -> Result<Option<Strin
         .get::<EventInput>(&key.pk, &key.sk)
         .await?
         .map(|i| i.input))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restored_received_event_goes_on_the_status_listing_and_nothing_else_changes() {
+        let id = EventId::generate();
+        let ws = WorkspaceId::generate();
+        let key = table::event(&ws, id.as_str());
+        let received = serde_json::json!({"pk": key.pk, "sk": key.sk, "id": id.as_str(), "status": "RECEIVED"});
+        let mut item = received.clone();
+        restored(&mut item);
+        assert_eq!(
+            item["gsi2pk"],
+            status_partition(&ws, EventStatus::Received, &id).as_str()
+        );
+        assert!(item["gsi2pk"].as_str().unwrap().contains("EVENTS#RECEIVED"));
+        assert_eq!(item["gsi2sk"], id.as_str());
+        for other in [
+            serde_json::json!({"pk": key.pk, "sk": key.sk, "id": id.as_str(), "status": "PROCESSED"}),
+            serde_json::json!({"pk": key.pk, "sk": "INPUT", "id": id.as_str(), "status": "RECEIVED"}),
+            serde_json::json!({"pk": "LEAD#x", "sk": "LEAD", "id": id.as_str(), "status": "RECEIVED"}),
+            serde_json::json!({"pk": key.pk, "sk": key.sk, "id": id.as_str(), "status": "RECEIVED", "gsi2pk": "kept"}),
+            serde_json::json!(["not", "an", "item"]),
+        ] {
+            let mut item = other.clone();
+            restored(&mut item);
+            assert_eq!(item, other);
+        }
+    }
 }

@@ -13,7 +13,7 @@ use crate::rules::ids::{EventId, IdKind, LeadId};
 use serde::Deserialize;
 
 const FINISH: &str = "SET #s = :s, processedAt = :at, leadId = :lead REMOVE gsi2pk, gsi2sk";
-const FAIL: &str = "SET #s = :s, gsi2pk = :g, processedAt = :at, #e = :err";
+const FAIL: &str = "SET #s = :s, gsi2pk = :g, gsi2sk = :id, processedAt = :at, #e = :err";
 const ONLY_RECEIVED: &str = "#s = :received";
 
 /// Moves an event from `RECEIVED` to `status` with its lead, as the last
@@ -68,6 +68,7 @@ pub async fn mark_failed(
                     ":g",
                     s(status_partition(scope.ws(), EventStatus::Failed, event_id)),
                 ),
+                (":id", s(event_id.as_str())),
                 (":at", s(at)),
                 (":err", s(reason)),
                 (":received", s(EventStatus::Received.as_str())),
@@ -78,7 +79,10 @@ pub async fn mark_failed(
 
 /// Puts a `FAILED` event back to `RECEIVED` so `process` takes it again
 /// (a replay, after the cause was fixed); `Conflict` when it is not
-/// `FAILED` any more.
+/// `FAILED` any more. It moves to the `RECEIVED` status listing: the
+/// sweeper's cursor over the events listing has passed it long ago, and
+/// that listing is how the sweeper finds it if the replay's message is
+/// lost.
 pub async fn reopen_failed(scope: &Scope, event_id: &EventId) -> Result<Write, Error> {
     let key = table::event(scope.ws(), event_id.as_str());
     scope

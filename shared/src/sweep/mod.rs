@@ -5,7 +5,8 @@
 //! scheduled run (EventBridge Scheduler; a timer in the local stack) finds
 //!
 //! * events still `RECEIVED` past the grace period (every back-off of the
-//!   leads queue, see [`crate::config::default_sweep_grace`]), and
+//!   leads queue, see [`crate::config::default_sweep_grace`]), read once
+//!   each from a cursor over the events listing ([`events`]), and
 //! * deliveries `pending` with no attempt and no change for longer than
 //!   any back-off ([`crate::deliver::stall_after`]),
 //!
@@ -16,16 +17,17 @@
 //! one message, and a stuck item is queued again once per grace period,
 //! not on every run.
 
+mod events;
+
 use std::time::Duration;
 
 use crate::app::{App, Scope};
-use crate::aws::queue::{DeliveriesMessage, LeadsMessage};
+use crate::aws::queue::DeliveriesMessage;
 use crate::aws::store::Write;
-use crate::aws::table::{self, GSI3, Listing};
+use crate::aws::table::{self, GSI3};
 use crate::deliver::held;
 use crate::error::Error;
 use crate::model::deliveries::{self, Delivery};
-use crate::model::events::{self, EventRecord, EventStatus};
 use crate::model::health;
 use crate::rules::clock;
 use crate::rules::ids::{IdKind, bound_at};
@@ -55,13 +57,13 @@ pub async fn sweep(app: &App) -> Result<Swept, Error> {
 /// One sweep as of `now` (Unix ms): tests look from the future instead of
 /// waiting for the grace period to pass.
 pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
-    let mut events = Vec::new();
+    let mut events = 0;
     let mut pages = PageChecks::default();
     for ws in Box::pin(crate::model::workspaces::all_ids(app)).await? {
         // Boxed: the SDK's futures are deep, and a loop of them overflows
         // the compiler's layout depth in the binary.
         let scope = app.scope(ws);
-        events.extend(Box::pin(stuck_events(&scope, now)).await?);
+        events += Box::pin(events::stuck_events(&scope, now)).await?;
         // A page check that cannot run (Graph down, a store error) never
         // keeps stuck work from being queued again.
         match Box::pin(check_pages(&scope, now)).await {
@@ -77,7 +79,7 @@ pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
     }
     let deliveries = Box::pin(stalled_deliveries(app, now)).await?;
     let swept = Swept {
-        events: events.len(),
+        events,
         deliveries: deliveries.len(),
         pages_checked: pages.checked,
         pages_failing: pages.failing,
@@ -99,49 +101,6 @@ fn ms(d: Duration) -> i64 {
 
 fn id_ms(now: i64, ago: Duration) -> u64 {
     u64::try_from(now.saturating_sub(ms(ago))).unwrap_or(0)
-}
-
-/// Events `RECEIVED` before the grace period, each queued again (once per
-/// grace period).
-async fn stuck_events(app: &Scope, now: i64) -> Result<Vec<EventRecord>, Error> {
-    let grace = app.config.sweep_grace;
-    let to = bound_at(IdKind::Event, id_ms(now, grace), true);
-    let mut from = bound_at(IdKind::Event, 0, false);
-    let received = Listing::events_by_status(app.ws(), EventStatus::Received.as_str());
-    let mut queued = Vec::new();
-    loop {
-        let (found, next): (Vec<EventRecord>, _) = app
-            .store
-            .query_range_page(
-                received.gsi,
-                &received.partitions(),
-                (&from, &to),
-                None,
-                BATCH,
-            )
-            .await?;
-        let mut page = Vec::new();
-        for event in found {
-            if events::mark_swept(app, &event.id, now, now - ms(grace)).await? == Write::Done {
-                page.push(event);
-            }
-        }
-        let messages: Vec<LeadsMessage> = page
-            .iter()
-            .map(|e| LeadsMessage::Event {
-                workspace: app.ws().clone(),
-                event_id: e.id.clone(),
-            })
-            .collect();
-        app.queue
-            .send_all(&app.config.leads_queue_url, &messages)
-            .await?;
-        queued.extend(page);
-        match next {
-            Some(n) => from = n,
-            None => return Ok(queued),
-        }
-    }
 }
 
 /// Pending deliveries that stalled, each queued again. They are read from

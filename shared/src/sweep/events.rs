@@ -1,0 +1,157 @@
+//! Events still `RECEIVED` past the grace period, queued again.
+//!
+//! A new event is on the events listing only (`{ws}EVENTS#s{n}`, whose
+//! entries carry its `status`), not on the status listing: that would cost
+//! two index writes per event (its entry put, then deleted) for the rare
+//! one whose message went missing. So the sweeper reads the listing from a
+//! cursor ([`crate::model::cursors`]) up to the grace bound, once: every
+//! entry is read about once, and an idle workspace costs one empty query
+//! per shard. An entry still `RECEIVED` is marked (one sweeper queues it)
+//! and its message sent; then the cursor moves past the page.
+//!
+//! Why once is enough: a message sent is SQS's to keep until `process`
+//! ends the event or the message reaches the leads DLQ, and either is an
+//! end the contract names. The cursor moves only past entries whose
+//! message was sent (a send that fails fails the run before the cursor
+//! moves), and stops before an entry that another run marked within the
+//! grace period but may not have sent (that run may have failed after its
+//! mark): the page is read again until the mark is old enough to be taken.
+//!
+//! Ids are times, and an event is written when its id is made, well
+//! within the grace period; an event that becomes `RECEIVED` out of that
+//! order (a replay reopening a `FAILED` one, a Meta leadgen event written
+//! late under its marker's older id) is on the `RECEIVED` status listing
+//! instead, which is read whole on every run, as are events from before
+//! this layout.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{BATCH, id_ms, ms};
+use crate::app::Scope;
+use crate::aws::queue::LeadsMessage;
+use crate::aws::store::Write;
+use crate::aws::table::{Item, Listing};
+use crate::error::Error;
+use crate::model::cursors;
+use crate::model::events::{self, EventRecord, EventStatus};
+use crate::rules::ids::{EventId, IdKind, bound_at};
+
+/// A workspace with no cursor yet (its first sweep, or the first after an
+/// upgrade to this layout) reads this far back: far past the grace period
+/// and a sweeper's schedule, and the events from before the layout are on
+/// the status listing anyway.
+const FIRST_LOOK_BACK_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Every stuck event of the workspace queued again; how many.
+pub(super) async fn stuck_events(scope: &Scope, now: i64) -> Result<usize, Error> {
+    let by_status = Box::pin(on_status_listing(scope, now)).await?;
+    let by_cursor = Box::pin(past_cursor(scope, now)).await?;
+    Ok(by_status + by_cursor)
+}
+
+/// Events past the cursor, up to the grace bound.
+async fn past_cursor(scope: &Scope, now: i64) -> Result<usize, Error> {
+    let grace = scope.config.sweep_grace;
+    let to = bound_at(IdKind::Event, id_ms(now, grace), true);
+    let mut from = match cursors::events_checked_to(scope).await? {
+        Some(c) => format!("{c}\u{1}"),
+        None => bound_at(
+            IdKind::Event,
+            u64::try_from(now.saturating_sub(FIRST_LOOK_BACK_MS)).unwrap_or(0),
+            false,
+        ),
+    };
+    let listing = Listing::events(scope.ws());
+    let partitions = listing.partitions();
+    let mut queued = 0;
+    // Once an entry is held (marked by another run within the grace), the
+    // cursor stays before it for the rest of this run.
+    let mut held = false;
+    while from <= to {
+        let (entries, next) = scope
+            .store
+            .query_range_entries(listing.gsi, &partitions, (&from, &to), BATCH)
+            .await?;
+        let mut messages = Vec::new();
+        let mut passed: Option<&str> = None;
+        for (id, entry) in &entries {
+            let stuck = is_received(entry);
+            if stuck && let Some(event_id) = EventId::parse(id) {
+                match events::mark_swept(scope, &event_id, now, now - ms(grace)).await? {
+                    Write::Done => messages.push(message(scope, event_id)),
+                    // Ended meanwhile (passed), or marked by a run that
+                    // may not have sent it (held: looked at again).
+                    Write::Conflict => {
+                        let now_status = events::get(scope, id).await?.map(|e| e.status);
+                        held |= now_status == Some(EventStatus::Received);
+                    }
+                }
+            }
+            if !held {
+                passed = Some(id);
+            }
+        }
+        queued += messages.len();
+        scope
+            .queue
+            .send_all(&scope.config.leads_queue_url, &messages)
+            .await?;
+        if let Some(id) = passed {
+            cursors::advance_events(scope, id).await?;
+        }
+        match next {
+            Some(n) => from = n,
+            None => break,
+        }
+    }
+    Ok(queued)
+}
+
+/// Events on the `RECEIVED` status listing (out of time order, or from
+/// before this layout), whole.
+async fn on_status_listing(scope: &Scope, now: i64) -> Result<usize, Error> {
+    let grace = scope.config.sweep_grace;
+    let to = bound_at(IdKind::Event, id_ms(now, grace), true);
+    let mut from = bound_at(IdKind::Event, 0, false);
+    let received = Listing::events_by_status(scope.ws(), EventStatus::Received.as_str());
+    let mut queued = 0;
+    loop {
+        let (found, next): (Vec<EventRecord>, _) = scope
+            .store
+            .query_range_page(
+                received.gsi,
+                &received.partitions(),
+                (&from, &to),
+                None,
+                BATCH,
+            )
+            .await?;
+        let mut messages = Vec::new();
+        for event in found {
+            if events::mark_swept(scope, &event.id, now, now - ms(grace)).await? == Write::Done {
+                messages.push(message(scope, event.id));
+            }
+        }
+        queued += messages.len();
+        scope
+            .queue
+            .send_all(&scope.config.leads_queue_url, &messages)
+            .await?;
+        match next {
+            Some(n) => from = n,
+            None => return Ok(queued),
+        }
+    }
+}
+
+/// The entry's projected `status` says `RECEIVED`.
+fn is_received(entry: &Item) -> bool {
+    matches!(entry.get("status"), Some(AttributeValue::S(s)) if s == EventStatus::Received.as_str())
+}
+
+fn message(scope: &Scope, event_id: EventId) -> LeadsMessage {
+    LeadsMessage::Event {
+        workspace: scope.ws().clone(),
+        event_id,
+    }
+}
