@@ -183,11 +183,70 @@ async fn a_lost_answer_to_the_cursors_write_is_done_not_a_failure() {
     assert_eq!(proxy.injected(), 1);
     assert_eq!(swept.events, 1);
     assert_eq!(
-        cursors::events_checked_to(&t.scope).await.unwrap().as_deref(),
+        cursors::events_checked_to(&t.scope)
+            .await
+            .unwrap()
+            .as_deref(),
         Some(stuck.as_str())
     );
     let again = later + grace_ms(&t) + 1_000;
     let swept = leadpipe::sweep::sweep_at(&t.app, again).await.unwrap();
     assert_eq!(swept.events, 0, "past the cursor");
     assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 1);
+}
+
+/// An event written before its status moved to `eventStatus` (its
+/// listing entry still carries `status`): the sweeper finds it stuck from
+/// the entry alone, the `RECEIVED` filter lists it, and its end moves it
+/// over (`eventStatus` set, `status` removed).
+#[tokio::test]
+async fn an_event_with_its_status_in_the_older_attribute_is_swept_listed_and_moved_over() {
+    let t = TestStack::new().await;
+    let leadgen = leadpipe::providers::meta::Leadgen {
+        leadgen_id: "7200008".into(),
+        page_id: None,
+        form_id: None,
+        ad_id: None,
+        created_time: None,
+    };
+    let event = events::EventRecord::from_leadgen(
+        t.scope.ws(),
+        EventId::generate(),
+        leadgen,
+        clock::now_rfc3339(),
+    );
+    let mut older = serde_json::to_value(&event).unwrap();
+    let fields = older.as_object_mut().unwrap();
+    let status = fields.remove(events::STATUS).unwrap();
+    fields.insert(events::LEGACY_STATUS.into(), status);
+    aws_sdk_dynamodb::Client::new(&t.sdk)
+        .put_item()
+        .table_name(&t.stack.table)
+        .set_item(Some(leadpipe::aws::store::to_item(&older).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        events::get(&t.scope, event.id.as_str())
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        events::EventStatus::Received
+    );
+    assert_eq!(listed_received(&t).await, 1);
+    let later = clock::now_ms() + grace_ms(&t) + 1_000;
+    let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
+    assert_eq!(swept.events, 1, "found from its entry's status");
+    events::mark_failed(&t.scope, &event.id, "test", &clock::now_rfc3339())
+        .await
+        .unwrap();
+    let raw = t.raw_table_dump().await;
+    assert!(raw.contains("\"eventStatus\": S(\"FAILED\")"), "{raw}");
+    for old in ["RECEIVED", "FAILED"] {
+        assert!(!raw.contains(&format!("\"status\": S(\"{old}\")")), "{raw}");
+    }
+    let r = t.admin("GET", "/v1/events?status=FAILED", None).await;
+    assert_eq!(r.json()["items"][0]["id"], event.id.as_str());
+    assert_eq!(listed_received(&t).await, 0);
 }

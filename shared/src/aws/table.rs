@@ -36,7 +36,9 @@
 //! time order (a reopened `FAILED` event, one written late under an older
 //! id): the sweeper finds the rest by reading the events listing past its
 //! cursor, and the other status listings read every event, filtered
-//! (issue 25: each move on the index billed it twice). A
+//! (issue 25: each move on the index billed it twice). An event keeps its
+//! status in `eventStatus`, which no index projects (older events: in
+//! `status`, until their next move), so its end rewrites no index entry. A
 //! delivery's first attempts ride in its item (`inlineAttempts`); later
 //! ones, or long answers, are `ATT#` items.
 //!

@@ -1,13 +1,15 @@
 //! Events still `RECEIVED` past the grace period, queued again.
 //!
-//! A new event is on the events listing only (`{ws}EVENTS#s{n}`, whose
-//! entries carry its `status`), not on the status listing: that would cost
-//! two index writes per event (its entry put, then deleted) for the rare
-//! one whose message went missing. So the sweeper reads the listing from a
-//! cursor ([`crate::model::cursors`]) up to the grace bound, once: every
-//! entry is read about once, and an idle workspace costs one empty query
-//! per shard. An entry still `RECEIVED` is marked (one sweeper queues it)
-//! and its message sent; then the cursor moves past the page.
+//! A new event is on the events listing only (`{ws}EVENTS#s{n}`), not on
+//! the status listing: that would cost two index writes per event (its
+//! entry put, then deleted) for the rare one whose message went missing;
+//! and its status is not on its listing entry either (that would cost a
+//! write per event at its end, see [`events::STATUS`]). So the sweeper
+//! reads the listing from a cursor ([`crate::model::cursors`]) up to the
+//! grace bound, once, and the items behind each page (one `BatchGetItem`):
+//! every event is read about once, and an idle workspace costs one empty
+//! query per shard. An event still `RECEIVED` is marked (one sweeper
+//! queues it) and its message sent; then the cursor moves past the page.
 //!
 //! Why once is enough: a message sent is SQS's to keep until `process`
 //! ends the event or the message reaches the leads DLQ, and either is an
@@ -24,13 +26,15 @@
 //! instead, which is read whole on every run, as are events from before
 //! this layout.
 
+use std::collections::HashSet;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{BATCH, id_ms, ms};
 use crate::app::Scope;
 use crate::aws::queue::LeadsMessage;
-use crate::aws::store::Write;
-use crate::aws::table::{Item, Listing};
+use crate::aws::store::{Write, from_item};
+use crate::aws::table::{Item, Listing, PK, SK};
 use crate::error::Error;
 use crate::model::cursors;
 use crate::model::events::{self, EventRecord, EventStatus};
@@ -41,6 +45,14 @@ use crate::rules::ids::{EventId, IdKind, bound_at};
 /// and a sweeper's schedule, and the events from before the layout are on
 /// the status listing anyway.
 const FIRST_LOOK_BACK_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How long one run reads past the cursor before it leaves the rest to the
+/// next run (the cursor keeps its place), so that a burst of traffic, or a
+/// first run's look-back, never keeps the same run from the stalled
+/// deliveries (the function has 60 s). A page of 500 entries takes tens of
+/// milliseconds on DynamoDB: a run reads ~150,000 events within it, more
+/// than five minutes of 500 leads a second.
+const SCAN_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Every stuck event of the workspace queued again; how many.
 pub(super) async fn stuck_events(scope: &Scope, now: i64) -> Result<usize, Error> {
@@ -67,15 +79,21 @@ async fn past_cursor(scope: &Scope, now: i64) -> Result<usize, Error> {
     // Once an entry is held (marked by another run within the grace), the
     // cursor stays before it for the rest of this run.
     let mut held = false;
+    let started = std::time::Instant::now();
     while from <= to {
+        if started.elapsed() > SCAN_BUDGET {
+            tracing::info!(workspace = %scope.ws(), "events cursor behind; the next run reads on");
+            break;
+        }
         let (entries, next) = scope
             .store
             .query_range_entries(listing.gsi, &partitions, (&from, &to), BATCH)
             .await?;
+        let received = Box::pin(received_of(scope, &entries)).await?;
         let mut messages = Vec::new();
         let mut passed: Option<&str> = None;
-        for (id, entry) in &entries {
-            let stuck = is_received(entry);
+        for (id, _) in &entries {
+            let stuck = received.contains(id.as_str());
             if stuck && let Some(event_id) = EventId::parse(id) {
                 match events::mark_swept(scope, &event_id, now, now - ms(grace)).await? {
                     Write::Done => messages.push(message(scope, event_id)),
@@ -144,9 +162,47 @@ async fn on_status_listing(scope: &Scope, now: i64) -> Result<usize, Error> {
     }
 }
 
-/// The entry's projected `status` says `RECEIVED`.
-fn is_received(entry: &Item) -> bool {
-    matches!(entry.get("status"), Some(AttributeValue::S(s)) if s == EventStatus::Received.as_str())
+/// The ids of the entries' events that are `RECEIVED`. An event's status
+/// is not on its listing entry ([`events::STATUS`]), so the items are read
+/// (one `BatchGetItem` a page: a read unit an event, a fifth of the write
+/// unit its entry would cost to keep current); an entry of an event
+/// written before that change still carries it ([`events::LEGACY_STATUS`]).
+async fn received_of(scope: &Scope, entries: &[(String, Item)]) -> Result<HashSet<String>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Status {
+        id: String,
+        #[serde(rename = "eventStatus", alias = "status")]
+        status: EventStatus,
+    }
+    let received = EventStatus::Received.as_str();
+    let mut found = HashSet::new();
+    let mut keys = Vec::new();
+    for (id, entry) in entries {
+        match (
+            entry.get(events::LEGACY_STATUS),
+            entry.get(PK),
+            entry.get(SK),
+        ) {
+            (Some(AttributeValue::S(s)), _, _) if s == received => {
+                found.insert(id.clone());
+            }
+            (Some(_), _, _) => {}
+            (None, Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                keys.push((pk.clone(), sk.clone()));
+            }
+            _ => {}
+        }
+    }
+    if keys.is_empty() {
+        return Ok(found);
+    }
+    for item in scope.store.batch_get(&keys).await? {
+        let event: Status = from_item(item)?;
+        if event.status == EventStatus::Received {
+            found.insert(event.id);
+        }
+    }
+    Ok(found)
 }
 
 fn message(scope: &Scope, event_id: EventId) -> LeadsMessage {

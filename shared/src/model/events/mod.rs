@@ -3,9 +3,11 @@
 //! (docs/CONTRACT.md §5): `RECEIVED` → `PROCESSED` | `DUPLICATE` | `FAILED`.
 
 mod leadgen;
+mod restore;
 mod status;
 mod withdraw;
 pub use leadgen::{LeadgenMarker, leadgen_marker, put_marker};
+pub use restore::restored;
 pub use status::{finish, mark_failed, mark_swept, reopen_failed};
 pub use withdraw::{Withdrawn, withdraw};
 
@@ -13,7 +15,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::Scope;
 use crate::aws::pagination::{Page, PageRequest};
-use crate::aws::store::s;
 use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
 use crate::rules::ids::{EventId, IdKind, LeadId, WorkspaceId};
@@ -141,6 +142,9 @@ pub struct EventRecord {
     #[serde(default, skip_serializing_if = "WorkspaceId::is_default")]
     pub workspace: WorkspaceId,
     pub id: EventId,
+    /// Stored as `eventStatus` ([`STATUS`]), read from `status` too
+    /// ([`LEGACY_STATUS`]) on events written before.
+    #[serde(rename = "eventStatus", alias = "status")]
     pub status: EventStatus,
     pub source: Source,
     pub received_at: String,
@@ -257,29 +261,28 @@ pub async fn get(scope: &Scope, id: &str) -> Result<Option<EventRecord>, Error> 
 }
 
 /// Events, newest first, optionally of one status.
+///
+/// `FAILED` events are on the status listing. Any other status reads the
+/// events listing and keeps the events of that status: the listings' index
+/// entries do not carry an event's status (see [`STATUS`]), so the filter
+/// runs on the items, after they are read. Such a page may hold fewer than
+/// `limit` events (none, even) and still have a next cursor, as a filtered
+/// listing of DynamoDB's own does.
 pub async fn list(
     scope: &Scope,
     status: Option<EventStatus>,
     page: &PageRequest,
 ) -> Result<Page<EventRecord>, DataError> {
     let mut page: Page<EventRecord> = match status {
-        // Only FAILED events are all on the status index: every event,
-        // filtered (events from before that change, on it, are found too).
-        Some(st @ (EventStatus::Received | EventStatus::Processed | EventStatus::Duplicate)) => {
-            let filter = crate::aws::listing::Filter {
-                expression: "#st = :v",
-                value: s(st.as_str()),
-                name: Some(("#st", "status")),
-            };
-            let listing = Listing::events(scope.ws());
-            scope
-                .store
-                .query_page_filtered(&listing, page, true, filter)
-                .await?
+        Some(EventStatus::Failed) => {
+            let listing = Listing::events_by_status(scope.ws(), EventStatus::Failed.as_str());
+            scope.store.query_page(&listing, page, true).await?
         }
         Some(st) => {
-            let listing = Listing::events_by_status(scope.ws(), st.as_str());
-            scope.store.query_page(&listing, page, true).await?
+            let listing = Listing::events(scope.ws());
+            let mut found: Page<EventRecord> = scope.store.query_page(&listing, page, true).await?;
+            found.items.retain(|e| e.status == st);
+            found
         }
         None => {
             let listing = Listing::events(scope.ws());
@@ -291,39 +294,17 @@ pub async fn list(
     Ok(page)
 }
 
-/// An item of a saved table, put back into a new emulator by the local
-/// stack (`make dev`), whose queues start empty: an event still `RECEIVED`
-/// goes on the `RECEIVED` status listing, so the sweeper queues it again
-/// even where its cursor has passed it (its message was lost with the old
-/// queue). Any other item is left as it is.
-pub fn restored(item: &mut serde_json::Value) {
-    let Some(fields) = item.as_object_mut() else {
-        return;
-    };
-    let text = |k: &str| fields.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-    let (Some(pk), Some(sk), Some(status), Some(id)) =
-        (text("pk"), text("sk"), text("status"), text("id"))
-    else {
-        return;
-    };
-    let Some(id) = EventId::parse(&id) else {
-        return;
-    };
-    let Some((ws, _)) = table::workspace_of(&pk) else {
-        return;
-    };
-    let key = table::event(&ws, id.as_str());
-    if key.pk != pk
-        || key.sk != sk
-        || status != EventStatus::Received.as_str()
-        || fields.contains_key("gsi2pk")
-    {
-        return;
-    }
-    let partition = status_partition(&ws, EventStatus::Received, &id);
-    fields.insert("gsi2pk".into(), partition.into());
-    fields.insert("gsi2sk".into(), id.as_str().into());
-}
+/// The attribute an event's status is stored in. Not `status`, which the
+/// listings' indexes project (for leads' and deliveries' filters): an
+/// event's end would then rewrite its entry on the events listing, one
+/// write unit per lead, for nothing a listing reads (issue 25). The
+/// sweeper reads the few items it needs; status filters run on the items.
+pub const STATUS: &str = "eventStatus";
+
+/// Where events written before that change keep their status; every
+/// status write removes it, and conditions accept either (see
+/// [`status`]).
+pub const LEGACY_STATUS: &str = "status";
 
 /// The status listing partition an event is in while it has `status`.
 fn status_partition(ws: &WorkspaceId, status: EventStatus, id: &EventId) -> String {
@@ -412,36 +393,4 @@ pub async fn input_of(scope: &Scope, event: &EventRecord) -> Result<Option<Strin
         .get::<EventInput>(&key.pk, &key.sk)
         .await?
         .map(|i| i.input))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_restored_received_event_goes_on_the_status_listing_and_nothing_else_changes() {
-        let id = EventId::generate();
-        let ws = WorkspaceId::generate();
-        let key = table::event(&ws, id.as_str());
-        let received = serde_json::json!({"pk": key.pk, "sk": key.sk, "id": id.as_str(), "status": "RECEIVED"});
-        let mut item = received.clone();
-        restored(&mut item);
-        assert_eq!(
-            item["gsi2pk"],
-            status_partition(&ws, EventStatus::Received, &id).as_str()
-        );
-        assert!(item["gsi2pk"].as_str().unwrap().contains("EVENTS#RECEIVED"));
-        assert_eq!(item["gsi2sk"], id.as_str());
-        for other in [
-            serde_json::json!({"pk": key.pk, "sk": key.sk, "id": id.as_str(), "status": "PROCESSED"}),
-            serde_json::json!({"pk": key.pk, "sk": "INPUT", "id": id.as_str(), "status": "RECEIVED"}),
-            serde_json::json!({"pk": "LEAD#x", "sk": "LEAD", "id": id.as_str(), "status": "RECEIVED"}),
-            serde_json::json!({"pk": key.pk, "sk": key.sk, "id": id.as_str(), "status": "RECEIVED", "gsi2pk": "kept"}),
-            serde_json::json!(["not", "an", "item"]),
-        ] {
-            let mut item = other.clone();
-            restored(&mut item);
-            assert_eq!(item, other);
-        }
-    }
 }

@@ -3,6 +3,11 @@
 //! the sweeper when it queues a stuck one. Each is one conditional write
 //! on the status it expects; a `Conflict` is the caller's to read (the
 //! sweeper's mark reads its own token back).
+//!
+//! The status is `eventStatus` ([`super::STATUS`]); an event written
+//! before that change has it in `status` ([`super::LEGACY_STATUS`]). Every
+//! condition accepts either, and every move writes `eventStatus` and
+//! removes `status`, so an older event moves over at its next change.
 
 use super::{EventStatus, status_partition};
 use crate::app::Scope;
@@ -12,9 +17,14 @@ use crate::error::Error;
 use crate::rules::ids::{EventId, IdKind, LeadId};
 use serde::Deserialize;
 
-const FINISH: &str = "SET #s = :s, processedAt = :at, leadId = :lead REMOVE gsi2pk, gsi2sk";
-const FAIL: &str = "SET #s = :s, gsi2pk = :g, gsi2sk = :id, processedAt = :at, #e = :err";
-const ONLY_RECEIVED: &str = "#s = :received";
+const FINISH: &str = "SET #es = :s, processedAt = :at, leadId = :lead REMOVE #s, gsi2pk, gsi2sk";
+const FAIL: &str =
+    "SET #es = :s, gsi2pk = :g, gsi2sk = :id, processedAt = :at, #e = :err REMOVE #s";
+/// The event is `RECEIVED`, in either attribute.
+pub(super) const ONLY_RECEIVED: &str = "(#es = :received OR #s = :received)";
+/// The names [`ONLY_RECEIVED`] and the moves use.
+pub(super) const STATUS_NAMES: [(&str, &str); 2] =
+    [("#es", super::STATUS), ("#s", super::LEGACY_STATUS)];
 
 /// Moves an event from `RECEIVED` to `status` with its lead, as the last
 /// write of its resolution; `Conflict` when it was already finished, which
@@ -34,7 +44,7 @@ pub async fn finish(
             &key.sk,
             FINISH,
             Some(ONLY_RECEIVED),
-            vec![("#s", "status")],
+            STATUS_NAMES.to_vec(),
             vec![
                 (":s", s(status.as_str())),
                 (":at", s(at)),
@@ -61,7 +71,7 @@ pub async fn mark_failed(
             &key.sk,
             FAIL,
             Some(ONLY_RECEIVED),
-            vec![("#s", "status"), ("#e", "error")],
+            [STATUS_NAMES.as_slice(), &[("#e", "error")]].concat(),
             vec![
                 (":s", s(EventStatus::Failed.as_str())),
                 (
@@ -90,9 +100,9 @@ pub async fn reopen_failed(scope: &Scope, event_id: &EventId) -> Result<Write, E
         .update_if(
             &key.pk,
             &key.sk,
-            "SET #s = :s, gsi2pk = :g REMOVE processedAt, #e",
-            Some("#s = :failed"),
-            vec![("#s", "status"), ("#e", "error")],
+            "SET #es = :s, gsi2pk = :g REMOVE #s, processedAt, #e",
+            Some("(#es = :failed OR #s = :failed)"),
+            [STATUS_NAMES.as_slice(), &[("#e", "error")]].concat(),
             vec![
                 (":s", s(EventStatus::Received.as_str())),
                 (
@@ -125,8 +135,8 @@ pub async fn mark_swept(
             &key.pk,
             &key.sk,
             "SET sweptAtMs = :now, sweptBy = :by",
-            Some("#s = :received AND (attribute_not_exists(sweptAtMs) OR sweptAtMs < :since)"),
-            vec![("#s", "status")],
+            Some("(#es = :received OR #s = :received) AND (attribute_not_exists(sweptAtMs) OR sweptAtMs < :since)"),
+            STATUS_NAMES.to_vec(),
             vec![
                 (":now", n(now_ms)),
                 (":by", s(token.clone())),
@@ -144,6 +154,7 @@ pub async fn mark_swept(
     struct Mark {
         #[serde(rename = "sweptBy")]
         swept_by: Option<String>,
+        #[serde(rename = "eventStatus", alias = "status")]
         status: EventStatus,
     }
     let now: Option<Mark> = scope.store.get(&key.pk, &key.sk).await?;

@@ -32,8 +32,8 @@ pub async fn withdraw(
     let mut items = vec![scope.store.tx_delete(
         &key.pk,
         &key.sk,
-        Some("#s = :received"),
-        vec![("#s", "status")],
+        Some(super::status::ONLY_RECEIVED),
+        super::status::STATUS_NAMES.to_vec(),
         vec![(":received", s(EventStatus::Received.as_str()))],
     )?];
     for identity in identities {
