@@ -37,17 +37,29 @@ async fn work_left(app: &App) -> bool {
             Err(_) => return true,
         }
     }
-    let one = PageRequest {
-        limit: 1,
-        cursor: None,
-    };
-    events::list(
-        &app.default_scope(),
-        Some(events::EventStatus::Received),
-        &one,
-    )
-    .await
-    .map_or(true, |p| !p.items.is_empty())
+    // Every event still RECEIVED, the cursor followed: a filtered page of
+    // events may be empty and still have more after it.
+    let mut cursor = None;
+    loop {
+        let page = PageRequest {
+            limit: 200,
+            cursor: cursor.take(),
+        };
+        match events::list(
+            &app.default_scope(),
+            Some(events::EventStatus::Received),
+            &page,
+        )
+        .await
+        {
+            Ok(p) if !p.items.is_empty() => return true,
+            Ok(p) => match p.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return false,
+            },
+            Err(_) => return true,
+        }
+    }
 }
 
 /// Messages in a queue: visible, in flight and delayed.

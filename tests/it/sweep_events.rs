@@ -15,6 +15,12 @@ fn grace_ms(t: &TestStack) -> i64 {
     t.app.config.sweep_grace.as_millis() as i64
 }
 
+/// How far past an event's id a run must look to read it past the cursor:
+/// the grace, and never less than a late write's bound (75 s), and a second.
+fn window_ms(t: &TestStack) -> i64 {
+    grace_ms(t).max(75_000) + 1_000
+}
+
 async fn listed_received(t: &TestStack) -> usize {
     let r = t.admin("GET", "/v1/events?status=RECEIVED", None).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -196,9 +202,11 @@ async fn a_lost_answer_to_the_cursors_write_is_done_not_a_failure() {
 }
 
 /// An event written before its status moved to `eventStatus` (its
-/// listing entry still carries `status`): the sweeper finds it stuck from
-/// the entry alone, the `RECEIVED` filter lists it, and its end moves it
-/// over (`eventStatus` set, `status` removed).
+/// listing entry still carries `status`, and it is on the `RECEIVED`
+/// status listing, as that code put every new event): the sweeper queues
+/// it once, from the status listing, and its cursor passes it; the
+/// `RECEIVED` filter lists it; its end moves it over (`eventStatus` set,
+/// `status` removed).
 #[tokio::test]
 async fn an_event_with_its_status_in_the_older_attribute_is_swept_listed_and_moved_over() {
     let t = TestStack::new().await;
@@ -219,6 +227,13 @@ async fn an_event_with_its_status_in_the_older_attribute_is_swept_listed_and_mov
     let fields = older.as_object_mut().unwrap();
     let status = fields.remove(events::STATUS).unwrap();
     fields.insert(events::LEGACY_STATUS.into(), status);
+    // As that code wrote it: on the RECEIVED status listing too.
+    let listing = leadpipe::aws::table::Listing::events_by_status(t.scope.ws(), "RECEIVED");
+    fields.insert(
+        "gsi2pk".into(),
+        listing.partition_for(event.id.as_str()).into(),
+    );
+    fields.insert("gsi2sk".into(), event.id.as_str().into());
     aws_sdk_dynamodb::Client::new(&t.sdk)
         .put_item()
         .table_name(&t.stack.table)
@@ -237,7 +252,15 @@ async fn an_event_with_its_status_in_the_older_attribute_is_swept_listed_and_mov
     assert_eq!(listed_received(&t).await, 1);
     let later = clock::now_ms() + grace_ms(&t) + 1_000;
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
-    assert_eq!(swept.events, 1, "found from its entry's status");
+    assert_eq!(swept.events, 1, "queued once, from the status listing");
+    assert_eq!(
+        cursors::events_checked_to(&t.scope)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(event.id.as_str()),
+        "the cursor passed it"
+    );
     events::mark_failed(&t.scope, &event.id, "test", &clock::now_rfc3339())
         .await
         .unwrap();
@@ -249,4 +272,135 @@ async fn an_event_with_its_status_in_the_older_attribute_is_swept_listed_and_mov
     let r = t.admin("GET", "/v1/events?status=FAILED", None).await;
     assert_eq!(r.json()["items"][0]["id"], event.id.as_str());
     assert_eq!(listed_received(&t).await, 0);
+}
+
+/// An event on both listings (written late under an id the cursor has not
+/// reached yet) is the status listing's to queue: the cursor's scan passes
+/// it instead of meeting that scan's mark and holding there.
+#[tokio::test]
+async fn an_event_on_both_listings_does_not_hold_the_cursor() {
+    let t = TestStack::new().await;
+    let old_ms = u64::try_from(clock::now_ms() - 5 * 60_000).unwrap();
+    let late = EventId::parse(&new_id_at(IdKind::Event, old_ms)).unwrap();
+    let leadgen = leadpipe::providers::meta::Leadgen {
+        leadgen_id: "7200009".into(),
+        page_id: None,
+        form_id: None,
+        ad_id: None,
+        created_time: None,
+    };
+    let event = events::EventRecord::from_leadgen(
+        t.scope.ws(),
+        late.clone(),
+        leadgen,
+        clock::now_rfc3339(),
+    );
+    events::put_new(&t.scope, &event).await.unwrap();
+    let later = clock::now_ms() + window_ms(&t);
+    let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
+    assert_eq!(swept.events, 1, "queued once, by the status listing");
+    let cursor = cursors::events_checked_to(&t.scope).await.unwrap().unwrap();
+    assert!(cursor.as_str() >= late.as_str(), "{cursor} passed {late}");
+    // Still RECEIVED (its message waits in the queue): the next run's scan
+    // starts past it, and a new stranded event is queued.
+    let next = t.put_unqueued_leadgen("7200010").await;
+    let again = clock::now_ms() + 2 * window_ms(&t);
+    let swept = leadpipe::sweep::sweep_at(&t.app, again).await.unwrap();
+    assert_eq!(
+        swept.events, 2,
+        "the late one again (a grace later), and the new one"
+    );
+    assert_eq!(
+        cursors::events_checked_to(&t.scope)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(next.as_str())
+    );
+}
+
+/// A workspace's first run writes its cursor even when it finds nothing,
+/// so a sweeper away for days afterwards still reads from there, not a
+/// day back from its own time.
+#[tokio::test]
+async fn a_sweeper_away_for_days_reads_on_from_its_cursor() {
+    let t = TestStack::new().await;
+    let days_ago = clock::now_ms() - 3 * 86_400_000;
+    leadpipe::sweep::sweep_at(&t.app, days_ago).await.unwrap();
+    assert!(
+        cursors::events_checked_to(&t.scope)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Written on time two days ago (so on no status listing), its message
+    // lost, while no sweeper ran.
+    let ms = u64::try_from(clock::now_ms() - 2 * 86_400_000).unwrap();
+    let id = EventId::parse(&new_id_at(IdKind::Event, ms)).unwrap();
+    let leadgen = leadpipe::providers::meta::Leadgen {
+        leadgen_id: "7200011".into(),
+        page_id: None,
+        form_id: None,
+        ad_id: None,
+        created_time: None,
+    };
+    let event =
+        events::EventRecord::from_leadgen(t.scope.ws(), id.clone(), leadgen, clock::now_rfc3339());
+    aws_sdk_dynamodb::Client::new(&t.sdk)
+        .put_item()
+        .table_name(&t.stack.table)
+        .set_item(Some(leadpipe::aws::store::to_item(&event).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let swept = leadpipe::sweep::sweep_at(&t.app, clock::now_ms())
+        .await
+        .unwrap();
+    assert_eq!(swept.events, 1);
+    assert_eq!(
+        cursors::events_checked_to(&t.scope)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(id.as_str())
+    );
+}
+
+/// `?status=RECEIVED` filters the items read: a page reads on (up to five
+/// pages of the listing) until it is full; past that it may come back
+/// empty with a cursor, and following the cursor finds the rest.
+#[tokio::test]
+async fn a_status_filter_reads_on_and_its_cursor_finds_the_rest() {
+    let t = TestStack::new().await;
+    let received = t.put_unqueued_leadgen("7200012").await;
+    for n in 0..7 {
+        let id = t.put_unqueued_leadgen(&format!("72000{}", 20 + n)).await;
+        events::mark_failed(&t.scope, &id, "test", &clock::now_rfc3339())
+            .await
+            .unwrap();
+    }
+    let r = t
+        .admin("GET", "/v1/events?status=RECEIVED&limit=1", None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = r.json();
+    assert_eq!(page["items"].as_array().unwrap().len(), 0, "{page}");
+    let cursor = page["nextCursor"]
+        .as_str()
+        .expect("a cursor past the 5 read");
+    let r = t
+        .admin(
+            "GET",
+            &format!("/v1/events?status=RECEIVED&limit=1&cursor={cursor}"),
+            None,
+        )
+        .await;
+    let page = r.json();
+    assert_eq!(page["items"][0]["id"], received.as_str(), "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    // Within five pages: found at once.
+    let r = t
+        .admin("GET", "/v1/events?status=RECEIVED&limit=3", None)
+        .await;
+    assert_eq!(r.json()["items"][0]["id"], received.as_str());
 }

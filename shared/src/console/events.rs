@@ -56,10 +56,11 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         (layout::live_status())
         div #events-live data-live="3000" {
         @if events.is_empty() {
-            (layout::empty(if status.is_empty() { "No events yet." } else { "No event with this status." }, html! {
+            (layout::empty(if status.is_empty() { "No events yet." } else if page["nextCursor"].is_string() { "No event with this status among these; older ones follow." } else { "No event with this status." }, html! {
                 p { "Every request a key accepts, and every Meta lead, becomes an event here. Send one with the curl line on a "
                     a href="/console/keys" { "key" } "." }
             }))
+            (layout::pager("/console/events", &[("status", status)], page["nextCursor"].as_str()))
         } @else {
             div.table-wrap { table {
                 thead { tr { th { "Event" } th { "Status" } th { "Source" } th { "Lead" } th { "Received" } th { "Reason" } th { span.offscreen { "Actions" } } } }

@@ -46,26 +46,48 @@ use crate::rules::ids::{EventId, IdKind, bound_at};
 /// the status listing anyway.
 const FIRST_LOOK_BACK_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// How long one run reads past the cursor before it leaves the rest to the
-/// next run (the cursor keeps its place), so that a burst of traffic, or a
-/// first run's look-back, never keeps the same run from the stalled
-/// deliveries (the function has 60 s). A page of 500 entries takes tens of
-/// milliseconds on DynamoDB: a run reads ~150,000 events within it, more
-/// than five minutes of 500 leads a second.
-const SCAN_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long one run reads past the cursors, every workspace together,
+/// before it leaves the rest to the next run (each cursor keeps its
+/// place), so that a burst of traffic or a first run's look-back never
+/// runs the function (60 s) out of time; the stalled deliveries are swept
+/// before. A page of 500 entries takes tens of milliseconds on DynamoDB: a
+/// run reads ~150,000 events within it, five minutes of 500 leads a second.
+pub(super) const SCAN_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// Every stuck event of the workspace queued again; how many.
-pub(super) async fn stuck_events(scope: &Scope, now: i64) -> Result<usize, Error> {
+/// How long a write of an event may take, its SDK retries included (the
+/// operation timeout is 10 s): the cursor stays this far behind
+/// [`events::LATE_AFTER`] too, so an event written just before it counts
+/// as late has landed before the cursor passes its id, whatever the grace.
+const PUT_MAX_MS: i64 = 15_000;
+
+/// Every stuck event of the workspace queued again; how many. The cursor's
+/// scan stops at `deadline`.
+pub(super) async fn stuck_events(
+    scope: &Scope,
+    now: i64,
+    deadline: std::time::Instant,
+) -> Result<usize, Error> {
     let by_status = Box::pin(on_status_listing(scope, now)).await?;
-    let by_cursor = Box::pin(past_cursor(scope, now)).await?;
+    let by_cursor = Box::pin(past_cursor(scope, now, deadline)).await?;
     Ok(by_status + by_cursor)
 }
 
-/// Events past the cursor, up to the grace bound.
-async fn past_cursor(scope: &Scope, now: i64) -> Result<usize, Error> {
+/// Events past the cursor, up to the grace bound (and never nearer than a
+/// late write's bound, see [`PUT_MAX_MS`]).
+async fn past_cursor(
+    scope: &Scope,
+    now: i64,
+    deadline: std::time::Instant,
+) -> Result<usize, Error> {
     let grace = scope.config.sweep_grace;
-    let to = bound_at(IdKind::Event, id_ms(now, grace), true);
-    let mut from = match cursors::events_checked_to(scope).await? {
+    let late = ms(events::LATE_AFTER) + PUT_MAX_MS;
+    let to = bound_at(
+        IdKind::Event,
+        u64::try_from(now - ms(grace).max(late)).unwrap_or(0),
+        true,
+    );
+    let cursor = cursors::events_checked_to(scope).await?;
+    let mut from = match &cursor {
         Some(c) => format!("{c}\u{1}"),
         None => bound_at(
             IdKind::Event,
@@ -79,9 +101,10 @@ async fn past_cursor(scope: &Scope, now: i64) -> Result<usize, Error> {
     // Once an entry is held (marked by another run within the grace), the
     // cursor stays before it for the rest of this run.
     let mut held = false;
-    let started = std::time::Instant::now();
+    let mut read_to_the_end = false;
+    let mut advanced = false;
     while from <= to {
-        if started.elapsed() > SCAN_BUDGET {
+        if std::time::Instant::now() > deadline {
             tracing::info!(workspace = %scope.ws(), "events cursor behind; the next run reads on");
             break;
         }
@@ -116,11 +139,23 @@ async fn past_cursor(scope: &Scope, now: i64) -> Result<usize, Error> {
             .await?;
         if let Some(id) = passed {
             cursors::advance_events(scope, id).await?;
+            advanced = true;
         }
         match next {
             Some(n) => from = n,
-            None => break,
+            None => {
+                read_to_the_end = true;
+                break;
+            }
         }
+    }
+    // A workspace's first cursor is written even when its look-back held
+    // nothing: from then on a run starts where the last stopped, however
+    // long the sweeper was away, not a look-back from its own time. (Later
+    // runs that find nothing write nothing: an empty range costs the same
+    // read either way.)
+    if cursor.is_none() && !advanced && read_to_the_end && !held {
+        cursors::advance_events(scope, &to).await?;
     }
     Ok(queued)
 }
@@ -162,44 +197,50 @@ async fn on_status_listing(scope: &Scope, now: i64) -> Result<usize, Error> {
     }
 }
 
-/// The ids of the entries' events that are `RECEIVED`. An event's status
-/// is not on its listing entry ([`events::STATUS`]), so the items are read
-/// (one `BatchGetItem` a page: a read unit an event, a fifth of the write
-/// unit its entry would cost to keep current); an entry of an event
-/// written before that change still carries it ([`events::LEGACY_STATUS`]).
+/// The ids of the entries' events that are `RECEIVED` and this scan's to
+/// queue: not those on the `RECEIVED` status listing, which
+/// [`on_status_listing`] queues (marking them; were they marked here too,
+/// the second mark would fail and hold the cursor for as long as they
+/// stay `RECEIVED`). An event's status is not on its listing entry
+/// ([`events::STATUS`]), so the items are read (one `BatchGetItem` a page:
+/// a read unit an event, a fifth of the write unit its entry would cost to
+/// keep current); an entry that still carries `status`
+/// ([`events::LEGACY_STATUS`]) is an event written before that change, on
+/// the status listing while `RECEIVED`. An item that does not read as an
+/// event is logged and passed: it can never be processed, and must not
+/// stop the cursor.
 async fn received_of(scope: &Scope, entries: &[(String, Item)]) -> Result<HashSet<String>, Error> {
     #[derive(serde::Deserialize)]
     struct Status {
         id: String,
         #[serde(rename = "eventStatus", alias = "status")]
         status: EventStatus,
+        #[serde(rename = "gsi2pk")]
+        on_status_listing: Option<String>,
     }
-    let received = EventStatus::Received.as_str();
     let mut found = HashSet::new();
-    let mut keys = Vec::new();
-    for (id, entry) in entries {
-        match (
-            entry.get(events::LEGACY_STATUS),
-            entry.get(PK),
-            entry.get(SK),
-        ) {
-            (Some(AttributeValue::S(s)), _, _) if s == received => {
-                found.insert(id.clone());
+    let keys: Vec<(String, String)> = entries
+        .iter()
+        .filter(|(_, entry)| !entry.contains_key(events::LEGACY_STATUS))
+        .filter_map(|(_, entry)| match (entry.get(PK), entry.get(SK)) {
+            (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                Some((pk.clone(), sk.clone()))
             }
-            (Some(_), _, _) => {}
-            (None, Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
-                keys.push((pk.clone(), sk.clone()));
-            }
-            _ => {}
-        }
-    }
+            _ => None,
+        })
+        .collect();
     if keys.is_empty() {
         return Ok(found);
     }
     for item in scope.store.batch_get(&keys).await? {
-        let event: Status = from_item(item)?;
-        if event.status == EventStatus::Received {
-            found.insert(event.id);
+        match from_item::<Status>(item) {
+            Ok(e) if e.status == EventStatus::Received && e.on_status_listing.is_none() => {
+                found.insert(e.id);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, workspace = %scope.ws(), "an events listing entry's item does not read as an event; passed")
+            }
         }
     }
     Ok(found)

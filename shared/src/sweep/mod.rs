@@ -57,13 +57,33 @@ pub async fn sweep(app: &App) -> Result<Swept, Error> {
 /// One sweep as of `now` (Unix ms): tests look from the future instead of
 /// waiting for the grace period to pass.
 pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
+    // Stalled deliveries first: however long the events scans take, they
+    // are never left for lack of time.
+    let deliveries = Box::pin(stalled_deliveries(app, now)).await;
+    let deadline = std::time::Instant::now() + events::SCAN_BUDGET;
     let mut events = 0;
+    let mut failed = None;
     let mut pages = PageChecks::default();
-    for ws in Box::pin(crate::model::workspaces::all_ids(app)).await? {
+    let mut workspaces = Box::pin(crate::model::workspaces::all_ids(app)).await?;
+    // A different workspace first each run, so that one with a long scan
+    // never leaves the same others to the end of the budget.
+    if !workspaces.is_empty() {
+        let turn = usize::try_from(now / 300_000).unwrap_or(0) % workspaces.len();
+        workspaces.rotate_left(turn);
+    }
+    for ws in workspaces {
         // Boxed: the SDK's futures are deep, and a loop of them overflows
         // the compiler's layout depth in the binary.
         let scope = app.scope(ws);
-        events += Box::pin(events::stuck_events(&scope, now)).await?;
+        // One workspace's failure never keeps the others' stuck events
+        // from being queued; the run still fails, for the alarm.
+        match Box::pin(events::stuck_events(&scope, now, deadline)).await {
+            Ok(n) => events += n,
+            Err(e) => {
+                tracing::error!(error = %e, workspace = %scope.ws(), "stuck events of a workspace could not be swept; the others go on");
+                failed.get_or_insert(e);
+            }
+        }
         // A page check that cannot run (Graph down, a store error) never
         // keeps stuck work from being queued again.
         match Box::pin(check_pages(&scope, now)).await {
@@ -77,10 +97,9 @@ pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
             }
         }
     }
-    let deliveries = Box::pin(stalled_deliveries(app, now)).await?;
     let swept = Swept {
         events,
-        deliveries: deliveries.len(),
+        deliveries: deliveries.as_ref().map_or(0, Vec::len),
         pages_checked: pages.checked,
         pages_failing: pages.failing,
         sources_failing: pages.raised,
@@ -92,7 +111,11 @@ pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
             "sweeper queued stuck work again"
         );
     }
-    Ok(swept)
+    deliveries?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(swept),
+    }
 }
 
 fn ms(d: Duration) -> i64 {

@@ -14,7 +14,7 @@ pub use withdraw::{Withdrawn, withdraw};
 use serde::{Deserialize, Serialize};
 
 use crate::app::Scope;
-use crate::aws::pagination::{Page, PageRequest};
+use crate::aws::pagination::{Cursor, Page, PageRequest};
 use crate::aws::table::{self, Listing};
 use crate::error::{DataError, Error};
 use crate::rules::ids::{EventId, IdKind, LeadId, WorkspaceId};
@@ -265,9 +265,10 @@ pub async fn get(scope: &Scope, id: &str) -> Result<Option<EventRecord>, Error> 
 /// `FAILED` events are on the status listing. Any other status reads the
 /// events listing and keeps the events of that status: the listings' index
 /// entries do not carry an event's status (see [`STATUS`]), so the filter
-/// runs on the items, after they are read. Such a page may hold fewer than
-/// `limit` events (none, even) and still have a next cursor, as a filtered
-/// listing of DynamoDB's own does.
+/// runs on the items, after they are read, page after page until `limit`
+/// are found or [`FILTER_READS`] pages were read. A page may therefore hold
+/// fewer than `limit` events (none, even) and still have a next cursor, as
+/// a filtered listing of DynamoDB's own does: a client follows the cursor.
 pub async fn list(
     scope: &Scope,
     status: Option<EventStatus>,
@@ -278,12 +279,7 @@ pub async fn list(
             let listing = Listing::events_by_status(scope.ws(), EventStatus::Failed.as_str());
             scope.store.query_page(&listing, page, true).await?
         }
-        Some(st) => {
-            let listing = Listing::events(scope.ws());
-            let mut found: Page<EventRecord> = scope.store.query_page(&listing, page, true).await?;
-            found.items.retain(|e| e.status == st);
-            found
-        }
+        Some(st) => Box::pin(filtered(scope, st, page)).await?,
         None => {
             let listing = Listing::events(scope.ws());
             scope.store.query_page(&listing, page, true).await?
@@ -292,6 +288,52 @@ pub async fn list(
     page.items
         .retain(|e| !crate::model::workspaces::expired(e.expires_at));
     Ok(page)
+}
+
+/// How many pages of the events listing one filtered page reads at most.
+pub const FILTER_READS: usize = 5;
+
+/// Events of status `st`, read from the events listing and kept by their
+/// items' status; the cursor points past the last event kept (when the
+/// page filled) or past the last one read.
+async fn filtered(
+    scope: &Scope,
+    st: EventStatus,
+    page: &PageRequest,
+) -> Result<Page<EventRecord>, DataError> {
+    let listing = Listing::events(scope.ws());
+    let limit = page.limit as usize;
+    let mut request = page.clone();
+    let mut kept: Vec<EventRecord> = Vec::new();
+    for _ in 0..FILTER_READS {
+        let read: Page<EventRecord> = scope.store.query_page(&listing, &request, true).await?;
+        kept.extend(read.items.into_iter().filter(|e| e.status == st));
+        if kept.len() >= limit {
+            kept.truncate(limit);
+            // More may have been read than kept: the next page starts
+            // after the last one kept.
+            let next_cursor = kept
+                .last()
+                .map(|e| Cursor::past(&listing.scope(), true, e.id.as_str()));
+            return Ok(Page {
+                items: kept,
+                next_cursor,
+            });
+        }
+        match read.next_cursor {
+            Some(c) => request.cursor = Some(c),
+            None => {
+                return Ok(Page {
+                    items: kept,
+                    next_cursor: None,
+                });
+            }
+        }
+    }
+    Ok(Page {
+        items: kept,
+        next_cursor: request.cursor,
+    })
 }
 
 /// The attribute an event's status is stored in. Not `status`, which the
