@@ -16,9 +16,10 @@ fn grace_ms(t: &TestStack) -> i64 {
 }
 
 /// How far past an event's id a run must look to read it past the cursor:
-/// the grace, and never less than a late write's bound (75 s), and a second.
+/// the grace, and never less than a late write's bound (120 s), and a
+/// second.
 fn window_ms(t: &TestStack) -> i64 {
-    grace_ms(t).max(75_000) + 1_000
+    grace_ms(t).max(120_000) + 1_000
 }
 
 async fn listed_received(t: &TestStack) -> usize {
@@ -80,7 +81,8 @@ async fn an_event_marked_by_a_run_that_failed_is_not_skipped() {
     assert_eq!(marked, leadpipe::aws::store::Write::Done);
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
     assert_eq!(swept.events, 0, "marked within the grace");
-    assert_eq!(cursors::events_checked_to(&t.scope).await.unwrap(), None);
+    let cursor = cursors::events_checked_to(&t.scope).await.unwrap().unwrap();
+    assert!(cursor.as_str() < stuck.as_str(), "held before it: {cursor}");
     let past = later + grace_ms(&t) + 1_000;
     let swept = leadpipe::sweep::sweep_at(&t.app, past).await.unwrap();
     assert_eq!(swept.events, 1, "queued once the mark is old");
@@ -403,4 +405,72 @@ async fn a_status_filter_reads_on_and_its_cursor_finds_the_rest() {
         .admin("GET", "/v1/events?status=RECEIVED&limit=3", None)
         .await;
     assert_eq!(r.json()["items"][0]["id"], received.as_str());
+}
+
+/// An event whose entry carries `status: RECEIVED` but which is on no
+/// status listing (a layout between the two changes wrote such events):
+/// the cursor's scan reads its item and queues it.
+#[tokio::test]
+async fn an_older_entry_saying_received_off_the_status_listing_is_swept() {
+    let t = TestStack::new().await;
+    let leadgen = leadpipe::providers::meta::Leadgen {
+        leadgen_id: "7200030".into(),
+        page_id: None,
+        form_id: None,
+        ad_id: None,
+        created_time: None,
+    };
+    let event = events::EventRecord::from_leadgen(
+        t.scope.ws(),
+        EventId::generate(),
+        leadgen,
+        clock::now_rfc3339(),
+    );
+    let mut older = serde_json::to_value(&event).unwrap();
+    let fields = older.as_object_mut().unwrap();
+    let status = fields.remove(events::STATUS).unwrap();
+    fields.insert(events::LEGACY_STATUS.into(), status);
+    aws_sdk_dynamodb::Client::new(&t.sdk)
+        .put_item()
+        .table_name(&t.stack.table)
+        .set_item(Some(leadpipe::aws::store::to_item(&older).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let later = clock::now_ms() + window_ms(&t);
+    let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
+    assert_eq!(swept.events, 1);
+    assert_eq!(
+        cursors::events_checked_to(&t.scope)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(event.id.as_str())
+    );
+    assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 1);
+}
+
+/// A `FAILED` event reopened before the cursor reached it (on both
+/// listings): queued once, by the status listing, and the cursor passes
+/// it.
+#[tokio::test]
+async fn a_reopened_event_ahead_of_the_cursor_is_queued_once_and_passed() {
+    let t = TestStack::new().await;
+    let event = t.put_unqueued_leadgen("7200031").await;
+    events::mark_failed(&t.scope, &event, "Graph said no", &clock::now_rfc3339())
+        .await
+        .unwrap();
+    events::reopen_failed(&t.scope, &event).await.unwrap();
+    let later = clock::now_ms() + window_ms(&t);
+    let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
+    assert_eq!(swept.events, 1, "once");
+    assert_eq!(
+        cursors::events_checked_to(&t.scope)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(event.as_str()),
+        "passed, not held"
+    );
+    assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 1);
 }

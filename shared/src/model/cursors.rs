@@ -1,11 +1,13 @@
 //! Where the sweeper stopped reading a workspace's events listing
-//! ([`crate::sweep`]): the id of the newest event it has looked at. Events
-//! are listed in id order and ids are times, so everything at or before
-//! the cursor has been seen once past its grace period.
+//! ([`crate::sweep`]): the id of the newest event it has looked at, or,
+//! before its first find, the bound its first run anchored a day back.
+//! Events are listed in id order and ids are times, so everything at or
+//! before the cursor has been seen once past its grace period.
 //!
-//! One item per workspace, written only when the cursor moves (a run that
-//! finds no new events writes nothing) and only forward: two sweepers at
-//! once, or a run that read less than another, never move it back.
+//! One item per workspace, written by its first run and then only when the
+//! cursor moves past an event (a run that finds no new events writes
+//! nothing), and only forward: two sweepers at once, or a run that read
+//! less than another, never move it back.
 
 use serde::Deserialize;
 

@@ -27,6 +27,7 @@
 //! this layout.
 
 use std::collections::HashSet;
+use std::time::Instant;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -37,7 +38,7 @@ use crate::aws::store::{Write, from_item};
 use crate::aws::table::{Item, Listing, PK, SK};
 use crate::error::Error;
 use crate::model::cursors;
-use crate::model::events::{self, EventRecord, EventStatus};
+use crate::model::events::{self, EventStatus};
 use crate::rules::ids::{EventId, IdKind, bound_at};
 
 /// A workspace with no cursor yet (its first sweep, or the first after an
@@ -54,31 +55,33 @@ const FIRST_LOOK_BACK_MS: i64 = 24 * 60 * 60 * 1000;
 /// run reads ~150,000 events within it, five minutes of 500 leads a second.
 pub(super) const SCAN_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// How long a write of an event may take, its SDK retries included (the
-/// operation timeout is 10 s): the cursor stays this far behind
-/// [`events::LATE_AFTER`] too, so an event written just before it counts
-/// as late has landed before the cursor passes its id, whatever the grace.
-const PUT_MAX_MS: i64 = 15_000;
+/// How long a write of an event may take after [`events::put_new`] judged
+/// it on time (its SDK retries: the operation timeout is 10 s), with room
+/// for the index to catch up: the cursor stays this far behind
+/// [`events::LATE_AFTER`] too, so an event written just before it would
+/// count as late has landed, and is listed, before the cursor passes its
+/// id, whatever the grace (chaos runs use seconds).
+const PUT_MAX_MS: i64 = 60_000;
 
-/// Every stuck event of the workspace queued again; how many. The cursor's
-/// scan stops at `deadline`.
+/// Every stuck event of the workspace queued again; how many. Both reads
+/// run whatever the other's outcome (the first error is the run's), and
+/// both stop at `deadline`.
 pub(super) async fn stuck_events(
     scope: &Scope,
     now: i64,
-    deadline: std::time::Instant,
+    deadline: Instant,
 ) -> Result<usize, Error> {
-    let by_status = Box::pin(on_status_listing(scope, now)).await?;
-    let by_cursor = Box::pin(past_cursor(scope, now, deadline)).await?;
-    Ok(by_status + by_cursor)
+    let by_status = Box::pin(on_status_listing(scope, now, deadline)).await;
+    let by_cursor = Box::pin(past_cursor(scope, now, deadline)).await;
+    match (by_status, by_cursor) {
+        (Ok(a), Ok(b)) => Ok(a + b),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
 }
 
 /// Events past the cursor, up to the grace bound (and never nearer than a
 /// late write's bound, see [`PUT_MAX_MS`]).
-async fn past_cursor(
-    scope: &Scope,
-    now: i64,
-    deadline: std::time::Instant,
-) -> Result<usize, Error> {
+async fn past_cursor(scope: &Scope, now: i64, deadline: Instant) -> Result<usize, Error> {
     let grace = scope.config.sweep_grace;
     let late = ms(events::LATE_AFTER) + PUT_MAX_MS;
     let to = bound_at(
@@ -86,25 +89,31 @@ async fn past_cursor(
         u64::try_from(now - ms(grace).max(late)).unwrap_or(0),
         true,
     );
-    let cursor = cursors::events_checked_to(scope).await?;
-    let mut from = match &cursor {
-        Some(c) => format!("{c}\u{1}"),
-        None => bound_at(
-            IdKind::Event,
-            u64::try_from(now.saturating_sub(FIRST_LOOK_BACK_MS)).unwrap_or(0),
-            false,
-        ),
+    let cursor = match cursors::events_checked_to(scope).await? {
+        Some(c) => c,
+        // A workspace's first run anchors its cursor a day back before it
+        // reads: from then on every run starts where the last stopped,
+        // however long the sweeper was away or cut short, never a look-back
+        // from its own time.
+        None => {
+            let anchor = bound_at(
+                IdKind::Event,
+                u64::try_from(now.saturating_sub(FIRST_LOOK_BACK_MS)).unwrap_or(0),
+                false,
+            );
+            cursors::advance_events(scope, &anchor).await?;
+            anchor
+        }
     };
+    let mut from = format!("{cursor}\u{1}");
     let listing = Listing::events(scope.ws());
     let partitions = listing.partitions();
     let mut queued = 0;
     // Once an entry is held (marked by another run within the grace), the
     // cursor stays before it for the rest of this run.
     let mut held = false;
-    let mut read_to_the_end = false;
-    let mut advanced = false;
     while from <= to {
-        if std::time::Instant::now() > deadline {
+        if Instant::now() > deadline {
             tracing::info!(workspace = %scope.ws(), "events cursor behind; the next run reads on");
             break;
         }
@@ -112,12 +121,13 @@ async fn past_cursor(
             .store
             .query_range_entries(listing.gsi, &partitions, (&from, &to), BATCH)
             .await?;
-        let received = Box::pin(received_of(scope, &entries)).await?;
+        let received = Box::pin(received_of(scope, &entries, false)).await?;
         let mut messages = Vec::new();
         let mut passed: Option<&str> = None;
         for (id, _) in &entries {
-            let stuck = received.contains(id.as_str());
-            if stuck && let Some(event_id) = EventId::parse(id) {
+            if received.contains(id.as_str())
+                && let Some(event_id) = EventId::parse(id)
+            {
                 match events::mark_swept(scope, &event_id, now, now - ms(grace)).await? {
                     Write::Done => messages.push(message(scope, event_id)),
                     // Ended meanwhile (passed), or marked by a run that
@@ -139,50 +149,36 @@ async fn past_cursor(
             .await?;
         if let Some(id) = passed {
             cursors::advance_events(scope, id).await?;
-            advanced = true;
         }
         match next {
             Some(n) => from = n,
-            None => {
-                read_to_the_end = true;
-                break;
-            }
+            None => break,
         }
-    }
-    // A workspace's first cursor is written even when its look-back held
-    // nothing: from then on a run starts where the last stopped, however
-    // long the sweeper was away, not a look-back from its own time. (Later
-    // runs that find nothing write nothing: an empty range costs the same
-    // read either way.)
-    if cursor.is_none() && !advanced && read_to_the_end && !held {
-        cursors::advance_events(scope, &to).await?;
     }
     Ok(queued)
 }
 
 /// Events on the `RECEIVED` status listing (out of time order, or from
-/// before this layout), whole.
-async fn on_status_listing(scope: &Scope, now: i64) -> Result<usize, Error> {
+/// before this layout), whole, each queued once per grace period.
+async fn on_status_listing(scope: &Scope, now: i64, deadline: Instant) -> Result<usize, Error> {
     let grace = scope.config.sweep_grace;
     let to = bound_at(IdKind::Event, id_ms(now, grace), true);
     let mut from = bound_at(IdKind::Event, 0, false);
-    let received = Listing::events_by_status(scope.ws(), EventStatus::Received.as_str());
+    let listing = Listing::events_by_status(scope.ws(), EventStatus::Received.as_str());
+    let partitions = listing.partitions();
     let mut queued = 0;
-    loop {
-        let (found, next): (Vec<EventRecord>, _) = scope
+    while Instant::now() <= deadline {
+        let (entries, next) = scope
             .store
-            .query_range_page(
-                received.gsi,
-                &received.partitions(),
-                (&from, &to),
-                None,
-                BATCH,
-            )
+            .query_range_entries(listing.gsi, &partitions, (&from, &to), BATCH)
             .await?;
         let mut messages = Vec::new();
-        for event in found {
-            if events::mark_swept(scope, &event.id, now, now - ms(grace)).await? == Write::Done {
-                messages.push(message(scope, event.id));
+        for id in Box::pin(received_of(scope, &entries, true)).await? {
+            let Some(event_id) = EventId::parse(&id) else {
+                continue;
+            };
+            if events::mark_swept(scope, &event_id, now, now - ms(grace)).await? == Write::Done {
+                messages.push(message(scope, event_id));
             }
         }
         queued += messages.len();
@@ -192,24 +188,29 @@ async fn on_status_listing(scope: &Scope, now: i64) -> Result<usize, Error> {
             .await?;
         match next {
             Some(n) => from = n,
-            None => return Ok(queued),
+            None => break,
         }
     }
+    Ok(queued)
 }
 
-/// The ids of the entries' events that are `RECEIVED` and this scan's to
-/// queue: not those on the `RECEIVED` status listing, which
-/// [`on_status_listing`] queues (marking them; were they marked here too,
-/// the second mark would fail and hold the cursor for as long as they
-/// stay `RECEIVED`). An event's status is not on its listing entry
+/// The ids of the entries' events that are `RECEIVED` and on the `RECEIVED`
+/// status listing (`listed`), or not on it (the cursor's: those on it are
+/// [`on_status_listing`]'s to queue; were they marked by both, the second
+/// mark would fail and hold the cursor for as long as they stay
+/// `RECEIVED`). An event's status is not on its listing entry
 /// ([`events::STATUS`]), so the items are read (one `BatchGetItem` a page:
 /// a read unit an event, a fifth of the write unit its entry would cost to
 /// keep current); an entry that still carries `status`
-/// ([`events::LEGACY_STATUS`]) is an event written before that change, on
-/// the status listing while `RECEIVED`. An item that does not read as an
+/// ([`events::LEGACY_STATUS`]), an event written before that change, is
+/// read only when it says `RECEIVED`. An item that does not read as an
 /// event is logged and passed: it can never be processed, and must not
-/// stop the cursor.
-async fn received_of(scope: &Scope, entries: &[(String, Item)]) -> Result<HashSet<String>, Error> {
+/// stop either read.
+async fn received_of(
+    scope: &Scope,
+    entries: &[(String, Item)],
+    listed: bool,
+) -> Result<HashSet<String>, Error> {
     #[derive(serde::Deserialize)]
     struct Status {
         id: String,
@@ -218,10 +219,14 @@ async fn received_of(scope: &Scope, entries: &[(String, Item)]) -> Result<HashSe
         #[serde(rename = "gsi2pk")]
         on_status_listing: Option<String>,
     }
+    let received = EventStatus::Received.as_str();
     let mut found = HashSet::new();
     let keys: Vec<(String, String)> = entries
         .iter()
-        .filter(|(_, entry)| !entry.contains_key(events::LEGACY_STATUS))
+        .filter(|(_, entry)| match entry.get(events::LEGACY_STATUS) {
+            Some(AttributeValue::S(s)) => s == received,
+            _ => true,
+        })
         .filter_map(|(_, entry)| match (entry.get(PK), entry.get(SK)) {
             (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
                 Some((pk.clone(), sk.clone()))
@@ -234,12 +239,14 @@ async fn received_of(scope: &Scope, entries: &[(String, Item)]) -> Result<HashSe
     }
     for item in scope.store.batch_get(&keys).await? {
         match from_item::<Status>(item) {
-            Ok(e) if e.status == EventStatus::Received && e.on_status_listing.is_none() => {
+            Ok(e)
+                if e.status == EventStatus::Received && e.on_status_listing.is_some() == listed =>
+            {
                 found.insert(e.id);
             }
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(error = %e, workspace = %scope.ws(), "an events listing entry's item does not read as an event; passed")
+                tracing::warn!(error = %e, workspace = %scope.ws(), "an event listing entry's item does not read as an event; passed")
             }
         }
     }

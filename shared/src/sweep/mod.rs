@@ -65,10 +65,13 @@ pub async fn sweep_at(app: &App, now: i64) -> Result<Swept, Error> {
     let mut failed = None;
     let mut pages = PageChecks::default();
     let mut workspaces = Box::pin(crate::model::workspaces::all_ids(app)).await?;
-    // A different workspace first each run, so that one with a long scan
-    // never leaves the same others to the end of the budget.
+    // A random workspace first each run, so that one with a long scan
+    // never leaves the same others to the end of the budget, whatever the
+    // schedule.
     if !workspaces.is_empty() {
-        let turn = usize::try_from(now / 300_000).unwrap_or(0) % workspaces.len();
+        let mut b = [0u8; 4];
+        crate::rules::crypto::fill_random(&mut b);
+        let turn = usize::try_from(u32::from_le_bytes(b)).unwrap_or(0) % workspaces.len();
         workspaces.rotate_left(turn);
     }
     for ws in workspaces {

@@ -302,7 +302,7 @@ async fn filtered(
     page: &PageRequest,
 ) -> Result<Page<EventRecord>, DataError> {
     let listing = Listing::events(scope.ws());
-    let limit = page.limit as usize;
+    let limit = page.limit.max(1) as usize;
     let mut request = page.clone();
     let mut kept: Vec<EventRecord> = Vec::new();
     for _ in 0..FILTER_READS {
@@ -387,29 +387,13 @@ pub const LATE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 /// sweeper's cursor; it goes on the `RECEIVED` status listing, which the
 /// sweeper reads whole.
 pub async fn put_new(scope: &Scope, event: &EventRecord) -> Result<(), Error> {
-    let late_from = crate::rules::clock::now_ms()
-        .saturating_sub(i64::try_from(LATE_AFTER.as_millis()).unwrap_or(i64::MAX));
-    let late = event.status == EventStatus::Received
-        && event.id.as_str()
-            < crate::rules::ids::bound_at(
-                IdKind::Event,
-                u64::try_from(late_from).unwrap_or(0),
-                false,
-            )
-            .as_str();
-    let mut event = event.clone();
-    if late {
-        event.gsi2pk = Some(status_partition(
-            scope.ws(),
-            EventStatus::Received,
-            &event.id,
-        ));
-        event.gsi2sk = Some(event.id.to_string());
-    }
-    let event = &event;
     let whole = serde_json::to_vec(event).map_or(usize::MAX, |j| j.len());
     let Some(input) = event.input.as_ref().filter(|_| whole > INLINE_EVENT_MAX) else {
-        return scope.store.put_new(event).await.map(|_| ());
+        return scope
+            .store
+            .put_new(&on_time_or_listed(scope, event))
+            .await
+            .map(|_| ());
     };
     let key = table::event_input(scope.ws(), event.id.as_str());
     let apart = EventInput {
@@ -418,10 +402,30 @@ pub async fn put_new(scope: &Scope, event: &EventRecord) -> Result<(), Error> {
         input: input.clone(),
     };
     scope.store.put_new(&apart).await?;
-    let mut event = event.clone();
+    let mut event = on_time_or_listed(scope, event);
     event.input = None;
     event.input_apart = true;
     scope.store.put_new(&event).await.map(|_| ())
+}
+
+/// `event` as it is written now: on the `RECEIVED` status listing when its
+/// id is older than [`LATE_AFTER`] (judged just before the write, so only
+/// the write's own retries follow; the sweeper leaves room for them).
+fn on_time_or_listed(scope: &Scope, event: &EventRecord) -> EventRecord {
+    let late_from = crate::rules::clock::now_ms()
+        .saturating_sub(i64::try_from(LATE_AFTER.as_millis()).unwrap_or(i64::MAX));
+    let bound =
+        crate::rules::ids::bound_at(IdKind::Event, u64::try_from(late_from).unwrap_or(0), false);
+    let mut event = event.clone();
+    if event.status == EventStatus::Received && event.id.as_str() < bound.as_str() {
+        event.gsi2pk = Some(status_partition(
+            scope.ws(),
+            EventStatus::Received,
+            &event.id,
+        ));
+        event.gsi2sk = Some(event.id.to_string());
+    }
+    event
 }
 
 /// The event's cleaned submission, wherever it is kept.
