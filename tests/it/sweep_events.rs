@@ -22,6 +22,45 @@ fn window_ms(t: &TestStack) -> i64 {
     grace_ms(t).max(120_000) + 1_000
 }
 
+/// A Meta leadgen event under `id`, `RECEIVED`, not yet written.
+fn leadgen_event(t: &TestStack, leadgen_id: &str, id: EventId) -> events::EventRecord {
+    let leadgen = leadpipe::providers::meta::Leadgen {
+        leadgen_id: leadgen_id.into(),
+        page_id: None,
+        form_id: None,
+        ad_id: None,
+        created_time: None,
+    };
+    events::EventRecord::from_leadgen(t.scope.ws(), id, leadgen, clock::now_rfc3339())
+}
+
+/// An event id made `ago_ms` ago.
+fn id_from(ago_ms: i64) -> EventId {
+    let ms = u64::try_from(clock::now_ms() - ago_ms).unwrap();
+    EventId::parse(&new_id_at(IdKind::Event, ms)).unwrap()
+}
+
+/// `item` written as it is, past the model (a layout older code wrote).
+async fn put_raw(t: &TestStack, item: &serde_json::Value) {
+    aws_sdk_dynamodb::Client::new(&t.sdk)
+        .put_item()
+        .table_name(&t.stack.table)
+        .set_item(Some(leadpipe::aws::store::to_item(item).unwrap()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// `event` with its status in `status`, as events were written before
+/// `eventStatus`.
+fn with_older_status(event: &events::EventRecord) -> serde_json::Value {
+    let mut older = serde_json::to_value(event).unwrap();
+    let fields = older.as_object_mut().unwrap();
+    let status = fields.remove(events::STATUS).unwrap();
+    fields.insert(events::LEGACY_STATUS.into(), status);
+    older
+}
+
 async fn listed_received(t: &TestStack) -> usize {
     let r = t.admin("GET", "/v1/events?status=RECEIVED", None).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -147,17 +186,8 @@ async fn an_event_written_late_behind_the_cursor_is_found() {
             .as_deref(),
         Some(recent.as_str())
     );
-    let old_ms = u64::try_from(clock::now_ms() - 10 * 60_000).unwrap();
-    let old = EventId::parse(&new_id_at(IdKind::Event, old_ms)).unwrap();
-    let leadgen = leadpipe::providers::meta::Leadgen {
-        leadgen_id: "7200006".into(),
-        page_id: None,
-        form_id: None,
-        ad_id: None,
-        created_time: None,
-    };
-    let event =
-        events::EventRecord::from_leadgen(t.scope.ws(), old.clone(), leadgen, clock::now_rfc3339());
+    let old = id_from(10 * 60_000);
+    let event = leadgen_event(&t, "7200006", old.clone());
     events::put_new(&t.scope, &event).await.unwrap();
     assert!(t.raw_table_dump().await.contains("EVENTS#RECEIVED"));
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
@@ -212,23 +242,9 @@ async fn a_lost_answer_to_the_cursors_write_is_done_not_a_failure() {
 #[tokio::test]
 async fn an_event_with_its_status_in_the_older_attribute_is_swept_listed_and_moved_over() {
     let t = TestStack::new().await;
-    let leadgen = leadpipe::providers::meta::Leadgen {
-        leadgen_id: "7200008".into(),
-        page_id: None,
-        form_id: None,
-        ad_id: None,
-        created_time: None,
-    };
-    let event = events::EventRecord::from_leadgen(
-        t.scope.ws(),
-        EventId::generate(),
-        leadgen,
-        clock::now_rfc3339(),
-    );
-    let mut older = serde_json::to_value(&event).unwrap();
+    let event = leadgen_event(&t, "7200008", EventId::generate());
+    let mut older = with_older_status(&event);
     let fields = older.as_object_mut().unwrap();
-    let status = fields.remove(events::STATUS).unwrap();
-    fields.insert(events::LEGACY_STATUS.into(), status);
     // As that code wrote it: on the RECEIVED status listing too.
     let listing = leadpipe::aws::table::Listing::events_by_status(t.scope.ws(), "RECEIVED");
     fields.insert(
@@ -236,13 +252,7 @@ async fn an_event_with_its_status_in_the_older_attribute_is_swept_listed_and_mov
         listing.partition_for(event.id.as_str()).into(),
     );
     fields.insert("gsi2sk".into(), event.id.as_str().into());
-    aws_sdk_dynamodb::Client::new(&t.sdk)
-        .put_item()
-        .table_name(&t.stack.table)
-        .set_item(Some(leadpipe::aws::store::to_item(&older).unwrap()))
-        .send()
-        .await
-        .unwrap();
+    put_raw(&t, &older).await;
     assert_eq!(
         events::get(&t.scope, event.id.as_str())
             .await
@@ -282,21 +292,8 @@ async fn an_event_with_its_status_in_the_older_attribute_is_swept_listed_and_mov
 #[tokio::test]
 async fn an_event_on_both_listings_does_not_hold_the_cursor() {
     let t = TestStack::new().await;
-    let old_ms = u64::try_from(clock::now_ms() - 5 * 60_000).unwrap();
-    let late = EventId::parse(&new_id_at(IdKind::Event, old_ms)).unwrap();
-    let leadgen = leadpipe::providers::meta::Leadgen {
-        leadgen_id: "7200009".into(),
-        page_id: None,
-        form_id: None,
-        ad_id: None,
-        created_time: None,
-    };
-    let event = events::EventRecord::from_leadgen(
-        t.scope.ws(),
-        late.clone(),
-        leadgen,
-        clock::now_rfc3339(),
-    );
+    let late = id_from(5 * 60_000);
+    let event = leadgen_event(&t, "7200009", late.clone());
     events::put_new(&t.scope, &event).await.unwrap();
     let later = clock::now_ms() + window_ms(&t);
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
@@ -337,24 +334,9 @@ async fn a_sweeper_away_for_days_reads_on_from_its_cursor() {
     );
     // Written on time two days ago (so on no status listing), its message
     // lost, while no sweeper ran.
-    let ms = u64::try_from(clock::now_ms() - 2 * 86_400_000).unwrap();
-    let id = EventId::parse(&new_id_at(IdKind::Event, ms)).unwrap();
-    let leadgen = leadpipe::providers::meta::Leadgen {
-        leadgen_id: "7200011".into(),
-        page_id: None,
-        form_id: None,
-        ad_id: None,
-        created_time: None,
-    };
-    let event =
-        events::EventRecord::from_leadgen(t.scope.ws(), id.clone(), leadgen, clock::now_rfc3339());
-    aws_sdk_dynamodb::Client::new(&t.sdk)
-        .put_item()
-        .table_name(&t.stack.table)
-        .set_item(Some(leadpipe::aws::store::to_item(&event).unwrap()))
-        .send()
-        .await
-        .unwrap();
+    let id = id_from(2 * 86_400_000);
+    let event = leadgen_event(&t, "7200011", id.clone());
+    put_raw(&t, &serde_json::to_value(&event).unwrap()).await;
     let swept = leadpipe::sweep::sweep_at(&t.app, clock::now_ms())
         .await
         .unwrap();
@@ -413,30 +395,9 @@ async fn a_status_filter_reads_on_and_its_cursor_finds_the_rest() {
 #[tokio::test]
 async fn an_older_entry_saying_received_off_the_status_listing_is_swept() {
     let t = TestStack::new().await;
-    let leadgen = leadpipe::providers::meta::Leadgen {
-        leadgen_id: "7200030".into(),
-        page_id: None,
-        form_id: None,
-        ad_id: None,
-        created_time: None,
-    };
-    let event = events::EventRecord::from_leadgen(
-        t.scope.ws(),
-        EventId::generate(),
-        leadgen,
-        clock::now_rfc3339(),
-    );
-    let mut older = serde_json::to_value(&event).unwrap();
-    let fields = older.as_object_mut().unwrap();
-    let status = fields.remove(events::STATUS).unwrap();
-    fields.insert(events::LEGACY_STATUS.into(), status);
-    aws_sdk_dynamodb::Client::new(&t.sdk)
-        .put_item()
-        .table_name(&t.stack.table)
-        .set_item(Some(leadpipe::aws::store::to_item(&older).unwrap()))
-        .send()
-        .await
-        .unwrap();
+    let event = leadgen_event(&t, "7200030", EventId::generate());
+    let older = with_older_status(&event);
+    put_raw(&t, &older).await;
     let later = clock::now_ms() + window_ms(&t);
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
     assert_eq!(swept.events, 1);
