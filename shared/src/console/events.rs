@@ -54,7 +54,9 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             }
         }
         (layout::live_status())
-        div #events-live data-live="3000" {
+        // A status filter other than FAILED reads the items of up to five
+        // pages of the listing (`events::list`): refreshed less often.
+        div #events-live data-live=(if status.is_empty() || status == "FAILED" { "3000" } else { "15000" }) {
         @if events.is_empty() {
             (layout::empty(if status.is_empty() { "No events yet." } else if page["nextCursor"].is_string() { "No event with this status among these; older ones follow." } else { "No event with this status." }, html! {
                 p { "Every request a key accepts, and every Meta lead, becomes an event here. Send one with the curl line on a "
