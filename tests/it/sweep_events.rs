@@ -435,3 +435,56 @@ async fn a_reopened_event_ahead_of_the_cursor_is_queued_once_and_passed() {
     );
     assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 1);
 }
+
+/// One workspace whose events cannot be read (every `Query` of its
+/// listings refused) never keeps another's stuck event from being queued;
+/// the run still fails, for the sweeper's error alarm.
+#[tokio::test]
+async fn a_workspace_that_cannot_be_read_never_stops_the_others() {
+    let (t, proxy) = TestStack::behind_proxy(Default::default(), |_| {}).await;
+    let r = t
+        .admin(
+            "POST",
+            "/v1/workspaces",
+            Some(serde_json::json!({"name": "broken"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let ws = r.json()["id"].as_str().unwrap().to_owned();
+    let broken = t
+        .app
+        .scope(leadpipe::rules::ids::WorkspaceId::parse(&ws).unwrap());
+    let theirs = leadgen_event(&t, "7200040", EventId::generate());
+    let theirs = events::EventRecord {
+        pk: leadpipe::aws::table::event(broken.ws(), theirs.id.as_str()).pk,
+        gsi1pk: leadpipe::aws::table::Listing::events(broken.ws())
+            .partition_for(theirs.id.as_str()),
+        workspace: broken.ws().clone(),
+        ..theirs
+    };
+    events::put_new(&broken, &theirs).await.unwrap();
+    let ours = t.put_unqueued_leadgen("7200041").await;
+    proxy.inject(
+        "Query",
+        Some(&format!("W#{ws}#")),
+        1_000,
+        leadpipe_tests::Fault::server_error(),
+    );
+    let later = clock::now_ms() + window_ms(&t);
+    let swept = leadpipe::sweep::sweep_at(&t.app, later).await;
+    assert!(swept.is_err(), "the run fails: {swept:?}");
+    assert!(proxy.injected() > 0);
+    assert_eq!(
+        cursors::events_checked_to(&t.scope)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(ours.as_str()),
+        "the default workspace's stuck event was queued"
+    );
+    assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 1);
+    proxy.clear();
+    let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
+    assert_eq!(swept.events, 1, "the other's, once it can be read");
+    assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 2);
+}
