@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use leadpipe::App;
+use leadpipe::aws::pagination::{Page, PageRequest};
 use leadpipe_local::bootstrap::Stack;
 
 use crate::admin::{Admin, Operator};
@@ -13,45 +14,26 @@ use crate::proxy::Proxy;
 /// True while a delivery is `pending` or an event `RECEIVED` (a filtered
 /// listing may return empty pages with a cursor: follow them).
 async fn work_left(app: &App) -> bool {
-    use leadpipe::aws::pagination::PageRequest;
     use leadpipe::model::{deliveries, events};
+    let scope = app.default_scope();
+    let pending = Some(deliveries::DeliveryStatus::Pending);
+    let received = Some(events::EventStatus::Received);
+    any_listed(async |page| deliveries::list(&scope, None, pending, &page).await).await
+        || any_listed(async |page| events::list(&scope, received, &page).await).await
+}
+
+/// Whether a listing holds anything, its cursor followed past empty pages;
+/// a listing that cannot be read counts as holding something.
+async fn any_listed<T>(
+    list: impl AsyncFn(PageRequest) -> Result<Page<T>, leadpipe::error::DataError>,
+) -> bool {
     let mut cursor = None;
     loop {
         let page = PageRequest {
             limit: 200,
             cursor: cursor.take(),
         };
-        match deliveries::list(
-            &app.default_scope(),
-            None,
-            Some(deliveries::DeliveryStatus::Pending),
-            &page,
-        )
-        .await
-        {
-            Ok(p) if !p.items.is_empty() => return true,
-            Ok(p) => match p.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
-            },
-            Err(_) => return true,
-        }
-    }
-    // Every event still RECEIVED, the cursor followed: a filtered page of
-    // events may be empty and still have more after it.
-    let mut cursor = None;
-    loop {
-        let page = PageRequest {
-            limit: 200,
-            cursor: cursor.take(),
-        };
-        match events::list(
-            &app.default_scope(),
-            Some(events::EventStatus::Received),
-            &page,
-        )
-        .await
-        {
+        match list(page).await {
             Ok(p) if !p.items.is_empty() => return true,
             Ok(p) => match p.next_cursor {
                 Some(c) => cursor = Some(c),

@@ -22,16 +22,9 @@ fn window_ms(t: &TestStack) -> i64 {
     grace_ms(t).max(120_000) + 1_000
 }
 
-/// A Meta leadgen event under `id`, `RECEIVED`, not yet written.
-fn leadgen_event(t: &TestStack, leadgen_id: &str, id: EventId) -> events::EventRecord {
-    let leadgen = leadpipe::providers::meta::Leadgen {
-        leadgen_id: leadgen_id.into(),
-        page_id: None,
-        form_id: None,
-        ad_id: None,
-        created_time: None,
-    };
-    events::EventRecord::from_leadgen(t.scope.ws(), id, leadgen, clock::now_rfc3339())
+/// Where the default workspace's events cursor stands.
+async fn cursor_of(t: &TestStack) -> Option<String> {
+    cursors::events_checked_to(&t.scope).await.unwrap()
 }
 
 /// An event id made `ago_ms` ago.
@@ -82,26 +75,14 @@ async fn each_stranded_event_is_queued_once_and_the_cursor_moves_past_it() {
     let later = clock::now_ms() + grace_ms(&t) + 1_000;
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
     assert_eq!(swept.events, 1);
-    assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(first.as_str())
-    );
+    assert_eq!(cursor_of(&t).await.as_deref(), Some(first.as_str()));
     // Its message is SQS's to keep now: the next run, even a grace later,
     // does not send it again.
     let second = t.put_unqueued_leadgen("7200002").await;
     let again = clock::now_ms() + 2 * grace_ms(&t) + 2_000;
     let swept = leadpipe::sweep::sweep_at(&t.app, again).await.unwrap();
     assert_eq!(swept.events, 1, "only the event after the cursor");
-    assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(second.as_str())
-    );
+    assert_eq!(cursor_of(&t).await.as_deref(), Some(second.as_str()));
     assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 2);
 }
 
@@ -120,18 +101,12 @@ async fn an_event_marked_by_a_run_that_failed_is_not_skipped() {
     assert_eq!(marked, leadpipe::aws::store::Write::Done);
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
     assert_eq!(swept.events, 0, "marked within the grace");
-    let cursor = cursors::events_checked_to(&t.scope).await.unwrap().unwrap();
+    let cursor = cursor_of(&t).await.unwrap();
     assert!(cursor.as_str() < stuck.as_str(), "held before it: {cursor}");
     let past = later + grace_ms(&t) + 1_000;
     let swept = leadpipe::sweep::sweep_at(&t.app, past).await.unwrap();
     assert_eq!(swept.events, 1, "queued once the mark is old");
-    assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(stuck.as_str())
-    );
+    assert_eq!(cursor_of(&t).await.as_deref(), Some(stuck.as_str()));
     assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 1);
 }
 
@@ -149,10 +124,7 @@ async fn a_reopened_event_behind_the_cursor_is_found() {
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
     assert_eq!(swept.events, 0, "FAILED is an end");
     assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
+        cursor_of(&t).await.as_deref(),
         Some(event.as_str()),
         "the cursor passed it"
     );
@@ -179,15 +151,9 @@ async fn an_event_written_late_behind_the_cursor_is_found() {
             .events,
         1
     );
-    assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(recent.as_str())
-    );
+    assert_eq!(cursor_of(&t).await.as_deref(), Some(recent.as_str()));
     let old = id_from(10 * 60_000);
-    let event = leadgen_event(&t, "7200006", old.clone());
+    let event = t.leadgen_event("7200006", old.clone());
     events::put_new(&t.scope, &event).await.unwrap();
     assert!(t.raw_table_dump().await.contains("EVENTS#RECEIVED"));
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
@@ -220,13 +186,7 @@ async fn a_lost_answer_to_the_cursors_write_is_done_not_a_failure() {
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
     assert_eq!(proxy.injected(), 1);
     assert_eq!(swept.events, 1);
-    assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(stuck.as_str())
-    );
+    assert_eq!(cursor_of(&t).await.as_deref(), Some(stuck.as_str()));
     let again = later + grace_ms(&t) + 1_000;
     let swept = leadpipe::sweep::sweep_at(&t.app, again).await.unwrap();
     assert_eq!(swept.events, 0, "past the cursor");
@@ -242,7 +202,7 @@ async fn a_lost_answer_to_the_cursors_write_is_done_not_a_failure() {
 #[tokio::test]
 async fn an_event_with_its_status_in_the_older_attribute_is_swept_listed_and_moved_over() {
     let t = TestStack::new().await;
-    let event = leadgen_event(&t, "7200008", EventId::generate());
+    let event = t.leadgen_event("7200008", EventId::generate());
     let mut older = with_older_status(&event);
     let fields = older.as_object_mut().unwrap();
     // As that code wrote it: on the RECEIVED status listing too.
@@ -266,10 +226,7 @@ async fn an_event_with_its_status_in_the_older_attribute_is_swept_listed_and_mov
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
     assert_eq!(swept.events, 1, "queued once, from the status listing");
     assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
+        cursor_of(&t).await.as_deref(),
         Some(event.id.as_str()),
         "the cursor passed it"
     );
@@ -293,12 +250,12 @@ async fn an_event_with_its_status_in_the_older_attribute_is_swept_listed_and_mov
 async fn an_event_on_both_listings_does_not_hold_the_cursor() {
     let t = TestStack::new().await;
     let late = id_from(5 * 60_000);
-    let event = leadgen_event(&t, "7200009", late.clone());
+    let event = t.leadgen_event("7200009", late.clone());
     events::put_new(&t.scope, &event).await.unwrap();
     let later = clock::now_ms() + window_ms(&t);
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
     assert_eq!(swept.events, 1, "queued once, by the status listing");
-    let cursor = cursors::events_checked_to(&t.scope).await.unwrap().unwrap();
+    let cursor = cursor_of(&t).await.unwrap();
     assert!(cursor.as_str() >= late.as_str(), "{cursor} passed {late}");
     // Still RECEIVED (its message waits in the queue): the next run's scan
     // starts past it, and a new stranded event is queued.
@@ -309,13 +266,7 @@ async fn an_event_on_both_listings_does_not_hold_the_cursor() {
         swept.events, 2,
         "the late one again (a grace later), and the new one"
     );
-    assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(next.as_str())
-    );
+    assert_eq!(cursor_of(&t).await.as_deref(), Some(next.as_str()));
 }
 
 /// A workspace's first run writes its cursor even when it finds nothing,
@@ -326,28 +277,17 @@ async fn a_sweeper_away_for_days_reads_on_from_its_cursor() {
     let t = TestStack::new().await;
     let days_ago = clock::now_ms() - 3 * 86_400_000;
     leadpipe::sweep::sweep_at(&t.app, days_ago).await.unwrap();
-    assert!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(cursor_of(&t).await.is_some());
     // Written on time two days ago (so on no status listing), its message
     // lost, while no sweeper ran.
     let id = id_from(2 * 86_400_000);
-    let event = leadgen_event(&t, "7200011", id.clone());
+    let event = t.leadgen_event("7200011", id.clone());
     put_raw(&t, &serde_json::to_value(&event).unwrap()).await;
     let swept = leadpipe::sweep::sweep_at(&t.app, clock::now_ms())
         .await
         .unwrap();
     assert_eq!(swept.events, 1);
-    assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(id.as_str())
-    );
+    assert_eq!(cursor_of(&t).await.as_deref(), Some(id.as_str()));
 }
 
 /// `?status=RECEIVED` filters the items read: a page reads on (up to five
@@ -395,19 +335,13 @@ async fn a_status_filter_reads_on_and_its_cursor_finds_the_rest() {
 #[tokio::test]
 async fn an_older_entry_saying_received_off_the_status_listing_is_swept() {
     let t = TestStack::new().await;
-    let event = leadgen_event(&t, "7200030", EventId::generate());
+    let event = t.leadgen_event("7200030", EventId::generate());
     let older = with_older_status(&event);
     put_raw(&t, &older).await;
     let later = clock::now_ms() + window_ms(&t);
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
     assert_eq!(swept.events, 1);
-    assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(event.id.as_str())
-    );
+    assert_eq!(cursor_of(&t).await.as_deref(), Some(event.id.as_str()));
     assert_eq!(t.queue_depth(&t.stack.leads_queue_url).await, 1);
 }
 
@@ -426,10 +360,7 @@ async fn a_reopened_event_ahead_of_the_cursor_is_queued_once_and_passed() {
     let swept = leadpipe::sweep::sweep_at(&t.app, later).await.unwrap();
     assert_eq!(swept.events, 1, "once");
     assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
+        cursor_of(&t).await.as_deref(),
         Some(event.as_str()),
         "passed, not held"
     );
@@ -454,7 +385,7 @@ async fn a_workspace_that_cannot_be_read_never_stops_the_others() {
     let broken = t
         .app
         .scope(leadpipe::rules::ids::WorkspaceId::parse(&ws).unwrap());
-    let theirs = leadgen_event(&t, "7200040", EventId::generate());
+    let theirs = t.leadgen_event("7200040", EventId::generate());
     let theirs = events::EventRecord {
         pk: leadpipe::aws::table::event(broken.ws(), theirs.id.as_str()).pk,
         gsi1pk: leadpipe::aws::table::Listing::events(broken.ws())
@@ -475,10 +406,7 @@ async fn a_workspace_that_cannot_be_read_never_stops_the_others() {
     assert!(swept.is_err(), "the run fails: {swept:?}");
     assert!(proxy.injected() > 0);
     assert_eq!(
-        cursors::events_checked_to(&t.scope)
-            .await
-            .unwrap()
-            .as_deref(),
+        cursor_of(&t).await.as_deref(),
         Some(ours.as_str()),
         "the default workspace's stuck event was queued"
     );

@@ -255,6 +255,20 @@ impl TestStack {
     /// A Meta leadgen's event, `RECEIVED` and never queued: what the
     /// sweeper looks for once its grace is over.
     pub async fn put_unqueued_leadgen(&self, leadgen_id: &str) -> leadpipe::rules::ids::EventId {
+        let event = self.leadgen_event(leadgen_id, leadpipe::rules::ids::EventId::generate());
+        leadpipe::model::events::put_new(&self.scope, &event)
+            .await
+            .expect("event");
+        event.id
+    }
+
+    /// A Meta leadgen event under `id` in the default workspace,
+    /// `RECEIVED`, not yet written.
+    pub fn leadgen_event(
+        &self,
+        leadgen_id: &str,
+        id: leadpipe::rules::ids::EventId,
+    ) -> leadpipe::model::events::EventRecord {
         let leadgen = leadpipe::providers::meta::Leadgen {
             leadgen_id: leadgen_id.into(),
             page_id: None,
@@ -262,16 +276,12 @@ impl TestStack {
             ad_id: None,
             created_time: None,
         };
-        let event = leadpipe::model::events::EventRecord::from_leadgen(
+        leadpipe::model::events::EventRecord::from_leadgen(
             self.scope.ws(),
-            leadpipe::rules::ids::EventId::generate(),
+            id,
             leadgen,
             leadpipe::rules::clock::now_rfc3339(),
-        );
-        leadpipe::model::events::put_new(&self.scope, &event)
-            .await
-            .expect("event");
-        event.id
+        )
     }
 
     /// Every message now on the leads queue (received and left in flight).

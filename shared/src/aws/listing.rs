@@ -47,6 +47,14 @@ fn with_filter(query: QueryBuilder, filter: Option<&Filter<'_>>) -> QueryBuilder
     }
 }
 
+/// The table key (`pk`, `sk`) an index entry points at.
+pub fn key_of(entry: &Item) -> Option<(String, String)> {
+    match (entry.get(PK), entry.get(SK)) {
+        (Some(AttributeValue::S(p)), Some(AttributeValue::S(s))) => Some((p.clone(), s.clone())),
+        _ => None,
+    }
+}
+
 /// The string value of `attr` in an index entry or key.
 fn text<'a>(item: &'a Item, attr: &str) -> Option<&'a str> {
     match item.get(attr) {
@@ -299,12 +307,6 @@ impl Store {
     /// The table's items behind index entries, in the entries' order; an
     /// item deleted since the index was read is left out.
     async fn items_of<T: DeserializeOwned>(&self, entries: Vec<Item>) -> Result<Vec<T>, Error> {
-        let key_of = |item: &Item| match (item.get(PK), item.get(SK)) {
-            (Some(AttributeValue::S(p)), Some(AttributeValue::S(s))) => {
-                Some((p.clone(), s.clone()))
-            }
-            _ => None,
-        };
         let keys: Vec<(String, String)> = entries.iter().filter_map(key_of).collect();
         if keys.is_empty() {
             return Ok(Vec::new());

@@ -33,9 +33,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{BATCH, id_ms, ms};
 use crate::app::Scope;
+use crate::aws::listing::key_of;
 use crate::aws::queue::LeadsMessage;
 use crate::aws::store::{Write, from_item};
-use crate::aws::table::{Item, Listing, PK, SK};
+use crate::aws::table::{Item, Listing};
 use crate::error::Error;
 use crate::model::cursors;
 use crate::model::events::{self, EventStatus};
@@ -227,12 +228,7 @@ async fn received_of(
             Some(AttributeValue::S(s)) => s == received,
             _ => true,
         })
-        .filter_map(|(_, entry)| match (entry.get(PK), entry.get(SK)) {
-            (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
-                Some((pk.clone(), sk.clone()))
-            }
-            _ => None,
-        })
+        .filter_map(|(_, entry)| key_of(entry))
         .collect();
     if keys.is_empty() {
         return Ok(found);

@@ -389,11 +389,15 @@ pub const LATE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 pub async fn put_new(scope: &Scope, event: &EventRecord) -> Result<(), Error> {
     let whole = serde_json::to_vec(event).map_or(usize::MAX, |j| j.len());
     let Some(input) = event.input.as_ref().filter(|_| whole > INLINE_EVENT_MAX) else {
-        return scope
-            .store
-            .put_new(&on_time_or_listed(scope, event))
-            .await
-            .map(|_| ());
+        let written = match late_listing(scope, event) {
+            None => scope.store.put_new(event).await,
+            Some((pk, sk)) => {
+                let mut late = event.clone();
+                (late.gsi2pk, late.gsi2sk) = (Some(pk), Some(sk));
+                scope.store.put_new(&late).await
+            }
+        };
+        return written.map(|_| ());
     };
     let key = table::event_input(scope.ws(), event.id.as_str());
     let apart = EventInput {
@@ -402,30 +406,30 @@ pub async fn put_new(scope: &Scope, event: &EventRecord) -> Result<(), Error> {
         input: input.clone(),
     };
     scope.store.put_new(&apart).await?;
-    let mut event = on_time_or_listed(scope, event);
+    let mut event = event.clone();
     event.input = None;
     event.input_apart = true;
+    if let Some((pk, sk)) = late_listing(scope, &event) {
+        (event.gsi2pk, event.gsi2sk) = (Some(pk), Some(sk));
+    }
     scope.store.put_new(&event).await.map(|_| ())
 }
 
-/// `event` as it is written now: on the `RECEIVED` status listing when its
-/// id is older than [`LATE_AFTER`] (judged just before the write, so only
-/// the write's own retries follow; the sweeper leaves room for them).
-fn on_time_or_listed(scope: &Scope, event: &EventRecord) -> EventRecord {
+/// The `RECEIVED` status listing's keys for `event` when its id is older
+/// than [`LATE_AFTER`] (judged just before the write, so only the write's
+/// own retries follow; the sweeper leaves room for them); `None` for an
+/// event written on time, the usual case.
+fn late_listing(scope: &Scope, event: &EventRecord) -> Option<(String, String)> {
     let late_from = crate::rules::clock::now_ms()
         .saturating_sub(i64::try_from(LATE_AFTER.as_millis()).unwrap_or(i64::MAX));
     let bound =
         crate::rules::ids::bound_at(IdKind::Event, u64::try_from(late_from).unwrap_or(0), false);
-    let mut event = event.clone();
-    if event.status == EventStatus::Received && event.id.as_str() < bound.as_str() {
-        event.gsi2pk = Some(status_partition(
-            scope.ws(),
-            EventStatus::Received,
-            &event.id,
-        ));
-        event.gsi2sk = Some(event.id.to_string());
-    }
-    event
+    (event.status == EventStatus::Received && event.id.as_str() < bound.as_str()).then(|| {
+        (
+            status_partition(scope.ws(), EventStatus::Received, &event.id),
+            event.id.to_string(),
+        )
+    })
 }
 
 /// The event's cleaned submission, wherever it is kept.
